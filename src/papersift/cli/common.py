@@ -1,0 +1,58 @@
+"""What every command shares: the settings, the store, and one way to print results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from ..config import Settings, load_settings
+from ..store import Store
+
+console = Console(stderr=True)
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+class State:
+    settings: Settings | None = None
+    db: str | None = None
+
+
+state = State()
+
+
+def settings() -> Settings:
+    if state.settings is None:
+        try:
+            state.settings = load_settings(db=state.db)
+        except ValueError as exc:
+            fail(str(exc))
+    return state.settings
+
+
+@contextmanager
+def open_store() -> Iterator[Store]:
+    from ..store import StoreError
+
+    try:
+        store = Store(settings().db)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)

@@ -1,0 +1,119 @@
+"""``papersift papers list|show``, ``stats`` and ``export``: read what the store holds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from .. import export as exporting
+from . import common
+from . import ingest as ingest_cli
+
+papers_app = typer.Typer(help="List and show stored papers.", no_args_is_help=True)
+
+
+def _short(text: str | None, n: int = 70) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@papers_app.command("list")
+def list_papers(
+    limit: int = typer.Option(50, "--limit", "-n", help="At most this many papers."),
+    subarea: str = typer.Option(None, "--subarea", help="Only papers in this sub-area (key)."),
+    source: str = typer.Option(None, "--source", help="Only papers first seen from this source."),
+    flagged: bool = typer.Option(False, "--flagged", help="Only papers whose enrichment failed the faithfulness guard."),
+    failed: bool = typer.Option(False, "--failed", help="Only papers whose enrichment failed."),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """List papers, newest first."""
+    conditions, params = [], []
+    if subarea:
+        conditions.append("subarea = ?")
+        params.append(subarea)
+    if source:
+        conditions.append("source = ?")
+        params.append(source)
+    for wanted, status in ((flagged, "flagged"), (failed, "failed")):
+        if wanted:
+            conditions.append("id IN (SELECT paper_id FROM enrichments WHERE status = ?)")
+            params.append(status)
+    with common.open_store() as store:
+        papers = list(store.iter_papers(" AND ".join(conditions), params, order="published DESC, rowid", limit=limit))
+        if as_json:
+            common.print_json([exporting.paper_document(store, p) for p in papers])
+            return
+    table = Table("id", "published", "sub-area", "title / abstract")
+    for p in papers:
+        table.add_row(p.id, str(p.published or ""), p.topic.subarea if p.topic else "", _short(p.title or p.abstract))
+    common.Console().print(table)
+
+
+@papers_app.command("show")
+def show_paper(ref: str = typer.Argument(..., help="A paper id, arXiv id, DOI or OpenReview id."), as_json: bool = common.JSON_OPTION) -> None:
+    """Show everything stored for one paper."""
+    with common.open_store() as store:
+        try:
+            paper = store.get(store.resolve(ref))
+        except KeyError:
+            common.fail(f"no paper {ref!r} in {store.path}")
+        doc = exporting.paper_document(store, paper)
+    if as_json:
+        common.print_json(doc)
+        return
+    out = common.Console()
+    out.print(f"[bold]{paper.title or '(untitled)'}[/]  [dim]{paper.id}[/]")
+    for label, value in (("authors", ", ".join(paper.authors)), ("published", paper.published), ("venue", paper.venue),
+                         ("keywords", ", ".join(paper.keywords)), ("topic", paper.topic and f"{paper.topic.area} › {paper.topic.subarea}"),
+                         ("link", paper.url_abs), ("sources", ", ".join(f"{s['source']}:{s['source_id']}" for s in doc["sources"]))):
+        if value:
+            out.print(f"[cyan]{label}:[/] {value}", highlight=False)
+    if paper.tldr:
+        out.print(f"[cyan]TL;DR:[/] {paper.tldr}", highlight=False)
+    if paper.abstract:
+        out.print("\n" + paper.abstract, highlight=False, markup=False)
+
+
+def stats(as_json: bool = common.JSON_OPTION) -> None:
+    """Counts by source, label and month."""
+    with common.open_store() as store:
+        data = store.stats()
+    if as_json:
+        common.print_json(data)
+        return
+    out = common.Console()
+    out.print(f"[bold]{data['papers']}[/] papers from {data['records']} source records")
+    for name in ("by_source", "by_label", "by_date", "enrichments"):
+        if data[name]:
+            table = Table(name.replace("_", " "), "papers")
+            for key, n in data[name].items():
+                table.add_row(key, str(n))
+            out.print(table)
+
+
+def export(
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | bibtex | markdown"),
+    output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+) -> None:
+    """Export every paper with everything the store knows of it."""
+    if fmt not in exporting.FORMATS:
+        common.fail(f"unknown format {fmt!r}; use one of {', '.join(exporting.FORMATS)}")
+    with common.open_store() as store:
+        if output:
+            tmp = output.with_name(output.name + ".part")
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                n = exporting.export(store, fmt, fh)
+            tmp.replace(output)  # never leave a half-written export behind
+            common.console.print(f"exported {n} papers to {output}")
+        else:
+            exporting.export(store, fmt, sys.stdout)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ingest_cli.app, name="ingest")
+    app.add_typer(papers_app, name="papers")
+    app.command("stats")(stats)
+    app.command("export")(export)

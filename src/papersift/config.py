@@ -1,0 +1,109 @@
+"""One configuration: a TOML file plus ``PAPERSIFT_*`` environment variables.
+
+Precedence, highest first: explicit arguments (CLI flags), environment variables
+(``PAPERSIFT_DB``, ``PAPERSIFT_LLM_BASE_URL``, ...), the TOML file (``PAPERSIFT_CONFIG`` or
+``~/.config/papersift/config.toml``), then defaults. The defaults run offline: the embedded
+llama.cpp engine and the packaged embedding model.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback)
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("PAPERSIFT_CONFIG") or _xdg("XDG_CONFIG_HOME", ".config") / "papersift" / "config.toml")
+
+
+def default_db_path() -> Path:
+    return _xdg("XDG_DATA_HOME", ".local/share") / "papersift" / "papersift.db"
+
+
+def cache_dir() -> Path:
+    """Where large derived files (the assembled GGUF model) live, outside any virtualenv."""
+    return Path(os.environ.get("PAPERSIFT_CACHE_DIR") or _xdg("XDG_CACHE_HOME", ".cache") / "papersift")
+
+
+class LLMSettings(BaseModel):
+    backend: str = "embedded"  # "embedded" (llama.cpp in-process) or "openai" (any compatible server)
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    lang: str = "zh"
+    concurrency: int = 8
+    timeout: float = 120.0
+    max_retries: int = 4
+    thinking: str = "off"  # off | on | budget:N
+    keep_reasoning: bool = True
+    # Embedded engine: a registry name (see papersift.llm.models) or a path to any GGUF file.
+    embedded_model: str = "qwen2.5-coder-1.5b"
+    n_ctx: int = 8192
+    n_threads: int | None = None
+    # Prices per million tokens, keyed by model name: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}
+    prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class EmbeddingSettings(BaseModel):
+    backend: str = "use"  # "use" (packaged multilingual USE) or "openai" (/v1/embeddings)
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+
+
+class NetSettings(BaseModel):
+    user_agent: str = "papersift/0.1 (+https://github.com/papersift/papersift; research paper triage)"
+    timeout: float = 60.0
+    max_retries: int = 5
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_delay: float = 3.0  # arXiv's terms: one request every three seconds
+    openreview_api_url: str = "https://api2.openreview.net"
+    hf_api_url: str = "https://huggingface.co/api"
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field, field_name):  # pragma: no cover - required by the ABC
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = default_config_path()
+        if not path.is_file():
+            return {}
+        with path.open("rb") as fh:
+            try:
+                return tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"{path}: invalid TOML: {exc}") from exc
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERSIFT_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    db: Path = Field(default_factory=default_db_path)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    net: NetSettings = Field(default_factory=NetSettings)
+    taxonomy: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

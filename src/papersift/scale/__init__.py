@@ -1,0 +1,1 @@
+"""papersift.scale"""

@@ -1,0 +1,1 @@
+"""Sources: each turns a provider's records into :class:`papersift.models.Paper` objects."""

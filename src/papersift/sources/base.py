@@ -1,0 +1,100 @@
+"""What every source shares: record errors that name their place, and the ingest loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from ..models import Paper
+from ..store import Store
+
+
+class SourceError(Exception):
+    """A source could not be read: the message names the input and what went wrong."""
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """One bad record: ``file:line: field: reason``."""
+
+    where: str
+    line: int | None
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        place = f"{self.where}:{self.line}" if self.line is not None else self.where
+        return f"{place}: {self.field}: {self.reason}"
+
+    @classmethod
+    def from_validation(cls, where: str, line: int | None, exc: ValidationError) -> list[RecordError]:
+        return [
+            cls(where, line, ".".join(str(p) for p in err["loc"]) or "record", err["msg"])
+            for err in exc.errors(include_url=False)
+        ]
+
+
+class InvalidInput(SourceError):
+    def __init__(self, where: str, errors: list[RecordError]):
+        self.errors = errors
+        shown = "\n".join(f"  {e}" for e in errors[:50])
+        more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
+        super().__init__(f"{where}: {len(errors)} invalid record(s), nothing was imported:\n{shown}{more}")
+
+
+@dataclass
+class IngestReport:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RecordError] = field(default_factory=list)
+    paper_ids: list[str] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.new + self.updated
+
+    def as_dict(self) -> dict:
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "invalid": len(self.errors),
+            "errors": [str(e) for e in self.errors],
+        }
+
+
+def ingest(
+    store: Store,
+    items: Iterable[Paper | RecordError],
+    *,
+    where: str,
+    skip_invalid: bool = False,
+    on_item: Callable[[], None] | None = None,
+    keep_ids: bool = False,
+) -> IngestReport:
+    """Store every paper of ``items`` in one transaction.
+
+    By default one bad record stops the import and rolls everything back, so a file is
+    imported whole or not at all; with ``skip_invalid`` the good records are kept and the bad
+    ones reported. Items are consumed as a stream: memory does not grow with the input.
+    """
+    report = IngestReport()
+    with store.transaction():
+        for item in items:
+            if on_item:
+                on_item()
+            if isinstance(item, RecordError):
+                report.errors.append(item)
+                continue
+            if report.errors and not skip_invalid:
+                continue  # keep reading to report every bad record; the transaction is rolled back below
+            paper_id, status = store.upsert(item)
+            setattr(report, status, getattr(report, status) + 1)
+            if keep_ids:
+                report.paper_ids.append(paper_id)
+        if report.errors and not skip_invalid:
+            raise InvalidInput(where, report.errors)
+    return report

@@ -1,0 +1,497 @@
+"""The paper store: one SQLite file that every stage reads and writes.
+
+WAL mode, append-only migrations keyed on ``PRAGMA user_version``, an FTS5 index, and every
+write inside a transaction. A paper is the merge (a fold, oldest record first) of every
+source record that shares one of its dedup keys; the records themselves are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from .models import Paper, Topic
+from .text import segment
+
+UpsertStatus = Literal["new", "updated", "unchanged"]
+
+# Append-only: never edit a migration that has shipped, add a new one at the end.
+MIGRATIONS: list[str] = [
+    # 1: papers, their source records and keys, versions, runs, sync cursors
+    """
+    CREATE TABLE papers (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        source TEXT GENERATED ALWAYS AS (json_extract(data, '$.source')) VIRTUAL,
+        title TEXT GENERATED ALWAYS AS (json_extract(data, '$.title')) VIRTUAL,
+        published TEXT GENERATED ALWAYS AS (json_extract(data, '$.published')) VIRTUAL,
+        venue TEXT GENERATED ALWAYS AS (json_extract(data, '$.venue')) VIRTUAL,
+        area TEXT GENERATED ALWAYS AS (json_extract(data, '$.topic.area')) VIRTUAL,
+        subarea TEXT GENERATED ALWAYS AS (json_extract(data, '$.topic.subarea')) VIRTUAL
+    );
+    CREATE INDEX papers_published ON papers(published);
+    CREATE INDEX papers_subarea ON papers(subarea);
+    CREATE INDEX papers_source ON papers(source);
+    CREATE TABLE paper_keys (key TEXT PRIMARY KEY, paper_id TEXT NOT NULL) WITHOUT ROWID;
+    CREATE INDEX paper_keys_paper ON paper_keys(paper_id);
+    CREATE TABLE records (
+        key TEXT PRIMARY KEY,
+        paper_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_changed TEXT NOT NULL
+    );
+    CREATE INDEX records_paper ON records(paper_id);
+    CREATE TABLE paper_versions (
+        paper_id TEXT NOT NULL,
+        record_key TEXT NOT NULL,
+        version INTEGER,
+        data TEXT NOT NULL,
+        replaced_at TEXT NOT NULL
+    );
+    CREATE INDEX paper_versions_paper ON paper_versions(paper_id);
+    CREATE VIRTUAL TABLE papers_fts USING fts5(title, abstract, keywords, translated, tokenize='unicode61');
+    CREATE TABLE fulltext (paper_id TEXT PRIMARY KEY, text TEXT NOT NULL, origin TEXT, created_at TEXT NOT NULL);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'running',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        stats TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE run_items (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        item TEXT NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, item)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_state (source TEXT NOT NULL, key TEXT NOT NULL, value TEXT, updated_at TEXT NOT NULL,
+                             PRIMARY KEY (source, key)) WITHOUT ROWID;
+    """,
+    # 2: what later stages add: enrichments, the LLM log/cache, embeddings, topics, curation
+    """
+    CREATE TABLE enrichments (
+        paper_id TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (paper_id, lang)
+    ) WITHOUT ROWID;
+    CREATE INDEX enrichments_status ON enrichments(status);
+    CREATE TABLE llm_calls (
+        id INTEGER PRIMARY KEY,
+        cache_key TEXT,
+        run_id INTEGER,
+        paper_id TEXT,
+        backend TEXT,
+        model TEXT,
+        request TEXT,
+        response TEXT,
+        reasoning TEXT,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        tokens_reasoning INTEGER,
+        tokens_cached INTEGER,
+        cost REAL,
+        duration REAL,
+        error TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX llm_calls_cache ON llm_calls(cache_key);
+    CREATE INDEX llm_calls_run ON llm_calls(run_id);
+    CREATE TABLE embeddings (
+        paper_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (paper_id, model)
+    ) WITHOUT ROWID;
+    CREATE TABLE predictions (
+        paper_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        area TEXT,
+        subarea TEXT,
+        confidence REAL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (paper_id, method)
+    ) WITHOUT ROWID;
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY,
+        paper_id TEXT NOT NULL,
+        area TEXT,
+        subarea TEXT,
+        origin TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE curation (
+        paper_id TEXT PRIMARY KEY,
+        starred INTEGER NOT NULL DEFAULT 0,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        read INTEGER NOT NULL DEFAULT 0,
+        note TEXT,
+        updated_at TEXT NOT NULL
+    );
+    """,
+]
+
+LIST_FIELDS = ("keywords", "categories")
+# Fields a newer arXiv version replaces; the rest keep the first source that had them.
+VERSIONED_FIELDS = ("title", "abstract", "authors", "version", "updated", "url_pdf", "withdrawn")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def paper_id_for(first_key: str) -> str:
+    return hashlib.sha1(first_key.encode()).hexdigest()[:12]
+
+
+def merge(base: Paper, record: Paper) -> Paper:
+    """Fold one more source record into a paper: fill gaps, union lists, take newer versions."""
+    merged = base.model_dump()
+    new = record.model_dump()
+    newer = bool(record.arxiv_id) and (record.version or 0) > (base.version or 0)
+    for field, value in new.items():
+        if field in ("id", "source", "source_id"):
+            continue
+        if newer and field in VERSIONED_FIELDS and value not in (None, [], ""):
+            merged[field] = value
+        elif field in LIST_FIELDS:
+            seen = {v.casefold() for v in merged[field]}
+            merged[field] = merged[field] + [v for v in value if v.casefold() not in seen]
+        elif field == "extra":
+            merged["extra"] = {**value, **merged["extra"]}
+        elif merged[field] in (None, [], {}, "") or (field == "withdrawn" and value):
+            merged[field] = value
+    return Paper.model_validate(merged)
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    """A papersift database. Open one per thread; connections are not shared."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+        try:
+            self.conn = sqlite3.connect(uri, uri=readonly, isolation_level=None, check_same_thread=False, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a papersift database ({exc})") from exc
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self._depth = 0
+        self._lock = threading.RLock()
+        if not readonly:
+            self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- schema ---------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        current = self.schema_version
+        if current > len(MIGRATIONS):
+            raise StoreError(f"{self.path}: schema version {current} is newer than this papersift ({len(MIGRATIONS)})")
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            # executescript commits on its own, so the migration and its version bump are one script
+            self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+
+    # --- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A transaction; nested calls become savepoints, so an inner failure undoes only itself."""
+        with self._lock:
+            name = f"sp{self._depth}"
+            self.conn.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+                raise
+            self._depth -= 1
+            self.conn.execute("COMMIT" if self._depth == 0 else f"RELEASE {name}")
+
+    # --- papers ---------------------------------------------------------------------------
+
+    def upsert(self, record: Paper) -> tuple[str, UpsertStatus]:
+        """Store one source record and refresh the paper it belongs to. Idempotent."""
+        record_key = record.record_key()
+        data = record.model_dump_json(exclude={"id"})
+        with self.transaction() as db:
+            row = db.execute("SELECT paper_id, data FROM records WHERE key = ?", (record_key,)).fetchone()
+            if row and row[1] == data:
+                return row[0], "unchanged"
+            keys = record.dedup_keys()
+            paper_id = row[0] if row else self._find_by_keys(keys)
+            stamp = now()
+            if paper_id is None:
+                paper_id = paper_id_for(keys[0])
+                db.execute(
+                    "INSERT INTO records (key, paper_id, data, first_seen, last_changed) VALUES (?, ?, ?, ?, ?)",
+                    (record_key, paper_id, data, stamp, stamp),
+                )
+                self._add_keys(paper_id, keys)
+                paper = record.model_copy(update={"id": paper_id})
+                cur = db.execute(
+                    "INSERT INTO papers (id, data, created_at, modified_at) VALUES (?, ?, ?, ?)",
+                    (paper_id, paper.model_dump_json(), stamp, stamp),
+                )
+                self._index(cur.lastrowid, paper)
+                return paper_id, "new"
+            if row:
+                old = Paper.model_validate_json(row[1])
+                if old.version != record.version:
+                    db.execute(
+                        "INSERT INTO paper_versions (paper_id, record_key, version, data, replaced_at) VALUES (?, ?, ?, ?, ?)",
+                        (paper_id, record_key, old.version, row[1], stamp),
+                    )
+                db.execute("UPDATE records SET data = ?, last_changed = ? WHERE key = ?", (data, stamp, record_key))
+            else:
+                db.execute(
+                    "INSERT INTO records (key, paper_id, data, first_seen, last_changed) VALUES (?, ?, ?, ?, ?)",
+                    (record_key, paper_id, data, stamp, stamp),
+                )
+            self._add_keys(paper_id, keys)
+            status = self._refold(paper_id)
+            return paper_id, status
+
+    def upsert_many(self, records: Iterable[Paper]) -> dict[str, int]:
+        counts = {"new": 0, "updated": 0, "unchanged": 0}
+        with self.transaction():
+            for record in records:
+                counts[self.upsert(record)[1]] += 1
+        return counts
+
+    def _find_by_keys(self, keys: list[str]) -> str | None:
+        marks = ",".join("?" * len(keys))
+        rows = self.conn.execute(f"SELECT key, paper_id FROM paper_keys WHERE key IN ({marks})", keys).fetchall()
+        found = dict(rows)
+        return next((found[k] for k in keys if k in found), None)
+
+    def _add_keys(self, paper_id: str, keys: list[str]) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO paper_keys (key, paper_id) VALUES (?, ?)", [(k, paper_id) for k in keys]
+        )
+
+    def _refold(self, paper_id: str) -> UpsertStatus:
+        rows = self.conn.execute(
+            "SELECT data FROM records WHERE paper_id = ? ORDER BY first_seen, rowid", (paper_id,)
+        ).fetchall()
+        records = [Paper.model_validate_json(r[0]) for r in rows]
+        paper = records[0]
+        for record in records[1:]:
+            paper = merge(paper, record)
+        rowid, old_data = self.conn.execute("SELECT rowid, data FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        old = Paper.model_validate_json(old_data)
+        if old.topic and old.topic.origin == "user":
+            paper.topic = old.topic  # a user's correction outlives source updates
+        paper = paper.model_copy(update={"id": paper_id})
+        new_data = paper.model_dump_json()
+        if new_data == old_data:
+            return "unchanged"
+        self.conn.execute("UPDATE papers SET data = ?, modified_at = ? WHERE id = ?", (new_data, now(), paper_id))
+        self._index(rowid, paper, replace=True)
+        return "updated"
+
+    def _index(self, rowid: int, paper: Paper, *, replace: bool = False, translated: str = "") -> None:
+        if replace:
+            translated = self.conn.execute(
+                "SELECT translated FROM papers_fts WHERE rowid = ?", (rowid,)
+            ).fetchone()
+            translated = translated[0] if translated else ""
+            self.conn.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
+        self.conn.execute(
+            "INSERT INTO papers_fts (rowid, title, abstract, keywords, translated) VALUES (?, ?, ?, ?, ?)",
+            (rowid, segment(paper.title or ""), segment(paper.abstract or ""), segment(" ".join(paper.keywords)), translated),
+        )
+
+    def set_translated_text(self, paper_id: str, text: str) -> None:
+        """Index text in the reader's language (the enrichment) beside the original."""
+        with self.transaction() as db:
+            rowid, data = db.execute("SELECT rowid, data FROM papers WHERE id = ?", (paper_id,)).fetchone()
+            db.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
+            self._index(rowid, Paper.model_validate_json(data), translated=segment(text))
+
+    def set_topic(self, paper_id: str, topic: Topic) -> None:
+        """Set a paper's topic; a user's correction is also kept as a training label."""
+        with self.transaction() as db:
+            paper = self.get(paper_id)
+            paper.topic = topic
+            db.execute("UPDATE papers SET data = ?, modified_at = ? WHERE id = ?", (paper.model_dump_json(), now(), paper_id))
+            db.execute(
+                "INSERT INTO labels (paper_id, area, subarea, origin, created_at) VALUES (?, ?, ?, ?, ?)",
+                (paper_id, topic.area, topic.subarea, topic.origin, now()),
+            )
+
+    def get(self, paper_id: str) -> Paper:
+        row = self.conn.execute("SELECT data FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        if row is None:
+            raise KeyError(paper_id)
+        return Paper.model_validate_json(row[0])
+
+    def resolve(self, ref: str) -> str:
+        """A paper id from its id, an arXiv id, a DOI or an OpenReview id."""
+        if self.conn.execute("SELECT 1 FROM papers WHERE id = ?", (ref,)).fetchone():
+            return ref
+        candidates = [ref] if ":" in ref else []
+        try:
+            from .models import split_arxiv_id
+
+            candidates.append(f"arxiv:{split_arxiv_id(ref)[0]}")
+        except ValueError:
+            pass
+        candidates += [f"doi:{ref.lower()}", f"openreview:{ref}"]
+        found = self._find_by_keys(candidates)
+        if found is None:
+            raise KeyError(ref)
+        return found
+
+    def records_of(self, paper_id: str) -> list[Paper]:
+        rows = self.conn.execute(
+            "SELECT data FROM records WHERE paper_id = ? ORDER BY first_seen, rowid", (paper_id,)
+        ).fetchall()
+        return [Paper.model_validate_json(r[0]) for r in rows]
+
+    def versions_of(self, paper_id: str) -> list[Paper]:
+        rows = self.conn.execute(
+            "SELECT data FROM paper_versions WHERE paper_id = ? ORDER BY rowid", (paper_id,)
+        ).fetchall()
+        return [Paper.model_validate_json(r[0]) for r in rows]
+
+    def iter_papers(self, where: str = "", params: Iterable[Any] = (), *, order: str = "rowid", limit: int | None = None) -> Iterator[Paper]:
+        """Stream papers; ``where`` is a SQL condition over the papers table's columns."""
+        sql = f"SELECT data FROM papers {'WHERE ' + where if where else ''} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for (data,) in self.conn.execute(sql, list(params)):
+            yield Paper.model_validate_json(data)
+
+    def count(self, where: str = "", params: Iterable[Any] = ()) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM papers {'WHERE ' + where if where else ''}", list(params)).fetchone()[0]
+
+    def set_fulltext(self, paper_id: str, text: str, origin: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO fulltext (paper_id, text, origin, created_at) VALUES (?, ?, ?, ?)",
+                (paper_id, text, origin, now()),
+            )
+
+    def fulltext(self, paper_id: str) -> str | None:
+        row = self.conn.execute("SELECT text FROM fulltext WHERE paper_id = ?", (paper_id,)).fetchone()
+        return row[0] if row else None
+
+    def stats(self) -> dict[str, Any]:
+        def grouped(sql: str) -> dict[str, int]:
+            return {str(k): n for k, n in self.conn.execute(sql)}
+
+        return {
+            "papers": self.count(),
+            "records": self.conn.execute("SELECT count(*) FROM records").fetchone()[0],
+            "by_source": grouped(
+                "SELECT substr(key, 1, instr(key, ':') - 1) AS s, count(*) FROM records GROUP BY s ORDER BY 2 DESC"
+            ),
+            "by_label": grouped(
+                "SELECT coalesce(subarea, '(none)'), count(*) FROM papers GROUP BY 1 ORDER BY 2 DESC"
+            ),
+            "by_date": grouped(
+                "SELECT coalesce(substr(published, 1, 7), '(none)'), count(*) FROM papers GROUP BY 1 ORDER BY 1 DESC"
+            ),
+            "enrichments": grouped("SELECT status, count(*) FROM enrichments GROUP BY status"),
+        }
+
+    # --- runs: per-item state so that a killed job resumes -------------------------------
+
+    def start_run(self, kind: str, params: dict[str, Any], *, resume: bool = True) -> int:
+        """Open a run, or reopen the last unfinished run of the same kind and parameters."""
+        encoded = json.dumps(params, sort_keys=True, default=str)
+        with self.transaction() as db:
+            if resume:
+                row = db.execute(
+                    "SELECT id FROM runs WHERE kind = ? AND params = ? AND status != 'done' ORDER BY id DESC LIMIT 1",
+                    (kind, encoded),
+                ).fetchone()
+                if row:
+                    db.execute("UPDATE runs SET status = 'running' WHERE id = ?", (row[0],))
+                    return row[0]
+            return db.execute(
+                "INSERT INTO runs (kind, params, started_at) VALUES (?, ?, ?)", (kind, encoded, now())
+            ).lastrowid
+
+    def finish_run(self, run_id: int, stats: dict[str, Any], status: str = "done") -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, stats = ? WHERE id = ?",
+                (status, now(), json.dumps(stats, default=str), run_id),
+            )
+
+    def mark_item(self, run_id: int, item: str, state: str, error: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO run_items (run_id, item, state, error, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (run_id, item, state, error, now()),
+            )
+
+    def items_in_state(self, run_id: int, state: str) -> set[str]:
+        rows = self.conn.execute("SELECT item FROM run_items WHERE run_id = ? AND state = ?", (run_id, state))
+        return {r[0] for r in rows}
+
+    def runs(self, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        sql = "SELECT id, kind, params, status, started_at, finished_at, stats FROM runs"
+        rows = self.conn.execute(sql + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?", ([kind] if kind else []) + [limit])
+        return [
+            {"id": r[0], "kind": r[1], "params": json.loads(r[2]), "status": r[3], "started_at": r[4], "finished_at": r[5], "stats": json.loads(r[6])}
+            for r in rows
+        ]
+
+    # --- incremental fetching -------------------------------------------------------------
+
+    def get_state(self, source: str, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM sync_state WHERE source = ? AND key = ?", (source, key)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, source: str, key: str, value: str | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sync_state (source, key, value, updated_at) VALUES (?, ?, ?, ?)",
+                (source, key, value, now()),
+            )
