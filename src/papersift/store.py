@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from .models import Paper, Topic
+from .models import Enrichment, Paper, Topic
 from .text import segment
 
 UpsertStatus = Literal["new", "updated", "unchanged"]
@@ -362,6 +362,25 @@ class Store:
                 "INSERT INTO labels (paper_id, area, subarea, origin, created_at) VALUES (?, ?, ?, ?, ?)",
                 (paper_id, topic.area, topic.subarea, topic.origin, now()),
             )
+
+    def save_enrichment(self, enrichment: Enrichment) -> None:
+        """Store (or replace) a paper's enrichment in one language, and index its text for search."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO enrichments (paper_id, lang, status, data, created_at) VALUES (?, ?, ?, ?, ?)",
+                (enrichment.paper_id, enrichment.lang, enrichment.status, enrichment.model_dump_json(), now()),
+            )
+            if enrichment.card:
+                card = enrichment.card
+                self.set_translated_text(
+                    enrichment.paper_id, " ".join([card.title, card.tldr, " ".join(card.keywords), card.digest])
+                )
+
+    def enrichment(self, paper_id: str, lang: str) -> Enrichment | None:
+        row = self.conn.execute(
+            "SELECT data FROM enrichments WHERE paper_id = ? AND lang = ?", (paper_id, lang)
+        ).fetchone()
+        return Enrichment.model_validate_json(row[0]) if row else None
 
     def get(self, paper_id: str) -> Paper:
         row = self.conn.execute("SELECT data FROM papers WHERE id = ?", (paper_id,)).fetchone()
