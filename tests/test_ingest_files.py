@@ -1,0 +1,148 @@
+"""Importing local files: JSONL, CSV, BibTeX; a file with a bad record imports nothing."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from papersift.sources.base import InvalidInput, ingest
+from papersift.sources.files import paper_from_mapping, read_file
+
+from conftest import shared_file
+
+
+def write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def good(i, **kw):
+    return json.dumps({"id": f"r{i}", "title": f"Paper number {i}", "abstract": f"Abstract {i} with $O(n^2)$.", **kw})
+
+
+def test_the_shared_catalog_imports_as_it_is_with_labels_and_reference_readings(store):
+    path = shared_file("data/catalog-dev.jsonl")
+    report = ingest(store, read_file(path), where=str(path))
+    assert report.new == 481
+    paper = next(store.iter_papers())
+    assert paper.title is None and paper.abstract
+    assert paper.topic.area == "基础/前沿模型 (含LLM)" and paper.topic.subarea
+    assert set(paper.extra["summary_zh"]) == {"motivation", "problem", "observation", "method", "experiments", "contribution"}
+    again = ingest(store, read_file(path), where=str(path))
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 481)
+
+
+def test_latex_and_non_ascii_survive_intact(store, tmp_path):
+    abstract = r"We bound $\nabla f(x)$ by $O(n^2)$ — 混合专家 naïve café."
+    path = write(tmp_path / "a.jsonl", [json.dumps({"title": "Ünïcode", "abstract": abstract})])
+    ingest(store, read_file(path), where=str(path))
+    assert next(store.iter_papers()).abstract == abstract
+
+
+def test_one_bad_line_fails_the_file_with_its_line_and_stores_nothing(store, tmp_path):
+    store.upsert(paper_from_mapping({"title": "Already here", "abstract": "kept"}))
+    path = write(tmp_path / "bad.jsonl", [good(1), "{not json", good(3), json.dumps({"id": "x", "keywords": ["a"]}), good(5, published="yesterday")])
+    with pytest.raises(InvalidInput) as err:
+        ingest(store, read_file(path), where=str(path))
+    message = str(err.value)
+    assert f"{path}:2: json: invalid JSON" in message
+    assert f"{path}:4: record: Value error, a paper needs a title or an abstract" in message
+    assert f"{path}:5: published:" in message
+    assert [p.title for p in store.iter_papers()] == ["Already here"]
+
+
+def test_skip_invalid_keeps_the_good_records_and_reports_the_bad(store, tmp_path):
+    path = write(tmp_path / "bad.jsonl", [good(1), "[1, 2]", good(3)])
+    report = ingest(store, read_file(path), where=str(path), skip_invalid=True)
+    assert report.new == 2
+    assert [str(e) for e in report.errors] == [f"{path}:2: record: expected a JSON object, got list"]
+
+
+@pytest.mark.parametrize("content, reason", [(b"", "empty"), (b"\n\n", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00", "binary")])
+def test_empty_and_binary_files_are_refused_clearly(store, tmp_path, content, reason):
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput, match=reason):
+        ingest(store, read_file(path), where=str(path))
+
+
+def test_csv_with_common_field_names(store, tmp_path):
+    path = tmp_path / "papers.csv"
+    path.write_text('Title,Summary,Authors,Tags,Date,URL\n"A, B and C",An abstract.,"Ann Lee; Bo Chen",x;y,2025-05-01,https://e.org/1\n', encoding="utf-8")
+    ingest(store, read_file(path), where=str(path))
+    paper = next(store.iter_papers())
+    assert (paper.title, paper.authors, paper.keywords, str(paper.published), paper.url_abs) == (
+        "A, B and C", ["Ann Lee", "Bo Chen"], ["x", "y"], "2025-05-01", "https://e.org/1")
+
+
+def test_csv_row_with_too_many_values_names_its_line(store, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("title,abstract\nok,fine\nbad,row,extra\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"p.csv:3: row: 1 more value"):
+        ingest(store, read_file(path), where=str(path))
+
+
+BIB = r"""
+@inproceedings{vaswani2017,
+  title = {Attention Is {All} You Need},
+  author = {Vaswani, Ashish and Shazeer, Noam},
+  booktitle = {NeurIPS},
+  year = {2017},
+  doi = {10.5555/3295222.3295349},
+  eprint = {1706.03762},
+  archiveprefix = {arXiv},
+  abstract = {The dominant sequence transduction models cost $O(n^2)$.}
+}
+
+@article{broken,
+  title = {Missing closing brace
+"""
+
+
+def test_bibtex_entries_import_and_a_broken_entry_is_named(store, tmp_path):
+    path = tmp_path / "refs.bib"
+    path.write_text(BIB, encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"refs.bib:\d+: entry: broken BibTeX entry"):
+        ingest(store, read_file(path), where=str(path))
+    report = ingest(store, read_file(path), where=str(path), skip_invalid=True)
+    paper = store.get(report_first(store))
+    assert report.new == 1
+    assert (paper.title, paper.authors, paper.arxiv_id, paper.doi, paper.venue) == (
+        "Attention Is All You Need", ["Vaswani, Ashish", "Shazeer, Noam"], "1706.03762", "10.5555/3295222.3295349", "NeurIPS")
+    assert paper.abstract.endswith("$O(n^2)$.")
+
+
+def report_first(store):
+    return next(store.iter_papers()).id
+
+
+def test_an_unknown_extension_asks_for_a_format(tmp_path):
+    from papersift.sources.base import SourceError
+
+    path = tmp_path / "papers.txt"
+    path.write_text("x")
+    with pytest.raises(SourceError, match="--format"):
+        read_file(path)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200))
+def test_the_jsonl_reader_never_crashes_on_arbitrary_text(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "f.jsonl"
+    path.write_text(text, encoding="utf-8")
+    for item in read_file(path):  # every line is a paper or a named error, never an exception
+        assert item is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["title", "abstract", "summary", "authors", "keywords", "year", "doi", "x"]),
+                       st.one_of(st.text(max_size=30), st.lists(st.text(max_size=10), max_size=3), st.integers())))
+def test_mapping_arbitrary_records_gives_a_paper_or_a_validation_error(record):
+    from pydantic import ValidationError
+
+    try:
+        paper = paper_from_mapping(record)
+    except ValidationError:
+        return
+    assert paper.title or paper.abstract

@@ -1,0 +1,127 @@
+"""The store: one SQLite file, idempotent upserts, merges across sources, versions, runs."""
+
+import sqlite3
+
+import pytest
+
+from papersift.models import Paper, Topic
+from papersift.store import MIGRATIONS, Store, StoreError
+
+
+def arxiv(version=1, **kw):
+    base = dict(source="arxiv", source_id="2505.09388", arxiv_id="2505.09388", version=version,
+                title="Qwen3 Technical Report", authors=["An Yang", "Baosong Yang"],
+                abstract="We present Qwen3, ranging from 0.6 to 235 billion parameters.")
+    return Paper(**{**base, **kw})
+
+
+def test_a_new_database_is_in_wal_mode_at_the_latest_schema(store):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.schema_version == len(MIGRATIONS)
+
+
+def test_importing_the_same_record_twice_changes_nothing(store):
+    first = store.upsert(arxiv())
+    assert first[1] == "new"
+    before = store.conn.execute("SELECT data, modified_at FROM papers").fetchall()
+    assert store.upsert(arxiv()) == (first[0], "unchanged")
+    assert store.conn.execute("SELECT data, modified_at FROM papers").fetchall() == before
+
+
+def test_the_same_paper_from_two_sources_merges_and_keeps_both_records(store):
+    pid, _ = store.upsert(arxiv())
+    hf = Paper(source="hf", source_id="2505.09388", arxiv_id="2505.09388", title="Qwen3 Technical Report",
+               abstract="We present Qwen3.", keywords=["LLM", "MoE"], extra={"upvotes": 120})
+    assert store.upsert(hf) == (pid, "updated")
+    paper = store.get(pid)
+    assert paper.keywords == ["LLM", "MoE"]
+    assert paper.extra["upvotes"] == 120
+    assert paper.abstract.startswith("We present Qwen3, ranging")  # the first source's text is kept
+    assert [r.source for r in store.records_of(pid)] == ["arxiv", "hf"]
+    assert store.count() == 1
+
+
+def test_same_normalised_title_and_first_author_merge_but_other_authors_do_not(store):
+    a, _ = store.upsert(Paper(source="rss", source_id="x1", title="Attention Is All You Need!", authors=["Ashish Vaswani"]))
+    b, _ = store.upsert(Paper(source="bibtex", source_id="vaswani17", title="attention is all you need", authors=["Vaswani, Ashish"]))
+    c, _ = store.upsert(Paper(source="rss", source_id="x2", title="Attention Is All You Need", authors=["Someone Else"]))
+    assert a == b != c
+
+
+def test_doi_matches_across_sources(store):
+    a, _ = store.upsert(Paper(source="bibtex", source_id="k", title="A", doi="https://doi.org/10.1000/XYZ"))
+    b, _ = store.upsert(Paper(source="file", source_id="f", title="B", doi="10.1000/xyz"))
+    assert a == b
+
+
+def test_titleless_papers_are_keyed_by_abstract_and_never_merged_with_each_other(store):
+    a, _ = store.upsert(Paper(source="file", source_id="1", abstract="First abstract."))
+    b, _ = store.upsert(Paper(source="file", source_id="2", abstract="Second abstract."))
+    assert a != b and store.count() == 2
+
+
+def test_a_new_arxiv_version_updates_the_paper_and_keeps_the_history(store):
+    pid, _ = store.upsert(arxiv())
+    assert store.upsert(arxiv(version=2, abstract="Revised: Qwen3 now has 119 languages.")) == (pid, "updated")
+    assert store.get(pid).version == 2
+    assert store.get(pid).abstract.startswith("Revised")
+    assert [p.version for p in store.versions_of(pid)] == [1]
+
+
+def test_a_user_topic_survives_a_source_update(store):
+    pid, _ = store.upsert(arxiv())
+    store.set_topic(pid, Topic(area="llm", subarea="reasoning-cot", origin="user"))
+    store.upsert(arxiv(version=2))
+    assert store.get(pid).topic.subarea == "reasoning-cot"
+    assert store.conn.execute("SELECT subarea, origin FROM labels").fetchall() == [("reasoning-cot", "user")]
+
+
+def test_a_failed_transaction_leaves_the_database_as_it_was(store):
+    store.upsert(arxiv())
+    with pytest.raises(RuntimeError), store.transaction():
+        store.upsert(Paper(source="file", source_id="new", title="Never stored"))
+        raise RuntimeError("crash mid-import")
+    assert store.count() == 1
+
+
+def test_resolve_finds_a_paper_by_any_of_its_ids(store):
+    pid, _ = store.upsert(arxiv(doi="10.1/ABC"))
+    assert store.resolve(pid) == pid
+    assert store.resolve("2505.09388v2") == pid
+    assert store.resolve("10.1/abc") == pid
+    with pytest.raises(KeyError):
+        store.resolve("9999.99999")
+
+
+def test_full_text_search_indexes_english_and_segmented_chinese(store):
+    pid, _ = store.upsert(arxiv())
+    store.set_translated_text(pid, "混合专家模型的技术报告")
+    hits = lambda q: store.conn.execute("SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?", (q,)).fetchall()
+    assert hits("qwen3") and hits("专家") and hits("报告")
+
+
+def test_runs_resume_with_their_per_item_state(store):
+    run = store.start_run("enrich", {"lang": "zh"})
+    store.mark_item(run, "p1", "done")
+    store.mark_item(run, "p2", "failed", "timeout")
+    assert store.start_run("enrich", {"lang": "zh"}) == run  # unfinished: resumed, not restarted
+    assert store.items_in_state(run, "done") == {"p1"}
+    store.finish_run(run, {"ok": 1})
+    assert store.start_run("enrich", {"lang": "zh"}) != run
+    assert store.runs("enrich")[1]["stats"] == {"ok": 1}
+
+
+def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
+    bogus = tmp_path / "notes.db"
+    bogus.write_text("just some text, not SQLite " * 100)
+    with pytest.raises(StoreError, match="notes.db"):
+        Store(bogus)
+
+
+def test_a_database_from_a_newer_papersift_is_refused(tmp_path):
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
