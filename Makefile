@@ -14,8 +14,8 @@ apt-build:
 
 # Headless Chromium for the browser tests, and a font so Chinese is not drawn as boxes.
 apt-browser:
-	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi wqy || \
-	  ($(APT_GET) update -qq && $(APT_GET) install -y -qq chromium fonts-wqy-microhei)
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi wqy && fc-list 2>/dev/null | grep -qi "noto color emoji" || \
+	  ($(APT_GET) update -qq && $(APT_GET) install -y -qq chromium fonts-wqy-microhei fonts-noto-color-emoji)
 
 $(BIN)/python: | apt-build
 	$(PYTHON) -m venv $(VENV)

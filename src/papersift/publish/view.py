@@ -1,0 +1,223 @@
+"""What a reader sees of one paper: the paper, its enrichment and its topic, resolved once.
+
+Every publication (catalog card, digest entry, paper page, JSON) and the web UI read a
+:class:`PaperView`, so the rules live here only:
+
+- keywords: the author's when the source has them, else the enrichment's;
+- TL;DR: the author's (translated when the enrichment translated it, else as written) when the
+  source has one, else the generated one, marked ``tldr_generated``;
+- a paper whose enrichment failed, was flagged, or that is not enriched yet keeps its original
+  abstract and gets a ``status`` other than ``ok`` and a note; it is never dropped;
+- a titleless paper (the shared catalog has only abstracts) shows its translated title, or the
+  start of its abstract, and ``untitled`` is set;
+- the day a paper belongs to is its ``published`` date, or the day it was first stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ..models import READING_FIELDS, Enrichment, Paper
+from ..store import Store
+from .render import READING_ICONS, labels
+
+Status = Literal["ok", "flagged", "failed", "pending"]
+
+
+class ReadingItem(BaseModel):
+    key: str
+    icon: str
+    label: str
+    text: str
+
+
+class PaperView(BaseModel):
+    id: str
+    source: str
+    source_id: str | None = None
+    arxiv_id: str | None = None
+    link: str | None = None  # the paper's abstract page at its source
+    href: str | None = None  # where a title links to in this publication
+    title: str
+    untitled: bool = False
+    translated_title: str | None = None
+    authors: list[str] = []
+    published: date | None = None
+    day: date | None = None
+    area: str | None = None
+    subarea: str | None = None
+    area_label: str
+    subarea_label: str
+    keywords: list[str] = []
+    tldr: str | None = None
+    tldr_generated: bool = False
+    reading: list[ReadingItem] = []
+    digest: str | None = None
+    abstract: str | None = None
+    status: Status
+    note: str | None = None
+    reasons: list[str] = []
+    score: float | None = None
+
+    @property
+    def guid(self) -> str:
+        """A feed GUID that never changes for this paper: its arXiv id when it has one."""
+        return f"arxiv:{self.arxiv_id}" if self.arxiv_id else f"papersift:{self.id}"
+
+    @property
+    def breadcrumb(self) -> str:
+        return f"{self.area_label} › {self.subarea_label}"
+
+
+class Labeller:
+    """Area and sub-area labels from the taxonomy (``papersift.classify``); unknown keys show as themselves."""
+
+    def __init__(self, lang: str, settings=None):
+        self.lang = lang
+        self.taxonomy = _taxonomy(settings)
+
+    def area_key(self, area: str | None, subarea: str | None) -> str | None:
+        """The area's key: sources may give its label (the shared catalog does) or only a sub-area."""
+        if self.taxonomy is None or (area is None and subarea is None):
+            return area
+        try:
+            return self.taxonomy.area(area).key if area else self.taxonomy.area_of(subarea).key
+        except KeyError:
+            return area
+
+    def label(self, key: str | None) -> str:
+        if key is None:
+            return labels(self.lang)["uncategorised"]
+        return self.taxonomy.label(key, self.lang) if self.taxonomy is not None else key
+
+
+def _taxonomy(settings):
+    from ..classify.taxonomy import TaxonomyError, load_taxonomy
+
+    try:
+        return load_taxonomy(settings)
+    except TaxonomyError:
+        return None  # a broken user taxonomy must not stop publishing: show keys
+
+
+_SAFE_SCHEMES = ("http://", "https://")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is http(s) or site-relative; ``javascript:`` and the like are dropped."""
+    if not url:
+        return None
+    url = url.strip()
+    if url.lower().startswith(_SAFE_SCHEMES):
+        return url
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url) or url.startswith("//"):
+        return None
+    return url
+
+
+def _excerpt(text: str, n: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def _score(paper: Paper) -> float | None:
+    for key in ("score", "upvotes"):
+        value = paper.extra.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
+def paper_view(
+    paper: Paper,
+    enrichment: Enrichment | None,
+    lang: str,
+    labeller: Labeller,
+    *,
+    day: date | None = None,
+    href: Callable[[Paper], str | None] | None = None,
+) -> PaperView:
+    L = labels(lang)
+    card = enrichment.card if enrichment and enrichment.status != "failed" else None
+    status: Status = enrichment.status if enrichment else "pending"
+    if enrichment and enrichment.status != "failed" and card is None:
+        status = "failed"  # a stored enrichment without a card has nothing to show
+    topic = paper.topic
+    area = labeller.area_key(topic.area if topic else None, topic.subarea if topic else None)
+    subarea = topic.subarea if topic else None
+    translated = card.title if card else None
+    title = paper.title or translated or f"{L['untitled']} {_excerpt(paper.abstract or '')}"
+    if card and not enrichment.tldr_generated:
+        tldr, generated = card.tldr, False  # the author's TL;DR, translated
+    elif paper.tldr:
+        tldr, generated = paper.tldr, False
+    elif card:
+        tldr, generated = card.tldr, True
+    else:
+        tldr, generated = None, False
+    reading = (
+        [ReadingItem(key=k, icon=READING_ICONS[k], label=L[k], text=getattr(card.reading, k)) for k in READING_FIELDS]
+        if card
+        else []
+    )
+    note = {"ok": None, "flagged": L["note_flagged"], "failed": L["note_failed"], "pending": L["note_pending"]}[status]
+    return PaperView(
+        id=paper.id,
+        source=paper.source,
+        source_id=paper.source_id,
+        arxiv_id=paper.arxiv_id,
+        link=safe_url(paper.url_abs),
+        href=safe_url(href(paper) if href else paper.url_abs),
+        title=title,
+        untitled=not paper.title,
+        translated_title=translated,
+        authors=paper.authors,
+        published=paper.published,
+        day=day or paper.published,
+        area=area,
+        subarea=subarea,
+        area_label=labeller.label(area),
+        subarea_label=labeller.label(subarea),
+        keywords=paper.keywords or (card.keywords if card else []),
+        tldr=tldr,
+        tldr_generated=generated,
+        reading=reading,
+        digest=card.digest if card else None,
+        abstract=paper.abstract,
+        status=status,
+        note=note,
+        reasons=enrichment.reasons if enrichment and status != "ok" else [],
+        score=_score(paper),
+    )
+
+
+def view_of(store: Store, paper_id: str, lang: str, *, settings=None, href: Callable[[Paper], str | None] | None = None) -> PaperView:
+    """One stored paper as a reader sees it (the web UI's paper page); ``KeyError`` if unknown."""
+    for view in iter_views(store, lang, Labeller(lang, settings), where="id = ?", params=(paper_id,), href=href):
+        return view
+    raise KeyError(paper_id)
+
+
+def iter_views(
+    store: Store,
+    lang: str,
+    labeller: Labeller,
+    *,
+    where: str = "",
+    params: tuple = (),
+    href: Callable[[Paper], str | None] | None = None,
+) -> Iterator[PaperView]:
+    """Every paper matching ``where`` (SQL over the papers table and ``day``), in source order."""
+    # papers.created_at is when the paper was first stored: the day of a paper without a date
+    day = "coalesce(published, substr(created_at, 1, 10))"
+    sql = f"SELECT data, {day} AS day FROM papers {'WHERE ' + where if where else ''} ORDER BY rowid"
+    for data, paper_day in store.conn.execute(sql, list(params)):
+        paper = Paper.model_validate_json(data)
+        yield paper_view(
+            paper, store.enrichment(paper.id, lang), lang, labeller, day=date.fromisoformat(paper_day), href=href
+        )
