@@ -1,0 +1,106 @@
+"""``papersift eval readings``: how well the faithfulness guard works, on reference readings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from . import common
+
+eval_app = typer.Typer(help="Measure papersift's own quality on reference data.", no_args_is_help=True)
+
+REFERENCE_HELP = (
+    "A JSONL file of reference readings, one paper a line with 'abstract' and 'summary_zh' "
+    "(motivation, problem, observation, method, experiments, contribution), such as shared/data/catalog-dev.jsonl."
+)
+READINGS_HELP = (
+    "Check reference readings with the faithfulness guard, then plant one error per copy and count catches.\n\n"
+    "Reports the false-alarm rate (reference readings flagged), the catch rate (planted wrong numbers and "
+    "swapped model/dataset names caught), and the readings' lengths, also of the readings the store (--db) "
+    "holds for papers with the same abstracts."
+)
+
+
+@eval_app.command("readings", help=READINGS_HELP)
+def readings(
+    reference: Path = typer.Option(None, "--reference", help=REFERENCE_HELP, dir_okay=False),
+    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Only the first N records."),
+    seed: int = typer.Option(0, "--seed", help="Seed for choosing and planting the errors."),
+    details: bool = typer.Option(False, "--details", help="Also list the flagged readings and the planted errors the guard missed."),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Check reference readings with the faithfulness guard, then plant one error per copy and count catches."""
+    from ..enrich import guard_eval
+
+    if reference is None:
+        common.fail(f"--reference FILE is needed. {REFERENCE_HELP}")
+    if not reference.exists():
+        common.fail(f"{reference}: no such file")
+    try:
+        records = guard_eval.load_reference(reference)
+    except guard_eval.ReferenceFileError as exc:
+        common.fail(str(exc))
+    if limit:
+        records = records[:limit]
+    if not records:
+        common.fail(f"{reference}: no records")
+    report = guard_eval.evaluate(records, seed=seed)
+    lengths: dict[str, Any] = {**guard_eval.reading_lengths([r.reading for r in records])}
+    generated = _stored(records)
+    if generated is not None:
+        lengths["generated"] = generated
+    summary = report.summary(lengths) | {"seed": seed}
+    if details:
+        summary |= report.details()
+    if as_json:
+        common.print_json(summary)
+    else:
+        _print(summary)
+
+
+def _stored(records: list) -> dict[str, Any] | None:
+    """Lengths and guard verdicts of the stored readings of the same papers, if the store exists."""
+    from ..enrich import guard_eval
+    from ..store import Store, StoreError
+
+    path = Path(common.settings().db)
+    if not path.exists():
+        return None
+    try:
+        store = Store(path, readonly=True)
+    except StoreError as exc:
+        common.fail(str(exc))
+    try:
+        return guard_eval.stored_readings_report(store, records)
+    finally:
+        store.close()
+
+
+def _pct(rate: float | None) -> str:
+    return "–" if rate is None else f"{100 * rate:.2f}%"
+
+
+def _print(summary: dict[str, Any]) -> None:
+    lines = [
+        f"reference readings: {summary['n']}, flagged {summary['flagged']} "
+        f"(false-alarm rate {_pct(summary['false_alarm_rate'])})",
+        f"planted errors: {summary['planted']}, caught {summary['planted_caught']} (catch rate {_pct(summary['catch_rate'])})",
+        *(f"  {kind}: {row['planted']} planted, {row['caught']} caught ({_pct(row['catch_rate'])})"
+          for kind, row in summary["by_kind"].items()),
+    ]
+    length = summary["length"]
+    lines.append(f"length: {length['mean_chars_per_field']} characters a field, {length['mean_reading_chars']} a reading")
+    if generated := length.get("generated"):
+        lines.append(f"stored readings of these papers: {generated['n']}, {generated['mean_chars_per_field']} characters "
+                     f"a field, {generated['mean_reading_chars']} a reading, flagged {generated['flagged']}")
+    for item in summary.get("flagged_readings", []):
+        lines.append(f"flagged {item['id']}: " + "; ".join(f"{k} {v!r} ({f})" for k, f, v in item["violations"]))
+    for item in summary.get("missed", []):
+        lines.append(f"missed {item['id']} {item['kind']} in {item['field']}: {item['original']!r} -> {item['planted']!r}")
+    common.Console().print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")
