@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..models import Paper
-from ..sources.base import IngestReport, RecordError, SourceError, ingest
+from ..sources.base import HarvestInterrupted, IngestReport, RecordError, SourceError, ingest
+from ..sources.http import HttpClient
 from . import common
 
 app = typer.Typer(help="Bring papers into the store from a source.", no_args_is_help=True)
@@ -29,6 +31,11 @@ def run_ingest(items: Iterable[Paper | RecordError], *, where: str, skip_invalid
             report = ingest(store, items, where=where, skip_invalid=skip_invalid, on_item=lambda: bar.advance(task))
         except SourceError as exc:
             common.fail(str(exc))
+    print_report(report, where=where, as_json=as_json)
+    return report
+
+
+def print_report(report: IngestReport, *, where: str, as_json: bool) -> None:
     if as_json:
         common.print_json(report.as_dict())
     else:
@@ -39,7 +46,6 @@ def run_ingest(items: Iterable[Paper | RecordError], *, where: str, skip_invalid
             + (f", [yellow]{len(report.errors)} invalid skipped[/]" if report.errors else ""),
             highlight=False,
         )
-    return report
 
 
 @app.command("file")
@@ -57,3 +63,161 @@ def ingest_file(
     except SourceError as exc:
         common.fail(str(exc))
     run_ingest(items, where=str(path), skip_invalid=skip_invalid, as_json=as_json)
+
+
+# --- network sources ----------------------------------------------------------------------
+
+FULL_OPTION = typer.Option(False, "--full", help="Ignore what earlier runs fetched and ask for everything again.")
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        common.fail(f"{option} {value!r}: expected a date as YYYY-MM-DD")
+
+
+def http_client() -> HttpClient:
+    return HttpClient(common.settings().net)
+
+
+def run_sync(sync: Callable[..., IngestReport | None], *, where: str, as_json: bool) -> IngestReport | None:
+    """Run one network harvest ``sync(store, client, on_item=...)`` with a progress bar, print its report."""
+    with common.open_store() as store, http_client() as client, progress_bar() as bar:
+        task = bar.add_task(f"ingest {where}", total=None)
+        try:
+            report = sync(store, client, on_item=lambda: bar.advance(task))
+        except HarvestInterrupted as exc:
+            print_report(exc.report, where=where, as_json=as_json)
+            common.fail(str(exc))
+        except SourceError as exc:
+            common.fail(str(exc))
+    if report is None:
+        if as_json:
+            common.print_json({"skipped": True, "reason": "already fetched; use --full to fetch again"})
+        else:
+            common.console.print(f"{where}: already fetched; use --full to fetch again", highlight=False)
+    else:
+        print_report(report, where=where, as_json=as_json)
+    return report
+
+
+@app.command("arxiv")
+def ingest_arxiv(
+    category: str = typer.Option(None, "--category", help="An arXiv category, e.g. cs.CL."),
+    query: str = typer.Option(None, "--query", help="A search: a phrase, or arXiv's syntax (ti:, abs:, AND, ...)."),
+    ids: str = typer.Option(None, "--ids", help="Comma-separated arXiv ids, e.g. 2501.01234,2501.04321v2."),
+    date_from: str = typer.Option(None, "--from", help="Submitted on or after this day (YYYY-MM-DD)."),
+    date_until: str = typer.Option(None, "--until", help="Submitted on or before this day (YYYY-MM-DD)."),
+    limit: int = typer.Option(None, "--max", help="At most this many papers, newest first."),
+    full: bool = FULL_OPTION,
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Fetch papers from the arXiv export API (one request every 3 s, as arXiv asks)."""
+    from ..sources import arxiv
+
+    try:
+        q = arxiv.ArxivQuery(
+            category=category, search=query, ids=tuple(i.strip() for i in (ids or "").split(",") if i.strip()),
+            date_from=_date(date_from, "--from"), date_until=_date(date_until, "--until"),
+        )
+    except ValueError as exc:
+        common.fail(f"{exc}: give --category, --query, --ids or --from/--until")
+    base_url = common.settings().net.arxiv_api_url
+    run_sync(lambda store, client, on_item: arxiv.sync(store, client, q, base_url=base_url, full=full, limit=limit, on_item=on_item),
+             where=f"arXiv {q.search_query() or q.params().get('id_list')}", as_json=as_json)
+
+
+@app.command("oai")
+def ingest_oai(
+    set_spec: str = typer.Option(None, "--set", help="An OAI set, e.g. cs or cs:cs:CL."),
+    date_from: str = typer.Option(None, "--from", help="Records changed on or after this day (YYYY-MM-DD)."),
+    date_until: str = typer.Option(None, "--until", help="Records changed on or before this day (YYYY-MM-DD)."),
+    fmt: str = typer.Option("arXivRaw", "--format", help="Metadata format: arXivRaw (with versions) or arXiv."),
+    full: bool = FULL_OPTION,
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Harvest arXiv in bulk over OAI-PMH (ListRecords with resumption tokens)."""
+    from ..sources import oai
+
+    if fmt not in oai.FORMATS:
+        common.fail(f"--format {fmt!r}: use one of {', '.join(oai.FORMATS)}")
+    start, end = _date(date_from, "--from"), _date(date_until, "--until")
+    base_url = common.settings().net.arxiv_oai_url
+    run_sync(lambda store, client, on_item: oai.sync(
+        store, client, base_url=base_url, metadata_prefix=fmt, set_spec=set_spec, full=full, on_item=on_item,
+        date_from=start.isoformat() if start else None, date_until=end.isoformat() if end else None,
+    ), where=f"OAI-PMH {base_url} set={set_spec or 'all'}", as_json=as_json)
+
+
+@app.command("openreview")
+def ingest_openreview(
+    venue_id: str = typer.Argument(..., help="A venue id, e.g. ICLR.cc/2025/Conference."),
+    limit: int = typer.Option(None, "--max", help="At most this many papers."),
+    all_submissions: bool = typer.Option(
+        False, "--all-submissions", help="Every public submission (rejected and withdrawn too), not only the venue's papers."
+    ),
+    full: bool = FULL_OPTION,
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Fetch a venue's papers from the OpenReview API v2."""
+    from ..sources import openreview
+
+    base_url = common.settings().net.openreview_api_url
+    run_sync(lambda store, client, on_item: openreview.sync(
+        store, client, venue_id, base_url=base_url, all_submissions=all_submissions, limit=limit, full=full, on_item=on_item,
+    ), where=f"OpenReview {venue_id}", as_json=as_json)
+
+
+@app.command("hf-daily")
+def ingest_hf_daily(
+    day: str = typer.Option(None, "--date", help="The day's list to fetch (YYYY-MM-DD; default: today, UTC)."),
+    full: bool = FULL_OPTION,
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Fetch the Hugging Face daily papers of one day."""
+    from ..sources import hf
+
+    wanted = _date(day, "--date") or datetime.now(UTC).date()
+    base_url = common.settings().net.hf_api_url
+    run_sync(lambda store, client, on_item: hf.sync(store, client, wanted, base_url=base_url, full=full, on_item=on_item),
+             where=f"HF daily papers {wanted}", as_json=as_json)
+
+
+@app.command("rss")
+def ingest_rss(
+    url: str = typer.Argument(..., help="The feed's URL (RSS or Atom), e.g. https://rss.arxiv.org/rss/cs.CL."),
+    full: bool = FULL_OPTION,
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Fetch an RSS/Atom feed; an unchanged feed (ETag/Last-Modified) costs one request."""
+    from ..sources import rss
+
+    run_sync(lambda store, client, on_item: rss.sync(store, client, url, full=full, on_item=on_item), where=url, as_json=as_json)
+
+
+@app.command("pdf")
+def ingest_pdf(
+    ref_or_path: str = typer.Argument(
+        ..., help="A paper (id, arXiv id, DOI, OpenReview id) to fetch its PDF link; or, with --paper, a PDF file or URL."
+    ),
+    paper: str = typer.Option(None, "--paper", help="The stored paper the PDF belongs to."),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Extract a PDF's full text and attach it to a stored paper."""
+    from ..sources.pdf import attach_fulltext
+
+    ref, location = (paper, ref_or_path) if paper else (ref_or_path, None)
+    if not paper and (ref_or_path.lower().endswith(".pdf") or Path(ref_or_path).is_file()):
+        common.fail(f"{ref_or_path}: say which stored paper this PDF belongs to with --paper REF")
+    with common.open_store() as store, http_client() as client:
+        try:
+            paper_id, chars = attach_fulltext(store, ref, location, client)
+        except SourceError as exc:
+            common.fail(str(exc))
+    if as_json:
+        common.print_json({"paper_id": paper_id, "characters": chars})
+    else:
+        common.console.print(f"{paper_id}: stored {chars} characters of full text", highlight=False)

@@ -98,3 +98,59 @@ def ingest(
         if report.errors and not skip_invalid:
             raise InvalidInput(where, report.errors)
     return report
+
+
+class HarvestInterrupted(SourceError):
+    """A network harvest stopped part-way; what came before the error is stored."""
+
+    def __init__(self, cause: Exception, report: IngestReport):
+        self.report = report
+        super().__init__(f"{cause} (stopped after storing {report.new} new and {report.updated} updated paper(s))")
+
+
+def ingest_stream(
+    store: Store,
+    items: Iterable[Paper | RecordError],
+    *,
+    batch_size: int = 1000,
+    on_item: Callable[[], None] | None = None,
+    on_stored: Callable[[str, Paper], None] | None = None,
+) -> IngestReport:
+    """Store a long harvest batch by batch, one transaction per batch.
+
+    Unlike :func:`ingest`, a bad record is reported and skipped (one failed paper never sinks
+    a harvest), and when the source fails part-way the batches read so far are committed
+    before :class:`HarvestInterrupted` is raised, so a long harvest keeps what it has. Each
+    upsert is atomic, so no paper is ever half-written. ``on_stored(paper_id, record)`` runs
+    for every stored record (sources use it to track their incremental-fetch cursor).
+    """
+    report = IngestReport()
+    batch: list[Paper] = []
+
+    def flush() -> None:
+        with store.transaction():
+            for record in batch:
+                paper_id, status = store.upsert(record)
+                setattr(report, status, getattr(report, status) + 1)
+                if on_stored:
+                    on_stored(paper_id, record)
+        batch.clear()
+
+    try:
+        for item in items:
+            if on_item:
+                on_item()
+            if isinstance(item, RecordError):
+                report.errors.append(item)
+                continue
+            batch.append(item)
+            if len(batch) >= batch_size:
+                flush()
+    except SourceError as exc:
+        flush()
+        raise HarvestInterrupted(exc, report) from exc
+    except KeyboardInterrupt:
+        flush()
+        raise
+    flush()
+    return report
