@@ -44,6 +44,9 @@ class LLMSettings(BaseModel):
     timeout: float = 120.0
     max_retries: int = 4
     thinking: str = "off"  # off | on | budget:N
+    # How thinking is switched: "kwargs" (chat_template_kwargs.enable_thinking), "soft" (/think and
+    # /no_think appended to the prompt), or "auto" (kwargs, soft switches if the server rejects them)
+    thinking_switch: str = "auto"
     keep_reasoning: bool = True
     # Embedded engine: a registry name (see papersift.llm.models) or a path to any GGUF file.
     embedded_model: str = "qwen2.5-coder-1.5b"
@@ -99,6 +102,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     net: NetSettings = Field(default_factory=NetSettings)
     taxonomy: Path | None = None
+    # Required by `papersift serve` on any address but loopback (env PAPERSIFT_WEB_TOKEN).
+    web_token: str | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

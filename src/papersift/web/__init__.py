@@ -1,1 +1,5 @@
-"""papersift.web"""
+"""papersift.web: the FastAPI app (``create_app``) behind ``papersift serve``."""
+
+from .app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,140 @@
+"""What a reader marks on papers: star, hide, read, a note, a corrected class; and exporting a selection.
+
+Flags live in the store's ``curation`` table (one row a paper, created on first change). A class
+correction goes through :meth:`Store.set_topic` with ``origin="user"``, which keeps it across
+source updates and records it as a training label for the classifier.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TextIO
+
+from pydantic import BaseModel, Field, field_validator
+
+from . import export as exporting
+from .models import Paper, Topic
+from .store import Store, now
+
+NOTE_MAX_CHARS = 10_000
+# The export formats of a selection: the store-wide writers, plus one JSON array.
+EXPORT_FORMATS = ("bibtex", "markdown", "json", "jsonl", "csv")
+EXPORT_MEDIA = {
+    "bibtex": ("application/x-bibtex", "bib"),
+    "markdown": ("text/markdown", "md"),
+    "json": ("application/json", "json"),
+    "jsonl": ("application/x-ndjson", "jsonl"),
+    "csv": ("text/csv", "csv"),
+}
+
+
+class Curation(BaseModel):
+    """A paper's marks; a paper nobody touched has all flags off and no note."""
+
+    paper_id: str
+    starred: bool = False
+    hidden: bool = False
+    read: bool = False
+    note: str | None = None
+    updated_at: str | None = None
+
+
+class CurationChange(BaseModel):
+    """The fields to change; a field left out keeps its value (``note: null`` clears the note)."""
+
+    starred: bool | None = None
+    hidden: bool | None = None
+    read: bool | None = None
+    note: str | None = Field(None, max_length=NOTE_MAX_CHARS)
+
+    @field_validator("note")
+    @classmethod
+    def _blank_note_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class CurationError(ValueError):
+    """A curation request that cannot be applied; the message names the paper or the value."""
+
+
+def get(store: Store, paper_id: str) -> Curation:
+    return get_many(store, [paper_id]).get(paper_id, Curation(paper_id=paper_id))
+
+
+def get_many(store: Store, paper_ids: Iterable[str]) -> dict[str, Curation]:
+    """The marks of the papers that have any, by paper id."""
+    ids = list(paper_ids)
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = store.conn.execute(
+        f"SELECT paper_id, starred, hidden, read, note, updated_at FROM curation WHERE paper_id IN ({marks})", ids
+    )
+    return {
+        r[0]: Curation(paper_id=r[0], starred=r[1], hidden=r[2], read=r[3], note=r[4], updated_at=r[5]) for r in rows
+    }
+
+
+def update(store: Store, paper_id: str, change: CurationChange) -> Curation:
+    """Apply ``change`` to one paper's marks and return them all."""
+    _require_paper(store, paper_id)
+    given = change.model_fields_set
+    with store.transaction() as db:
+        current = get(store, paper_id)
+        merged = current.model_copy(update={k: getattr(change, k) for k in given}, deep=True)
+        merged.updated_at = now()
+        db.execute(
+            "INSERT OR REPLACE INTO curation (paper_id, starred, hidden, read, note, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (paper_id, int(merged.starred), int(merged.hidden), int(merged.read), merged.note, merged.updated_at),
+        )
+    return merged
+
+
+def star(store: Store, paper_id: str, on: bool = True) -> Curation:
+    return update(store, paper_id, CurationChange(starred=on))
+
+
+def hide(store: Store, paper_id: str, on: bool = True) -> Curation:
+    return update(store, paper_id, CurationChange(hidden=on))
+
+
+def mark_read(store: Store, paper_id: str, on: bool = True) -> Curation:
+    return update(store, paper_id, CurationChange(read=on))
+
+
+def set_note(store: Store, paper_id: str, note: str | None) -> Curation:
+    return update(store, paper_id, CurationChange(note=note))
+
+
+def correct_topic(store: Store, paper_id: str, subarea: str, settings=None) -> Topic:
+    """File a paper under ``subarea`` (a taxonomy key) as the user's call; it becomes a training label."""
+    from .classify.taxonomy import load_taxonomy
+
+    _require_paper(store, paper_id)
+    taxonomy = load_taxonomy(settings)
+    try:
+        area = taxonomy.area_of(subarea).key
+    except KeyError:
+        known = ", ".join(taxonomy.subarea_keys())
+        raise CurationError(f"unknown sub-area {subarea!r}; use one of: {known}") from None
+    topic = Topic(area=area, subarea=subarea, origin="user")
+    store.set_topic(paper_id, topic)
+    return topic
+
+
+def export_selection(store: Store, papers: Iterable[Paper], fmt: str, out: TextIO) -> int:
+    """Write ``papers`` with everything the store knows of them, as ``fmt`` (see ``EXPORT_FORMATS``)."""
+    if fmt not in EXPORT_FORMATS:
+        raise CurationError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    if fmt != "json":
+        return exporting.export(store, fmt, out, papers)
+    docs = list(exporting.documents(store, papers))
+    json.dump(docs, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+    return len(docs)
+
+
+def _require_paper(store: Store, paper_id: str) -> None:
+    if not store.conn.execute("SELECT 1 FROM papers WHERE id = ?", (paper_id,)).fetchone():
+        raise KeyError(paper_id)

@@ -1,0 +1,79 @@
+"""The app factory: ``create_app(settings)`` gives a FastAPI app over one papersift store.
+
+Each request opens its own connection to the store (SQLite in WAL mode: readers never wait for
+the writer), so the app can run beside ``ingest`` and ``enrich`` on the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..config import Settings, load_settings
+from ..publish.render import STATIC_DIR as PUBLISH_STATIC
+from ..publish.view import Labeller
+from ..store import Store
+from .catalog import Catalog
+from .security import Guard, csrf_guard
+from .views import web_environment
+
+WEB_STATIC = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A web app over ``settings.db``; when ``settings.web_token`` is set, every request needs it."""
+    from . import api, pages
+
+    settings = settings or load_settings()
+    Store(settings.db).close()  # create or migrate the database once, before any request
+    app = FastAPI(
+        title="papersift",
+        version=__version__,
+        description="Browse, search, read and curate research papers. State-changing requests need the CSRF token.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        dependencies=[Depends(csrf_guard)],
+    )
+    app.state.settings = settings
+    app.state.lang = settings.llm.lang
+    app.state.catalog = Catalog(settings.llm.lang)
+    app.state.env = web_environment(settings.llm.lang)
+    app.add_middleware(Guard, token=settings.web_token)
+    app.mount("/static/publish", StaticFiles(directory=PUBLISH_STATIC), name="publish-static")
+    app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    return app
+
+
+def get_store(request: Request) -> Iterator[Store]:
+    """One connection per request, closed when the response is done."""
+    store = Store(request.app.state.settings.db)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_catalog(request: Request) -> Catalog:
+    return request.app.state.catalog
+
+
+def get_labeller(request: Request) -> Labeller:
+    return Labeller(request.app.state.lang, request.app.state.settings)
+
+
+def require_paper(store: Store, paper_id: str) -> str:
+    """The paper's id from any of its ids (arXiv, DOI, ...), or 404."""
+    try:
+        return store.resolve(paper_id)
+    except KeyError:
+        raise HTTPException(404, f"no paper {paper_id!r}") from None

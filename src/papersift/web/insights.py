@@ -1,0 +1,178 @@
+"""The stats, digest index and about pages' data: counts, rising keywords, the LLM and what it cost."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel
+
+from ..config import Settings
+from ..store import Store
+
+
+class Count(BaseModel):
+    key: str
+    label: str | None = None
+    count: int
+
+
+class RisingKeyword(BaseModel):
+    keyword: str
+    recent: int
+    before: int
+    ratio: float
+
+
+class Stats(BaseModel):
+    papers: int
+    newest: date | None
+    by_subarea: list[Count]
+    by_day: list[Count]
+    rising: list[RisingKeyword]
+    enrichments: list[Count]
+
+
+def day_counts(store: Store, limit: int = 90) -> list[Count]:
+    """Papers per day (the published date, else the day stored), newest first."""
+    days: dict[str, int] = dict(
+        store.conn.execute(
+            "SELECT published, count(*) FROM papers WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1 DESC LIMIT ?", (limit,)
+        )
+    )
+    # undated papers are few; their day is the day they were stored (as the digest has it)
+    for day, n in store.conn.execute("SELECT substr(created_at, 1, 10), count(*) FROM papers WHERE published IS NULL GROUP BY 1"):
+        days[day] = days.get(day, 0) + n
+    return [Count(key=d, count=days[d]) for d in sorted(days, reverse=True)[:limit]]
+
+
+def rising_keywords(store: Store, lang: str, newest: date, window: int = 30, limit: int = 15, min_recent: int = 3) -> list[RisingKeyword]:
+    """Keywords most over-represented in the last ``window`` days against the ``window`` before
+    (add-one smoothed ratio); the window ends at the newest paper, not today, so an old catalog has one too."""
+    mid = (newest - timedelta(days=window)).isoformat()
+    start = (newest - timedelta(days=2 * window)).isoformat()
+
+    def counts(after: str, until: str) -> dict[str, int]:
+        return dict(
+            store.conn.execute(
+                "SELECT keyword, count(*) FROM paper_keywords WHERE origin IN ('source', ?) AND paper_rowid IN "
+                "(SELECT rowid FROM papers WHERE published > ? AND published <= ?) GROUP BY 1",
+                (lang, after, until),
+            )
+        )
+
+    recent, before = counts(mid, newest.isoformat()), counts(start, mid)
+    rows = [(k, r, before.get(k, 0)) for k, r in recent.items()]
+    rising = [
+        RisingKeyword(keyword=k, recent=r, before=b, ratio=round((r + 1) / (b + 1), 2))
+        for k, r, b in rows
+        if r >= min_recent
+    ]
+    rising.sort(key=lambda x: (-x.ratio, -x.recent, x.keyword))
+    return rising[:limit]
+
+
+def stats(store: Store, lang: str, labeller) -> Stats:
+    newest = store.conn.execute("SELECT max(published) FROM papers").fetchone()[0]
+    newest = date.fromisoformat(newest) if newest else None
+    by_subarea = [
+        Count(key=s or "", label=labeller.label(s), count=n)
+        for s, n in store.conn.execute("SELECT subarea, count(*) FROM papers GROUP BY 1 ORDER BY 2 DESC")
+    ]
+    enrichments = [
+        Count(key=s, count=n)
+        for s, n in store.conn.execute("SELECT status, count(*) FROM enrichments WHERE lang = ? GROUP BY 1 ORDER BY 2 DESC", (lang,))
+    ]
+    return Stats(
+        papers=store.count(),
+        newest=newest,
+        by_subarea=by_subarea,
+        by_day=list(reversed(day_counts(store))),
+        rising=rising_keywords(store, lang, newest) if newest else [],
+        enrichments=enrichments,
+    )
+
+
+# --- about: the configured LLM and what it cost ----------------------------------------------------
+
+
+def public_url(url: str | None) -> str | None:
+    """A URL fit to show: no user, password, query or fragment (where keys tend to hide)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class ModelCost(BaseModel):
+    backend: str | None
+    model: str | None
+    calls: int
+    errors: int
+    tokens_in: int
+    tokens_out: int
+    tokens_reasoning: int
+    cost: float | None
+    seconds: float
+
+
+class RunCost(BaseModel):
+    id: int
+    kind: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    cost: float | None
+
+
+class About(BaseModel):
+    llm: dict[str, Any]
+    embedding: dict[str, Any]
+    by_model: list[ModelCost]
+    runs: list[RunCost]
+    total_cost: float | None
+
+
+def about(store: Store, settings: Settings) -> About:
+    llm = settings.llm
+    by_model = [
+        ModelCost(backend=b, model=m, calls=c, errors=e, tokens_in=ti, tokens_out=to, tokens_reasoning=tr, cost=cost, seconds=round(s, 1))
+        for b, m, c, e, ti, to, tr, cost, s in store.conn.execute(
+            "SELECT backend, model, count(*), count(error), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
+            "coalesce(sum(tokens_reasoning), 0), sum(cost), coalesce(sum(duration), 0) FROM llm_calls GROUP BY 1, 2 ORDER BY 3 DESC"
+        )
+    ]
+    runs = [
+        RunCost(id=i, kind=k, status=st, started_at=sa, finished_at=fa, calls=c, tokens_in=ti, tokens_out=to, cost=cost)
+        for i, k, st, sa, fa, c, ti, to, cost in store.conn.execute(
+            "SELECT r.id, r.kind, r.status, r.started_at, r.finished_at, count(l.id), coalesce(sum(l.tokens_in), 0), "
+            "coalesce(sum(l.tokens_out), 0), sum(l.cost) FROM runs r LEFT JOIN llm_calls l ON l.run_id = r.id "
+            "GROUP BY r.id ORDER BY r.id DESC LIMIT 30"
+        )
+    ]
+    costs = [m.cost for m in by_model if m.cost is not None]
+    return About(
+        llm={
+            "backend": llm.backend,
+            "model": llm.model or (llm.embedded_model if llm.backend == "embedded" else None),
+            "base_url": public_url(llm.base_url),
+            "lang": llm.lang,
+            "thinking": llm.thinking,
+            "concurrency": llm.concurrency,
+            "api_key": "set" if llm.api_key else "not set",
+        },
+        embedding={
+            "backend": settings.embedding.backend,
+            "model": settings.embedding.model or ("use-m3" if settings.embedding.backend == "use" else None),
+            "base_url": public_url(settings.embedding.base_url),
+        },
+        by_model=by_model,
+        runs=runs,
+        total_cost=round(sum(costs), 6) if costs else None,
+    )

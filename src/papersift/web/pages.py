@@ -1,0 +1,227 @@
+"""The HTML pages: catalog, search, paper, digests, stats, about; and the forms that curate.
+
+Pages extend the publications' ``base.html`` and show papers with their ``_card.html`` (or
+extend their ``paper.html`` and ``digest_day.html`` outright), so the web UI and the static
+site read the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from .. import curation
+from ..config import Settings
+from ..publish.digest import build_digest
+from ..publish.view import Labeller
+from ..search import SearchError
+from ..store import Store
+from . import insights
+from .app import get_catalog, get_labeller, get_settings, get_store, require_paper
+from .catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Filters, Page
+from .labels import web_labels
+from .views import papers_by_id, paper_href, run_search, similar_ids, web_papers
+
+router = APIRouter(include_in_schema=False)
+FACET_ORDER = ("subarea", "area", "keyword", "source", "venue", "month", "status")
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+LabellerDep = Annotated[Labeller, Depends(get_labeller)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+FiltersDep = Annotated[Filters, Query()]
+
+
+def render(request: Request, name: str, **context: Any) -> HTMLResponse:
+    lang = request.app.state.lang
+    html = request.app.state.env.get_template(name).render(
+        csrf=request.state.csrf, W=web_labels(lang), here=_here(request), **context
+    )
+    return HTMLResponse(html)
+
+
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def linker(path: str, filters: Filters, **fixed: Any):
+    """``link(subarea="x")``: this page with one filter changed (``None`` drops it), back on page 1."""
+
+    def link(**change: Any) -> str:
+        params = {**fixed, **filters.active()}
+        for key, value in change.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = "true" if value is True else value
+        params = {k: v for k, v in params.items() if v not in (None, "")}
+        return path + (f"?{urlencode(params)}" if params else "")
+
+    return link
+
+
+def facet_labeller(labeller: Labeller, lang: str):
+    words = web_labels(lang)
+
+    def label(name: str, value: Any) -> str:
+        if name in ("area", "subarea"):
+            return labeller.label(value)
+        if name in ("status", "flags") or value is True:
+            return words.get(str(value), str(value))
+        return str(value)
+
+    return label
+
+
+def _page_context(request: Request, store: Store, filters: Filters, labeller: Labeller, ids: list[str], **extra: Any) -> dict:
+    lang = request.app.state.lang
+    return {
+        "items": web_papers(store, papers_by_id(store, ids), lang, labeller),
+        "filters": filters,
+        "facet_label": facet_labeller(labeller, lang),
+        "facet_order": FACET_ORDER,
+        **extra,
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+def catalog_page(
+    request: Request,
+    store: StoreDep,
+    catalog: CatalogDep,
+    labeller: LabellerDep,
+    filters: FiltersDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
+) -> HTMLResponse:
+    result = catalog.page(store, filters, page, per_page)
+    facets = catalog.facets(store, filters)
+    link = linker("/", filters)
+    return render(
+        request,
+        "web_catalog.html",
+        **_page_context(request, store, filters, labeller, result.ids),
+        page=result,
+        facets=facets,
+        link=link,
+        page_link=lambda n: link(page=n) if n > 1 else link(),
+        export_link=linker("/api/export", filters),
+    )
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    store: StoreDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    labeller: LabellerDep,
+    filters: FiltersDep,
+    q: str = "",
+    mode: Annotated[str | None, Query(pattern="^(hybrid|lexical|vector)$")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    error, ids, used = None, [], None
+    if q.strip():
+        try:
+            result = run_search(store, settings, catalog, q, filters, mode)
+            ids, used = result.ids, result.mode
+        except SearchError as exc:
+            error = str(exc)
+    start = (page - 1) * PER_PAGE
+    link = linker("/search", filters, q=q, **({"mode": mode} if mode else {}))
+
+    return render(
+        request,
+        "web_search.html",
+        **_page_context(request, store, filters, labeller, ids[start : start + PER_PAGE]),
+        q=q,
+        mode=used,
+        error=error,
+        page=Page(ids=ids[start : start + PER_PAGE], total=len(ids), page=page, per_page=PER_PAGE),
+        facets=catalog.facets(store, filters, within_ids=ids) if ids else None,
+        link=link,
+        page_link=lambda n: link(page=n) if n > 1 else link(),
+        export_link=linker("/api/export", filters, q=q),
+    )
+
+
+@router.get("/papers/{paper_id}", response_class=HTMLResponse)
+def paper_page(request: Request, paper_id: str, store: StoreDep, settings: SettingsDep, labeller: LabellerDep) -> HTMLResponse:
+    from ..classify.taxonomy import TaxonomyError, load_taxonomy
+
+    lang = request.app.state.lang
+    paper = store.get(require_paper(store, paper_id))
+    (item,) = web_papers(store, [paper], lang, labeller)
+    try:
+        taxonomy = load_taxonomy(settings)
+    except TaxonomyError:
+        taxonomy = None
+    similar = web_papers(store, papers_by_id(store, similar_ids(store, settings, paper)), lang, labeller)
+    return render(request, "web_paper.html", p=item.view, w=item, similar=similar, taxonomy=taxonomy, lang_code=lang)
+
+
+@router.post("/papers/{paper_id}/curation")
+def curate_form(
+    request: Request,
+    paper_id: str,
+    store: StoreDep,
+    starred: Annotated[bool | None, Form()] = None,
+    hidden: Annotated[bool | None, Form()] = None,
+    read: Annotated[bool | None, Form()] = None,
+    note: Annotated[str | None, Form()] = None,
+    next: Annotated[str, Form()] = "/",
+) -> RedirectResponse:
+    """The no-JavaScript way to star, hide, mark read or write a note: a form, then back."""
+    given = {k: v for k, v in {"starred": starred, "hidden": hidden, "read": read, "note": note}.items() if v is not None}
+    try:
+        change = curation.CurationChange(**given)
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False)) from None
+    curation.update(store, require_paper(store, paper_id), change)
+    return RedirectResponse(_local(next), status_code=303)
+
+
+@router.post("/papers/{paper_id}/topic")
+def correct_topic_form(
+    paper_id: str, store: StoreDep, settings: SettingsDep, subarea: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> RedirectResponse:
+    try:
+        curation.correct_topic(store, require_paper(store, paper_id), subarea, settings)
+    except curation.CurationError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RedirectResponse(_local(next), status_code=303)
+
+
+def _local(url: str) -> str:
+    """Only a path on this site may be a redirect target (no open redirect)."""
+    return url if url.startswith("/") and not url.startswith(("//", "/\\")) else "/"
+
+
+@router.get("/digests", response_class=HTMLResponse)
+def digests_page(request: Request, store: StoreDep) -> HTMLResponse:
+    return render(request, "web_digests.html", days=insights.day_counts(store, limit=365))
+
+
+@router.get("/digests/{day}", response_class=HTMLResponse)
+def digest_day_page(request: Request, day: date, store: StoreDep, settings: SettingsDep) -> HTMLResponse:
+    digest = build_digest(store, request.app.state.lang, on=day, settings=settings, href=paper_href)
+    if not digest.days:
+        raise HTTPException(404, f"no papers on {day}")
+    return render(request, "web_digest_day.html", day=digest.days[0], index_url="/digests")
+
+
+@router.get("/stats", response_class=HTMLResponse)
+def stats_page(request: Request, store: StoreDep, labeller: LabellerDep) -> HTMLResponse:
+    data = insights.stats(store, request.app.state.lang, labeller)
+    return render(request, "web_stats.html", stats=data, chart_data=data.model_dump(mode="json"))
+
+
+@router.get("/about", response_class=HTMLResponse)
+def about_page(request: Request, store: StoreDep, settings: SettingsDep) -> HTMLResponse:
+    return render(request, "web_about.html", about=insights.about(store, settings))

@@ -1,0 +1,183 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright against uvicorn on loopback.
+
+A reader loads the catalog, filters it, searches in English and Chinese, opens a paper, stars
+it from the keyboard, reloads and finds it starred, exports the selection; a paper whose title
+carries a script runs nothing. Screenshots of the main pages go to test-artifacts/web/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from papersift.config import load_settings
+from papersift.store import Store
+from papersift.web import create_app
+
+from test_web import fill
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """uvicorn serving a small store on a free loopback port, in a thread."""
+    import uvicorn
+
+    path = tmp_path_factory.mktemp("web") / "browser.db"
+    with Store(path) as store:
+        ids = fill(store)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(load_settings(db=path)), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", ids
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip("no /usr/bin/chromium: apt-get install -y chromium fonts-wqy-microhei (make test does)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server[0], accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def card_titles(page) -> list[str]:
+    return page.locator(".item .card .title").all_inner_texts()
+
+
+def test_load_and_filter_the_catalog(page):
+    page.goto("/")
+    assert "Sparse attention for long-context reasoning" in card_titles(page)
+    assert len(card_titles(page)) == 12
+    shot(page, "catalog")
+    page.click('[data-facet="subarea"] a[data-value="agents-tools"]')
+    page.wait_for_url("**/?subarea=agents-tools")
+    assert sorted(card_titles(page)) != [] and len(card_titles(page)) == 2
+    assert "Tool-using agents that plan with memory" in card_titles(page)
+    page.click('a.chip[data-filter="subarea"]')  # remove the filter again
+    page.wait_for_url(lambda url: "subarea" not in url)
+    assert len(card_titles(page)) == 12
+
+
+def test_search_in_english_and_chinese(page):
+    page.goto("/")
+    page.fill('nav.web input[name="q"]', "sparse attention")
+    page.press('nav.web input[name="q"]', "Enter")
+    page.wait_for_url("**/search?q=sparse+attention")
+    assert card_titles(page)[0] == "Sparse attention for long-context reasoning"
+    page.fill('nav.web input[name="q"]', "稀疏注意力")
+    page.press('nav.web input[name="q"]', "Enter")
+    page.wait_for_url("**/search?q=*")
+    first = page.locator(".item").first
+    assert first.locator(".translated-title").inner_text() == "面向长上下文推理的稀疏注意力"
+    shot(page, "search-zh")
+
+
+def test_open_a_paper_star_it_from_the_keyboard_and_find_it_starred_after_reload(page, server):
+    page.goto("/?subarea=efficiency-compression")
+    page.keyboard.press("j")
+    assert page.locator(".item.is-current").count() == 1
+    page.keyboard.press("o")
+    page.wait_for_url(f"**/papers/{server[1]['quant']}")
+    star = page.locator('.paper-page form.curation button[data-flag="starred"]')
+    assert star.get_attribute("aria-pressed") == "false"
+    with page.expect_response(lambda r: r.url.endswith("/curation") and r.request.method == "POST") as answer:
+        page.keyboard.press("s")
+    assert answer.value.status == 200
+    page.reload()
+    assert page.locator('.paper-page form.curation button[data-flag="starred"]').get_attribute("aria-pressed") == "true"
+    assert page.locator(".paper-page.is-starred").count() == 1
+    shot(page, "paper")
+    page.goto("/?starred=true")
+    assert card_titles(page) == ["Two-bit quantization of large language models"]
+
+
+def test_star_and_hide_with_the_buttons(page, server):
+    page.goto("/?source=hf")
+    first = page.locator(".item").first
+    paper_id = first.get_attribute("data-id")
+    with page.expect_response(lambda r: r.url.endswith("/curation")):
+        first.locator('button[data-flag="hidden"]').click()
+    assert "is-hidden" in first.get_attribute("class")
+    page.reload()
+    assert paper_id not in page.locator(".item").evaluate_all("els => els.map(e => e.dataset.id)")
+
+
+def test_export_the_selection(page):
+    page.goto("/?subarea=agents-tools")
+    with page.expect_download() as download:
+        page.click(".summary .export a:text('BibTeX')")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.count("@") == 2 and "Tool-using agents that plan with memory" in text
+
+
+def test_a_script_in_a_paper_title_runs_nothing(page, server):
+    for url in ("/", f"/papers/{server[1]['evil']}", "/search?q=evil", "/digests/2025-04-20"):
+        page.goto(url)
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.__xss") is None, url
+    assert page.dialogs == []
+    # the title is shown as the text it is
+    page.goto(f"/papers/{server[1]['evil']}")
+    assert page.locator(".card .title").first.inner_text().startswith("<script>window.__xss = 1</script>")
+
+
+def test_stats_charts_and_the_phone_layout(page, browser, server):
+    page.goto("/stats")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('chart-subarea'))")
+    shot(page, "stats")
+    page.goto("/about")
+    shot(page, "about")
+    page.goto("/digests/2025-05-02")
+    shot(page, "digest")
+    phone = browser.new_context(base_url=server[0], viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        small = phone.new_page()
+        small.goto("/")
+        facets, results = small.locator(".facets").bounding_box(), small.locator(".results").bounding_box()
+        assert results["y"] > facets["y"]  # stacked, not side by side
+        assert results["y"] < 844  # the filters fold away: the papers start on the first screen
+        assert small.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling
+        small.screenshot(path=str(ARTIFACTS / "catalog-phone.png"))
+    finally:
+        phone.close()
