@@ -25,11 +25,15 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     return m["id"], int(m["v"]) if m["v"] else None
 
 
+_WORD = re.compile(r"\w+")
+
+
 def normalise_title(title: str) -> str:
     """Case, accents, punctuation and LaTeX braces removed: for matching, never for display."""
-    text = unicodedata.normalize("NFKD", title).casefold()
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.findall(r"\w+", text))
+    text = title.casefold()
+    if not text.isascii():  # only non-ASCII text can carry accents to strip
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(_WORD.findall(text))
 
 
 def author_key(author: str) -> str:
