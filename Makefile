@@ -23,7 +23,7 @@ $(BIN)/python: | apt-build
 
 # Re-install when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[embedded,dev]'
+	$(BIN)/pip install -q -e '.[embedded,dev,scale]'
 	touch $@
 
 setup: $(VENV)/.installed

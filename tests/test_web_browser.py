@@ -138,7 +138,8 @@ def test_star_and_hide_with_the_buttons(page, server):
     paper_id = first.get_attribute("data-id")
     with page.expect_response(lambda r: r.url.endswith("/curation")):
         first.locator('button[data-flag="hidden"]').click()
-    assert "is-hidden" in first.get_attribute("class")
+    # the page's script marks the card once the answer is in: wait for it, don't race it
+    page.wait_for_function("id => document.querySelector(`.item[data-id='${id}']`).classList.contains('is-hidden')", arg=paper_id)
     page.reload()
     assert paper_id not in page.locator(".item").evaluate_all("els => els.map(e => e.dataset.id)")
 

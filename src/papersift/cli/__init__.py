@@ -27,9 +27,27 @@ def main_options(
 
 
 # Each stage registers its commands here; the modules stay importable on their own.
+from . import enrich as _enrich  # noqa: E402
+from . import classify as _classify  # noqa: E402
+from . import demo as _demo  # noqa: E402
+from . import eval as _eval  # noqa: E402
+from . import llm as _llm  # noqa: E402
 from . import papers as _papers  # noqa: E402
+from . import publish as _publish  # noqa: E402
+from . import scale as _scale  # noqa: E402
+from . import search as _search  # noqa: E402
+from . import serve as _serve  # noqa: E402
 
 _papers.register(app)
+_classify.register(app)
+_search.register(app)
+_enrich.register(app)
+_publish.register(app)
+_serve.register(app)
+_eval.register(app)
+_scale.register(app)
+_llm.register(app)
+_demo.register(app)
 
 
 def main() -> None:

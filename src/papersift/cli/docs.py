@@ -7,19 +7,29 @@ command or option has no help.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-import click
 import typer.main
 
+# Typer may bring its own copy of click, so commands and parameters are told apart by what they
+# have (``commands``, ``param_type_name``), not by click's classes.
 
-def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+
+def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     yield path, command
-    if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from walk(command.commands[name], (*path, name))
+    for name in sorted(getattr(command, "commands", {}) or {}):
+        yield from walk(command.commands[name], (*path, name))
 
 
-def root() -> click.Command:
+def options(command: Any) -> list[Any]:
+    return [p for p in command.params if p.param_type_name == "option" and p.name != "help"]
+
+
+def arguments(command: Any) -> list[Any]:
+    return [p for p in command.params if p.param_type_name == "argument"]
+
+
+def root() -> Any:
     from . import app
 
     return typer.main.get_command(app)
@@ -31,13 +41,10 @@ def render() -> str:
         if not path:
             continue
         lines += [f"## papersift {' '.join(path)}", "", (command.help or "").strip(), ""]
-        params = [p for p in command.params if isinstance(p, click.Option)]
-        args = [p for p in command.params if isinstance(p, click.Argument)]
+        params, args = options(command), arguments(command)
         for arg in args:
             lines.append(f"- `{arg.name.upper()}` (argument){': ' + arg.help if getattr(arg, 'help', None) else ''}")
         for opt in params:
-            if opt.name == "help":
-                continue
             lines.append(f"- `{', '.join(opt.opts)}`: {opt.help or ''}")
         if args or params:
             lines.append("")

@@ -45,6 +45,7 @@ class ChatRequest:
     temperature: float = 0.0
     schema: dict[str, Any] | None = None  # JSON schema for structured output
     schema_name: str = "output"
+    strict: bool = False  # ask for strict schema adherence (OpenAI's "strict": the schema must allow it)
     thinking: Thinking = field(default_factory=Thinking)
 
 
@@ -74,6 +75,9 @@ class TransientLLMError(LLMError):
 
 class Backend:
     name: ClassVar[str]
+    # False where a call cannot be stopped midway (a generation in a worker thread): the client
+    # then puts no timeout on it, since a timed-out call would keep running and block the next.
+    cancellable: ClassVar[bool] = True
 
     model: str
 

@@ -1,0 +1,178 @@
+"""``papersift publish catalog|digest|site`` and ``papersift deepdive``: what readers read."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from . import common
+
+publish_app = typer.Typer(help="Publish the catalog, the daily digest or a whole static site.", no_args_is_help=True)
+
+LANG_OPTION = typer.Option(None, "--lang", help="The reader's language for labels and readings (default: settings.llm.lang).")
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write this file (atomically) instead of printing.")
+
+
+def _lang(lang: str | None) -> str:
+    return lang or common.settings().llm.lang
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        common.fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+def _emit(content: str | bytes, output: Path | None, what: str) -> None:
+    from ..publish.files import write_atomic
+
+    if output is None:
+        if isinstance(content, bytes):
+            sys.stdout.buffer.write(content)
+        else:
+            sys.stdout.write(content)
+        return
+    try:
+        write_atomic(output, content)
+    except OSError as exc:
+        common.fail(f"{output}: cannot write: {exc.strerror or exc}")
+    common.console.print(f"wrote {what} to {output}", highlight=False)
+
+
+def _inline_page(fmt: str) -> dict:
+    """A single HTML file carries its CSS, scripts and math fonts, so it opens anywhere."""
+    from ..publish.render import inline_assets
+
+    return {"inline": inline_assets()} if fmt == "html" else {}
+
+
+@publish_app.command("catalog")
+def publish_catalog(
+    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json"),
+    output: Path = OUTPUT_OPTION,
+    lang: str = LANG_OPTION,
+    order: str = typer.Option(None, "--order", help="Sub-area keys, comma-separated, to show first in this order (default: by paper count)."),
+) -> None:
+    """Every paper by area and sub-area, one card each (format A)."""
+    from ..publish import catalog
+
+    if fmt not in ("md", "html", "json"):
+        common.fail(f"--format: unknown format {fmt!r}; use md, html or json")
+    keys = [k.strip() for k in order.split(",") if k.strip()] if order else []
+    with common.open_store() as store:
+        built = catalog.build_catalog(store, _lang(lang), settings=common.settings(), order=keys)
+    _emit(catalog.render(built, fmt, **_inline_page(fmt)), output, f"the catalog ({built.count} papers)")
+
+
+@publish_app.command("digest")
+def publish_digest(
+    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json | rss | atom"),
+    output: Path = OUTPUT_OPTION,
+    on: str = typer.Option(None, "--date", help="Only this day (YYYY-MM-DD)."),
+    since: str = typer.Option(None, "--since", help="Every day from this one on (YYYY-MM-DD)."),
+    everything: bool = typer.Option(False, "--all", help="Every day in the store."),
+    order: str = typer.Option("source", "--order", help="source | score | category"),
+    lang: str = LANG_OPTION,
+    site_url: str = typer.Option(None, "--site-url", help="Absolute address where the output is served (the feed's channel link)."),
+) -> None:
+    """Notable papers by day (format B).
+
+    A paper's day is its published date, or the day it was stored when the source gave none. Without --date, --since or --all: the days after the newest day of the last digest (the first time, the newest day); every digest remembers its newest day for the next one.
+    """
+    from ..publish import digest
+
+    if fmt not in ("md", "html", "json", "rss", "atom"):
+        common.fail(f"--format: unknown format {fmt!r}; use md, html, json, rss or atom")
+    if order not in digest.ORDERS:
+        common.fail(f"--order: unknown order {order!r}; use one of {', '.join(digest.ORDERS)}")
+    if sum(x is not None for x in (on, since)) + everything > 1:
+        common.fail("choose one of --date, --since and --all")
+    with common.open_store() as store:
+        built = digest.build_digest(
+            store, _lang(lang), on=_day(on, "--date"), since=_day(since, "--since"), everything=everything,
+            order=order, settings=common.settings(),
+        )
+        content = digest.render(built, fmt, site_url=site_url, **_inline_page(fmt))
+        _emit(content, output, f"the digest ({len(built.papers)} papers, {len(built.days)} days)")
+        digest.mark_published(store, built)
+
+
+@publish_app.command("site")
+def publish_site(
+    out: Path = typer.Option(..., "--out", help="The directory to write the site into."),
+    lang: str = LANG_OPTION,
+    order: str = typer.Option(None, "--order", help="Sub-area keys, comma-separated, to show first in the catalog."),
+    digest_order: str = typer.Option("source", "--digest-order", help="source | score | category"),
+    site_url: str = typer.Option(None, "--site-url", help="Absolute address where the site will be served (used in the feeds)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Write the catalog, daily digests, paper pages, feeds and assets: a site for any file server."""
+    from ..publish.digest import ORDERS
+    from ..publish.site import build_site
+
+    if digest_order not in ORDERS:
+        common.fail(f"--digest-order: unknown order {digest_order!r}; use one of {', '.join(ORDERS)}")
+    keys = [k.strip() for k in order.split(",") if k.strip()] if order else []
+    with common.open_store() as store:
+        try:
+            report = build_site(
+                store, out, _lang(lang), settings=common.settings(), order=keys, digest_order=digest_order, site_url=site_url
+            )
+        except OSError as exc:
+            common.fail(f"{out}: cannot write the site: {exc}")
+    if as_json:
+        common.print_json(report.model_dump(mode="json"))
+    else:
+        common.console.print(f"wrote {report.files} files ({report.papers} papers, {report.days} days) to {out}", highlight=False)
+
+
+def _context(settings) -> int:
+    """The embedded engine's context is a setting; a server's is not known, so assume a common 32k."""
+    return settings.llm.n_ctx if settings.llm.backend == "embedded" else 32768
+
+
+def deepdive(
+    paper: str = typer.Argument(..., help="A paper id, arXiv id, DOI or OpenReview id."),
+    thinking_budget: int = typer.Option(None, "--thinking-budget", min=1, help="Stop the model's reasoning at N tokens; thinking is always on (default: the budget of settings.llm.thinking, else 4096)."),
+    lang: str = LANG_OPTION,
+    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json"),
+    output: Path = OUTPUT_OPTION,
+    pdf: Path = typer.Option(None, "--pdf", help="Read the full text from this PDF (and keep it in the store)."),
+    context: int = typer.Option(None, "--context", min=256, help="The model's context window in tokens (default: settings.llm.n_ctx for the embedded engine, else 32768); a longer paper is read section by section."),
+) -> None:
+    """Write a deep-dive article on one paper from its full text (format C)."""
+    from ..llm.base import Thinking
+    from ..publish import deepdive as dd
+
+    if fmt not in ("md", "html", "json"):
+        common.fail(f"--format: unknown format {fmt!r}; use md, html or json")
+    settings = common.settings()
+    if thinking_budget is None:
+        try:
+            thinking_budget = Thinking.parse(settings.llm.thinking).budget or 4096
+        except ValueError as exc:
+            common.fail(f"settings llm.thinking: {exc}")
+    options = dd.DeepDiveOptions(lang=_lang(lang), thinking_budget=thinking_budget, context_tokens=context or _context(settings))
+    with common.open_store() as store:
+        try:
+            dive = dd.deepdive(store, paper, settings, options, pdf=pdf)
+        except dd.DeepDiveError as exc:
+            common.fail(str(exc))
+    for warning in dive.warnings:
+        common.console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if dive.status == "flagged":
+        common.console.print("[yellow]flagged by the faithfulness guard:[/]", highlight=False)
+        for reason in dive.reasons:
+            common.console.print(f"  - {reason}", highlight=False, markup=False)
+    _emit(dd.render(dive, fmt, **_inline_page(fmt)), output, f"the deep-dive ({dive.length} characters, {dive.mode}, {dive.calls} calls)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(publish_app, name="publish")
+    app.command("deepdive")(deepdive)

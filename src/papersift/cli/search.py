@@ -1,0 +1,129 @@
+"""``papersift search``, ``similar`` and ``embed``: find papers by words and by meaning."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+from rich.table import Table
+
+from . import common
+from .ingest import progress_bar
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        common.fail(f"{option}: {value!r} is not a date (use YYYY-MM-DD)")
+
+
+def _embedder():
+    from ..search.embeddings import EmbeddingError, get_embedder
+
+    try:
+        return get_embedder(common.settings())
+    except EmbeddingError as exc:
+        common.fail(str(exc))
+
+
+def _short(text: str | None, n: int = 80) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _print_hits(hits, as_json: bool) -> None:
+    if as_json:
+        common.print_json([hit.as_dict() for hit in hits])
+        return
+    if not hits:
+        common.console.print("no papers found")
+        return
+    table = Table("#", "score", "id", "sub-area", "title / abstract", "found by")
+    for i, hit in enumerate(hits, start=1):
+        paper = hit.paper
+        found_by = ", ".join(f"{m} #{r}" for m, r in hit.ranks.items())
+        table.add_row(str(i), f"{hit.score:.4f}", paper.id, paper.topic.subarea if paper.topic else "",
+                      _short(paper.title or paper.abstract), found_by)
+    common.Console().print(table)
+
+
+def search_command(
+    query: str = typer.Argument(..., help="Words to look for, in English or Chinese; quotes make a phrase. Empty lists papers by the filters."),
+    limit: int = typer.Option(20, "--limit", "-n", help="At most this many hits."),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid (BM25 + vectors, fused) | lexical (BM25 only) | vector (embeddings only)."),
+    subarea: str = typer.Option(None, "--subarea", help="Only papers in this sub-area (key)."),
+    area: str = typer.Option(None, "--area", help="Only papers in this area (as stored: key or label)."),
+    since: str = typer.Option(None, "--from", help="Only papers published on or after this day (YYYY-MM-DD)."),
+    until: str = typer.Option(None, "--to", help="Only papers published on or before this day (YYYY-MM-DD)."),
+    source: str = typer.Option(None, "--source", help="Only papers first seen from this source."),
+    venue: str = typer.Option(None, "--venue", help="Only papers whose venue contains this text."),
+    keyword: str = typer.Option(None, "--keyword", help="Only papers with this keyword."),
+    flag: str = typer.Option(None, "--flag", help="Only papers whose enrichment is ok | flagged | failed | none (not enriched)."),
+    starred: bool = typer.Option(None, "--starred/--not-starred", help="Only starred (or only unstarred) papers."),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Search papers by words and meaning; prints hits best first."""
+    from pydantic import ValidationError
+
+    from ..search.hybrid import MODES, Filters, SearchError, search
+
+    if mode not in MODES:
+        common.fail(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
+    try:
+        filters = Filters(subarea=subarea, area=area, date_from=_day(since, "--from"), date_to=_day(until, "--to"),
+                          source=source, venue=venue, keyword=keyword, flag=flag, starred=starred)
+    except ValidationError as exc:
+        common.fail("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False)))
+    embedder = _embedder() if mode != "lexical" else None
+    with common.open_store() as store:
+        try:
+            hits = search(store, query, limit=limit, filters=filters, mode=mode, embedder=embedder)
+        except SearchError as exc:
+            common.fail(str(exc))
+    _print_hits(hits, as_json)
+
+
+def similar_command(
+    refs: list[str] = typer.Argument(..., help="One paper (its neighbours) or several (more like these): ids, arXiv ids, DOIs or OpenReview ids."),
+    limit: int = typer.Option(10, "--limit", "-n", help="At most this many papers."),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Papers nearest in meaning to one paper, or to a set of papers."""
+    from ..search.hybrid import SearchError, more_like
+
+    embedder = _embedder()
+    with common.open_store() as store:
+        try:
+            hits = more_like(store, refs, limit, embedder=embedder)
+        except SearchError as exc:
+            common.fail(str(exc))
+    _print_hits(hits, as_json)
+
+
+def embed_command(as_json: bool = common.JSON_OPTION) -> None:
+    """Embed new and changed papers for vector search (the rest keep their vectors)."""
+    from ..search.embeddings import embed_store
+
+    embedder = _embedder()
+    with common.open_store() as store, progress_bar(total=1) as bar:
+        task = bar.add_task(f"embed ({embedder.name})", total=None)
+        report = embed_store(store, embedder, on_total=lambda n: bar.update(task, total=n),
+                             on_progress=lambda n: bar.advance(task, n))
+    if as_json:
+        common.print_json(report.as_dict())
+    else:
+        for error in report.errors:
+            common.console.print(f"[yellow]failed[/] {error}", highlight=False, markup=True)
+        common.console.print(f"{report.model}: [green]{report.embedded} embedded[/], {report.unchanged} unchanged"
+                             + (f", [red]{len(report.errors)} batch(es) failed[/]" if report.errors else ""), highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search_command)
+    app.command("similar")(similar_command)
+    app.command("embed")(embed_command)

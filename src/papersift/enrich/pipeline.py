@@ -1,0 +1,353 @@
+"""Enrich papers: one LLM call per paper for the whole card, checked, guarded and stored.
+
+A run streams the papers that still need a card through a bounded queue to a fixed pool of
+workers, so that memory stays flat however many papers wait, while the LLM client keeps its own
+bound on requests in flight. Every finished paper is saved together with its run-item state in
+one transaction: a run killed at any point resumes where it stopped, and the LLM cache makes the
+work that had reached the server free.
+
+Per paper: the card (schema from :class:`papersift.models.Card`) → the language check (a failure
+is a validation error: the client re-asks once) → the faithfulness guard (violations: one more
+ask listing them; still failing: stored ``flagged`` with the reasons) → stored. A call that fails
+for good (timeouts, 5xx, invalid JSON twice) stores the paper ``failed`` with the reason, and the
+run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..config import Settings
+from ..llm.base import LLMError
+from ..models import Card, Enrichment, Paper
+from ..store import Store
+from ..text import segment
+from . import guard
+from .language import check_card_language, language
+from .prompts import card_messages, prompt_version, source_text
+
+log = logging.getLogger(__name__)
+
+RUN_KIND = "enrich"
+PAGE = 256  # papers read from the store at a time
+MAX_TOKENS = 2048  # a full Chinese card is ~700-1,000 tokens
+KEPT_FAILURES = 50  # failure reasons kept in the run report
+WORKERS_PER_SLOT = 2
+NO_ABSTRACT = "no abstract: nothing to read"
+REASK_FORMAT = "Reply again with the whole corrected JSON object, in the same format, and nothing else."
+CJK_SCRIPTS = {"han", "kana", "hangul"}  # stored cards in these are segmented for search
+
+
+class LanguageMismatch(ValueError):
+    """The card is valid JSON but not written in the target language."""
+
+
+@dataclass
+class Selection:
+    """Which papers a run works on. Empty: every paper."""
+
+    paper_ids: list[str] | None = None
+    subarea: str | None = None
+    source: str | None = None
+    limit: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    lang: str
+    model: str
+    total: int = 0  # papers this run set out to enrich (after a resume: those still left)
+    ok: int = 0
+    flagged: int = 0
+    failed: int = 0
+    guard_reasks: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    tokens_reasoning: int = 0
+    tokens_cached: int = 0
+    cost: float = 0.0
+    calls: int = 0  # requests that reached the LLM (cache hits excluded)
+    cache_hits: int = 0
+    elapsed: float = 0.0
+    status: str = "running"
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.flagged + self.failed
+
+    @property
+    def papers_per_s(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(done=self.done, papers_per_s=round(self.papers_per_s, 3), cost=round(self.cost, 6),
+                    elapsed=round(self.elapsed, 3))
+        return data
+
+
+ProgressCallback = Callable[[RunReport], None]
+
+
+def _conditions(selection: Selection, lang: str, force: bool, run_id: int) -> tuple[str, list[Any]]:
+    conditions = ["id NOT IN (SELECT item FROM run_items WHERE run_id = ?)"]  # what this run already did
+    params: list[Any] = [run_id]
+    if not force:
+        # A failed paper is tried again by a later run; ok and flagged ones are done.
+        conditions.append(
+            "NOT EXISTS (SELECT 1 FROM enrichments e WHERE e.paper_id = papers.id AND e.lang = ? AND e.status != 'failed')"
+        )
+        params.append(lang)
+    if selection.paper_ids:
+        conditions.append(f"id IN ({','.join('?' * len(selection.paper_ids))})")
+        params += selection.paper_ids
+    if selection.subarea:
+        conditions.append("subarea = ?")
+        params.append(selection.subarea)
+    if selection.source:
+        conditions.append("source = ?")
+        params.append(selection.source)
+    return " AND ".join(conditions), params
+
+
+def _pending(store: Store, where: str, params: list[Any], limit: int | None) -> Iterator[Paper]:
+    """The papers to do, a page at a time (keyset on rowid: no cursor stays open across writes)."""
+    last, yielded = 0, 0
+    while limit is None or yielded < limit:
+        page = min(PAGE, limit - yielded) if limit is not None else PAGE
+        rows = store.conn.execute(
+            f"SELECT rowid, data FROM papers WHERE rowid > ? AND {where} ORDER BY rowid LIMIT ?", [last, *params, page]
+        ).fetchall()
+        if not rows:
+            return
+        for rowid, data in rows:
+            last = rowid
+            yielded += 1
+            yield Paper.model_validate_json(data)
+
+
+def pending_papers(store: Store, lang: str, selection: Selection, force: bool, run_id: int) -> tuple[Iterator[Paper], int]:
+    """The papers run ``run_id`` still has to do, streamed, and how many they are."""
+    where, params = _conditions(selection, lang, force, run_id)
+    limit = selection.limit
+    if limit is not None:  # a resumed run counts what it did before its restart
+        done = store.conn.execute("SELECT count(*) FROM run_items WHERE run_id = ?", (run_id,)).fetchone()[0]
+        limit = max(0, limit - done)
+    total = store.count(where, params)
+    return _pending(store, where, params, limit), min(total, limit) if limit is not None else total
+
+
+class Enricher:
+    """Turns one paper into an :class:`Enrichment` with an LLM client; stores nothing itself."""
+
+    def __init__(self, client: Any, lang: str, *, model: str, keep_reasoning: bool = True):
+        self.client = client
+        self.lang = lang
+        self.model = model
+        self.keep_reasoning = keep_reasoning
+
+    def _check_language(self, card: Card) -> Card:
+        verdict = check_card_language(card, self.lang)
+        if not verdict.ok:
+            raise LanguageMismatch(verdict.message)
+        return card
+
+    async def _ask(self, paper: Paper, messages: list[dict[str, str]]) -> tuple[Card, str | None]:
+        """A card in the right language (the client re-asks once), and the model's reasoning."""
+        card, result = await self.client.structured(
+            messages, Card, validate=self._check_language, max_tokens=MAX_TOKENS, paper_id=paper.id,
+            template=f"card@{prompt_version()}",
+        )
+        return card, result.reasoning if self.keep_reasoning else None
+
+    @staticmethod
+    async def _guard(card: Card, source: str) -> guard.GuardResult:
+        # The guard is the heaviest CPU step; in a thread it leaves the event loop free to send the
+        # next requests and read replies, instead of holding them up behind a burst of checks.
+        return await asyncio.to_thread(guard.check_card, card, source)
+
+    async def enrich(self, paper: Paper) -> tuple[Enrichment, bool]:
+        """The paper's enrichment, and whether the guard asked a second time."""
+        result = {"paper_id": paper.id, "lang": self.lang, "model": self.model,
+                  "tldr_generated": not paper.tldr, "keywords_generated": not paper.keywords}
+        if not paper.abstract:
+            return Enrichment(**result, status="failed", reasons=[NO_ABSTRACT]), False
+        messages = card_messages(paper, self.lang)
+        source = source_text(paper)
+        try:
+            card, reasoning = await self._ask(paper, messages)
+        except LLMError as exc:
+            return Enrichment(**result, status="failed", reasons=[str(exc) or type(exc).__name__]), False
+        verdict = await self._guard(card, source)
+        if verdict.ok:
+            return Enrichment(**result, status="ok", card=card, reasoning=reasoning), False
+        retry = [*messages, {"role": "assistant", "content": card.model_dump_json()},
+                 {"role": "user", "content": f"{verdict.message}\n{REASK_FORMAT}"}]
+        try:
+            second, reasoning = await self._ask(paper, retry)
+        except LLMError as exc:  # the first card stands, flagged
+            return Enrichment(**result, status="flagged", card=card, reasoning=reasoning,
+                              reasons=[*verdict.reasons, f"asking again failed: {exc}"]), True
+        second_verdict = await self._guard(second, source)
+        status = "ok" if second_verdict.ok else "flagged"
+        return Enrichment(**result, status=status, card=second, reasoning=reasoning,
+                          reasons=second_verdict.reasons), True
+
+
+def save_result(store: Store, run_id: int, enrichment: Enrichment) -> None:
+    """Store a paper's enrichment and its state in the run, in one transaction."""
+    error = "; ".join(enrichment.reasons) if enrichment.status == "failed" else None
+    with store.transaction():
+        store.save_enrichment(enrichment)
+        store.mark_item(run_id, enrichment.paper_id, "failed" if error else "done", error)
+
+
+def _account(report: RunReport, client: Any) -> None:
+    usage = client.usage
+    for name in ("tokens_in", "tokens_out", "tokens_reasoning", "tokens_cached", "cost", "calls", "cache_hits"):
+        setattr(report, name, getattr(usage, name))
+
+
+def run_params(settings: Settings, selection: Selection, force: bool) -> dict[str, Any]:
+    """What identifies a run for resuming: the same parameters reopen an unfinished run."""
+    llm = settings.llm
+    model = llm.model or (llm.embedded_model if llm.backend == "embedded" else None)
+    return {"lang": llm.lang, "backend": llm.backend, "model": model,
+            "base_url": llm.base_url, "thinking": llm.thinking, "prompt": prompt_version(),
+            "force": force, **selection.params()}
+
+
+class RunAborted(RuntimeError):
+    """So many papers failed in a row that the LLM is down or misconfigured: the run stopped."""
+
+
+class EnrichRun:
+    """One run: a bounded queue from the store to the workers, and the bookkeeping of results."""
+
+    def __init__(self, store: Store, client: Any, report: RunReport, *, workers: int, keep_reasoning: bool,
+                 progress: ProgressCallback | None):
+        self.store = store
+        self.client = client
+        self.report = report
+        self.workers = workers
+        self.progress = progress
+        self.enricher = Enricher(client, report.lang, model=report.model, keep_reasoning=keep_reasoning)
+        self.queue: asyncio.Queue[Paper | None] = asyncio.Queue(maxsize=workers)
+        # A dead or misconfigured server fails every paper: stop after this many in a row.
+        self.abort_after = max(20, 2 * workers)
+        self.failures_in_a_row = 0
+        self.started = time.monotonic()
+
+    async def produce(self, papers: Iterator[Paper]) -> None:
+        for paper in papers:
+            await self.queue.put(paper)  # waits while the workers are busy: back-pressure
+        for _ in range(self.workers):
+            await self.queue.put(None)
+
+    async def work(self) -> None:
+        while (paper := await self.queue.get()) is not None:
+            try:
+                enrichment, reasked = await self.enricher.enrich(paper)
+            except Exception as exc:  # one paper's surprise never sinks the run
+                log.exception("enriching %s", paper.id)
+                enrichment, reasked = Enrichment(
+                    paper_id=paper.id, lang=self.report.lang, model=self.report.model, status="failed",
+                    reasons=[f"internal error: {type(exc).__name__}: {exc}"]), False
+            save_result(self.store, self.report.run_id, enrichment)
+            self.record(enrichment, reasked)
+
+    def record(self, enrichment: Enrichment, reasked: bool) -> None:
+        report = self.report
+        setattr(report, enrichment.status, getattr(report, enrichment.status) + 1)
+        report.guard_reasks += reasked
+        reason = "; ".join(enrichment.reasons)
+        if enrichment.status == "failed" and len(report.failures) < KEPT_FAILURES:
+            report.failures.append({"paper_id": enrichment.paper_id, "reason": reason})
+        if enrichment.status != "failed":
+            self.failures_in_a_row = 0
+        elif enrichment.reasons != [NO_ABSTRACT]:
+            self.failures_in_a_row += 1
+        self.update()
+        if self.progress:
+            self.progress(report)
+        if self.failures_in_a_row >= self.abort_after:
+            raise RunAborted(f"{self.failures_in_a_row} papers failed in a row, the last with: {reason}")
+
+    def update(self) -> None:
+        _account(self.report, self.client)
+        self.report.elapsed = time.monotonic() - self.started
+
+
+async def enrich_papers_async(
+    store: Store,
+    settings: Settings,
+    *,
+    selection: Selection | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    client: Any = None,
+) -> RunReport:
+    """Enrich what still needs it in ``settings.llm.lang``; see :func:`enrich_papers`."""
+    selection = selection or Selection()
+    lang = settings.llm.lang
+    own_client = client is None
+    if own_client:  # made first: a backend that cannot start leaves no run behind
+        from ..llm.client import LLMClient  # the engine is only loaded for an actual run
+
+        client = LLMClient.from_settings(settings, store=store)
+    params = run_params(settings, selection, force)
+    run_id = store.start_run(RUN_KIND, params)
+    client.run_id = run_id  # its call log names the run
+    papers, total = pending_papers(store, lang, selection, force, run_id)
+    report = RunReport(run_id=run_id, lang=lang, model=client.model or params["model"] or "", total=total)
+    if CJK_SCRIPTS & set(language(lang).scripts):
+        segment("预热")  # load the segmenter's dictionary now, not while requests are in flight
+    # Twice as many workers as requests in flight (the client holds that bound): while some check
+    # and store a card, the others keep the server busy.
+    workers = WORKERS_PER_SLOT * max(1, settings.llm.concurrency)
+    run = EnrichRun(store, client, report, workers=workers, keep_reasoning=settings.llm.keep_reasoning,
+                    progress=progress)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(run.produce(papers))
+            for _ in range(run.workers):
+                tasks.create_task(run.work())
+        report.status = "done"
+    except BaseException as exc:
+        cause = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc  # the task group's first
+        report.status = "aborted" if isinstance(cause, RunAborted) else "interrupted"
+        raise cause
+    finally:
+        run.update()
+        store.finish_run(run_id, report.as_dict(), status=report.status)
+        if own_client:
+            await client.aclose()
+    return report
+
+
+def enrich_papers(
+    store: Store,
+    settings: Settings,
+    *,
+    paper_ids: list[str] | None = None,
+    subarea: str | None = None,
+    source: str | None = None,
+    limit: int | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> RunReport:
+    """Enrich the papers that have no card yet in ``settings.llm.lang`` (all selected ones with
+    ``force``), resuming an unfinished run with the same parameters. Returns the run's report,
+    which is also stored with the run (``store.runs("enrich")``)."""
+    selection = Selection(paper_ids=paper_ids, subarea=subarea, source=source, limit=limit)
+    return asyncio.run(enrich_papers_async(store, settings, selection=selection, force=force, progress=progress))

@@ -1,0 +1,81 @@
+"""The card prompt: a static system message, then the paper, delimited as data.
+
+Everything before the paper depends only on the target language, so it is byte-identical
+across papers and a server's prefix cache serves it; the paper comes last. The templates live
+in ``papersift/prompts/*.jinja``; their hash is the prompt version, part of the LLM cache key
+through the messages themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+
+import jinja2
+
+from ..models import Card, Paper
+from .language import Language, language
+
+SYSTEM_TEMPLATE = "card_system.jinja"
+PAPER_TEMPLATE = "card_paper.jinja"
+# A paper may not close (or reopen) the <paper> block it is quoted in.
+_DELIMITER = re.compile(r"<\s*/?\s*paper\s*>", re.I)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    folder = resources.files("papersift") / "prompts"
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+@lru_cache(maxsize=1)
+def prompt_version() -> str:
+    env = _environment()
+    sources = [env.loader.get_source(env, name)[0] for name in (SYSTEM_TEMPLATE, PAPER_TEMPLATE)]
+    return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:12]
+
+
+def card_schema() -> dict:
+    return Card.model_json_schema()
+
+
+@lru_cache(maxsize=32)
+def system_message(lang_code: str) -> str:
+    """The static part: instructions, field descriptions and the schema for one language."""
+    schema = json.dumps(card_schema(), ensure_ascii=False, separators=(",", ":"))
+    return _environment().get_template(SYSTEM_TEMPLATE).render(lang=language(lang_code), schema=schema)
+
+
+def _as_data(text: str | None) -> str | None:
+    return _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text) if text else text
+
+
+def paper_message(paper: Paper, lang: Language) -> str:
+    quoted = paper.model_copy(update={
+        "title": _as_data(paper.title),
+        "abstract": _as_data(paper.abstract),
+        "tldr": _as_data(paper.tldr),
+        "keywords": [_as_data(k) for k in paper.keywords],
+    })
+    return _environment().get_template(PAPER_TEMPLATE).render(paper=quoted, lang=lang)
+
+
+def card_messages(paper: Paper, lang_code: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": system_message(lang_code)},
+        {"role": "user", "content": paper_message(paper, language(lang_code))},
+    ]
+
+
+def source_text(paper: Paper) -> str:
+    """What the card may draw on, for the faithfulness guard: the paper as the prompt gives it."""
+    parts = [paper.title or "", "; ".join(paper.keywords), paper.tldr or "", paper.abstract or ""]
+    return "\n".join(p for p in parts if p)
