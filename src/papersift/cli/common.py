@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from datetime import date
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -56,3 +57,13 @@ def print_json(data: Any) -> None:
 def fail(message: str, code: int = 1) -> NoReturn:
     console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    """A ``YYYY-MM-DD`` option's value, or a clear error naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a date (use YYYY-MM-DD)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -70,13 +70,6 @@ def ingest_file(
 FULL_OPTION = typer.Option(False, "--full", help="Ignore what earlier runs fetched and ask for everything again.")
 
 
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        common.fail(f"{option} {value!r}: expected a date as YYYY-MM-DD")
 
 
 def http_client() -> HttpClient:
@@ -121,7 +114,7 @@ def ingest_arxiv(
     try:
         q = arxiv.ArxivQuery(
             category=category, search=query, ids=tuple(i.strip() for i in (ids or "").split(",") if i.strip()),
-            date_from=_date(date_from, "--from"), date_until=_date(date_until, "--until"),
+            date_from=common.parse_day(date_from, "--from"), date_until=common.parse_day(date_until, "--until"),
         )
     except ValueError as exc:
         common.fail(f"{exc}: give --category, --query, --ids or --from/--until")
@@ -144,7 +137,7 @@ def ingest_oai(
 
     if fmt not in oai.FORMATS:
         common.fail(f"--format {fmt!r}: use one of {', '.join(oai.FORMATS)}")
-    start, end = _date(date_from, "--from"), _date(date_until, "--until")
+    start, end = common.parse_day(date_from, "--from"), common.parse_day(date_until, "--until")
     base_url = common.settings().net.arxiv_oai_url
     run_sync(lambda store, client, on_item: oai.sync(
         store, client, base_url=base_url, metadata_prefix=fmt, set_spec=set_spec, full=full, on_item=on_item,
@@ -180,7 +173,7 @@ def ingest_hf_daily(
     """Fetch the Hugging Face daily papers of one day."""
     from ..sources import hf
 
-    wanted = _date(day, "--date") or datetime.now(UTC).date()
+    wanted = common.parse_day(day, "--date") or datetime.now(UTC).date()
     base_url = common.settings().net.hf_api_url
     run_sync(lambda store, client, on_item: hf.sync(store, client, wanted, base_url=base_url, full=full, on_item=on_item),
              where=f"HF daily papers {wanted}", as_json=as_json)

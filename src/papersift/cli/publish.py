@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -20,13 +19,6 @@ def _lang(lang: str | None) -> str:
     return lang or common.settings().llm.lang
 
 
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        common.fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
 
 
 def _emit(content: str | bytes, output: Path | None, what: str) -> None:
@@ -95,7 +87,7 @@ def publish_digest(
         common.fail("choose one of --date, --since and --all")
     with common.open_store() as store:
         built = digest.build_digest(
-            store, _lang(lang), on=_day(on, "--date"), since=_day(since, "--since"), everything=everything,
+            store, _lang(lang), on=common.parse_day(on, "--date"), since=common.parse_day(since, "--since"), everything=everything,
             order=order, settings=common.settings(),
         )
         content = digest.render(built, fmt, site_url=site_url, **_inline_page(fmt))

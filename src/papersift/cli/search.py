@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+
 
 import typer
 from rich.table import Table
@@ -11,13 +11,6 @@ from . import common
 from .ingest import progress_bar
 
 
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        common.fail(f"{option}: {value!r} is not a date (use YYYY-MM-DD)")
 
 
 def _embedder():
@@ -73,7 +66,7 @@ def search_command(
     if mode not in MODES:
         common.fail(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
     try:
-        filters = Filters(subarea=subarea, area=area, date_from=_day(since, "--from"), date_to=_day(until, "--to"),
+        filters = Filters(subarea=subarea, area=area, date_from=common.parse_day(since, "--from"), date_to=common.parse_day(until, "--to"),
                           source=source, venue=venue, keyword=keyword, flag=flag, starred=starred)
     except ValidationError as exc:
         common.fail("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False)))
