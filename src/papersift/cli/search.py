@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-
-
 import typer
 from rich.table import Table
 
 from . import common
 from .ingest import progress_bar
-
-
 
 
 def _embedder():
