@@ -15,6 +15,7 @@ grammar. A model without thinking (the default Qwen2.5-Coder) gets no switch at 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import threading
@@ -47,6 +48,14 @@ def load_engine(path: Path, n_ctx: int, n_threads: int) -> Any:
             raise LLMError(f"{path}: llama.cpp cannot load this model: {exc}") from exc
         _ENGINES[path] = engine
     return engine
+
+
+@atexit.register
+def _close_engines() -> None:
+    # Closed before the interpreter tears down the modules llama.cpp's finaliser needs;
+    # left to garbage collection at exit, it fails with a traceback on stderr.
+    while _ENGINES:
+        _ENGINES.popitem()[1].close()
 
 
 @register
