@@ -125,3 +125,28 @@ def test_a_database_from_a_newer_papersift_is_refused(tmp_path):
     conn.close()
     with pytest.raises(StoreError, match="newer"):
         Store(path)
+
+
+def test_facet_rows_follow_inserts_updates_and_topic_corrections(store):
+    def facets():
+        return store.conn.execute("SELECT area, subarea, source, published FROM paper_facets").fetchall()
+
+    def keywords():
+        return sorted(k for (k,) in store.conn.execute("SELECT keyword FROM paper_keywords WHERE origin = 'source'"))
+
+    def changes():
+        return store.conn.execute("SELECT n FROM change_counters WHERE part = 'papers'").fetchone()[0]
+
+    before = changes()
+    pid, _ = store.upsert(arxiv(keywords=["MoE"], published="2025-05-14", topic=Topic(area="llm", subarea="llm-pretraining")))
+    assert facets() == [("llm", "llm-pretraining", "arxiv", "2025-05-14")] and keywords() == ["MoE"]
+    store.upsert(Paper(source="hf", source_id="2505.09388", arxiv_id="2505.09388", title="Qwen3", keywords=["thinking budget"]))
+    assert keywords() == ["MoE", "thinking budget"]
+    store.set_topic(pid, Topic(area="llm", subarea="reasoning-cot", origin="user"))
+    assert facets()[0][:2] == ("llm", "reasoning-cot")
+    assert changes() == before + 3  # once a committed write, not once a row
+
+    with store.transaction():
+        for i in range(5):
+            store.upsert(Paper(source="file", source_id=str(i), title=f"Paper {i}"))
+    assert changes() == before + 4
