@@ -87,14 +87,16 @@ def start_server(latency: float, concurrency: int) -> tuple[subprocess.Popen, st
     return server, match[1]
 
 
-def scripted_run(papers: int, latency: float, concurrency: int) -> dict:
+def scripted_run(papers: int, latency: float, concurrency: int, in_flight: int) -> dict:
+    """``concurrency``: what the server serves at once; ``in_flight``: papersift's own limit
+    (above the server's, requests queue at the server, as they do at a vLLM replica)."""
     server, base_url = start_server(latency, concurrency)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(Path(tmp) / "bench.db")
             store.upsert_many(paper_from_mapping(r) for r in synthetic_records(papers))
             llm = LLMSettings(backend="openai", base_url=base_url, model="scripted-qwen3", api_key="bench",
-                              concurrency=concurrency, timeout=30, max_retries=2)
+                              concurrency=in_flight, timeout=30, max_retries=2)
             settings = Settings(db=store.path, llm=llm)
             rss_before = rss_mib()
             rss_at_tenth: list[float] = []
@@ -115,7 +117,7 @@ def scripted_run(papers: int, latency: float, concurrency: int) -> dict:
     # loading the segmenter's dictionary) is left out of the ratio and shown in wall_s.
     return {
         "papers": report.done, "ok": report.ok, "flagged": report.flagged, "failed": report.failed,
-        "calls": report.calls, "latency_s": latency, "concurrency": concurrency,
+        "calls": report.calls, "latency_s": latency, "concurrency": concurrency, "in_flight": in_flight,
         "wall_s": round(wall, 2), "run_s": round(report.elapsed, 2), "papers_per_s": round(report.papers_per_s, 1),
         "ideal_papers_per_s": round(concurrency / latency * report.done / max(report.calls, 1), 1),
         "throughput_ratio": round(ideal / report.elapsed, 3),
@@ -150,14 +152,14 @@ def markdown(results: list[dict], embedded: dict | None) -> str:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f} at the end; the scripted server runs in a subprocess.",
         "",
-        "| papers (ok/flagged/failed, calls) | server: latency × at once | run s (wall s) | papers/s | ideal papers/s "
-        "| throughput ratio | CPU ms/paper | RSS MiB: before → at 10% → end (peak) | cached prefix share |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| papers (ok/flagged/failed, calls) | server: latency × at once | papersift in flight | run s (wall s) | papers/s "
+        "| ideal papers/s | throughput ratio | CPU ms/paper | RSS MiB: before → at 10% → end (peak) | cached prefix share |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['papers']} ({r['ok']}/{r['flagged']}/{r['failed']}, {r['calls']}) | {r['latency_s'] * 1000:.0f} ms × "
-            f"{r['concurrency']} | {r['run_s']} ({r['wall_s']}) | {r['papers_per_s']} | {r['ideal_papers_per_s']} | {r['throughput_ratio']} "
+            f"{r['concurrency']} | {r['in_flight']} | {r['run_s']} ({r['wall_s']}) | {r['papers_per_s']} | {r['ideal_papers_per_s']} | {r['throughput_ratio']} "
             f"| {r['cpu_ms_per_paper']} | {r['rss_before_mib']} → {r['rss_at_10pct_mib']} → {r['rss_end_mib']} "
             f"({r['peak_rss_mib']}) | {r['cached_prefix_share']} |"
         )
@@ -177,12 +179,15 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=1000, help="synthetic papers to enrich")
     parser.add_argument("--latency", type=float, nargs="+", default=[0.05, 0.5],
                         help="seconds the server takes per request; one run per value")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests the server serves at once (and papersift's limit)")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests the server serves at once")
+    parser.add_argument("--in-flight", type=int, nargs="+", default=[16, 24],
+                        help="papersift's limit on requests in flight (its --concurrency); one run per value")
     parser.add_argument("--embedded", action="store_true", help="also time the embedded model on real sample papers")
     parser.add_argument("--embedded-papers", type=int, default=2, help="sample papers for --embedded")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
-    results = [scripted_run(args.papers, latency, args.concurrency) for latency in args.latency]
+    results = [scripted_run(args.papers, latency, args.concurrency, in_flight)
+               for latency in args.latency for in_flight in args.in_flight]
     embedded = embedded_run(args.embedded_papers) if args.embedded else None
     if args.json:
         print(json.dumps({"scripted": results, "embedded": embedded}, indent=2))
