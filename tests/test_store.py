@@ -150,3 +150,14 @@ def test_facet_rows_follow_inserts_updates_and_topic_corrections(store):
         for i in range(5):
             store.upsert(Paper(source="file", source_id=str(i), title=f"Paper {i}"))
     assert changes() == before + 4
+
+
+def test_a_stored_enrichment_carries_when_it_was_made(store):
+    from papersift.models import READING_FIELDS, Card, Enrichment, Reading
+
+    pid, _ = store.upsert(arxiv())
+    card = Card(title="Qwen3 技术报告", tldr="一句话", reading=Reading(**{f: "内容" for f in READING_FIELDS}), keywords=["MoE"], digest="段落")
+    store.save_enrichment(Enrichment(paper_id=pid, lang="zh", status="ok", card=card))
+    saved = store.enrichment(pid, "zh")
+    stamp = store.conn.execute("SELECT created_at FROM enrichments").fetchone()[0]
+    assert saved.created_at is not None and saved.created_at.isoformat() == stamp

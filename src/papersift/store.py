@@ -492,10 +492,13 @@ class Store:
 
     def save_enrichment(self, enrichment: Enrichment) -> None:
         """Store (or replace) a paper's enrichment in one language, and index its text for search."""
+        if enrichment.created_at is None:
+            enrichment = enrichment.model_copy(update={"created_at": datetime.now(UTC).replace(microsecond=0)})
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO enrichments (paper_id, lang, status, data, created_at) VALUES (?, ?, ?, ?, ?)",
-                (enrichment.paper_id, enrichment.lang, enrichment.status, enrichment.model_dump_json(), now()),
+                (enrichment.paper_id, enrichment.lang, enrichment.status, enrichment.model_dump_json(),
+                 enrichment.created_at.isoformat()),
             )
             if enrichment.card:
                 card = enrichment.card
