@@ -168,6 +168,15 @@ def test_facets_count_the_matching_papers(client):
     assert re.search(r'data-facet="source".*?openreview</a> <span class="count">1</span>', html, re.S)
 
 
+def test_an_area_given_by_its_label_or_its_key_is_one_facet_value(db):
+    path, _ = db
+    with Store(path) as store:  # the shared catalog's form: the area's label, not its key
+        store.upsert(Paper(source="file", source_id="labelled", abstract="Chain-of-thought distillation.",
+                           topic=Topic(area="基础/前沿模型 (含LLM)", subarea="reasoning-cot")))
+    with TestClient(create_app(load_settings(db=path)), base_url=BASE) as client:
+        assert facet(api(client, "/api/papers"), "area") == {AREA: 13}
+
+
 def test_filters_combine(client, ids):
     assert titles(api(client, "/api/papers?source=arxiv&month=2025-05")) == ["Sparse attention for long-context reasoning"]
     assert titles(api(client, "/api/papers?keyword=quantization")) == ["Two-bit quantization of large language models"]

@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.lang = settings.llm.lang
-    app.state.catalog = Catalog(settings.llm.lang)
+    app.state.catalog = Catalog(settings.llm.lang, area_key=Labeller(settings.llm.lang, settings).area_key)
     app.state.env = web_environment(settings.llm.lang)
     app.add_middleware(Guard, token=settings.web_token)
     app.mount("/static/publish", StaticFiles(directory=PUBLISH_STATIC), name="publish-static")

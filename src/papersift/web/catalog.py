@@ -16,6 +16,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import date
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from ..store import Store
 
 Status = Literal["ok", "flagged", "failed", "pending"]
+AreaKey = Callable[[str | None, str | None], str | None]  # (area as stored, sub-area) -> the area's key
 STATUSES: tuple[str, ...] = ("pending", "ok", "flagged", "failed")
 PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -142,8 +144,9 @@ class Column:
 class Snapshot:
     """The catalog's columns, position 0 the newest paper (published descending, then rowid)."""
 
-    def __init__(self, store: Store, lang: str):
+    def __init__(self, store: Store, lang: str, area_key: AreaKey | None = None):
         self.lang = lang
+        self._area_key = area_key
         self._load_papers(store)
         self._load_enrichments(store)
         self._load_curation(store)
@@ -161,6 +164,11 @@ class Snapshot:
             name: Column.of([rows[i][column] for i in order])
             for column, name in enumerate(("area", "subarea", "source", "venue"), 1)
         }
+        if self._area_key:
+            # a source may give an area's label (the shared catalog does), the classifier its key:
+            # one facet value per area either way
+            keys = {pair: self._area_key(*pair) for pair in {(r[1], r[2]) for r in rows}}
+            self.columns["area"] = Column.of([keys[rows[i][1], rows[i][2]] for i in order])
         self.columns["day"] = Column(day.codes[order], day.values, day.index)
         self.columns["month"] = Column.of([rows[i][5][:7] if rows[i][5] else None for i in order])
         self._load_keywords(store)
@@ -276,9 +284,10 @@ class Catalog:
     ingest or an enrich run beside the app never makes every page wait.
     """
 
-    def __init__(self, lang: str, sync_below: int = SYNC_RELOAD_BELOW):
+    def __init__(self, lang: str, sync_below: int = SYNC_RELOAD_BELOW, area_key: AreaKey | None = None):
         self.lang = lang
         self.sync_below = sync_below
+        self.area_key = area_key
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._counters: dict[str, int] = {}
@@ -290,7 +299,7 @@ class Catalog:
         with self._lock:
             snap, seen = self._snapshot, self._counters
             if snap is None:
-                return self._install(Snapshot(store, self.lang), counters)
+                return self._install(Snapshot(store, self.lang, self.area_key), counters)
             heavy = any(counters[part] != seen[part] for part in ("papers", "enrichments"))
             if heavy and len(snap.rowids) < self.sync_below:
                 return self._install(self._refreshed(snap, store, counters, seen), counters)
@@ -310,7 +319,7 @@ class Catalog:
 
     def _refreshed(self, snap: Snapshot, store: Store, counters: dict[str, int], seen: dict[str, int]) -> Snapshot:
         if counters["papers"] != seen["papers"]:
-            return Snapshot(store, self.lang)
+            return Snapshot(store, self.lang, self.area_key)
         snap = copy.copy(snap)
         snap._load_enrichments(store)
         snap._load_keywords(store)  # generated keywords come with enrichments
@@ -331,7 +340,7 @@ class Catalog:
         def reload() -> None:
             with Store(path) as store:
                 counters = _counters(store)
-                fresh = Snapshot(store, self.lang)
+                fresh = Snapshot(store, self.lang, self.area_key)
             with self._lock:
                 self._install(fresh, counters)
 
