@@ -21,6 +21,7 @@ from __future__ import annotations
 import email.utils
 import os
 import time
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -143,11 +144,13 @@ class OpenAIBackend(Backend):
         stream = await self._create(params, True)
         reader = _StreamReader()
         try:
-            async for chunk in stream:
-                reader.feed(chunk)
-                if reader.reasoning_tokens >= budget and not reader.reasoning_done:
-                    reader.cut = True
-                    break
+            # aclosing: the stream's generator is closed here, not later by the garbage collector
+            async with aclosing(stream.__aiter__()) as chunks:
+                async for chunk in chunks:
+                    reader.feed(chunk)
+                    if reader.reasoning_tokens >= budget and not reader.reasoning_done:
+                        reader.cut = True
+                        break
         finally:
             await stream.close()
         if not reader.cut:
