@@ -9,29 +9,19 @@ to the candidate keys by the JSON schema sent with the request.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
-from functools import lru_cache
-from importlib import resources
 from typing import Literal
 
-import jinja2
 from pydantic import BaseModel, Field, create_model
 
 from ..config import Settings
+from ..llm.prompts import environment, quoted
 from ..models import Paper
 from ..store import Store
 from .taxonomy import Taxonomy
 
 SYSTEM_TEMPLATE = "classify_system.jinja"
 PAPER_TEMPLATE = "classify_paper.jinja"
-_DELIMITER = re.compile(r"<\s*/?\s*paper\s*>", re.I)
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    folder = resources.files("papersift") / "prompts"
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined, autoescape=False)
 
 
 def choice_model(keys: Sequence[str]) -> type[BaseModel]:
@@ -41,11 +31,6 @@ def choice_model(keys: Sequence[str]) -> type[BaseModel]:
         subarea=(Literal[tuple(keys)], Field(description="the key of the best-fitting sub-area")),
         confidence=(float, Field(ge=0, le=1, description="probability that this sub-area is right")),
     )
-
-
-def _quoted(text: str | None) -> str | None:
-    # a paper may not close the <paper> block it is quoted in
-    return _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text) if text else text
 
 
 class ZeroShotClassifier:
@@ -59,7 +44,7 @@ class ZeroShotClassifier:
         if unknown:
             raise ValueError(f"not in the taxonomy: {', '.join(unknown)}")
         self.model = choice_model(self.keys)
-        env = _environment()
+        env = environment()
         self.system = env.get_template(SYSTEM_TEMPLATE).render(subareas=[taxonomy.subarea(k) for k in self.keys])
         self.paper_template = env.get_template(PAPER_TEMPLATE)
 
@@ -70,10 +55,8 @@ class ZeroShotClassifier:
         return cls(LLMClient.from_settings(settings, store), taxonomy, keys)
 
     def messages(self, paper: Paper) -> list[dict[str, str]]:
-        quoted = paper.model_copy(update={"title": _quoted(paper.title), "abstract": _quoted(paper.abstract),
-                                          "tldr": _quoted(paper.tldr), "keywords": [_quoted(k) for k in paper.keywords]})
         return [{"role": "system", "content": self.system},
-                {"role": "user", "content": self.paper_template.render(paper=quoted)}]
+                {"role": "user", "content": self.paper_template.render(paper=quoted(paper))}]
 
     async def classify_async(self, paper: Paper) -> tuple[str, float]:
         choice, _ = await self.client.structured(

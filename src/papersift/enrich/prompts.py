@@ -10,35 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from functools import lru_cache
-from importlib import resources
 
-import jinja2
-
+from ..llm.prompts import environment, quoted
 from ..models import Card, Paper
 from .language import Language, language
 
 SYSTEM_TEMPLATE = "card_system.jinja"
 PAPER_TEMPLATE = "card_paper.jinja"
-# A paper may not close (or reopen) the <paper> block it is quoted in.
-_DELIMITER = re.compile(r"<\s*/?\s*paper\s*>", re.I)
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    folder = resources.files("papersift") / "prompts"
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-        autoescape=False,
-    )
 
 
 @lru_cache(maxsize=1)
 def prompt_version() -> str:
-    env = _environment()
+    env = environment()
     sources = [env.loader.get_source(env, name)[0] for name in (SYSTEM_TEMPLATE, PAPER_TEMPLATE)]
     return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:12]
 
@@ -51,21 +35,11 @@ def card_schema() -> dict:
 def system_message(lang_code: str) -> str:
     """The static part: instructions, field descriptions and the schema for one language."""
     schema = json.dumps(card_schema(), ensure_ascii=False, separators=(",", ":"))
-    return _environment().get_template(SYSTEM_TEMPLATE).render(lang=language(lang_code), schema=schema)
-
-
-def _as_data(text: str | None) -> str | None:
-    return _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text) if text else text
+    return environment().get_template(SYSTEM_TEMPLATE).render(lang=language(lang_code), schema=schema)
 
 
 def paper_message(paper: Paper, lang: Language) -> str:
-    quoted = paper.model_copy(update={
-        "title": _as_data(paper.title),
-        "abstract": _as_data(paper.abstract),
-        "tldr": _as_data(paper.tldr),
-        "keywords": [_as_data(k) for k in paper.keywords],
-    })
-    return _environment().get_template(PAPER_TEMPLATE).render(paper=quoted, lang=lang)
+    return environment().get_template(PAPER_TEMPLATE).render(paper=quoted(paper), lang=lang)
 
 
 def card_messages(paper: Paper, lang_code: str) -> list[dict[str, str]]:
