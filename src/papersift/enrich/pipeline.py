@@ -85,6 +85,13 @@ class RunReport:
     def done(self) -> int:
         return self.ok + self.flagged + self.failed
 
+    def add(self, enrichment: Enrichment, reasked: bool) -> None:
+        """Count one finished paper (keeping the first failures' reasons)."""
+        setattr(self, enrichment.status, getattr(self, enrichment.status) + 1)
+        self.guard_reasks += reasked
+        if enrichment.status == "failed" and len(self.failures) < KEPT_FAILURES:
+            self.failures.append({"paper_id": enrichment.paper_id, "reason": "; ".join(enrichment.reasons)})
+
     @property
     def papers_per_s(self) -> float:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
@@ -268,11 +275,8 @@ class EnrichRun:
 
     def record(self, enrichment: Enrichment, reasked: bool) -> None:
         report = self.report
-        setattr(report, enrichment.status, getattr(report, enrichment.status) + 1)
-        report.guard_reasks += reasked
+        report.add(enrichment, reasked)
         reason = "; ".join(enrichment.reasons)
-        if enrichment.status == "failed" and len(report.failures) < KEPT_FAILURES:
-            report.failures.append({"paper_id": enrichment.paper_id, "reason": reason})
         if enrichment.status != "failed":
             self.failures_in_a_row = 0
         elif enrichment.reasons != [NO_ABSTRACT]:

@@ -101,8 +101,7 @@ def enrich_on_ray(
                 for row in batch.itertuples(index=False):
                     enrichment = Enrichment.model_validate_json(row.enrichment)
                     save_result(store, run_id, enrichment)
-                    setattr(report, enrichment.status, getattr(report, enrichment.status) + 1)
-                    report.guard_reasks += bool(row.reasked)
+                    report.add(enrichment, bool(row.reasked))
                     actor_usage[row.actor] = (row.tokens_in, row.tokens_out, row.calls)
                 report.tokens_in, report.tokens_out, report.calls = (sum(u[i] for u in actor_usage.values()) for i in range(3))
                 report.elapsed = time.monotonic() - started

@@ -50,11 +50,9 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[RecordError] = field(default_factory=list)
-    paper_ids: list[str] = field(default_factory=list)
 
-    @property
-    def stored(self) -> int:
-        return self.new + self.updated
+    def count(self, status: str) -> None:
+        setattr(self, status, getattr(self, status) + 1)
 
     def as_dict(self) -> dict:
         return {
@@ -73,7 +71,6 @@ def ingest(
     where: str,
     skip_invalid: bool = False,
     on_item: Callable[[], None] | None = None,
-    keep_ids: bool = False,
 ) -> IngestReport:
     """Store every paper of ``items`` in one transaction.
 
@@ -91,10 +88,7 @@ def ingest(
                 continue
             if report.errors and not skip_invalid:
                 continue  # keep reading to report every bad record; the transaction is rolled back below
-            paper_id, status = store.upsert(item)
-            setattr(report, status, getattr(report, status) + 1)
-            if keep_ids:
-                report.paper_ids.append(paper_id)
+            report.count(store.upsert(item)[1])
         if report.errors and not skip_invalid:
             raise InvalidInput(where, report.errors)
     return report
@@ -131,7 +125,7 @@ def ingest_stream(
         with store.transaction():
             for record in batch:
                 paper_id, status = store.upsert(record)
-                setattr(report, status, getattr(report, status) + 1)
+                report.count(status)
                 if on_stored:
                     on_stored(paper_id, record)
         batch.clear()
