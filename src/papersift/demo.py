@@ -46,6 +46,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
     from .publish import catalog as catalog_fmt
     from .publish import digest as digest_fmt
     from .publish.files import write_atomic
+    from .publish.render import inline_assets
     from .publish.site import build_site
     from .search.embeddings import embed_store, get_embedder
     from .search.hybrid import search
@@ -83,7 +84,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
         digest = digest_fmt.build_digest(store, lang, everything=True, settings=settings)
         report.outputs = {
             "catalog (Markdown)": write_atomic(out / "catalog.md", catalog_fmt.to_markdown(catalog)),
-            "catalog (HTML)": write_atomic(out / "catalog.html", catalog_fmt.to_html(catalog, inline=_inline())),
+            "catalog (HTML)": write_atomic(out / "catalog.html", catalog_fmt.to_html(catalog, inline=inline_assets())),
             "digest (Markdown)": write_atomic(out / "digest.md", digest_fmt.to_markdown(digest)),
             "digest (RSS)": write_atomic(out / "digest.xml", digest_fmt.to_feed(digest)),
         }
@@ -92,12 +93,6 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
         report.outputs["database"] = store.path
         say(f"4/4 publish: catalog, digest and a static site of {site.files} files")
     return report
-
-
-def _inline() -> dict:
-    from .publish.render import inline_assets
-
-    return inline_assets()
 
 
 def _headline(paper: Any) -> str:
