@@ -106,13 +106,10 @@ def serve_oai(total: int) -> ThreadingHTTPServer:
 # --- the measured part, in a child process -------------------------------------------------
 
 
-def child(mode: str, source: str, db: str, drop_triggers: bool = False) -> None:
+def child(mode: str, source: str, db: str) -> None:
     from papersift.store import Store
 
     store = Store(db)
-    if drop_triggers:  # diagnosis only: what the triggers on ``papers`` cost an import
-        for (name,) in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'").fetchall():
-            store.conn.execute(f"DROP TRIGGER {name}")
     start = time.perf_counter()
     if mode == "jsonl":
         from papersift.sources.base import ingest
@@ -133,9 +130,9 @@ def child(mode: str, source: str, db: str, drop_triggers: bool = False) -> None:
     print(json.dumps({"stored": report.new, "papers": papers, "seconds": seconds, "maxrss_mib": maxrss_kib / 1024}))
 
 
-def measure(mode: str, source: str, workdir: Path, *, drop_triggers: bool = False) -> dict:
+def measure(mode: str, source: str, workdir: Path) -> dict:
     db = workdir / f"{mode}-{time.monotonic_ns()}.db"
-    command = [sys.executable, __file__, "--child", mode, source, str(db)] + (["--without-triggers"] if drop_triggers else [])
+    command = [sys.executable, __file__, "--child", mode, source, str(db)]
     out = subprocess.run(command, capture_output=True, text=True)
     for leftover in workdir.glob(db.name + "*"):
         leftover.unlink()
@@ -149,12 +146,10 @@ def measure(mode: str, source: str, workdir: Path, *, drop_triggers: bool = Fals
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 100_000], metavar=("SMALL", "LARGE"))
-    parser.add_argument("--without-triggers", action="store_true",
-                        help="Also import the large JSONL with the store's triggers on papers dropped (a diagnosis of their cost).")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child, drop_triggers=args.without_triggers)
+        child(*args.child)
         return
     small, large = args.sizes
     rows = []
@@ -164,8 +159,6 @@ def main() -> None:
             path = workdir / f"records-{n}.jsonl"
             write_jsonl(path, n)
             rows.append(("JSONL", n, measure("jsonl", str(path), workdir)))
-            if args.without_triggers and n == large:
-                rows.append(("JSONL, triggers on papers dropped", n, measure("jsonl", str(path), workdir, drop_triggers=True)))
             path.unlink()
         for n in (small, large):
             server = serve_oai(n)

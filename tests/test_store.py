@@ -3,6 +3,8 @@
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from papersift.models import Paper, Topic
 from papersift.store import MIGRATIONS, Store, StoreError
@@ -161,3 +163,63 @@ def test_a_stored_enrichment_carries_when_it_was_made(store):
     saved = store.enrichment(pid, "zh")
     stamp = store.conn.execute("SELECT created_at FROM enrichments").fetchone()[0]
     assert saved.created_at is not None and saved.created_at.isoformat() == stamp
+
+
+# --- batched upserts: the bulk-import path must give exactly what one-by-one upserts give ---
+
+_record = st.builds(
+    Paper,
+    source=st.sampled_from(["arxiv", "file", "hf"]),
+    source_id=st.sampled_from(["a", "b", "c", None]),
+    arxiv_id=st.sampled_from(["2501.00001", "2501.00002", None]),
+    doi=st.sampled_from(["10.1/x", None]),
+    version=st.sampled_from([1, 2, None]),
+    title=st.sampled_from(["Sparse Attention", "sparse attention!", "Dense Models", None]),
+    authors=st.sampled_from([["Ada Lovelace"], ["Alan Turing"], []]),
+    abstract=st.sampled_from(["One abstract.", "Another abstract, 3.5x faster.", "中文摘要"]),
+    keywords=st.lists(st.sampled_from(["LLM", "llm", "MoE"]), max_size=2),
+    topic=st.sampled_from([None, Topic(area="llm", subarea="reasoning-cot")]),
+)
+
+
+def _contents(store: Store) -> dict:
+    """Everything the store holds, by paper id, without timestamps or rowids (which may differ)."""
+    q = store.conn.execute
+    return {
+        "papers": q("SELECT id, data FROM papers ORDER BY id").fetchall(),
+        "records": q("SELECT key, paper_id, data FROM records ORDER BY key").fetchall(),
+        "keys": q("SELECT key, paper_id FROM paper_keys ORDER BY key").fetchall(),
+        "versions": q("SELECT paper_id, record_key, version, data FROM paper_versions ORDER BY 1, 2, 3, 4").fetchall(),
+        "facets": q("SELECT p.id, f.area, f.subarea, f.source, f.venue, f.published FROM paper_facets f "
+                    "JOIN papers p ON p.rowid = f.rowid ORDER BY p.id").fetchall(),
+        "keywords": q("SELECT p.id, k.keyword, k.origin FROM paper_keywords k JOIN papers p ON p.rowid = k.paper_rowid "
+                      "ORDER BY 1, 2, 3").fetchall(),
+        "fts": q("SELECT p.id, f.title, f.abstract, f.keywords, f.translated FROM papers_fts f "
+                 "JOIN papers p ON p.rowid = f.rowid ORDER BY p.id").fetchall(),
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.lists(_record, max_size=4), batch=st.lists(_record, max_size=12))
+def test_a_batch_upsert_stores_what_upserting_one_by_one_stores(tmp_path_factory, before, batch):
+    one_by_one = Store(tmp_path_factory.mktemp("seq") / "s.db")
+    batched = Store(tmp_path_factory.mktemp("batch") / "b.db")
+    for store in (one_by_one, batched):
+        for record in before:
+            store.upsert(record)
+    expected = [one_by_one.upsert(record) for record in batch]
+    with batched.transaction():
+        assert batched.upsert_batch(batch) == expected
+    assert _contents(batched) == _contents(one_by_one)
+    one_by_one.close()
+    batched.close()
+
+
+def test_a_batch_of_new_papers_is_searchable_and_faceted(store):
+    papers = [Paper(source="file", source_id=str(i), title=f"Paper {i} on sparse attention", keywords=["MoE"],
+                    abstract="An abstract.", topic=Topic(area="llm", subarea="efficiency-compression")) for i in range(3)]
+    assert [status for _, status in store.upsert_batch(papers)] == ["new"] * 3
+    assert store.conn.execute("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'sparse'").fetchone()[0] == 3
+    assert store.conn.execute("SELECT count(*) FROM paper_facets WHERE subarea = 'efficiency-compression'").fetchone()[0] == 3
+    assert store.conn.execute("SELECT count(*) FROM paper_keywords WHERE keyword = 'MoE'").fetchone()[0] == 3
+    assert store.get(store.upsert_batch(papers)[0][0]).title == "Paper 0 on sparse attention"

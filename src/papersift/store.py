@@ -8,10 +8,12 @@ source record that shares one of its dedup keys; the records themselves are kept
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,6 +275,18 @@ def merge(base: Paper, record: Paper) -> Paper:
     return Paper.model_validate(merged)
 
 
+def _facet_values(paper: Paper) -> tuple[str | None, ...]:
+    topic = paper.topic or Topic()
+    return topic.area, topic.subarea, paper.source, paper.venue, paper.published.isoformat() if paper.published else None
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of ``size`` items (the last may be shorter); ``itertools.batched`` from 3.12."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
 class StoreError(Exception):
     pass
 
@@ -402,12 +416,86 @@ class Store:
             status = self._refold(paper_id)
             return paper_id, status
 
-    def upsert_many(self, records: Iterable[Paper]) -> dict[str, int]:
+    def upsert_many(self, records: Iterable[Paper], *, batch_size: int = 1000) -> dict[str, int]:
         counts = {"new": 0, "updated": 0, "unchanged": 0}
         with self.transaction():
-            for record in records:
-                counts[self.upsert(record)[1]] += 1
+            for batch in batched(records, batch_size):
+                for _, status in self.upsert_batch(batch):
+                    counts[status] += 1
         return counts
+
+    def upsert_batch(self, records: Sequence[Paper]) -> list[tuple[str, UpsertStatus]]:
+        """Store many source records: the same store, ids and statuses as :meth:`upsert` called
+        on each in turn, in one transaction.
+
+        Most records of a bulk import are papers the store has never seen: those whose record and
+        dedup keys are new to the store and appear once in the batch are written with one
+        statement per table for the whole batch. The rest (a changed record, a merge, keys
+        shared inside the batch) go through :meth:`upsert`; they share no key with the bulk
+        ones, so the order between the two groups cannot change the outcome.
+        """
+        prepared = [(r, r.record_key(), r.model_dump_json(exclude={"id"}), r.dedup_keys()) for r in records]
+        record_keys = Counter(key for _, key, _, _ in prepared)
+        dedup_keys = Counter(k for *_, keys in prepared for k in keys)
+        results: list[tuple[str, UpsertStatus] | None] = [None] * len(prepared)
+        with self._lock, self._atomic() as db:
+            stored = {
+                key: (paper_id, data)
+                for key, paper_id, data in db.execute(
+                    "SELECT key, paper_id, data FROM records WHERE key IN (SELECT value FROM json_each(?))",
+                    (json.dumps(list(record_keys)),),
+                )
+            }
+            known = {
+                key
+                for (key,) in db.execute(
+                    "SELECT key FROM paper_keys WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(list(dedup_keys)),)
+                )
+            }
+            fresh, rest = [], []
+            for i, (record, record_key, data, keys) in enumerate(prepared):
+                alone = record_keys[record_key] == 1 and all(dedup_keys[k] == 1 for k in keys)
+                if alone and record_key in stored and stored[record_key][1] == data:
+                    results[i] = (stored[record_key][0], "unchanged")
+                elif alone and record_key not in stored and not known.intersection(keys):
+                    fresh.append(i)
+                else:
+                    rest.append(i)
+            for i, paper_id in zip(fresh, self._insert_new([prepared[i] for i in fresh])):
+                results[i] = (paper_id, "new")
+            for i in rest:
+                results[i] = self.upsert(prepared[i][0])
+        return results
+
+    def _insert_new(self, prepared: list[tuple[Paper, str, str, list[str]]]) -> list[str]:
+        """Write papers known to be new, one statement per table; returns their ids."""
+        if not prepared:
+            return []
+        db, stamp = self.conn, now()
+        first_rowid = db.execute("SELECT coalesce(max(rowid), 0) + 1 FROM papers").fetchone()[0]
+        ids = [paper_id_for(keys[0]) for *_, keys in prepared]
+        rowids = range(first_rowid, first_rowid + len(prepared))
+        db.executemany(
+            "INSERT INTO records (key, paper_id, data, first_seen, last_changed) VALUES (?, ?, ?, ?, ?)",
+            [(key, pid, data, stamp, stamp) for (_, key, data, _), pid in zip(prepared, ids)],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO paper_keys (key, paper_id) VALUES (?, ?)",
+            [(k, pid) for (*_, keys), pid in zip(prepared, ids) for k in keys],
+        )
+        # The paper is its only record with the id added: the record's JSON minus "id" (the first
+        # field), so one JSON dump a record serves both rows.
+        db.executemany(
+            "INSERT INTO papers (rowid, id, data, created_at, modified_at) VALUES (?, ?, ?, ?, ?)",
+            [(rowid, pid, f'{{"id":"{pid}",{data[1:]}', stamp, stamp) for rowid, pid, (_, _, data, _) in zip(rowids, ids, prepared)],
+        )
+        papers = [record for record, *_ in prepared]
+        self._facets_many(list(zip(rowids, papers)))
+        db.executemany(
+            "INSERT INTO papers_fts (rowid, title, abstract, keywords, translated) VALUES (?, ?, ?, ?, '')",
+            [(rowid, *self._fts_columns(paper)) for rowid, paper in zip(rowids, papers)],
+        )
+        return ids
 
     def _find_by_keys(self, keys: list[str]) -> str | None:
         marks = ",".join("?" * len(keys))
@@ -443,18 +531,19 @@ class Store:
 
     def _facets(self, rowid: int, paper: Paper, *, new: bool = False) -> None:
         """The paper's row in the narrow tables the web catalog filters and counts on."""
-        self._papers_changed = True
-        topic = paper.topic or Topic()
-        published = paper.published.isoformat() if paper.published else None
-        self.conn.execute(
-            "INSERT OR REPLACE INTO paper_facets (rowid, area, subarea, source, venue, published) VALUES (?, ?, ?, ?, ?, ?)",
-            (rowid, topic.area, topic.subarea, paper.source, paper.venue, published),
-        )
         if not new:
             self.conn.execute("DELETE FROM paper_keywords WHERE paper_rowid = ? AND origin = 'source'", (rowid,))
+        self._facets_many([(rowid, paper)])
+
+    def _facets_many(self, papers: list[tuple[int, Paper]]) -> None:
+        self._papers_changed = True
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO paper_facets (rowid, area, subarea, source, venue, published) VALUES (?, ?, ?, ?, ?, ?)",
+            [(rowid, *_facet_values(paper)) for rowid, paper in papers],
+        )
         self.conn.executemany(
             "INSERT OR IGNORE INTO paper_keywords (keyword, paper_rowid, origin) VALUES (?, ?, 'source')",
-            [(k, rowid) for k in paper.keywords],
+            [(k, rowid) for rowid, paper in papers for k in paper.keywords],
         )
 
     def _index(self, rowid: int, paper: Paper, *, replace: bool = False, translated: str = "") -> None:
@@ -466,8 +555,12 @@ class Store:
             self.conn.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
         self.conn.execute(
             "INSERT INTO papers_fts (rowid, title, abstract, keywords, translated) VALUES (?, ?, ?, ?, ?)",
-            (rowid, segment(paper.title or ""), segment(paper.abstract or ""), segment(" ".join(paper.keywords)), translated),
+            (rowid, *self._fts_columns(paper), translated),
         )
+
+    @staticmethod
+    def _fts_columns(paper: Paper) -> tuple[str, str, str]:
+        return segment(paper.title or ""), segment(paper.abstract or ""), segment(" ".join(paper.keywords))
 
     def set_translated_text(self, paper_id: str, text: str) -> None:
         """Index text in the reader's language (the enrichment) beside the original."""

@@ -8,7 +8,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
+    return not text.isascii() and bool(_CJK.search(text))  # isascii: a C scan, far cheaper than the regex
 
 
 def segment(text: str) -> str:

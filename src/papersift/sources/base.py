@@ -11,6 +11,9 @@ from ..models import Paper
 from ..store import Store
 
 
+BATCH_SIZE = 1000  # records stored together: big enough to amortise statements, small enough to stay flat in memory
+
+
 class SourceError(Exception):
     """A source could not be read: the message names the input and what went wrong."""
 
@@ -79,6 +82,13 @@ def ingest(
     ones reported. Items are consumed as a stream: memory does not grow with the input.
     """
     report = IngestReport()
+    batch: list[Paper] = []
+
+    def flush() -> None:
+        for _, status in store.upsert_batch(batch):
+            report.count(status)
+        batch.clear()
+
     with store.transaction():
         for item in items:
             if on_item:
@@ -88,9 +98,12 @@ def ingest(
                 continue
             if report.errors and not skip_invalid:
                 continue  # keep reading to report every bad record; the transaction is rolled back below
-            report.count(store.upsert(item)[1])
+            batch.append(item)
+            if len(batch) >= BATCH_SIZE:
+                flush()
         if report.errors and not skip_invalid:
             raise InvalidInput(where, report.errors)
+        flush()
     return report
 
 
@@ -106,7 +119,7 @@ def ingest_stream(
     store: Store,
     items: Iterable[Paper | RecordError],
     *,
-    batch_size: int = 1000,
+    batch_size: int = BATCH_SIZE,
     on_item: Callable[[], None] | None = None,
     on_stored: Callable[[str, Paper], None] | None = None,
 ) -> IngestReport:
@@ -123,8 +136,7 @@ def ingest_stream(
 
     def flush() -> None:
         with store.transaction():
-            for record in batch:
-                paper_id, status = store.upsert(record)
+            for record, (paper_id, status) in zip(batch, store.upsert_batch(batch)):
                 report.count(status)
                 if on_stored:
                     on_stored(paper_id, record)
