@@ -7,7 +7,7 @@ import json
 from datetime import date
 
 import pytest
-from fixtures.sources.loopback import Loopback, fixture
+from fixtures.sources.loopback import FIXTURES, Loopback, Reply, fixture
 from typer.testing import CliRunner
 
 from papersift.cli import app
@@ -91,15 +91,61 @@ def test_an_html_page_instead_of_json_is_a_clear_error(client):
             list(openreview.submissions(client, VENUE, base_url=s.url("")))
 
 
-def test_incremental_runs_ask_for_notes_created_since_the_newest(client, server, store):
-    first = openreview.sync(store, client, VENUE, base_url=server.url(""))
-    assert first.new == 3
-    server.requests.clear()
-    openreview.sync(store, client, VENUE, base_url=server.url(""))
-    assert server.requests[0].query["mintcdate"] == str(1727539200000 + 1)
-    server.requests.clear()
-    openreview.sync(store, client, VENUE, base_url=server.url(""), full=True)
-    assert "mintcdate" not in server.requests[0].query
+class Venue:
+    """A venue's notes served like API v2: paged by offset, newest edit first when asked."""
+
+    def __init__(self, honour_sort: bool = True):
+        pages = [json.loads((FIXTURES / name).read_text())["notes"] for name in ("openreview_page1.json", "openreview_page2.json")]
+        self.notes = [note for page in pages for note in page]
+        for n, note in enumerate(self.notes):
+            note["tmdate"] = 1_740_000_000_000 + n  # every v2 note has one; the fixtures lack some
+        self.honour_sort = honour_sort
+
+    def __call__(self, request):
+        notes = self.notes
+        if request.query.get("sort") == "tmdate:desc" and self.honour_sort:
+            notes = sorted(notes, key=lambda note: -note["tmdate"])
+        offset, limit = int(request.query["offset"]), int(request.query["limit"])
+        return Reply(json.dumps({"notes": notes[offset:offset + limit], "count": len(notes)}).encode(),
+                     content_type="application/json")
+
+    def edit(self, note_id, **content):
+        note = next(note for note in self.notes if note["id"] == note_id)
+        note["content"].update({name: {"value": value} for name, value in content.items()})
+        note["tmdate"] = max(note["tmdate"] for note in self.notes) + 1
+
+
+def sync(client, venue, **kwargs):
+    with Loopback() as s:
+        s.route("/notes", venue)
+        report = openreview.sync(client=client, venue_id=VENUE, base_url=s.url(""), **kwargs)
+        return report, s.requests
+
+
+def test_an_incremental_run_fetches_only_notes_edited_since_the_last_one(client, store):
+    venue = Venue()
+    report, requests = sync(client, venue, store=store)
+    assert report.new == 3 and "sort" not in requests[0].query
+
+    report, requests = sync(client, venue, store=store)
+    assert (report.new, report.updated) == (0, 0)
+    assert len(requests) == 1 and requests[0].query["sort"] == "tmdate:desc"  # stopped at the first old note
+
+    venue.edit("nOkEyWoRd5", venue="ICLR 2025 Poster", venueid=VENUE)  # the decision is posted
+    report, _ = sync(client, venue, store=store)
+    assert (report.new, report.updated, report.unchanged) == (0, 1, 0)
+    assert store.get(store.resolve("openreview:nOkEyWoRd5")).venue == "ICLR 2025 Poster"
+
+    report, requests = sync(client, venue, store=store, full=True)
+    assert report.unchanged == 3 and "sort" not in requests[0].query
+
+
+def test_a_server_that_ignores_the_sort_order_is_a_clear_error(client, store):
+    venue = Venue(honour_sort=False)
+    sync(client, venue, store=store)
+    venue.edit("wItHdRaWn1", venue="Withdrawn Submission")
+    with pytest.raises(SourceError, match=r"not newest-edit first .* --full"):
+        sync(client, venue, store=store)
 
 
 def test_cli_ingest_openreview(server, tmp_path, monkeypatch):

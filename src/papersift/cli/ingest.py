@@ -155,7 +155,10 @@ def ingest_openreview(
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
 ) -> None:
-    """Fetch a venue's papers from the OpenReview API v2."""
+    """Fetch a venue's papers from the OpenReview API v2.
+
+    A later run fetches only the papers created or edited since (a decision posted, a revision).
+    """
     from ..sources import openreview
 
     base_url = common.settings().net.openreview_api_url

@@ -99,6 +99,27 @@ def _page(client: HttpClient, url: str, params: dict[str, Any]) -> tuple[list[An
     return data["notes"], count if isinstance(count, int) else None
 
 
+def modified_ms(fields: dict[str, Any]) -> int | None:
+    """When a note last changed, in ms: ``tmdate`` moves on every edit, a decision included."""
+    for name in ("tmdate", "mdate", "cdate"):
+        if isinstance(fields.get(name), int | float):
+            return int(fields[name])
+    return None
+
+
+def _newest_first(notes: list[Any], previous: int | None, where: str) -> int | None:
+    """Check a page is in ``sort=tmdate:desc`` order (continuing the last page): stopping at
+    the first old note is only safe then. Returns the page's oldest edit time."""
+    for note in notes:
+        changed = modified_ms(note) if isinstance(note, dict) else None
+        if changed is None:
+            continue
+        if previous is not None and changed > previous:
+            raise SourceError(f"{where}: notes are not newest-edit first (sort=tmdate:desc ignored?); run again with --full")
+        previous = changed
+    return previous
+
+
 def submissions(
     client: HttpClient,
     venue_id: str,
@@ -106,23 +127,33 @@ def submissions(
     base_url: str,
     all_submissions: bool = False,
     limit: int | None = None,
-    since_ms: int | None = None,
+    changed_after_ms: int | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[Paper | RecordError]:
-    """A venue's notes, page by page, until an empty page or the total ``count``."""
+    """A venue's notes, page by page, until an empty page or the total ``count``.
+
+    With ``changed_after_ms``, only notes created or edited after it: the API has no minimum
+    modification date for notes, so they are asked newest edit first (``sort=tmdate:desc``) and
+    the listing stops at the first older one.
+    """
     url = base_url.rstrip("/") + "/notes"
     params: dict[str, Any] = {"invitation": f"{venue_id}/-/Submission"} if all_submissions else {"content.venueid": venue_id}
-    if since_ms:
-        params["mintcdate"] = since_ms
-        params["sort"] = "cdate:asc"
+    if changed_after_ms is not None:
+        params["sort"] = "tmdate:desc"
     offset = yielded = 0
+    previous = None  # the edit time of the last note seen, to check the order
     while limit is None or yielded < limit:
         size = page_size if limit is None else min(page_size, limit - yielded)
         notes, count = _page(client, url, {**params, "offset": offset, "limit": size})
         if not notes:
             return
+        if changed_after_ms is not None:
+            previous = _newest_first(notes, previous, f"{url} offset {offset}")
         for n, note in enumerate(notes):
             where = f"{url} note {offset + n + 1}"
+            changed = modified_ms(note) if changed_after_ms is not None and isinstance(note, dict) else None
+            if changed is not None and changed <= changed_after_ms:
+                return
             try:
                 if not isinstance(note, dict):
                     raise ValueError(f"expected an object, got {type(note).__name__}")
@@ -150,15 +181,18 @@ def sync(
     full: bool = False,
     on_item: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Fetch a venue into the store; without ``full`` only notes created since the newest one stored."""
-    key = json.dumps({"venue": venue_id, "all": all_submissions}, sort_keys=True)
+    """Fetch a venue into the store; without ``full`` only notes created or edited (a decision
+    posted, a camera-ready uploaded) since the newest edit stored."""
+    # "cursor" marks the saved cursor as a modification time, so the creation-time cursors of
+    # earlier versions (which missed decisions) are not reused.
+    key = json.dumps({"venue": venue_id, "all": all_submissions, "cursor": "tmdate"}, sort_keys=True)
 
     def fetch(since: str | None) -> Iterator[Paper | RecordError]:
-        since_ms = int(since) + 1 if since else None
-        return submissions(client, venue_id, base_url=base_url, all_submissions=all_submissions, limit=limit, since_ms=since_ms)
+        return submissions(client, venue_id, base_url=base_url, all_submissions=all_submissions, limit=limit,
+                           changed_after_ms=int(since) if since else None)
 
     def cursor(paper: Paper) -> str | None:
-        cdate = paper.extra.get("cdate")
-        return f"{int(cdate):015d}" if isinstance(cdate, int | float) else None
+        changed = modified_ms(paper.extra)
+        return f"{changed:015d}" if changed is not None else None
 
     return harvest(store, source=SOURCE, key=key, fetch=fetch, cursor=cursor, full=full, on_item=on_item)
