@@ -94,9 +94,19 @@ async def test_an_invalid_reply_is_asked_once_more_with_the_validation_error(ser
 async def test_a_second_invalid_reply_is_a_clear_error(server):
     server.responder = lambda body: '{"title": "T", "tldr": "x", "keywords": []}'
     async with client_for(server) as client:
-        with pytest.raises(LLMError, match="invalid TitleCard twice.*keywords"):
+        with pytest.raises(LLMError, match="invalid TitleCard twice.*keywords") as failure:
             await client.structured(ask(), TitleCard)
     assert len(server.chat_requests) == 2
+    assert "then:" not in str(failure.value)  # the same error twice is said once
+
+
+async def test_two_different_invalid_replies_are_both_named(server):
+    replies = iter(['{"title": "T", "tldr": "x", "keywords": []}', 'not JSON at all'])
+    server.responder = lambda body: next(replies)
+    async with client_for(server) as client:
+        with pytest.raises(LLMError, match="invalid TitleCard twice: .*keywords.*; then: ") as failure:
+            await client.structured(ask(), TitleCard)
+    assert str(failure.value).count("keywords") == 1
 
 
 async def test_prose_instead_of_json_is_asked_again(server):

@@ -283,7 +283,9 @@ class LLMClient:
         try:
             return self._parse(result, model_cls, validate), result
         except ValueError as exc:
-            raise LLMError(f"invalid {model_cls.__name__} twice: {first_error}; then: {_describe(exc)}") from exc
+            second_error = _describe(exc)
+            errors = first_error if second_error == first_error else f"{first_error}; then: {second_error}"
+            raise LLMError(f"invalid {model_cls.__name__} twice: {errors}") from exc
 
     @staticmethod
     def _parse(result: ChatResult, model_cls: type[M], validate: Validator | None) -> M:
