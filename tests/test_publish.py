@@ -368,6 +368,16 @@ def test_site_links_resolve_on_a_plain_file_server(fixed, tmp_path):
     assert not feedparser.parse((out / "feed.xml").read_bytes()).bozo
 
 
+def test_the_site_feed_carries_only_the_newest_papers(fixed, tmp_path):
+    store, _ = fixed
+    everything = digest.build_digest(store, "zh", everything=True)
+    site.build_site(store, tmp_path / "site", "zh", feed_items=2)
+    entries = feedparser.parse((tmp_path / "site" / "feed.xml").read_bytes()).entries
+    assert [e.id for e in entries] == [p.guid for p in everything.papers[:2]]
+    assert len(everything.papers) > 2 and everything.days[0].day == TODAY
+    assert len(list((tmp_path / "site" / "digest").glob("*.html"))) == 1 + len(everything.days)  # pages keep every day
+
+
 # --- command line ---------------------------------------------------------------------------
 
 

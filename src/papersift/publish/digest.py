@@ -121,6 +121,22 @@ def build_digest(
     return Digest(lang=lang, order=order, days=days)
 
 
+def newest(digest: Digest, limit: int) -> Digest:
+    """The digest cut to its ``limit`` newest papers (days newest first, each in its own order):
+    what a feed carries, so that a store of years does not become a feed of megabytes."""
+    days, left = [], limit
+    for day in digest.days:
+        if left <= 0:
+            break
+        groups = []
+        for group in day.groups:
+            if left > 0 and group.papers:
+                groups.append(group.model_copy(update={"papers": group.papers[:left]}))
+                left -= len(groups[-1].papers)
+        days.append(day.model_copy(update={"groups": groups, "count": sum(len(g.papers) for g in groups)}))
+    return digest.model_copy(update={"days": days})
+
+
 # --- rendering ----------------------------------------------------------------------------
 
 

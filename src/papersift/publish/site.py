@@ -25,6 +25,9 @@ from .render import STATIC_DIR, environment
 from .view import PaperView
 
 
+FEED_ITEMS = 100  # the newest papers in feed.xml and atom.xml; the digest pages keep every day
+
+
 class SiteReport(BaseModel):
     out: Path
     papers: int
@@ -50,6 +53,7 @@ def build_site(
     order: Sequence[str] = (),
     digest_order: str = "source",
     site_url: str | None = None,
+    feed_items: int = FEED_ITEMS,
 ) -> SiteReport:
     out = Path(out)
     page_of = lambda paper: f"papers/{paper.id}.html"  # noqa: E731 - relative to the site's root
@@ -84,7 +88,7 @@ def build_site(
         order=digest.order,
         days=[
             d.model_copy(update={"groups": [g.model_copy(update={"papers": [_absolute(p, site_url) for p in g.papers]}) for g in d.groups]})
-            for d in digest.days
+            for d in digest_fmt.newest(digest, feed_items).days
         ],
     )
     base = site_url.rstrip("/") + "/" if site_url else None
