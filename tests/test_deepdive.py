@@ -248,6 +248,24 @@ def test_cli_writes_the_deepdive(store, paper_in_store, server, tmp_path, monkey
     assert result.exit_code != 0 and "no paper 'nope'" in result.output
 
 
+def test_a_deepdive_is_kept_exported_and_published_on_the_site(store, paper_in_store, server, tmp_path):
+    from papersift.export import paper_document
+    from papersift.publish.site import build_site
+
+    dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
+    assert dd.stored(store, "zh") == {paper_in_store: dive} and dd.stored(store, "en") == {}
+    assert paper_document(store, store.get(paper_in_store))["deepdive"]["zh"]["headline"] == dive.headline
+
+    report = build_site(store, tmp_path / "site", "zh")
+    site = tmp_path / "site"
+    assert report.deepdives == 1
+    page = (site / "deepdives" / f"{paper_in_store}.html").read_text(encoding="utf-8")
+    assert "<h2>4. 评测：论文的数字与基线</h2>" in page and f'href="../papers/{paper_in_store}.html"' in page
+    assert (site / "deepdives" / f"{paper_in_store}.md").read_text(encoding="utf-8").startswith(f"# {dive.headline}")
+    assert f'href="../deepdives/{paper_in_store}.html"' in (site / "papers" / f"{paper_in_store}.html").read_text(encoding="utf-8")
+    assert f'href="deepdives/{paper_in_store}.html"' in (site / "index.html").read_text(encoding="utf-8")
+
+
 def test_the_pdf_is_fetched_from_the_papers_link_when_no_text_is_stored(store, server, tmp_path):
     import functools
     import threading

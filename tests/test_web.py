@@ -277,6 +277,26 @@ def test_paper_page_shows_card_abstract_links_and_similar_papers(client, ids):
     assert client.get("/papers/nope").status_code == 404
 
 
+def test_a_papers_deepdive_is_linked_from_its_page_and_shown(client, db, ids):
+    from papersift.publish.deepdive import ArticleSection, DeepDive
+
+    assert client.get(f"/papers/{ids['sparse']}/deepdive").status_code == 404
+    assert "/deepdive" not in client.get(f"/papers/{ids['sparse']}").text
+    dive = DeepDive(paper_id=ids["sparse"], lang="zh", title="Sparse attention for long-context reasoning",
+                    source_id="arXiv:2505.00001", link="https://arxiv.org/abs/2505.00001",
+                    headline="稀疏注意力 深度解析：长上下文推理", lead="一段导语。",
+                    sections=[ArticleSection(number=1, key="background", title="背景与目标", points=["要点 <b>一</b>"])],
+                    status="ok", length=1600, mode="whole", calls=1)
+    with Store(db[0]) as store:
+        store.save_deepdive(ids["sparse"], "zh", dive.model_dump_json())
+    assert f'href="/papers/{ids["sparse"]}/deepdive"' in client.get(f"/papers/{ids['sparse']}").text
+    page = client.get("/papers/2505.00001/deepdive")  # by any of the paper's ids
+    assert page.status_code == 200
+    assert "<h1 class=\"tex\">稀疏注意力 深度解析：长上下文推理</h1>" in page.text
+    assert "要点 &lt;b&gt;一&lt;/b&gt;" in page.text  # the model's text stays text
+    assert f'href="/papers/{ids["sparse"]}"' in page.text
+
+
 def test_digests_stats_and_about_pages(client, ids):
     days = api(client, "/api/digests")
     assert days[0] == {"key": "2025-05-02", "label": None, "count": 2}

@@ -16,7 +16,7 @@ FORMATS = ("jsonl", "csv", "bibtex", "markdown")
 
 def paper_document(store: Store, paper: Paper) -> dict[str, Any]:
     """One paper as a JSON-ready dict: its fields, every source record's links, its enrichments,
-    flags, predictions and curation. This is papersift's export schema; ``ingest file`` reads it back."""
+    flags, deep-dives, predictions and curation. This is papersift's export schema; ``ingest file`` reads it back."""
     doc = paper.model_dump(mode="json")
     doc["sources"] = [
         {"source": r.source, "source_id": r.source_id, "url_abs": r.url_abs, "url_pdf": r.url_pdf}
@@ -31,6 +31,12 @@ def paper_document(store: Store, paper: Paper) -> dict[str, Any]:
     if enrichments:
         doc["enrichment"] = enrichments
         doc["flags"] = sorted({e["status"] for e in enrichments.values() if e["status"] != "ok"})
+    deepdives = {
+        lang: json.loads(data)
+        for lang, data in store.conn.execute("SELECT lang, data FROM deepdives WHERE paper_id = ?", (paper.id,))
+    }
+    if deepdives:
+        doc["deepdive"] = deepdives
     predictions = [
         {"method": m, "area": a, "subarea": s, "confidence": c}
         for m, a, s, c in store.conn.execute(

@@ -240,6 +240,16 @@ MIGRATIONS: list[str] = [
     DROP TRIGGER IF EXISTS papers_changed_insert;
     DROP TRIGGER IF EXISTS papers_changed_update;
     """,
+    # 5: deep-dive articles, one a paper and language (the JSON of publish.deepdive.DeepDive)
+    """
+    CREATE TABLE deepdives (
+        paper_id TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (paper_id, lang)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 LIST_FIELDS = ("keywords", "categories")
@@ -598,6 +608,17 @@ class Store:
                 self.set_translated_text(
                     enrichment.paper_id, " ".join([card.title, card.tldr, " ".join(card.keywords), card.digest])
                 )
+
+    def save_deepdive(self, paper_id: str, lang: str, data: str) -> None:
+        """Store (or replace) a paper's deep-dive article in one language, as its JSON."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO deepdives (paper_id, lang, data, created_at) VALUES (?, ?, ?, ?)",
+                       (paper_id, lang, data, now()))
+
+    def deepdives(self, lang: str, paper_id: str | None = None) -> dict[str, str]:
+        """Paper id -> the JSON of its deep-dive in ``lang`` (of one paper when ``paper_id`` is given)."""
+        where, params = ("lang = ? AND paper_id = ?", (lang, paper_id)) if paper_id else ("lang = ?", (lang,))
+        return dict(self.conn.execute(f"SELECT paper_id, data FROM deepdives WHERE {where} ORDER BY created_at DESC", params))
 
     def enrichment(self, paper_id: str, lang: str) -> Enrichment | None:
         row = self.conn.execute(

@@ -104,7 +104,7 @@ def publish_site(
     site_url: str = typer.Option(None, "--site-url", help="Absolute address where the site will be served (used in the feeds)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Write the catalog, daily digests, paper pages, feeds and assets: a site for any file server."""
+    """Write the catalog, daily digests, paper pages, deep-dives, feeds and assets: a site for any file server."""
     from ..publish.digest import ORDERS
     from ..publish.site import build_site
 
@@ -121,7 +121,7 @@ def publish_site(
     if as_json:
         common.print_json(report.model_dump(mode="json"))
     else:
-        common.console.print(f"wrote {report.files} files ({report.papers} papers, {report.days} days) to {out}", highlight=False)
+        common.console.print(f"wrote {report.files} files ({report.papers} papers, {report.days} days, {report.deepdives} deep-dives) to {out}", highlight=False)
 
 
 def _context(settings) -> int:
@@ -138,7 +138,10 @@ def deepdive(
     pdf: Path = typer.Option(None, "--pdf", help="Read the full text from this PDF (and keep it in the store)."),
     context: int = typer.Option(None, "--context", min=256, help="The model's context window in tokens (default: settings.llm.n_ctx for the embedded engine, else 32768); a longer paper is read section by section."),
 ) -> None:
-    """Write a deep-dive article on one paper from its full text (format C)."""
+    """Write a deep-dive article on one paper from its full text (format C).
+
+    The article is also kept in the store: `publish site` and the web app show it beside the paper.
+    """
     from ..llm.base import Thinking
     from ..publish import deepdive as dd
 

@@ -287,8 +287,8 @@ def deepdive(
     pdf: Path | None = None,
     client: Any = None,
 ) -> DeepDive:
-    """Resolve ``ref``, read the full text and write the article (with an LLM client from ``settings``
-    unless one is given)."""
+    """Resolve ``ref``, read the full text, write the article (with an LLM client from ``settings``
+    unless one is given) and keep it in the store, where the static site finds it."""
     try:
         paper = store.get(store.resolve(ref))
     except KeyError:
@@ -300,7 +300,14 @@ def deepdive(
             fulltext = fulltext_for(store, paper.id, http=http)
     else:
         fulltext = fulltext_for(store, paper.id, pdf=pdf)
-    return asyncio.run(_run(store, settings, paper, fulltext, options, client))
+    dive = asyncio.run(_run(store, settings, paper, fulltext, options, client))
+    store.save_deepdive(paper.id, dive.lang, dive.model_dump_json())
+    return dive
+
+
+def stored(store: Store, lang: str) -> dict[str, DeepDive]:
+    """The deep-dives kept in the store in ``lang``, by paper id, newest first."""
+    return {paper_id: DeepDive.model_validate_json(data) for paper_id, data in store.deepdives(lang).items()}
 
 
 async def _run(store: Store, settings: Any, paper: Paper, fulltext: str, options: DeepDiveOptions, client: Any) -> DeepDive:

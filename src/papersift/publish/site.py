@@ -6,6 +6,7 @@ Layout of ``out``::
     index.html  catalog.html  catalog.md  catalog.json  feed.xml (RSS 2.0)  atom.xml
     digest/index.html  digest/<YYYY-MM-DD>.html  digest/<YYYY-MM-DD>.md
     papers/<paper id>.html
+    deepdives/<paper id>.html  deepdives/<paper id>.md   (the deep-dives kept in the store)
     static/ (papersift.css, papersift.js, katex/)
 """
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from ..store import Store
 from . import catalog as catalog_fmt
+from . import deepdive as deepdive_fmt
 from . import digest as digest_fmt
 from .files import write_atomic
 from .render import STATIC_DIR, environment
@@ -32,6 +34,7 @@ class SiteReport(BaseModel):
     out: Path
     papers: int
     days: int
+    deepdives: int
     files: int
 
 
@@ -59,6 +62,7 @@ def build_site(
     page_of = lambda paper: f"papers/{paper.id}.html"  # noqa: E731 - relative to the site's root
     catalog = catalog_fmt.build_catalog(store, lang, settings=settings, order=order, href=page_of)
     digest = digest_fmt.build_digest(store, lang, everything=True, order=digest_order, settings=settings, href=page_of)
+    dives = deepdive_fmt.stored(store, lang)
     env = environment(lang)
     written = 0
 
@@ -68,7 +72,7 @@ def build_site(
         written += 1
 
     shutil.copytree(STATIC_DIR, out / "static", dirs_exist_ok=True)
-    write("index.html", env.get_template("index.html").render(catalog=catalog, days=digest.days, **_page("")))
+    write("index.html", env.get_template("index.html").render(catalog=catalog, days=digest.days, dives=dives, **_page("")))
     write("catalog.html", catalog_fmt.to_html(catalog, **_page("")))
     write("catalog.md", catalog_fmt.to_markdown(catalog))
     write("catalog.json", catalog_fmt.to_json(catalog))
@@ -101,8 +105,12 @@ def build_site(
             for p in sub.papers:
                 # on its own page, the title links to the paper at its source
                 own = p.model_copy(update={"href": p.link})
-                write(f"papers/{p.id}.html", paper_page.render(p=own, **_page("../")))
-    return SiteReport(out=out, papers=catalog.count, days=len(digest.days), files=written)
+                deepdive_url = f"../deepdives/{p.id}.html" if p.id in dives else None
+                write(f"papers/{p.id}.html", paper_page.render(p=own, deepdive_url=deepdive_url, **_page("../")))
+    for paper_id, dive in dives.items():
+        write(f"deepdives/{paper_id}.html", deepdive_fmt.to_html(dive, paper_url=f"../papers/{paper_id}.html", **_page("../")))
+        write(f"deepdives/{paper_id}.md", deepdive_fmt.to_markdown(dive))
+    return SiteReport(out=out, papers=catalog.count, days=len(digest.days), deepdives=len(dives), files=written)
 
 
 def _absolute(p: PaperView, site_url: str | None) -> PaperView:

@@ -53,7 +53,7 @@ ALIASES: dict[str, str] = {
 }
 OWN_FIELDS = set(Paper.model_fields)
 # What papersift's own export adds beside a paper's fields: derived here, not given by a source.
-EXPORT_ONLY = {"sources", "enrichment", "flags", "predictions", "curation"}
+EXPORT_ONLY = {"sources", "enrichment", "flags", "deepdive", "predictions", "curation"}
 
 
 def paper_from_mapping(raw: dict[str, Any], *, source: str = "file") -> Paper:

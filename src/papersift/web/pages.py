@@ -163,7 +163,21 @@ def paper_page(request: Request, paper_id: str, store: StoreDep, settings: Setti
     except TaxonomyError:
         taxonomy = None
     similar = web_papers(store, papers_by_id(store, similar_ids(store, settings, paper)), lang, labeller)
-    return render(request, "web_paper.html", p=item.view, w=item, similar=similar, taxonomy=taxonomy, lang_code=lang)
+    deepdive_url = f"/papers/{paper.id}/deepdive" if store.deepdives(lang, paper.id) else None
+    return render(request, "web_paper.html", p=item.view, w=item, similar=similar, taxonomy=taxonomy, lang_code=lang,
+                  deepdive_url=deepdive_url)
+
+
+@router.get("/papers/{paper_id}/deepdive", response_class=HTMLResponse)
+def deepdive_page(request: Request, paper_id: str, store: StoreDep) -> HTMLResponse:
+    from ..publish.deepdive import DeepDive
+
+    paper_id = require_paper(store, paper_id)
+    found = store.deepdives(request.app.state.lang, paper_id)
+    if not found:
+        raise HTTPException(404, f"no deep-dive of {paper_id} yet: run `papersift deepdive {paper_id}`")
+    dive = DeepDive.model_validate_json(found[paper_id])
+    return render(request, "web_deepdive.html", dive=dive, paper_url=f"/papers/{paper_id}")
 
 
 @router.post("/papers/{paper_id}/curation")
