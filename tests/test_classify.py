@@ -276,6 +276,39 @@ def test_eval_on_a_file_trains_without_the_files_papers(tmp_path):
     assert bad.exit_code == 1 and "no record in the file has a sub-area label" in bad.output
 
 
+def test_eval_on_scores_the_llm_and_combined_methods_too(tmp_path):
+    from papersift.llm.testserver import ScriptedServer
+
+    records = [paper_from_mapping(json.loads(line)) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    truth = {p.abstract[:80]: p.topic.subarea for p in records}
+
+    def asked(body: dict) -> str:
+        return next(m["content"] for m in body["messages"] if m["role"] == "user")  # the paper, also in a re-ask
+
+    def oracle(body: dict) -> dict:
+        """A perfect LLM: it files each paper under its true label."""
+        return {"subarea": next(label for start, label in truth.items() if start in asked(body)), "confidence": 1.0}
+
+    store = Store(tmp_path / "e.db")
+    held_out = records[::5]  # one paper of each sub-area
+    store.upsert_many([p for p in records if p not in held_out])
+    victim = held_out[3]
+    embedder = USEEmbedder.shared()
+    supervised_only = pipeline.evaluate_on(store, held_out, embedder)
+    with ScriptedServer(responder=oracle) as server:
+        server.fail_when(lambda body: victim.abstract[:80] in asked(body), "prose")
+        llm = pipeline.evaluate_on(store, held_out, embedder, method="llm", zero_shot=zero_shot_for(server, store))
+        combined = pipeline.evaluate_on(store, held_out, embedder, method="combined", zero_shot=zero_shot_for(server, store))
+    assert {p.topic.subarea for p in held_out} == set(SEVEN)
+    assert llm.as_dict(brief=True) == {"accuracy": round(6 / 7, 4), "macro_f1": llm.as_dict()["macro_f1"], "n": 7,
+                                       "method": "llm", "llm_failed": 1}  # the failed call counts as wrong
+    assert "(LLM call failed)" in llm.labels
+    # the perfect votes decide every paper but the one whose call failed, where the supervised answer stands
+    assert combined.llm_failed == 1 and combined.accuracy >= 6 / 7
+    assert supervised_only.accuracy < 6 / 7  # so the votes did change answers
+    store.close()
+
+
 def test_classify_command_assigns_and_reports(tmp_path):
     db = str(tmp_path / "c.db")
     records = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]

@@ -224,9 +224,13 @@ class Evaluation:
     confusion: list[list[int]] = field(default_factory=list)  # rows: true label, columns: predicted
     folds: int | None = None
     chosen: list[str] = field(default_factory=list)  # the base models each training picked
+    method: Method = "supervised"
+    llm_failed: int = 0  # LLM calls that ended in an error (llm and combined)
 
     def as_dict(self, *, brief: bool = False) -> dict:
         core = {"accuracy": round(self.accuracy, 4), "macro_f1": round(self.macro_f1, 4), "n": self.n}
+        if self.method != "supervised":
+            core |= {"method": self.method, "llm_failed": self.llm_failed}
         if brief:
             return core
         return {**core, "folds": self.folds, "labels": self.labels, "confusion": self.confusion, "chosen": self.chosen}
@@ -261,15 +265,38 @@ def cross_validate(examples: list[Example], folds: int = 5) -> Evaluation:
     return score(list(labels), list(predicted), folds=folds, chosen=chosen)
 
 
-def evaluate_on(store: Store, records: list[Paper], embedder: Embedder, *, retrain: bool = False) -> Evaluation:
-    """Train on the store's labelled papers minus any in ``records`` (same abstract), score on ``records``."""
+def evaluate_on(
+    store: Store,
+    records: list[Paper],
+    embedder: Embedder,
+    *,
+    retrain: bool = False,
+    method: Method = "supervised",
+    zero_shot: ZeroShotClassifier | None = None,
+) -> Evaluation:
+    """Train on the store's labelled papers minus any in ``records`` (same abstract), score ``method``
+    on ``records``. An LLM call that fails counts as a wrong answer for ``llm``; for ``combined``
+    the supervised answer stands alone (as when classifying)."""
     labelled = [p for p in records if p.topic and p.topic.subarea]
     if not labelled:
         raise TrainingError("no record in the file has a sub-area label to evaluate against")
-    held_out = {abstract_key(p) for p in labelled}
-    if not labelled_papers(store, held_out):
-        raise TrainingError(f"{store.path}: no labelled paper left to train on once the file's {len(held_out)} are left out")
-    classifier = trained_classifier(training_examples(store, embedder, held_out), embedder, retrain=retrain)
-    test = examples_for(None, [p.model_copy(update={"id": None, "topic": None}) for p in labelled], embedder)
-    predicted = [s for s, _ in classifier.predict(test)]
-    return score([p.topic.subarea for p in labelled], predicted, chosen=["+".join(classifier.bases)])
+    if method != "supervised" and zero_shot is None:
+        raise TrainingError(f"method {method!r} needs an LLM")
+    test = [p.model_copy(update={"id": None, "topic": None}) for p in labelled]
+    truth = [p.topic.subarea for p in labelled]
+    classifier, proba = None, None
+    if method in ("supervised", "combined"):
+        held_out = {abstract_key(p) for p in labelled}
+        if not labelled_papers(store, held_out):
+            raise TrainingError(f"{store.path}: no labelled paper left to train on once the file's {len(held_out)} are left out")
+        classifier = trained_classifier(training_examples(store, embedder, held_out), embedder, retrain=retrain)
+        proba = classifier.predict_proba(examples_for(None, test, embedder))
+    chosen = ["+".join(classifier.bases)] if classifier else []
+    if method == "supervised":
+        return score(truth, [classifier.classes[i] for i in proba.argmax(axis=1)], chosen=chosen)
+    votes = [None if isinstance(v, Exception) else Prediction("", "llm", *v) for v in zero_shot.classify_all(test)]
+    if method == "llm":
+        predicted = [v.subarea if v else "(LLM call failed)" for v in votes]
+    else:
+        predicted = [combine(row, classifier.classes, v)[0] for row, v in zip(proba, votes)]
+    return score(truth, predicted, chosen=chosen, method=method, llm_failed=votes.count(None))

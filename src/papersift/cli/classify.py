@@ -19,7 +19,9 @@ def _print_evaluation(evaluation, as_json: bool, *, brief: bool = False) -> None
         return
     out = common.Console()
     out.print(f"accuracy [bold]{evaluation.accuracy:.3f}[/], macro-F1 [bold]{evaluation.macro_f1:.3f}[/] "
-              f"on {evaluation.n} papers" + (f" ({evaluation.folds}-fold CV)" if evaluation.folds else ""))
+              f"on {evaluation.n} papers" + (f" ({evaluation.folds}-fold CV)" if evaluation.folds else "")
+              + (f", {evaluation.method}" if evaluation.method != "supervised" else "")
+              + (f" ({evaluation.llm_failed} LLM calls failed)" if evaluation.llm_failed else ""))
     if evaluation.chosen:
         out.print(f"models chosen by inner CV: {', '.join(evaluation.chosen)}", highlight=False)
     if not brief:
@@ -60,7 +62,7 @@ def classify(
     train: bool = typer.Option(False, "--train", help="Train the supervised model on the labelled papers (again) and report it; assign nothing."),
     evaluate: bool = typer.Option(False, "--eval", help="Stratified k-fold cross-validation on the labelled papers: accuracy, macro-F1, confusion matrix."),
     folds: int = typer.Option(5, "--folds", help="Number of folds for --eval."),
-    eval_on: Path = typer.Option(None, "--eval-on", help="Train on the store's labelled papers (minus this file's) and score on this labelled JSONL/CSV file."),
+    eval_on: Path = typer.Option(None, "--eval-on", help="Train on the store's labelled papers (minus this file's) and score --method on this labelled JSONL/CSV file."),
     method: str = typer.Option("supervised", "--method", help="supervised | llm (zero-shot from the taxonomy's descriptions) | combined."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
@@ -84,7 +86,9 @@ def classify(
         try:
             if records is not None:
                 embed_store(store, embedder)
-                _print_evaluation(pipeline.evaluate_on(store, records, embedder), as_json, brief=True)
+                zero_shot = _zero_shot(store, taxonomy) if method != "supervised" else None
+                evaluation = pipeline.evaluate_on(store, records, embedder, method=method, zero_shot=zero_shot)
+                _print_evaluation(evaluation, as_json, brief=True)
             elif evaluate:
                 embed_store(store, embedder)
                 examples = pipeline.training_examples(store, embedder)
