@@ -230,12 +230,21 @@ def test_combined_stores_each_method_and_one_failed_paper_does_not_sink_the_rest
         assert labelled_store.get(paper_id).topic.subarea == subarea and 0 < confidence <= 1
 
 
-def test_combine_averages_the_supervised_probabilities_with_the_llm_vote():
+def test_combine_weighs_the_llms_answer_by_how_often_it_is_right():
     classes = ["a", "b", "c"]
     proba = np.array([0.5, 0.4, 0.1])
-    assert pipeline.combine(proba, classes, None) == ("a", 0.5)
-    subarea, confidence = pipeline.combine(proba, classes, pipeline.Prediction("p", "llm", "b", 0.9))
-    assert subarea == "b" and confidence == pytest.approx((0.4 + 0.9) / 2)
+    says_b = pipeline.Prediction("p", "llm", "b", 0.99)  # its stated confidence plays no part
+    assert pipeline.combine(proba, classes, None, 0.9) == ("a", 0.5)
+    subarea, confidence = pipeline.combine(proba, classes, says_b, 0.9)
+    assert subarea == "b" and confidence == pytest.approx(0.4 * 0.9 / (0.5 * 0.05 + 0.4 * 0.9 + 0.1 * 0.05))
+    assert pipeline.combine(proba, classes, says_b, 1 / 3) == ("a", pytest.approx(0.5))  # a coin flip changes nothing
+    assert pipeline.combine(np.array([0.9, 0.08, 0.02]), classes, says_b, 0.6)[0] == "a"  # a sure classifier stands
+
+
+def test_reliability_is_the_smoothed_share_of_right_answers():
+    votes = [("a", 0.9), ("b", 0.9), RuntimeError("timeout"), ("a", 0.9)]
+    assert pipeline.reliability(votes, ["a", "a", "a", "a"]) == pytest.approx((2 + 1) / (3 + 2))
+    assert pipeline.reliability([], []) == 0.5
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -305,6 +314,7 @@ def test_eval_on_scores_the_llm_and_combined_methods_too(tmp_path):
     assert "(LLM call failed)" in llm.labels
     # the perfect votes decide every paper but the one whose call failed, where the supervised answer stands
     assert combined.llm_failed == 1 and combined.accuracy >= 6 / 7
+    assert combined.llm_reliability == round((28 + 1) / (28 + 2), 3)  # right on every training paper it was shown
     assert supervised_only.accuracy < 6 / 7  # so the votes did change answers
     store.close()
 
