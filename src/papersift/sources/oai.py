@@ -128,23 +128,12 @@ def raw_to_paper(meta: Element, header: dict[str, Any]) -> Paper:
     if affiliations:
         extra["affiliations"] = affiliations
     version = latest["version"] if latest else None
-    return Paper(
-        source=SOURCE,
-        source_id=arxiv_id,
-        arxiv_id=arxiv_id,
+    return _paper(
+        arxiv_id, get, authors, extra,
         version=version,
-        doi=_doi(get("doi"), extra),
-        title=get("title"),
-        authors=authors,
-        abstract=get("abstract"),
-        venue=get("journal-ref"),
-        categories=(get("categories") or "").split(),
         published=_rfc2822_date(first["date"]) if first else None,
         updated=_rfc2822_date(latest["date"]) if latest and latest is not first else None,
-        url_abs=abs_url(arxiv_id),
         url_pdf=pdf_url(arxiv_id, version),
-        withdrawn=is_withdrawn(extra.get("comments")),
-        extra=extra,
     )
 
 
@@ -166,6 +155,11 @@ def arxiv_to_paper(meta: Element, header: dict[str, Any]) -> Paper:
     extra = {**header, **_unmapped(meta)}
     if affiliations:
         extra["affiliations"] = affiliations
+    return _paper(arxiv_id, get, authors, extra, published=get("created"), updated=get("updated"), url_pdf=pdf_url(arxiv_id))
+
+
+def _paper(arxiv_id: str, get: Callable[[str], str | None], authors: list[str], extra: dict[str, Any], **dated: Any) -> Paper:
+    """The fields both metadata formats give alike; ``dated`` holds what differs (version, dates, PDF link)."""
     return Paper(
         source=SOURCE,
         source_id=arxiv_id,
@@ -176,12 +170,10 @@ def arxiv_to_paper(meta: Element, header: dict[str, Any]) -> Paper:
         abstract=get("abstract"),
         venue=get("journal-ref"),
         categories=(get("categories") or "").split(),
-        published=get("created"),
-        updated=get("updated"),
         url_abs=abs_url(arxiv_id),
-        url_pdf=pdf_url(arxiv_id),
         withdrawn=is_withdrawn(extra.get("comments")),
         extra=extra,
+        **dated,
     )
 
 
