@@ -150,24 +150,21 @@ class FakeHybridLlama:
                 "usage": {"prompt_tokens": 40, "completion_tokens": 6}}
 
 
-async def test_the_embedded_engine_thinks_within_its_budget_then_answers(tmp_path, monkeypatch):
+def test_the_embedded_engine_thinks_within_its_budget_then_answers():
     pytest.importorskip("llama_cpp", reason="the embedded engine's chat formatter comes with llama-cpp-python")
-    from papersift.llm import embedded
     from papersift.llm.base import ChatRequest, Thinking
+    from papersift.llm.engine import LlamaEngine
 
-    gguf = tmp_path / "hybrid.gguf"
-    gguf.write_bytes(b"GGUF")
     fake = FakeHybridLlama()
-    monkeypatch.setitem(embedded._ENGINES, gguf, fake)
-    backend = embedded.EmbeddedBackend(load_settings(llm={"embedded_model": str(gguf)}).llm)
+    engine = LlamaEngine(fake, model="hybrid")
 
-    result = await backend.chat(ChatRequest(messages=MESSAGES, thinking=Thinking(True, 6)))
+    result = engine.chat(ChatRequest(messages=MESSAGES, thinking=Thinking(True, 6)))
     thinking_prompt, answer_prompt = fake.prompts
     assert thinking_prompt.endswith("Summarise: GPT-4o scores 88.7 on MMLU. /think<|im_end|>\n<|im_start|>assistant\n<think>\n")
     assert answer_prompt.endswith(f"{BUDGET_CLOSING}\n</think>\n\n")
     assert words(result.reasoning)[:6] == REASONING_WORDS[:6] and result.reasoning.endswith(BUDGET_CLOSING)
     assert result.text == "GPT-4o scores 88.7." and result.tokens_reasoning == 6
 
-    off = await backend.chat(ChatRequest(messages=MESSAGES, thinking=Thinking(False)))
+    off = engine.chat(ChatRequest(messages=MESSAGES, thinking=Thinking(False)))
     assert fake.chat_messages[-1][-1]["content"].endswith(" /no_think")
     assert (off.text, off.reasoning) == ("GPT-4o scores 88.7.", None)

@@ -52,6 +52,9 @@ class LLMSettings(BaseModel):
     embedded_model: str = "qwen2.5-coder-1.5b"
     n_ctx: int = 8192
     n_threads: int | None = None
+    # One embedded call may take this long before its worker is stopped and the call retried: a
+    # card takes about a minute on 2 idle cores, and 10-20 times longer when the cores are busy.
+    embedded_timeout: float = 1800.0
     # Prices per million tokens, keyed by model name: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config import Settings
-from ..llm.base import LLMError
+from ..llm.base import BackendUnavailable, LLMError
 from ..models import Card, Enrichment, Paper
 from ..store import Store
 from ..text import segment
@@ -193,6 +193,8 @@ class Enricher:
         source = source_text(paper)
         try:
             card, reasoning = await self._ask(paper, messages)
+        except BackendUnavailable:
+            raise  # not this paper's fault: the run stops
         except LLMError as exc:
             return Enrichment(**result, status="failed", reasons=[str(exc) or type(exc).__name__]), False
         verdict = await self._guard(card, source)
@@ -235,7 +237,8 @@ def run_params(settings: Settings, selection: Selection, force: bool) -> dict[st
 
 
 class RunAborted(RuntimeError):
-    """So many papers failed in a row that the LLM is down or misconfigured: the run stopped."""
+    """The LLM is down, misconfigured or unusable (so many papers failed in a row, or its engine
+    keeps crashing): the run stopped."""
 
 
 class EnrichRun:
@@ -265,6 +268,10 @@ class EnrichRun:
         while (paper := await self.queue.get()) is not None:
             try:
                 enrichment, reasked = await self.enricher.enrich(paper)
+            except BackendUnavailable as exc:
+                # The paper stays pending (no result saved): a later run, once the backend is
+                # fixed, takes it up like any paper not yet done.
+                raise RunAborted(str(exc)) from exc
             except Exception as exc:  # one paper's surprise never sinks the run
                 log.exception("enriching %s", paper.id)
                 enrichment, reasked = Enrichment(

@@ -65,6 +65,11 @@ class LLMError(Exception):
     """A call failed for good (after retries): the message says why."""
 
 
+class BackendUnavailable(LLMError):
+    """The backend cannot work at all (its engine keeps crashing): a run stops here instead of
+    failing every paper that is left."""
+
+
 class TransientLLMError(LLMError):
     """A call failed in a way worth retrying (429, 5xx, timeout, dropped connection)."""
 
@@ -75,9 +80,8 @@ class TransientLLMError(LLMError):
 
 class Backend:
     name: ClassVar[str]
-    # False where a call cannot be stopped midway (a generation in a worker thread): the client
-    # then puts no timeout on it, since a timed-out call would keep running and block the next.
-    cancellable: ClassVar[bool] = True
+    # Seconds one attempt may take before it is given up and retried; None: ``llm.timeout``.
+    timeout: float | None = None
 
     model: str
 

@@ -169,6 +169,10 @@ class LLMClient:
         await self.aclose()
 
     @property
+    def _timeout(self) -> float:
+        return self.backend.timeout or self.llm.timeout
+
+    @property
     def model(self) -> str:
         return self.backend.model or self.llm.model or ""
 
@@ -242,10 +246,10 @@ class LLMClient:
     async def _attempt(self, request: ChatRequest) -> ChatResult:
         async with self._slots:
             try:
-                async with asyncio.timeout(self.llm.timeout if self.backend.cancellable else None):
+                async with asyncio.timeout(self._timeout):
                     return await self.backend.chat(request)
             except TimeoutError as exc:
-                raise TransientLLMError(f"{self.backend.name} ({self.model}): no reply within {self.llm.timeout:g} s") from exc
+                raise TransientLLMError(f"{self.backend.name} ({self.model}): no reply within {self._timeout:g} s") from exc
 
     # --- structured output ---------------------------------------------------------------------
 

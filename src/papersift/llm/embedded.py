@@ -1,15 +1,14 @@
-"""The embedded engine: llama.cpp in-process (llama-cpp-python), running a packaged GGUF model.
+"""The embedded backend: a packaged GGUF model on llama.cpp, in a worker process of its own.
 
-One engine per model file is loaded on first use and shared by the whole process; a lock lets
-one generation run at a time (two on the same cores slow each other 10-60x) and every call runs
-in a worker thread, so the event loop stays free. Structured output is llama.cpp's grammar made
-from the JSON schema (``response_format={"type": "json_object", "schema": …}``).
-
-Thinking: a hybrid model (its chat template knows ``<think>`` or ``enable_thinking``) is switched
-by the ``/think`` and ``/no_think`` soft switches (llama-cpp-python passes no template kwargs).
-With thinking on, the reasoning is generated without the grammar, up to its end or the budget
-(then closed with the Qwen3 closing sentence), and the answer is generated after it under the
-grammar. A model without thinking (the default Qwen2.5-Coder) gets no switch at all.
+The worker (:mod:`papersift.llm.engine`) is started on the first call and kept for the next ones,
+one per model and settings in this process, shared by every client; one generation runs at a
+time (two on the same cores slow each other 10-60x). Whatever kills the worker — a segfault, an
+illegal instruction, the out-of-memory killer — fails only the call it was on, with a message
+that says what happened and what to do; the next call starts a fresh worker. After
+``CRASHES_IN_A_ROW`` deaths without an answer between them the engine is taken as unusable on
+this machine (:class:`BackendUnavailable`), so that a run stops with one clear message instead
+of failing every paper. A call that runs past ``llm.embedded_timeout`` kills the worker, and the
+client retries it on a fresh one.
 """
 
 from __future__ import annotations
@@ -18,178 +17,176 @@ import asyncio
 import atexit
 import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from ..config import LLMSettings
 from . import models
-from .base import Backend, ChatRequest, ChatResult, LLMError, register
-from .reasoning import THINK_CLOSE, THINK_OPEN, budget_prefix, closed_reasoning, split_reasoning, with_soft_switch
+from .base import Backend, BackendUnavailable, ChatRequest, ChatResult, LLMError, TransientLLMError, register
+from .engine import DEFAULT_ENGINE, request_to_json
 
-_ENGINES: dict[Path, Any] = {}
-_LOCK = threading.Lock()  # one generation (and one load) at a time in this process
+CRASHES_IN_A_ROW = 3
+STDERR_QUOTED = 300  # characters of the worker's last stderr line quoted in a crash message
+WHAT_TO_DO = ("Run `papersift doctor --only llm` to check the engine; if it crashes there too, rebuild llama.cpp "
+              "for this machine (`make engine`, see the README) or use an OpenAI-compatible server "
+              "(PAPERSIFT_LLM_BACKEND=openai PAPERSIFT_LLM_BASE_URL=…).")
+SIGNAL_MEANING = {
+    signal.SIGSEGV: "segmentation fault: llama.cpp built with CPU instructions this machine cannot run, or a damaged model",
+    signal.SIGILL: "illegal instruction: llama.cpp built for a newer CPU than this one",
+    signal.SIGKILL: "killed, most often by the out-of-memory killer (the default model needs about 2 GB)",
+    signal.SIGBUS: "bus error: the model file changed or its disk went away while it was mapped",
+    signal.SIGABRT: "aborted by llama.cpp itself",
+}
 
 
-def load_engine(path: Path, n_ctx: int, n_threads: int) -> Any:
-    """The shared ``llama_cpp.Llama`` for ``path``; call with ``_LOCK`` held."""
-    engine = _ENGINES.get(path)
-    if engine is None:
+class EngineCrashed(LLMError):
+    """The worker died during a call."""
+
+
+class EngineProcess:
+    """One worker process: started on demand, asked one request at a time, restarted after a death."""
+
+    def __init__(self, command: list[str], label: str):
+        self.command = command
+        self.label = label
+        self.crashes_in_a_row = 0
+        self.load_seconds: float | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
+        self._lock = threading.Lock()
+        self._killed_on_purpose = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    def ask(self, request: ChatRequest) -> ChatResult:
+        with self._lock:
+            if self.crashes_in_a_row >= CRASHES_IN_A_ROW:
+                raise BackendUnavailable(f"{self.label} crashed {self.crashes_in_a_row} times in a row and is not "
+                                         f"started again in this run. {WHAT_TO_DO}")
+            if self.pid is None:
+                self._start()
+            reply = self._exchange(request_to_json(request))
+            self.crashes_in_a_row = 0
+        if "error" in reply:
+            raise LLMError(reply["error"])
+        return ChatResult(**reply["result"])
+
+    def _start(self) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        self._killed_on_purpose = False
+        self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+        ready = self._read()
+        if "error" in ready:
+            self.close()
+            raise LLMError(ready["error"])  # a setup error, not a crash: it says what to install or fix
+        self.load_seconds = ready.get("load_seconds")
+
+    def _exchange(self, line: str) -> dict[str, Any]:
+        assert self._proc and self._proc.stdin
         try:
-            import llama_cpp
-        except ImportError as exc:
-            raise LLMError("the embedded engine needs llama-cpp-python: pip install 'papersift[embedded]' "
-                           "(it compiles llama.cpp once, ~11 minutes), or use an OpenAI-compatible server "
-                           "(PAPERSIFT_LLM_BACKEND=openai PAPERSIFT_LLM_BASE_URL=…)") from exc
-        try:
-            engine = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-        except (ValueError, RuntimeError) as exc:
-            raise LLMError(f"{path}: llama.cpp cannot load this model: {exc}") from exc
-        _ENGINES[path] = engine
-    return engine
+            self._proc.stdin.write(line.encode() + b"\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died before reading: _read says how
+        return self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self._proc and self._proc.stdout
+        line = self._proc.stdout.readline()
+        if line:
+            return json.loads(line)
+        code = self._proc.wait()
+        if self._killed_on_purpose:
+            raise TransientLLMError(f"{self.label}: stopped after running past its time limit (llm.embedded_timeout)")
+        self.crashes_in_a_row += 1
+        raise EngineCrashed(f"{self.label} crashed: {describe_exit(code)}{self._stderr_tail()}. {WHAT_TO_DO}")
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        lines = [ln for ln in self._stderr.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        return f" (its last words: {lines[-1].strip()[:STDERR_QUOTED]})" if lines else ""
+
+    def kill(self) -> None:
+        """Stop a generation midway (a timed-out call): the worker is killed, the next call starts another."""
+        if self._proc and self._proc.poll() is None:
+            self._killed_on_purpose = True
+            self._proc.kill()
+
+    def close(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.stdin.close()  # end of input: the worker exits by itself
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        sig = signal.Signals(-code)
+        return f"its process was killed by {sig.name} ({SIGNAL_MEANING.get(sig, signal.strsignal(sig) or 'a signal')})"
+    return f"its process exited with status {code}"
+
+
+_WORKERS: dict[tuple[str, ...], EngineProcess] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def worker_for(command: list[str], label: str) -> EngineProcess:
+    """The shared worker for this command line (model, context, threads, engine)."""
+    with _WORKERS_LOCK:
+        return _WORKERS.setdefault(tuple(command), EngineProcess(command, label))
 
 
 @atexit.register
-def _close_engines() -> None:
-    # Closed before the interpreter tears down the modules llama.cpp's finaliser needs;
-    # left to garbage collection at exit, it fails with a traceback on stderr.
-    while _ENGINES:
-        _ENGINES.popitem()[1].close()
+def _close_workers() -> None:
+    while _WORKERS:
+        _WORKERS.popitem()[1].close()
 
 
 @register
 class EmbeddedBackend(Backend):
     name = "embedded"
-    cancellable = False  # a generation in a worker thread cannot be stopped: no client-side timeout
 
-    def __init__(self, settings: LLMSettings):
+    def __init__(self, settings: LLMSettings, *, engine: str = DEFAULT_ENGINE):
         self.settings = settings
+        self.engine = engine
         self.model_ref = settings.embedded_model
         self.model = Path(settings.embedded_model).stem if settings.embedded_model not in models.MODELS else settings.embedded_model
         self.n_threads = settings.n_threads or os.cpu_count() or 1
-        self.load_seconds: float | None = None
-        self._path: Path | None = None
+        self.timeout = settings.embedded_timeout
+        self._worker: EngineProcess | None = None
+        self._turn: asyncio.Lock | None = None
 
-    def engine(self) -> Any:
-        """The loaded engine (assembling the packaged model first if needed); call with ``_LOCK`` held."""
-        if self._path is None:
-            self._path = models.resolve(self.model_ref)
-        if self._path not in _ENGINES:
-            started = time.monotonic()
-            load_engine(self._path, self.settings.n_ctx, self.n_threads)
-            self.load_seconds = time.monotonic() - started
-        return _ENGINES[self._path]
+    def worker(self) -> EngineProcess:
+        """The worker for this backend's model (assembling the packaged model first if needed)."""
+        if self._worker is None:
+            path = models.resolve(self.model_ref)
+            command = [sys.executable, "-m", "papersift.llm.engine", "--model", str(path),
+                       "--n-ctx", str(self.settings.n_ctx), "--n-threads", str(self.n_threads), "--engine", self.engine]
+            self._worker = worker_for(command, f"the embedded engine (llama.cpp, {self.model})")
+        return self._worker
+
+    @property
+    def load_seconds(self) -> float | None:
+        return self._worker.load_seconds if self._worker else None
 
     async def chat(self, request: ChatRequest) -> ChatResult:
-        return await asyncio.to_thread(self._chat_locked, request)
-
-    def _chat_locked(self, request: ChatRequest) -> ChatResult:
-        with _LOCK:
-            llm = self.engine()
-            hybrid = _is_hybrid(llm)
-            messages = with_soft_switch(request.messages, request.thinking.enabled) if hybrid else request.messages
+        # Calls wait their turn here, not in threads: a waiting call holds no thread of the pool.
+        self._turn = self._turn or asyncio.Lock()
+        async with self._turn:
+            worker = await asyncio.to_thread(self.worker)
             try:
-                if hybrid and request.thinking.enabled:
-                    return self._think_then_answer(llm, request, messages)
-                return self._chat_completion(llm, request, messages)
-            except ValueError as exc:  # llama-cpp-python's way to say the prompt does not fit
-                raise LLMError(f"embedded model {self.model}: {exc} (llm.n_ctx is {self.settings.n_ctx})") from exc
-
-    def _chat_completion(self, llm: Any, request: ChatRequest, messages: list[dict[str, str]]) -> ChatResult:
-        options: dict[str, Any] = {"messages": messages, "max_tokens": request.max_tokens,
-                                   "temperature": request.temperature}
-        if request.schema is not None:
-            options["response_format"] = {"type": "json_object", "schema": grammar_schema(request.schema)}
-        before = _evaluated_tokens(llm)
-        response = llm.create_chat_completion(**options)
-        choice = response["choices"][0]
-        answer, reasoning = split_reasoning(choice["message"].get("content") or "")
-        usage = response.get("usage") or {}
-        prompt_tokens = usage.get("prompt_tokens", 0)
-        return ChatResult(text=answer, reasoning=reasoning, model=self.model, tokens_in=prompt_tokens,
-                          tokens_out=usage.get("completion_tokens", 0), finish_reason=choice.get("finish_reason"),
-                          tokens_cached=_reused_prefix(before, _evaluated_tokens(llm), prompt_tokens))
-
-    def _think_then_answer(self, llm: Any, request: ChatRequest, messages: list[dict[str, str]]) -> ChatResult:
-        """Reasoning first (free text, up to its end or the budget), then the answer under the grammar."""
-        prompt = _formatter(llm)(messages=messages).prompt
-        budget = request.thinking.budget if request.thinking.budget is not None else request.max_tokens
-        thought, reasoning_tokens, cut = "", 0, False
-        start = prompt if prompt.rstrip().endswith(THINK_OPEN) else prompt + THINK_OPEN + "\n"
-        for chunk in llm.create_completion(start, max_tokens=budget + 1, temperature=request.temperature, stream=True):
-            thought += chunk["choices"][0]["text"]
-            if THINK_CLOSE in thought:
-                break
-            reasoning_tokens += 1
-            if reasoning_tokens >= budget:
-                cut = True
-                break
-        reasoning = thought.split(THINK_CLOSE)[0].strip()
-        prefix = budget_prefix(reasoning) if cut else f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n"
-        answer_prompt = (prompt if not prompt.rstrip().endswith(THINK_OPEN) else prompt.rstrip()[: -len(THINK_OPEN)]) + prefix
-        options: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": request.temperature}
-        if request.schema is not None:
-            from llama_cpp import LlamaGrammar
-
-            options["grammar"] = LlamaGrammar.from_json_schema(json.dumps(grammar_schema(request.schema)), verbose=False)
-        response = llm.create_completion(answer_prompt, **options)
-        choice = response["choices"][0]
-        usage = response.get("usage") or {}
-        return ChatResult(
-            text=split_reasoning(choice["text"])[0].strip(),
-            reasoning=closed_reasoning(reasoning) if cut else (reasoning or None),
-            model=self.model,
-            tokens_in=usage.get("prompt_tokens", 0),
-            tokens_out=reasoning_tokens + usage.get("completion_tokens", 0),
-            tokens_reasoning=reasoning_tokens,
-            finish_reason=choice.get("finish_reason"),
-        )
-
-
-def _evaluated_tokens(llm: Any) -> list[int]:
-    """The tokens in the engine's KV cache (llama-cpp-python keeps the last prompt's)."""
-    ids = getattr(llm, "_input_ids", None)
-    return ids.tolist() if ids is not None else []
-
-
-def _reused_prefix(before: list[int], after: list[int], prompt_tokens: int) -> int:
-    """Prompt tokens llama.cpp did not evaluate again: the prefix shared with the previous prompt
-    (it always evaluates the last prompt token itself)."""
-    shared = 0
-    for a, b in zip(before, after[:prompt_tokens]):
-        if a != b:
-            break
-        shared += 1
-    return min(shared, max(prompt_tokens - 1, 0))
-
-
-def _is_hybrid(llm: Any) -> bool:
-    template = llm.metadata.get("tokenizer.chat_template", "")
-    return "enable_thinking" in template or THINK_OPEN in template
-
-
-def _formatter(llm: Any) -> Any:
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    def text_of(token: int) -> str:
-        return llm.detokenize([token], special=True).decode("utf-8", "replace") if token != -1 else ""
-
-    return Jinja2ChatFormatter(llm.metadata["tokenizer.chat_template"], eos_token=text_of(llm.token_eos()),
-                               bos_token=text_of(llm.token_bos()))
-
-
-# llama.cpp's grammar parser refuses (and llama-cpp-python then crashes on) a string bound as long
-# as the card's digest (maxLength 1500): "number of rules that are going to be repeated ... exceeds
-# sane defaults". Longer bounds are left to max_tokens and to the pydantic validation after.
-GRAMMAR_MAX_LENGTH = 500
-
-
-def grammar_schema(schema: Any) -> Any:
-    """The schema for llama.cpp's grammar: ``maxLength`` above GRAMMAR_MAX_LENGTH removed."""
-    if isinstance(schema, dict):
-        return {k: grammar_schema(v) for k, v in schema.items()
-                if not (k == "maxLength" and isinstance(v, int) and v > GRAMMAR_MAX_LENGTH)}
-    if isinstance(schema, list):
-        return [grammar_schema(v) for v in schema]
-    return schema
+                return await asyncio.to_thread(worker.ask, request)
+            except asyncio.CancelledError:
+                worker.kill()  # a timed-out call: its thread then reads the end and returns
+                raise
