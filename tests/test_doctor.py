@@ -12,6 +12,7 @@ import shutil
 import socket
 import sqlite3
 import tempfile
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,8 @@ def run_unprivileged(*args, db: Path) -> tuple[int, str]:
             with os.fdopen(write_end, "w") as out:
                 json.dump(doctor_cli(*args, db=db), out)
             status = 0
+        except BaseException:
+            traceback.print_exc()
         finally:
             os._exit(status)
     os.close(write_end)

@@ -34,7 +34,7 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from .config import Settings, default_config_path, load_settings
+from .config import NetSettings, Settings, default_config_path, load_settings
 from .llm import models
 from .llm.base import LLMError, Thinking
 from .llm.client import LLMClient, make_backend
@@ -44,7 +44,6 @@ PROBE_MESSAGES = [{"role": "user", "content": "Reply with one word: ready"}]
 PROBE_TOKENS = 8
 PROBE_TEXT = "papersift doctor: a short sentence to embed. 一个用于检查的短句。"
 SOURCE_TIMEOUT = 5.0  # seconds: a source that takes longer than this to answer is as good as down here
-SOURCE_URLS = ("arxiv_api_url", "arxiv_oai_url", "openreview_api_url", "hf_api_url")
 SERVER_HINT = "set llm.base_url (PAPERSIFT_LLM_BASE_URL) to the server's address, e.g. http://127.0.0.1:8000/v1"
 
 
@@ -153,7 +152,7 @@ def check_db(settings: Settings) -> CheckResult:
         # mode=rw: never create a file; SQLite falls back to reading when the file is write-protected
         conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=5)
     except sqlite3.Error as exc:
-        return _broken("db", f"{path}: cannot be opened ({exc})", _read_only_fix(path), path=str(path))
+        return _db_error(exc, path)
     try:
         return _inspect_db(conn, path)
     finally:
@@ -207,10 +206,14 @@ def _probe_write(conn: sqlite3.Connection) -> None:
 
 def _db_error(exc: sqlite3.Error, path: Path) -> CheckResult:
     code = getattr(exc, "sqlite_errorname", "") or ""
-    if code.startswith("SQLITE_READONLY") or code == "SQLITE_CANTOPEN":
+    if code.startswith("SQLITE_READONLY"):
         where = "its folder is" if code == "SQLITE_READONLY_DIRECTORY" else "it is"
         return _broken("db", f"{path} is read-only for {_user()}: {where} not writable ({exc})",
                        _read_only_fix(path), path=str(path))
+    if code.startswith("SQLITE_CANTOPEN"):
+        return _broken("db", f"{path} cannot be opened by {_user()} ({exc})",
+                       f"make {path} a file that {_user()} can read and write, in a folder it can write, "
+                       "or point --db / PAPERSIFT_DB elsewhere", path=str(path))
     if code.startswith("SQLITE_BUSY") or code.startswith("SQLITE_LOCKED"):
         return _warning("db", f"{path} is locked by another process ({exc})",
                         "run the doctor again when the other papersift command has finished", path=str(path))
@@ -343,7 +346,7 @@ def _stored_dimension(db: Path, model: str) -> int | None:
 def check_sources(settings: Settings, timeout: float = SOURCE_TIMEOUT) -> CheckResult:
     """Each configured source URL answers an HTTP GET. Unreachable is a warning: papersift runs
     offline, and only ``ingest`` from that source needs it."""
-    urls = {name: getattr(settings.net, name) for name in SOURCE_URLS}
+    urls = {name: getattr(settings.net, name) for name in NetSettings.model_fields if name.endswith("_url")}
     with httpx.Client(headers={"User-Agent": settings.net.user_agent}, timeout=timeout, follow_redirects=True) as client:
         with ThreadPoolExecutor(len(urls)) as pool:
             answers = dict(zip(urls, pool.map(lambda url: _reach(client, url), urls.values())))
