@@ -236,7 +236,11 @@ def check_llm(settings: Settings) -> CheckResult:
         return _check_embedded(settings)
     if backend == "openai":
         return asyncio.run(_check_server(settings))
-    return _broken("llm", f"unknown LLM backend {backend!r}", "set llm.backend (PAPERSIFT_LLM_BACKEND) to embedded or openai")
+    try:
+        make_backend(settings)  # raises for a backend it does not know, naming those it knows
+    except LLMError as exc:
+        return _broken("llm", str(exc), "set llm.backend (PAPERSIFT_LLM_BACKEND) to embedded or openai")
+    raise AssertionError(f"the doctor has no check for the LLM backend {backend!r}")
 
 
 def _check_embedded(settings: Settings) -> CheckResult:
@@ -271,12 +275,14 @@ async def _check_server(settings: Settings) -> CheckResult:
         return _broken("llm", f"no answer to /models: {exc}", f"start the server, or {SERVER_HINT} (now: {where})",
                        base_url=settings.llm.base_url)
     wanted = settings.llm.model
-    if not served or (wanted and wanted not in served):
+    if not served:
         await backend.aclose()
-        serving = f"serves {', '.join(served)}" if served else "lists no model"
-        return _broken("llm", f"{where} {serving}, not the configured model {wanted!r}",
-                       f"set llm.model (PAPERSIFT_LLM_MODEL) to one of: {', '.join(served)}" if served
-                       else "load a model into the server", base_url=settings.llm.base_url, served=served)
+        return _broken("llm", f"{where} lists no model", "load a model into the server", base_url=settings.llm.base_url)
+    if wanted and wanted not in served:
+        await backend.aclose()
+        return _broken("llm", f"{where} serves {', '.join(served)}, not the configured model {wanted!r}",
+                       f"set llm.model (PAPERSIFT_LLM_MODEL) to one of: {', '.join(served)}",
+                       base_url=settings.llm.base_url, served=served)
     try:
         return await _generate(settings, f"{where} serves {wanted or served[0]}", backend=backend)
     except LLMError as exc:
