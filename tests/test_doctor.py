@@ -211,7 +211,7 @@ def test_an_older_schema_is_a_warning_and_a_newer_one_is_broken(db):
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA user_version = 99")
     code, checks = doctor_json("--only", "db")
-    assert code == 1 and checks["db"]["status"] == "broken" and "upgrade papersift" in checks["db"]["fix"]
+    assert code == 1 and checks["db"]["status"] == "broken" and "newer papersift" in checks["db"]["fix"]
 
 
 def test_no_database_yet_is_fine_and_the_doctor_does_not_create_one(tmp_path):

@@ -145,7 +145,7 @@ def _read_only_fix(path: Path) -> str:
 
 
 def check_db(settings: Settings) -> CheckResult:
-    path = Path(settings.db).expanduser()
+    path = Path(settings.db)
     if not path.exists():
         return _check_db_folder(path)
     try:
@@ -181,7 +181,7 @@ def _inspect_db(conn: sqlite3.Connection, path: Path) -> CheckResult:
     latest = len(MIGRATIONS)
     if version > latest:
         return _broken("db", f"{path} is at schema version {version}, newer than this papersift ({latest})",
-                       "upgrade papersift (pip install -U papersift), or use a database this version made",
+                       "use the newer papersift that wrote it, or a database this version made",
                        path=str(path), version=version)
     try:
         _probe_write(conn)
@@ -324,7 +324,7 @@ def check_embedder(settings: Settings) -> CheckResult:
     if not dim or not np.isfinite(vectors).all():
         return _broken("embedder", f"{embedder.name} returned {vectors.shape} values, not one finite vector",
                        "check the embedding server's model")
-    stored = _stored_dimension(Path(settings.db).expanduser(), embedder.name)
+    stored = _stored_dimension(Path(settings.db), embedder.name)
     if stored is not None and stored != dim:
         return _broken("embedder", f"{embedder.name} returns {dim} dimensions but the store's vectors of it have {stored}",
                        f"embed again: sqlite3 {settings.db} \"DELETE FROM embeddings WHERE model = '{embedder.name}'\""
