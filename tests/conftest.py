@@ -21,6 +21,13 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in TRUE
 
 
+def _fail_a_skip_in_ci(report) -> None:
+    if report.skipped and not hasattr(report, "wasxfail") and in_ci():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and CI={os.environ['CI']} runs every test: {reason.removeprefix('Skipped: ')}"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In CI a skipped test fails, naming why it skipped: a green run then proves every test ran.
@@ -30,12 +37,14 @@ def pytest_runtest_makereport(item, call):
     fixture that skips) becomes an error of that setup, which fails the run the same way.
     """
     outcome = yield
-    report = outcome.get_result()
-    if report.skipped and not hasattr(report, "wasxfail") and in_ci():
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        reason = reason.removeprefix("Skipped: ")
-        report.outcome = "failed"
-        report.longrepr = f"skipped, and CI={os.environ['CI']} runs every test: {reason}"
+    _fail_a_skip_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A whole module skipped while collecting it (``importorskip`` at its top) is a collection error in CI."""
+    outcome = yield
+    _fail_a_skip_in_ci(outcome.get_result())
 
 
 @pytest.fixture(autouse=True)

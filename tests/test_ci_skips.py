@@ -37,11 +37,25 @@ def test_known_bug():
 '''
 
 
-@pytest.fixture
-def session(pytester):
+SKIPPED_MODULE = '''
+import pytest
+
+ray = pytest.importorskip("no_such_module_for_this_test")
+
+def test_on_a_cluster():
+    pass
+'''
+
+
+def with_our_conftest(pytester):
     pytester.makeconftest(CONFTEST.read_text(encoding="utf-8"))
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile(test_session=TESTS)
+    return pytester
+
+
+@pytest.fixture
+def session(pytester):
+    with_our_conftest(pytester).makepyfile(test_session=TESTS)
     return pytester
 
 
@@ -68,3 +82,13 @@ def test_in_ci_every_skip_fails_and_says_why(session, monkeypatch, value):
         "ERROR test_session.py::test_needs_a_font*skipped, and CI=* runs every test: no CJK font installed*",
         "ERROR test_session.py::test_needs_shared_data*skipped, and CI=* runs every test: ../shared/data/catalog-dev.jsonl not available*",
     ])
+
+
+def test_a_module_skipped_while_collecting_it_fails_in_ci_too(pytester, monkeypatch):
+    with_our_conftest(pytester).makepyfile(test_cluster=SKIPPED_MODULE)
+    monkeypatch.delenv("CI", raising=False)
+    pytester.runpytest().assert_outcomes(skipped=1)
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)  # a collection error: pytest stops before running anything
+    result.stdout.fnmatch_lines(["*skipped, and CI=true runs every test: could not import 'no_such_module_for_this_test'*"])
