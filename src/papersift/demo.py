@@ -107,7 +107,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
             say(f"3/{STEPS} enrich: skipped (--enrich 0)")
 
         embedded = embed_store(store, embedder)  # the enriched papers again, with their translated title and TL;DR
-        say(f"4/{STEPS} embed and search: {embedded.embedded} embedded with {embedder.name}")
+        say(f"4/{STEPS} embed and search: {embedded.embedded} embedded, {embedded.unchanged} unchanged ({embedder.name})")
         for query in QUERIES:
             hits = search(store, query, limit=3, embedder=embedder)
             report.searches[query] = [h.paper.id for h in hits]
