@@ -51,7 +51,7 @@ def _spread(store: Store, n: int) -> list[str]:
     return picked
 
 
-def read_bundled(resource, where: str) -> list[Paper]:
+def _read_bundled(resource, where: str) -> list[Paper]:
     """The papers of a JSONL file shipped in the package; a bad record is a bug, so it raises."""
     from .sources.base import SourceError
     from .sources.files import read_jsonl
@@ -81,7 +81,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
     out.mkdir(parents=True, exist_ok=True)
     lang = settings.llm.lang
     with Store(out / "papersift.db") as store:
-        papers = read_bundled(PAPERS, "bundled papers")
+        papers = _read_bundled(PAPERS, "bundled papers")
         result = ingest(store, papers, where="bundled papers")
         days = sorted({p.published for p in papers if p.published})
         report.ingested = {"new": result.new, "unchanged": result.unchanged, "papers": store.count()}
@@ -89,7 +89,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
             f"{result.new} new, {result.unchanged} already stored ({store.count()} papers)")
 
         embedder = get_embedder(settings)
-        labelled = read_bundled(LABELLED, "bundled labelled sample")
+        labelled = _read_bundled(LABELLED, "bundled labelled sample")
         training = examples_for(None, labelled, embedder, [p.topic.subarea for p in labelled])
         classified = classify_store(store, load_taxonomy(settings), embedder, training=training)
         report.classified = {"papers": classified.classified, "trained_on": len(labelled), "model": classified.model.get("bases")}
