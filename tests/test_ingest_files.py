@@ -1,6 +1,7 @@
 """Importing local files: JSONL, CSV, BibTeX; a file with a bad record imports nothing."""
 
 import json
+from importlib.resources import as_file
 
 import pytest
 from hypothesis import given, settings
@@ -31,6 +32,34 @@ def test_the_shared_catalog_imports_as_it_is_with_labels_and_reference_readings(
     assert set(paper.extra["summary_zh"]) == {"motivation", "problem", "observation", "method", "experiments", "contribution"}
     again = ingest(store, read_file(path), where=str(path))
     assert (again.new, again.updated, again.unchanged) == (0, 0, 481)
+
+
+def test_arxiv_metadata_records_keep_their_id_date_authors_and_links(store):
+    """The demo's bundled day of papers, as a source gives them: arXiv id, title, authors, first-version date, link."""
+    from datetime import date
+
+    from papersift.demo import PAPERS
+    from papersift.models import Paper
+
+    with as_file(PAPERS) as path:
+        report = ingest(store, read_file(path), where=str(path))
+    assert report.new == 19
+    qwen3 = store.get(store.resolve("2505.09388"))  # found by its arXiv id
+    assert qwen3.title == "Qwen3 Technical Report" and qwen3.published == date(2025, 5, 14)
+    assert qwen3.authors[:2] == ["An Yang", "Anfeng Li"] and len(qwen3.authors) == 60
+    assert (qwen3.url_abs, qwen3.url_pdf) == ("https://arxiv.org/abs/2505.09388", "https://arxiv.org/pdf/2505.09388")
+    # the arXiv id is the dedup key: the same paper from the arXiv API merges into it
+    assert store.upsert(Paper(source="arxiv", source_id="2505.09388v2", arxiv_id="2505.09388", version=2,
+                              title="Qwen3 Technical Report", abstract=qwen3.abstract))[0] == qwen3.id
+    assert store.count() == 19
+
+
+def test_an_arxiv_id_alone_gives_the_links_and_the_version():
+    paper = paper_from_mapping({"eprint": "2505.11820v3", "title": "Chain-of-Model Learning for Language Model"})
+    assert (paper.arxiv_id, paper.version) == ("2505.11820", 3)
+    assert (paper.url_abs, paper.url_pdf) == ("https://arxiv.org/abs/2505.11820", "https://arxiv.org/pdf/2505.11820v3")
+    given_link = paper_from_mapping({"arxiv_id": "2505.11820", "title": "t", "url": "https://example.org/p"})
+    assert given_link.url_abs == "https://example.org/p"  # a record's own link wins
 
 
 def test_latex_and_non_ascii_survive_intact(store, tmp_path):

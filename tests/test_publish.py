@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import feedparser
+import html5lib
 import pytest
+from playwright import sync_api as playwright
 from typer.testing import CliRunner
 
 from papersift.cli import app
@@ -237,7 +239,6 @@ def test_catalog_html_parses_cleanly_and_uses_only_local_assets(fixed):
 
 
 def assert_clean_html(html: str) -> None:
-    html5lib = pytest.importorskip("html5lib")
     parser = html5lib.HTMLParser(strict=True)
     parser.parse(html)  # raises on any parse error
     assert '<meta charset="utf-8">' in html and 'name="viewport"' in html
@@ -432,7 +433,6 @@ CHROMIUM = "/usr/bin/chromium"
 def test_injected_html_shows_as_text_and_math_renders_in_chromium(fixed, tmp_path):
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (make apt-browser)")
-    playwright = pytest.importorskip("playwright.sync_api")
     store, ids = fixed
     site.build_site(store, tmp_path / "site", "zh")
     single = tmp_path / "catalog-single.html"

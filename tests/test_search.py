@@ -277,8 +277,10 @@ def test_cli_search_prints_json_hits_best_first(tmp_path, sample_store):
     db = str(sample_store.path)
     result = runner.invoke(app, ["--db", db, "search", "reinforcement learning for reasoning", "--json", "--limit", "3"])
     assert result.exit_code == 0, result.output
-    hits = json.loads(result.stdout)
+    out = json.loads(result.stdout)
+    hits = out["hits"]
     assert len(hits) == 3 and all({"id", "title", "abstract", "score", "ranks", "source_id"} <= set(h) for h in hits)
+    assert out["vectors"] == {"model": "use-m3", "papers": 35, "without_vectors": 0, "notice": None}
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     bad = runner.invoke(app, ["--db", db, "search", "x", "--flag", "weird"])
     assert bad.exit_code != 0 and "--flag" in bad.output
@@ -286,7 +288,43 @@ def test_cli_search_prints_json_hits_best_first(tmp_path, sample_store):
     empty = runner.invoke(app, ["--db", db, "search", "  "])
     assert empty.exit_code == 1 and "empty query" in empty.output
     similar_out = runner.invoke(app, ["--db", db, "similar", hits[0]["id"], "--json", "-n", "2"])
-    assert similar_out.exit_code == 0 and len(json.loads(similar_out.stdout)) == 2
+    assert similar_out.exit_code == 0 and len(json.loads(similar_out.stdout)["hits"]) == 2
+
+
+def test_cli_search_and_similar_say_how_many_papers_have_no_vectors_and_what_to_run(tmp_path):
+    db = str(tmp_path / "fresh.db")
+    assert runner.invoke(app, ["--db", db, "ingest", "file", str(SAMPLE)]).exit_code == 0  # and no embed
+
+    text = runner.invoke(app, ["--db", db, "search", "clinical diagnosis"])
+    assert text.exit_code == 0
+    assert "35 of 35 papers have no use-m3 vectors" in text.output and "papersift embed" in text.output
+    as_json = json.loads(runner.invoke(app, ["--db", db, "search", "clinical diagnosis", "--json"]).stdout)
+    assert as_json["hits"] and as_json["vectors"]["without_vectors"] == 35 and "papersift embed" in as_json["vectors"]["notice"]
+    # similar works by vectors alone: with none it finds nothing, and says why
+    similar_out = runner.invoke(app, ["--db", db, "similar", as_json["hits"][0]["id"]])
+    assert similar_out.exit_code == 0 and "no papers found" in similar_out.output and "papersift embed" in similar_out.output
+    # words only, asked for: nothing to say
+    lexical = runner.invoke(app, ["--db", db, "search", "clinical diagnosis", "--mode", "lexical", "--json"])
+    assert json.loads(lexical.stdout)["vectors"] is None and "papersift embed" not in lexical.output
+
+    assert runner.invoke(app, ["--db", db, "embed"]).exit_code == 0
+    after = runner.invoke(app, ["--db", db, "search", "clinical diagnosis"])
+    assert after.exit_code == 0 and "papersift embed" not in after.output
+
+
+def test_vector_coverage_counts_papers_without_a_vector_of_the_model(store, sample_records):
+    from papersift.search import vector_coverage
+    from papersift.sources.files import paper_from_mapping
+
+    for raw in sample_records[:3]:
+        store.upsert(paper_from_mapping(raw))
+    embedder = USEEmbedder.shared()
+    assert vector_coverage(store, embedder.name).without_vectors == 3
+    embed_store(store, embedder)
+    store.upsert(paper_from_mapping(sample_records[3]))
+    coverage = vector_coverage(store, embedder.name)
+    assert (coverage.papers, coverage.without_vectors) == (4, 1) and "1 of 4 papers" in coverage.notice
+    assert vector_coverage(store, "another-model").without_vectors == 4  # vectors of one model never count for another
 
 
 def test_cli_embed_reports_counts(tmp_path):

@@ -261,6 +261,36 @@ def test_search_is_hybrid_once_the_store_has_vectors(db, ids):
         assert {p["view"]["subarea"] for p in similar} == {"multimodal-foundation"}
 
 
+def test_search_says_how_many_papers_it_finds_by_words_only_and_what_to_run(db, ids):
+    from papersift.search import embed_store, get_embedder
+
+    settings = load_settings(db=db[0])
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        # ingested, never embedded: the page and the API say so
+        found = api(client, "/api/search?q=sparse+attention")
+        assert found["mode"] == "lexical" and found["papers"][0]["view"]["id"] == ids["sparse"]
+        assert found["vectors"]["without_vectors"] == found["vectors"]["papers"] == len(ids)
+        assert "papersift embed" in found["vectors"]["notice"]
+        page = client.get("/search", params={"q": "稀疏注意力"}).text
+        assert f"{len(ids)} / {len(ids)} 篇论文还没有 use-m3 向量" in page and "papersift embed" in page
+        # a user who asks for words only is not told about vectors
+        assert api(client, "/api/search?q=sparse&mode=lexical")["vectors"] is None
+        assert "papersift embed" not in client.get("/search", params={"q": "sparse", "mode": "lexical"}).text
+
+        with Store(db[0]) as store:
+            embed_store(store, get_embedder(settings))
+            store.upsert(Paper(source="rss", source_id="late", title="A paper that arrived after embed", abstract="Late."))
+        late = api(client, "/api/search?q=sparse+attention")
+        assert late["mode"] == "hybrid" and late["vectors"]["without_vectors"] == 1
+        assert f"1 / {len(ids) + 1} 篇论文还没有" in client.get("/search", params={"q": "sparse"}).text
+
+        with Store(db[0]) as store:
+            embed_store(store, get_embedder(settings))
+        assert api(client, "/api/search?q=sparse+attention")["vectors"] == {
+            "model": "use-m3", "papers": len(ids) + 1, "without_vectors": 0, "notice": None}
+        assert "papersift embed" not in client.get("/search", params={"q": "sparse"}).text
+
+
 def test_paper_page_shows_card_abstract_links_and_similar_papers(client, ids):
     page = client.get(f"/papers/{ids['sparse']}")
     assert page.status_code == 200

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
 
 from papersift.config import load_settings
 from papersift.store import Store
@@ -56,7 +57,6 @@ def server(tmp_path_factory):
 def browser():
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.skip("no /usr/bin/chromium: apt-get install -y chromium fonts-wqy-microhei (make test does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

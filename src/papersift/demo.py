@@ -1,9 +1,14 @@
-"""The whole pipeline on the bundled sample: what ``make demo`` runs.
+"""The whole pipeline on one real day of papers: what ``make demo`` runs.
 
-Ingest 35 real papers (abstracts of 2025 submissions, five per LLM sub-area) → enrich a few
-with the configured LLM (the embedded engine by default, offline) → embed and search → publish
-the catalog, the digest and a static site. Everything lands in one folder; running it again
-reuses what is done (the store dedups, the LLM cache answers, embeddings are kept).
+Ingest the 19 papers of a reference daily digest of May 2025 (arXiv metadata: title, authors,
+first-version date, link, abstract) → file them under the taxonomy's sub-areas with a classifier
+trained on the 35 labelled sample abstracts → enrich a few with the configured LLM (the embedded
+engine by default, offline) → embed and search → publish the catalog, the digest and a static
+site. Everything lands in one folder; running it again reuses what is done (the store dedups,
+the LLM cache answers, embeddings and the trained classifier are kept).
+
+The labelled sample trains the classifier but is never stored: its records carry no title, link
+or date, and would read （无标题） in every publication.
 """
 
 from __future__ import annotations
@@ -15,16 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
+from .models import Paper
 from .store import Store
 
-SAMPLE = files("papersift") / "data" / "sample.jsonl"
-QUERIES = ("思维链推理", "KV cache compression for long context")
+DATA = files("papersift") / "data"
+PAPERS = DATA / "trending-2025-05.jsonl"  # what the demo publishes
+LABELLED = DATA / "sample.jsonl"  # what its classifier learns from: abstracts with their sub-area
+QUERIES = ("思维链推理", "sparse attention for long context")
+STEPS = 5
 
 
 @dataclass
 class DemoReport:
     out: Path
     ingested: dict[str, int] = field(default_factory=dict)
+    classified: dict[str, Any] = field(default_factory=dict)
     enrichment: dict[str, Any] = field(default_factory=dict)
     searches: dict[str, list[str]] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
@@ -41,7 +51,22 @@ def _spread(store: Store, n: int) -> list[str]:
     return picked
 
 
+def _read_bundled(resource, where: str) -> list[Paper]:
+    """The papers of a JSONL file shipped in the package; a bad record is a bug, so it raises."""
+    from .sources.base import SourceError
+    from .sources.files import read_jsonl
+
+    with as_file(resource) as path:
+        items = list(read_jsonl(path))
+    errors = [str(item) for item in items if not isinstance(item, Paper)]
+    if errors:
+        raise SourceError(f"{where}: " + "; ".join(errors))
+    return items
+
+
 def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[str], None] = print) -> DemoReport:
+    from .classify.pipeline import classify_store, examples_for
+    from .classify.taxonomy import load_taxonomy
     from .enrich.pipeline import enrich_papers
     from .publish import catalog as catalog_fmt
     from .publish import digest as digest_fmt
@@ -51,30 +76,38 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
     from .search.embeddings import embed_store, get_embedder
     from .search.hybrid import search
     from .sources.base import ingest
-    from .sources.files import read_jsonl
 
     report = DemoReport(out=out)
     out.mkdir(parents=True, exist_ok=True)
     lang = settings.llm.lang
     with Store(out / "papersift.db") as store:
-        with as_file(SAMPLE) as path:  # the sample ships inside the package
-            result = ingest(store, read_jsonl(path), where="bundled sample")
+        papers = _read_bundled(PAPERS, "bundled papers")
+        result = ingest(store, papers, where="bundled papers")
+        days = sorted({p.published for p in papers if p.published})
         report.ingested = {"new": result.new, "unchanged": result.unchanged, "papers": store.count()}
-        say(f"1/4 ingest: {result.new} new, {result.unchanged} already stored ({store.count()} papers)")
+        say(f"1/{STEPS} ingest: {len(papers)} arXiv papers first posted {days[0]}…{days[-1]}: "
+            f"{result.new} new, {result.unchanged} already stored ({store.count()} papers)")
+
+        embedder = get_embedder(settings)
+        labelled = _read_bundled(LABELLED, "bundled labelled sample")
+        training = examples_for(None, labelled, embedder, [p.topic.subarea for p in labelled])
+        classified = classify_store(store, load_taxonomy(settings), embedder, training=training)
+        report.classified = {"papers": classified.classified, "trained_on": len(labelled), "model": classified.model.get("bases")}
+        say(f"2/{STEPS} classify: {classified.classified} papers filed under sub-areas by a classifier "
+            f"trained on {len(labelled)} labelled abstracts")
 
         if enrich:
             model = settings.llm.model or (settings.llm.embedded_model if settings.llm.backend == "embedded" else "")
-            say(f"2/4 enrich: {enrich} paper(s) with the {settings.llm.backend} LLM ({model}); "
+            say(f"3/{STEPS} enrich: {enrich} paper(s) with the {settings.llm.backend} LLM ({model}); "
                 "the embedded model takes about a minute a paper on 2 cores")
             run = enrich_papers(store, settings, paper_ids=_spread(store, enrich),
                                 progress=lambda r: say(f"    {r.done}/{r.total} done ({r.ok} ok, {r.flagged} flagged, {r.failed} failed)"))
             report.enrichment = {k: v for k, v in run.as_dict().items() if k in ("ok", "flagged", "failed", "tokens_in", "tokens_out", "elapsed", "cache_hits", "failures")}
         else:
-            say("2/4 enrich: skipped (--enrich 0)")
+            say(f"3/{STEPS} enrich: skipped (--enrich 0)")
 
-        embedder = get_embedder(settings)
-        embedded = embed_store(store, embedder)
-        say(f"3/4 embed and search: {embedded.embedded} embedded with {embedder.name}")
+        embedded = embed_store(store, embedder)  # the enriched papers again, with their translated title and TL;DR
+        say(f"4/{STEPS} embed and search: {embedded.embedded} embedded, {embedded.unchanged} unchanged ({embedder.name})")
         for query in QUERIES:
             hits = search(store, query, limit=3, embedder=embedder)
             report.searches[query] = [h.paper.id for h in hits]
@@ -91,7 +124,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
         site = build_site(store, out / "site", lang, settings=settings)
         report.outputs["static site"] = site.out / "index.html"
         report.outputs["database"] = store.path
-        say(f"4/4 publish: catalog, digest and a static site of {site.files} files")
+        say(f"5/{STEPS} publish: catalog, digest and a static site of {site.files} files")
     return report
 
 

@@ -192,13 +192,15 @@ def classify_store(
     method: Method = "supervised",
     zero_shot: ZeroShotClassifier | None = None,
     retrain: bool = False,
+    training: list[Example] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ClassifyReport:
     """Classify every unlabelled paper with ``method`` and assign the result as its topic.
 
     ``supervised`` and ``llm`` store and assign their own prediction; ``combined`` stores both
     and assigns their average (see :func:`combine`). A paper whose LLM call fails is reported and
-    keeps what it had.
+    keeps what it had. The supervised model learns from ``training`` when given (labelled papers
+    kept outside the store, as the demo's), else from the store's labelled papers.
     """
     if method in ("llm", "combined") and zero_shot is None:
         raise TrainingError(f"method {method!r} needs an LLM")
@@ -209,7 +211,8 @@ def classify_store(
     classifier = None
     if method in ("supervised", "combined"):
         embed_store(store, embedder)
-        classifier = trained_classifier(training_examples(store, embedder), embedder, retrain=retrain)
+        examples = training if training is not None else training_examples(store, embedder)
+        classifier = trained_classifier(examples, embedder, retrain=retrain)
         report.model = {"bases": "+".join(classifier.bases), "n_train": classifier.n_train,
                         "hash": classifier.training_hash, "selection": classifier.selection}
         for start in range(0, len(papers), 256):

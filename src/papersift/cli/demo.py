@@ -1,4 +1,4 @@
-"""``papersift demo``: the whole pipeline on the bundled sample, offline by default."""
+"""``papersift demo``: the whole pipeline on one bundled day of arXiv papers, offline by default."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def demo(
     enrich: int = typer.Option(2, "--enrich", help="How many papers the LLM enriches (0: none)."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
-    """Ingest the bundled sample, enrich a few papers, search, and publish the catalog, digest and site."""
+    """Ingest 19 bundled arXiv papers of one day, file them by topic, enrich a few, search, and publish the catalog, digest and site."""
     from ..demo import run_demo
 
     settings = common.settings()

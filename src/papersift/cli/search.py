@@ -23,10 +23,13 @@ def _short(text: str | None, n: int = 80) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _print_hits(hits, as_json: bool) -> None:
+def _print_hits(hits, as_json: bool, coverage=None) -> None:
+    """The hits, and what search could not see (``coverage``: papers without vectors) when it matters."""
     if as_json:
-        common.print_json([hit.as_dict() for hit in hits])
+        common.print_json({"hits": [hit.as_dict() for hit in hits], "vectors": coverage.model_dump() if coverage else None})
         return
+    if coverage and coverage.notice:
+        common.console.print(f"[yellow]note:[/] {coverage.notice}", highlight=False, markup=True, soft_wrap=True)
     if not hits:
         common.console.print("no papers found")
         return
@@ -54,9 +57,13 @@ def search_command(
     starred: bool = typer.Option(None, "--starred/--not-starred", help="Only starred (or only unstarred) papers."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
-    """Search papers by words and meaning; prints hits best first."""
+    """Search papers by words and meaning; prints hits best first, and how many papers it could match by words only (no vector yet: run `papersift embed`).
+
+    With --json: {"hits": [...], "vectors": {"model", "papers", "without_vectors", "notice"}}; vectors is null with --mode lexical.
+    """
     from pydantic import ValidationError
 
+    from ..search.embeddings import vector_coverage
     from ..search.hybrid import MODES, Filters, SearchError, search
 
     if mode not in MODES:
@@ -72,7 +79,8 @@ def search_command(
             hits = search(store, query, limit=limit, filters=filters, mode=mode, embedder=embedder)
         except SearchError as exc:
             common.fail(str(exc))
-    _print_hits(hits, as_json)
+        coverage = vector_coverage(store, embedder.name) if embedder else None  # lexical asked for words only
+    _print_hits(hits, as_json, coverage)
 
 
 def similar_command(
@@ -80,7 +88,11 @@ def similar_command(
     limit: int = typer.Option(10, "--limit", "-n", help="At most this many papers."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
-    """Papers nearest in meaning to one paper, or to a set of papers."""
+    """Papers nearest in meaning to one paper, or to a set of papers; says how many papers it cannot see (no vector yet: run `papersift embed`).
+
+    With --json: {"hits": [...], "vectors": {"model", "papers", "without_vectors", "notice"}}.
+    """
+    from ..search.embeddings import vector_coverage
     from ..search.hybrid import SearchError, more_like
 
     embedder = _embedder()
@@ -89,7 +101,8 @@ def similar_command(
             hits = more_like(store, refs, limit, embedder=embedder)
         except SearchError as exc:
             common.fail(str(exc))
-    _print_hits(hits, as_json)
+        coverage = vector_coverage(store, embedder.name)
+    _print_hits(hits, as_json, coverage)
 
 
 def embed_command(as_json: bool = common.JSON_OPTION) -> None:

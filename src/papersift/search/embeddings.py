@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from pydantic import BaseModel, Field, computed_field
 
 from ..models import Paper
 from ..store import Store
@@ -214,6 +215,28 @@ def embed_store(
         if on_progress:
             on_progress(len(batch))
     return report
+
+
+class VectorCoverage(BaseModel):
+    """How many papers lack a vector of the model search uses: it finds those by their words only."""
+
+    model: str = Field(description="the embedding model search uses")
+    papers: int = Field(description="papers in the store")
+    without_vectors: int = Field(description="papers with no vector of this model")
+
+    @computed_field(description="what search cannot see and what to run; null when every paper has a vector")
+    @property
+    def notice(self) -> str | None:
+        if not self.without_vectors:
+            return None
+        return (f"{self.without_vectors} of {self.papers} papers have no {self.model} vectors: search finds them by their"
+                " words only (not by meaning, not across languages) and similar not at all; run `papersift embed`")
+
+
+def vector_coverage(store: Store, model: str) -> VectorCoverage:
+    """How many of the store's papers have no vector of ``model`` (never embedded since ingest)."""
+    missing = store.count("NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_id = papers.id AND e.model = ?)", [model])
+    return VectorCoverage(model=model, papers=store.count(), without_vectors=missing)
 
 
 def vectors_for(store: Store, paper_ids: list[str], model: str) -> dict[str, np.ndarray]:

@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import Paper, Topic
+from ..models import Paper, Topic, split_arxiv_id
+from .arxiv import abs_url, pdf_url
 from .base import RecordError, SourceError
 
 FORMATS = ("jsonl", "csv", "bibtex")
@@ -80,8 +81,21 @@ def paper_from_mapping(raw: dict[str, Any], *, source: str = "file") -> Paper:
         fields["topic"] = Topic(area=extra.get("category"), subarea=extra.get("subcategory_key") or extra.get("subcategory"))
     if isinstance(fields.get("arxiv_id"), str):
         fields["arxiv_id"] = re.sub(r"^https?://arxiv\.org/abs/", "", fields["arxiv_id"])
+        _arxiv_links(fields)
     fields["extra"] = extra
     return Paper.model_validate(fields)
+
+
+def _arxiv_links(fields: dict[str, Any]) -> None:
+    """An arXiv id is enough for the paper's links and version, where the record gives none."""
+    try:
+        arxiv_id, version = split_arxiv_id(fields["arxiv_id"])
+    except ValueError:
+        return  # the paper's validation names the bad field
+    if version and "version" not in fields:
+        fields["version"] = version
+    fields.setdefault("url_abs", abs_url(arxiv_id))
+    fields.setdefault("url_pdf", pdf_url(arxiv_id, fields.get("version")))
 
 
 def _decode_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:

@@ -14,7 +14,7 @@ from ..config import Settings
 from ..models import Paper, Topic
 from ..publish.digest import DigestDay, build_digest
 from ..publish.view import Labeller
-from ..search import SearchError
+from ..search import SearchError, VectorCoverage
 from ..store import Store
 from . import insights
 from .app import get_catalog, get_labeller, get_settings, get_store, require_paper
@@ -51,6 +51,7 @@ class SearchOut(BaseModel):
     scores: dict[str, float]
     papers: list[WebPaper]
     facets: Facets | None
+    vectors: VectorCoverage | None = Field(description="how many papers have no vector (found by words only) and what to run; null for mode=lexical")
 
 
 class TopicIn(BaseModel):
@@ -128,6 +129,7 @@ def search_papers(
         scores={i: result.scores[i] for i in ids},
         papers=web_papers(store, papers_by_id(store, ids), lang, labeller),
         facets=catalog.facets(store, filters, within_ids=result.ids) if result.ids else None,
+        vectors=result.vectors,
     )
 
 

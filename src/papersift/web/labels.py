@@ -55,6 +55,7 @@ WEB_LABELS: dict[str, dict[str, str]] = {
         "costs": "运行成本",
         "runs": "最近的运行",
         "mode": "检索方式",
+        "without_vectors": "{n} / {total} 篇论文还没有 {model} 向量：检索只能按字词找到它们（不按语义，也不跨语言）。运行 papersift embed 补上。",
     },
     "en": {
         "catalog": "Catalog",
@@ -108,6 +109,7 @@ WEB_LABELS: dict[str, dict[str, str]] = {
         "costs": "Run costs",
         "runs": "Recent runs",
         "mode": "Search mode",
+        "without_vectors": "{n} of {total} papers have no {model} vectors: search finds them by their words only (not by meaning, not across languages). Run papersift embed to add them.",
     },
 }
 

@@ -126,11 +126,11 @@ def search_page(
     mode: Annotated[str | None, Query(pattern="^(hybrid|lexical|vector)$")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    error, ids, used = None, [], None
+    error, ids, used, vectors = None, [], None, None
     if q.strip():
         try:
             result = run_search(store, settings, catalog, q, filters, mode)
-            ids, used = result.ids, result.mode
+            ids, used, vectors = result.ids, result.mode, result.vectors
         except SearchError as exc:
             error = str(exc)
     start = (page - 1) * PER_PAGE
@@ -142,6 +142,7 @@ def search_page(
         **_page_context(request, store, filters, labeller, ids[start : start + PER_PAGE]),
         q=q,
         mode=used,
+        vectors=vectors,
         error=error,
         page=Page(ids=ids[start : start + PER_PAGE], total=len(ids), page=page, per_page=PER_PAGE),
         facets=catalog.facets(store, filters, within_ids=ids) if ids else None,

@@ -10,13 +10,14 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .. import curation
 from ..config import Settings
 from ..models import Paper
 from ..publish.render import environment
 from ..publish.view import Labeller, PaperView, paper_view
+from ..search.embeddings import VectorCoverage
 from ..store import Store
 from .catalog import Catalog, Filters, lookup
 
@@ -88,6 +89,7 @@ class SearchResult(BaseModel):
     ids: list[str]
     scores: dict[str, float]
     mode: str
+    vectors: VectorCoverage | None = Field(None, description="papers search found by words only; null when words were asked for")
 
 
 def run_search(store: Store, settings: Settings, catalog: Catalog, query: str, filters: Filters, mode: str | None = None) -> SearchResult:
@@ -96,11 +98,13 @@ def run_search(store: Store, settings: Settings, catalog: Catalog, query: str, f
 
     Built from the search library's rankers rather than ``search()``, which parses every hit's
     JSON: here only the page shown is read (a third of a search's time at 100k papers)."""
-    from ..search.embeddings import get_embedder
+    from ..search.embeddings import get_embedder, vector_coverage
     from ..search.hybrid import SearchError, has_words, lexical_ranking, reciprocal_rank_fusion, vector_ranking
 
     if not has_words(query):
         raise SearchError("empty query: give some words to search for")
+    # unless the user asked for words only, say how many papers the vector half could not see
+    coverage = vector_coverage(store, embedder_name(settings)) if mode != "lexical" else None
     mode = mode or ("hybrid" if has_vectors(store, settings) else "lexical")
     if mode == "vector" and not has_vectors(store, settings):
         raise SearchError(f"no {embedder_name(settings)} embeddings in {store.path}: run `papersift embed` first")
@@ -115,7 +119,7 @@ def run_search(store: Store, settings: Settings, catalog: Catalog, query: str, f
     rowids = catalog.keep(store, filters, [r for r, _ in scored])
     id_of = lookup(store, "SELECT rowid, id FROM papers WHERE rowid IN ({marks})", rowids)
     found = [r for r in rowids if r in id_of]
-    return SearchResult(ids=[id_of[r] for r in found], scores={id_of[r]: score_of[r] for r in found}, mode=mode)
+    return SearchResult(ids=[id_of[r] for r in found], scores={id_of[r]: score_of[r] for r in found}, mode=mode, vectors=coverage)
 
 
 def similar_ids(store: Store, settings: Settings, paper: Paper, limit: int = 8) -> list[str]:
