@@ -72,7 +72,7 @@ class RunReport:
     flagged: int = 0
     poor: int = 0
     failed: int = 0
-    guard_reasks: int = 0
+    guard_reasks: int = 0  # papers asked a second time, by the guard or the quality gate
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_reasoning: int = 0
