@@ -154,6 +154,13 @@ def test_the_reference_readings_pass_the_gate(sample_records):
         assert quality.check_texts(texts, "zh") == [], record["id"]
 
 
+def test_eval_readings_reports_the_gates_false_alarms_on_reference_readings():
+    sample = Path(quality.__file__).parent.parent / "data" / "sample.jsonl"
+    result = CliRunner().invoke(app, ["eval", "readings", "--reference", str(sample), "--json"])
+    summary = json.loads(result.stdout)
+    assert (summary["n"], summary["gate_failed"], summary["gate_false_alarm_rate"]) == (35, 0, 0.0)
+
+
 def test_the_reask_message_names_the_field_and_the_rule():
     result = quality.check_card(with_reading(GOOD, problem=GOOD.reading.motivation), THINKLESS, "zh")
     assert "reading.problem: repeats reading.motivation" in result.message

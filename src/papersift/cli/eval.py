@@ -18,7 +18,7 @@ REFERENCE_HELP = (
 )
 READINGS_HELP = (
     "Check reference readings with the faithfulness guard, then plant one error per copy and count catches.\n\n"
-    "Reports the false-alarm rate (reference readings flagged), the catch rate (planted wrong numbers and "
+    "Reports the false-alarm rate (reference readings flagged; also those the quality gate fails), the catch rate (planted wrong numbers and "
     "swapped model/dataset names caught), and the readings' lengths, also of the readings the store (--db) "
     "holds for papers with the same abstracts."
 )
@@ -90,6 +90,9 @@ def _print(summary: dict[str, Any]) -> None:
         f"planted errors: {summary['planted']}, caught {summary['planted_caught']} (catch rate {_pct(summary['catch_rate'])})",
         *(f"  {kind}: {row['planted']} planted, {row['caught']} caught ({_pct(row['catch_rate'])})"
           for kind, row in summary["by_kind"].items()),
+        f"quality gate: {summary['gate_failed']} reference readings fail it "
+        f"(false-alarm rate {_pct(summary['gate_false_alarm_rate'])})"
+        + "".join(f", {rule} {n}" for rule, n in sorted(summary["gate_by_rule"].items())),
     ]
     length = summary["length"]
     lines.append(f"length: {length['mean_chars_per_field']} characters a field, {length['mean_reading_chars']} a reading")
@@ -98,6 +101,8 @@ def _print(summary: dict[str, Any]) -> None:
                      f"a field, {generated['mean_reading_chars']} a reading, flagged {generated['flagged']}")
     for item in summary.get("flagged_readings", []):
         lines.append(f"flagged {item['id']}: " + "; ".join(f"{k} {v!r} ({f})" for k, f, v in item["violations"]))
+    for item in summary.get("poor_readings", []):
+        lines.append(f"poor {item['id']}: " + "; ".join(item["issues"]))
     for item in summary.get("missed", []):
         lines.append(f"missed {item['id']} {item['kind']} in {item['field']}: {item['original']!r} -> {item['planted']!r}")
     common.Console().print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)

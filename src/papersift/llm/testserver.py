@@ -5,8 +5,11 @@ It answers ``POST /v1/chat/completions`` (plain and streamed), ``POST /v1/embedd
 
 - **Replies.** By default a JSON-schema request (``response_format``) gets a valid object built
   from the schema, its strings written in the language the prompt asks for and echoing the
-  numbers and names of the prompt's last message; a plain request gets one such sentence. A
-  ``responder(body) -> str | dict | Reply`` replaces that.
+  numbers and names of the prompt's last message; a plain request gets one such sentence. A card
+  (papersift's card schema) passes the quality gate as a good model's would: each reading field
+  says something of its own at about the length asked, the digest is about as long as the
+  abstract asks, and it writes the translation of every glossary term (from the system prompt)
+  that the paper uses. A ``responder(body) -> str | dict | Reply`` replaces that.
 - **Reasoning.** With thinking on (``chat_template_kwargs.enable_thinking``, else the ``/think``
   and ``/no_think`` soft switches, else ``thinking_default``) a reply carries ``reasoning_tokens``
   words of reasoning, in ``reasoning_content`` or inline as ``<think>…</think>``. A request that
