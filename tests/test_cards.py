@@ -25,7 +25,7 @@ from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.prompts import card_schema
 from papersift.llm.testserver import ScriptedServer, default_reply
 from papersift.models import READING_FIELDS, Card, Enrichment, Paper, Reading
-from papersift.publish import catalog
+from papersift.publish import catalog, digest, site
 from papersift.store import Store
 from papersift.web import create_app
 
@@ -206,6 +206,10 @@ def test_a_card_with_repeated_fields_is_asked_again_then_stored_poor_and_shown_s
     markdown = catalog.to_markdown(catalog.build_catalog(store, "zh"))
     assert "质量检查未通过" in markdown and "repeats reading.motivation" in markdown
     assert "note-poor" in catalog.to_html(catalog.build_catalog(store, "zh"))
+    assert "质量检查未通过" in digest.to_markdown(digest.build_digest(store, "zh", everything=True))
+    site.build_site(store, tmp_path / "site", "zh")
+    for page in ("catalog.html", "digest/2025-05-19.html", f"papers/{pid}.html", "feed.xml"):
+        assert "质量检查未通过" in (tmp_path / "site" / page).read_text(encoding="utf-8"), page
     assert export.paper_document(store, store.get(pid))["flags"] == ["poor"]
     listed = CliRunner().invoke(app, ["papers", "list", "--poor", "--json"], env={"PAPERSIFT_DB": str(store.path)})
     assert [p["id"] for p in json.loads(listed.stdout)] == [pid]
