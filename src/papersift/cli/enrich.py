@@ -78,8 +78,8 @@ def enrich(
     as_json: bool = typer.Option(False, "--json", help="Print the run's report as JSON."),
 ) -> None:
     """Give every paper not yet enriched a card in the target language: translated title, TL;DR,
-    six-part reading, keywords and digest, each checked by the faithfulness guard. A run that
-    stopped (even killed) resumes where it left off."""
+    six-part reading, keywords and digest, each checked by the faithfulness guard and the quality
+    gate (the glossary included). A run that stopped (even killed) resumes where it left off."""
     from ..enrich.pipeline import RunAborted, enrich_papers
 
     settings = _with_llm_options(common.settings(), backend=backend, base_url=base_url, model=model, lang=lang,
