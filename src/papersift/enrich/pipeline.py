@@ -10,9 +10,8 @@ Per paper: the card (schema from :class:`papersift.models.Card`) → the languag
 is a validation error: the client re-asks once) → the faithfulness guard and the quality gate
 (:mod:`.quality`, with the glossary): any violation gets one more ask listing what to fix; still
 failing, the card is stored ``flagged`` (the guard's violations, which weigh more) or ``poor``
-(only the gate's), with the reasons → stored. A call that fails
-for good (timeouts, 5xx, invalid JSON twice) stores the paper ``failed`` with the reason, and the
-run goes on.
+(only the gate's), with the reasons → stored. A call that fails for good (timeouts, 5xx, invalid
+JSON twice) stores the paper ``failed`` with the reason, and the run goes on.
 """
 
 from __future__ import annotations
