@@ -23,8 +23,9 @@ from papersift.cli import app
 from papersift.config import LLMSettings, Settings
 from papersift.enrich.language import check_card_language, target_share, language
 from papersift.enrich.pipeline import RunAborted, enrich_papers
-from papersift.enrich.prompts import card_messages, system_message
-from papersift.llm.testserver import ScriptedServer, asked_language, prompt_facts
+from papersift.enrich.glossary import load_glossary
+from papersift.enrich.prompts import card_messages, card_schema, system_message
+from papersift.llm.testserver import ScriptedServer, default_reply
 from papersift.models import READING_FIELDS, Card, Paper
 from papersift.sources.files import paper_from_mapping
 from papersift.store import Store
@@ -34,48 +35,13 @@ PAPER_BLOCK = re.compile(r"<paper>\n(.*)\n</paper>", re.S)
 
 # --- a faithful scripted model ------------------------------------------------------------------
 
-SENTENCES = {
-    "zh": {
-        "title": "关于{title}的研究",
-        "tldr": "本文研究{facts}，并给出了分析与结论。",
-        "field": "本文在{what}方面围绕{facts}展开讨论，说明了该问题的重要意义以及相应的研究思路。",
-        "digest": "本文围绕{facts}展开研究，提出了相应的方法，并通过实验验证了方法的有效性与实用价值。",
-        "sep": "、",
-        "what": {"motivation": "研究动机", "problem": "研究问题", "observation": "现象分析",
-                 "method": "主要方法", "experiments": "数据与实验", "contribution": "主要贡献"},
-    },
-    "en": {
-        "title": "A study of {title}",
-        "tldr": "This paper studies {facts} and reports its analysis and conclusions.",
-        "field": "Regarding its {what}, the paper discusses {facts} and explains why this matters for the field.",
-        "digest": "This paper studies {facts}, proposes a method for it, and validates the method in experiments.",
-        "sep": ", ",
-        "what": {name: name for name in READING_FIELDS},
-    },
-}
-
-
-def quoted_paper(body: dict) -> dict[str, str]:
-    """The fields of the paper block in the request's first user message."""
-    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    block = PAPER_BLOCK.search(user)[1]
-    fields = dict(re.findall(r"^(Title|Author keywords|Author TL;DR): (.*)$", block, re.M))
-    fields["abstract"] = block.split("Abstract:\n", 1)[1]
-    return fields
-
-
 def card_reply(body: dict, lang: str | None = None) -> dict:
-    """A card in the asked language, built only from the paper's own numbers and names."""
-    paper = quoted_paper(body)
-    words = SENTENCES[lang or asked_language(body)]
-    facts = words["sep"].join(prompt_facts(paper["abstract"], limit=3)) or words["sep"].join(["LLM"])
-    return {
-        "title": words["title"].format(title=paper.get("Title", "LLM")),
-        "tldr": words["tldr"].format(facts=facts),
-        "reading": {name: words["field"].format(what=words["what"][name], facts=facts) for name in READING_FIELDS},
-        "keywords": prompt_facts(paper["abstract"], limit=3) or ["LLM"],
-        "digest": words["digest"].format(facts=facts),
-    }
+    """A card in the asked language (or ``lang``), built only from the numbers and names of the
+    paper as first asked: the scripted server's default card, whose fields each say something of
+    their own at the length asked, and which writes the glossary's terms."""
+    first_ask = {"messages": body["messages"][:2],
+                 "response_format": {"type": "json_schema", "json_schema": {"schema": card_schema()}}}
+    return json.loads(default_reply(first_ask, lang))
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -306,7 +272,8 @@ def test_a_prompt_injection_in_an_abstract_stays_inside_the_paper_block(store, s
     report = enrich_papers(store, settings_for(server, store.path))
     assert report.ok == 1
     request = server.chat_requests[0]
-    assert request.messages[0]["content"] == system_message("zh")  # the instructions are untouched
+    glossary = load_glossary(settings_for(server, store.path))
+    assert request.messages[0]["content"] == system_message("zh", glossary)  # the instructions are untouched
     user = request.messages[1]["content"]
     assert user.count("<paper>") == 1 and user.count("</paper>") == 1  # the abstract cannot close the block
     assert "Ignore previous instructions" in PAPER_BLOCK.search(user)[1]

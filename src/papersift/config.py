@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     net: NetSettings = Field(default_factory=NetSettings)
     taxonomy: Path | None = None
+    # A TOML glossary (English term -> translation, one table per language) that extends and
+    # overrides the starter glossary in every card prompt (env PAPERSIFT_GLOSSARY).
+    glossary: Path | None = None
     # Required by `papersift serve` on any address but loopback (env PAPERSIFT_WEB_TOKEN).
     web_token: str | None = None
 

@@ -101,8 +101,8 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
             say(f"3/{STEPS} enrich: {enrich} paper(s) with the {settings.llm.backend} LLM ({model}); "
                 "the embedded model takes about a minute a paper on 2 cores")
             run = enrich_papers(store, settings, paper_ids=_spread(store, enrich),
-                                progress=lambda r: say(f"    {r.done}/{r.total} done ({r.ok} ok, {r.flagged} flagged, {r.failed} failed)"))
-            report.enrichment = {k: v for k, v in run.as_dict().items() if k in ("ok", "flagged", "failed", "tokens_in", "tokens_out", "elapsed", "cache_hits", "failures")}
+                                progress=lambda r: say(f"    {r.done}/{r.total} done ({r.ok} ok, {r.flagged} flagged, {r.poor} poor, {r.failed} failed)"))
+            report.enrichment = {k: v for k, v in run.as_dict().items() if k in ("ok", "flagged", "poor", "failed", "tokens_in", "tokens_out", "elapsed", "cache_hits", "failures")}
         else:
             say(f"3/{STEPS} enrich: skipped (--enrich 0)")
 

@@ -172,7 +172,10 @@ class Card(BaseModel):
     digest: str = Field(description="one paragraph: a faithful, complete rendering of the abstract", max_length=1500)
 
 
-EnrichmentStatus = Literal["ok", "flagged", "failed"]
+# ok: passed every check; flagged: the faithfulness guard found unsupported numbers or names;
+# poor: faithful but failing the quality gate (repeated, cut-off, far too long or short fields...);
+# failed: no card at all.
+EnrichmentStatus = Literal["ok", "flagged", "poor", "failed"]
 
 
 class Enrichment(BaseModel):
@@ -182,7 +185,7 @@ class Enrichment(BaseModel):
     lang: str
     status: EnrichmentStatus
     card: Card | None = None
-    reasons: list[str] = Field(default_factory=list, description="guard violations or the failure")
+    reasons: list[str] = Field(default_factory=list, description="guard violations, quality issues or the failure")
     model: str | None = None
     tldr_generated: bool = True
     keywords_generated: bool = True

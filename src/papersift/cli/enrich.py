@@ -42,14 +42,14 @@ def _progress_bar() -> Progress:
 
 def _live_stats(report: RunReport) -> str:
     return (f"{report.papers_per_s:5.2f} papers/s · {report.tokens_in + report.tokens_out:,} tokens · "
-            f"${report.cost:.4f} · [yellow]{report.flagged} flagged[/] · [red]{report.failed} failed[/]")
+            f"${report.cost:.4f} · [yellow]{report.flagged} flagged[/] · [yellow]{report.poor} poor[/] · [red]{report.failed} failed[/]")
 
 
 def _print_summary(report: RunReport) -> None:
     out = common.console
     out.print(
         f"enrich run {report.run_id} ({escape(report.lang)}, {escape(report.model)}): {report.done} of {report.total} papers — "
-        f"[green]{report.ok} ok[/], [yellow]{report.flagged} flagged[/], [red]{report.failed} failed[/] "
+        f"[green]{report.ok} ok[/], [yellow]{report.flagged} flagged[/], [yellow]{report.poor} poor[/], [red]{report.failed} failed[/] "
         f"in {report.elapsed:.1f} s ({report.papers_per_s:.2f} papers/s)",
         highlight=False,
     )
@@ -78,8 +78,8 @@ def enrich(
     as_json: bool = typer.Option(False, "--json", help="Print the run's report as JSON."),
 ) -> None:
     """Give every paper not yet enriched a card in the target language: translated title, TL;DR,
-    six-part reading, keywords and digest, each checked by the faithfulness guard. A run that
-    stopped (even killed) resumes where it left off."""
+    six-part reading, keywords and digest, each checked by the faithfulness guard and the quality
+    gate (the glossary included). A run that stopped (even killed) resumes where it left off."""
     from ..enrich.pipeline import RunAborted, enrich_papers
 
     settings = _with_llm_options(common.settings(), backend=backend, base_url=base_url, model=model, lang=lang,
@@ -123,14 +123,14 @@ def list_runs(
     if as_json:
         common.print_json(runs)
         return
-    table = Table("id", "kind", "status", "started", "papers", "ok/flag/fail", "papers/s", "tokens", "cost")
+    table = Table("id", "kind", "status", "started", "papers", "ok/flag/poor/fail", "papers/s", "tokens", "cost")
     for run in runs:
         s = run["stats"]
         enrich_stats = "ok" in s
         table.add_row(
             str(run["id"]), run["kind"], run["status"], run["started_at"][:16].replace("T", " "),
             str(s.get("done", "")),
-            f"{s['ok']}/{s['flagged']}/{s['failed']}" if enrich_stats else "",
+            f"{s['ok']}/{s['flagged']}/{s.get('poor', 0)}/{s['failed']}" if enrich_stats else "",
             f"{s.get('papers_per_s', 0):.2f}" if enrich_stats else "",
             f"{s.get('tokens_in', 0) + s.get('tokens_out', 0):,}" if enrich_stats else "",
             f"${s.get('cost', 0):.4f}" if enrich_stats else "",

@@ -26,6 +26,7 @@ def list_papers(
     subarea: str = typer.Option(None, "--subarea", help="Only papers in this sub-area (key)."),
     source: str = typer.Option(None, "--source", help="Only papers first seen from this source."),
     flagged: bool = typer.Option(False, "--flagged", help="Only papers whose enrichment failed the faithfulness guard."),
+    poor: bool = typer.Option(False, "--poor", help="Only papers whose card failed the quality gate (repeated, cut-off or badly sized fields...)."),
     failed: bool = typer.Option(False, "--failed", help="Only papers whose enrichment failed."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
@@ -37,7 +38,7 @@ def list_papers(
     if source:
         conditions.append("source = ?")
         params.append(source)
-    for wanted, status in ((flagged, "flagged"), (failed, "failed")):
+    for wanted, status in ((flagged, "flagged"), (poor, "poor"), (failed, "failed")):
         if wanted:
             conditions.append("id IN (SELECT paper_id FROM enrichments WHERE status = ?)")
             params.append(status)

@@ -39,7 +39,7 @@ def scale_enrich(
     if as_json:
         common.print_json(report.as_dict())
     else:
-        common.console.print(f"ok {report.ok}, flagged {report.flagged}, failed {report.failed} in {report.elapsed:.1f} s")
+        common.console.print(f"ok {report.ok}, flagged {report.flagged}, poor {report.poor}, failed {report.failed} in {report.elapsed:.1f} s")
 
 
 def register(root: typer.Typer) -> None:

@@ -53,7 +53,7 @@ def search_command(
     source: str = typer.Option(None, "--source", help="Only papers first seen from this source."),
     venue: str = typer.Option(None, "--venue", help="Only papers whose venue contains this text."),
     keyword: str = typer.Option(None, "--keyword", help="Only papers with this keyword."),
-    flag: str = typer.Option(None, "--flag", help="Only papers whose enrichment is ok | flagged | failed | none (not enriched)."),
+    flag: str = typer.Option(None, "--flag", help="Only papers whose enrichment is ok | flagged | poor | failed | none (not enriched)."),
     starred: bool = typer.Option(None, "--starred/--not-starred", help="Only starred (or only unstarred) papers."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:

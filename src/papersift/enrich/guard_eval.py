@@ -2,7 +2,8 @@
 
 Two figures, no LLM needed:
 
-* false alarms: the share of reference readings (written from their abstract) the guard flags;
+* false alarms: the share of reference readings (written from their abstract) the guard flags,
+  and the share the quality gate (:mod:`.quality`, the rules a reading alone can break) fails;
 * catch rate: copies of each reading with ONE planted error — a number changed (scaled by ten or
   one digit changed), a model/dataset name swapped for one from another record's abstract, or a
   name's size or version changed (Qwen2-7B -> Qwen2-70B) — and the share of copies on which the
@@ -27,7 +28,7 @@ from typing import Any, Literal
 
 from ..models import READING_FIELDS, Enrichment
 from ..store import Store
-from . import numbers
+from . import numbers, quality
 from .guard import SourceIndex, check_text, has_name_shape, is_generic, squash
 
 _PLAIN_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
@@ -222,6 +223,7 @@ class EvalReport:
     flagged: int = 0
     planted: list[Planted] = field(default_factory=list)
     flagged_examples: list[dict[str, Any]] = field(default_factory=list)
+    poor_examples: list[dict[str, Any]] = field(default_factory=list)  # readings the quality gate fails
 
     def summary(self, lengths: dict[str, Any]) -> dict[str, Any]:
         """The figures `papersift eval readings` prints, with the given lengths."""
@@ -239,6 +241,9 @@ class EvalReport:
             "planted_caught": caught,
             "catch_rate": round(caught / len(self.planted), 4) if self.planted else None,
             "by_kind": by_kind,
+            "gate_failed": len(self.poor_examples),
+            "gate_false_alarm_rate": round(len(self.poor_examples) / self.n, 4) if self.n else None,
+            "gate_by_rule": dict(Counter(rule for e in self.poor_examples for rule in e["rules"])),
             "length": lengths,
         }
 
@@ -246,7 +251,7 @@ class EvalReport:
         """The flagged readings and the planted errors the guard missed."""
         missed = [{"id": p.record_id, "kind": p.kind, "field": p.field, "original": p.original, "planted": p.planted}
                   for p in self.planted if not p.caught]
-        return {"flagged_readings": self.flagged_examples, "missed": missed}
+        return {"flagged_readings": self.flagged_examples, "poor_readings": self.poor_examples, "missed": missed}
 
 
 def evaluate(records: list[ReferenceRecord], *, seed: int = 0) -> EvalReport:
@@ -260,6 +265,10 @@ def evaluate(records: list[ReferenceRecord], *, seed: int = 0) -> EvalReport:
         if original:
             report.flagged += 1
             report.flagged_examples.append({"id": record.id, "violations": [list(k) for k in original]})
+        issues = quality.check_texts({f"reading.{name}": text for name, text in record.reading.items()}, "zh")
+        if issues:
+            report.poor_examples.append({"id": record.id, "rules": sorted({i.rule for i in issues}),
+                                         "issues": [i.describe() for i in issues]})
         for planted in (plant_number(record, rng), plant_name(record, pool, rng), plant_name_variant(record, rng)):
             if planted is None:
                 continue

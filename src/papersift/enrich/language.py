@@ -27,13 +27,14 @@ SCRIPTS = {
     "latin": re.compile(r"[A-Za-zÀ-ÖØ-öø-ɏ]+"),
     "cyrillic": re.compile(r"[\u0400-\u04ff]+"),
 }
-_NOT_PROSE = re.compile(r"https?://\S+|\$\$.*?\$\$|\$[^$]*\$|\\[a-zA-Z]+(\{[^}]*\})?", re.S)
+NOT_PROSE = re.compile(r"https?://\S+|\$\$.*?\$\$|\$[^$]*\$|\\[a-zA-Z]+(\{[^}]*\})?", re.S)
 
 # A prose field must be at least this share in the target script; the card as a whole too.
 MIN_SHARE = 0.4
 # Fields shorter than this many units are judged only as part of the card, and so is the title,
 # which may be mostly names ("Qwen2.5-VL and InternVL3 on MMMU" keeps every one of them).
 MIN_UNITS = 12
+CHARACTER_SCRIPTS = {"han", "kana", "hangul"}  # prose with no spaces between words: counted in characters
 WHOLE_CARD_ONLY = {"title"}
 
 
@@ -43,30 +44,40 @@ class Language:
     name: str  # in English, for the prompt
     native: str
     scripts: tuple[str, ...]  # the scripts its prose is written in; empty: not checked
-    length_hint: str  # how long one reading field should be
+    field_length: tuple[int, int]  # how long one reading field should be, in length units
     term_example: str  # a technical term on first use
     title_example: str  # "Qwen3 Technical Report", translated
     needs_kana: bool = False
+
+    @property
+    def counts_characters(self) -> bool:
+        """Whether length is counted in characters (Han, kana, Hangul prose) rather than words."""
+        return bool(CHARACTER_SCRIPTS & set(self.scripts))
+
+    @property
+    def length_hint(self) -> str:
+        low, high = self.field_length
+        return f"about {low}–{high} {'characters' if self.counts_characters else 'words'}"
 
 
 LANGUAGES: dict[str, Language] = {
     lang.code: lang
     for lang in (
-        Language("zh", "Simplified Chinese", "简体中文", ("han",), "about 55–70 Chinese characters",
+        Language("zh", "Simplified Chinese", "简体中文", ("han",), (55, 70),
                  "混合专家（Mixture-of-Experts, MoE）", "Qwen3 技术报告"),
-        Language("en", "English", "English", ("latin",), "about 25–40 words",
+        Language("en", "English", "English", ("latin",), (25, 40),
                  "Mixture-of-Experts (MoE)", "Qwen3 Technical Report"),
-        Language("ja", "Japanese", "日本語", ("han", "kana"), "about 60–90 characters",
+        Language("ja", "Japanese", "日本語", ("han", "kana"), (60, 90),
                  "混合エキスパート（Mixture-of-Experts, MoE）", "Qwen3 技術レポート", needs_kana=True),
-        Language("ko", "Korean", "한국어", ("hangul",), "about 60–90 characters",
+        Language("ko", "Korean", "한국어", ("hangul",), (60, 90),
                  "전문가 혼합(Mixture-of-Experts, MoE)", "Qwen3 기술 보고서"),
-        Language("fr", "French", "français", ("latin",), "about 25–40 words",
+        Language("fr", "French", "français", ("latin",), (25, 40),
                  "mélange d'experts (Mixture-of-Experts, MoE)", "Rapport technique de Qwen3"),
-        Language("de", "German", "Deutsch", ("latin",), "about 25–40 words",
+        Language("de", "German", "Deutsch", ("latin",), (25, 40),
                  "Expertenmischung (Mixture-of-Experts, MoE)", "Technischer Bericht zu Qwen3"),
-        Language("es", "Spanish", "español", ("latin",), "about 25–40 words",
+        Language("es", "Spanish", "español", ("latin",), (25, 40),
                  "mezcla de expertos (Mixture-of-Experts, MoE)", "Informe técnico de Qwen3"),
-        Language("ru", "Russian", "русский", ("cyrillic",), "about 25–40 words",
+        Language("ru", "Russian", "русский", ("cyrillic",), (25, 40),
                  "смесь экспертов (Mixture-of-Experts, MoE)", "Технический отчёт Qwen3"),
     )
 }
@@ -78,12 +89,12 @@ def language(code: str) -> Language:
     known = LANGUAGES.get(code.lower()) or LANGUAGES.get(code.lower().split("-")[0])
     if known:
         return known
-    return Language(code, code, code, (), "one or two sentences",
+    return Language(code, code, code, (), (25, 40),
                     "a translated term (Mixture-of-Experts, MoE)", "Qwen3 Technical Report, translated")
 
 
 def _units(text: str) -> dict[str, int]:
-    text = _NOT_PROSE.sub(" ", text)
+    text = NOT_PROSE.sub(" ", text)
     return {script: len(pattern.findall(text)) for script, pattern in SCRIPTS.items()}
 
 

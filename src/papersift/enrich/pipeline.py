@@ -7,10 +7,11 @@ one transaction: a run killed at any point resumes where it stopped, and the LLM
 work that had reached the server free.
 
 Per paper: the card (schema from :class:`papersift.models.Card`) → the language check (a failure
-is a validation error: the client re-asks once) → the faithfulness guard (violations: one more
-ask listing them; still failing: stored ``flagged`` with the reasons) → stored. A call that fails
-for good (timeouts, 5xx, invalid JSON twice) stores the paper ``failed`` with the reason, and the
-run goes on.
+is a validation error: the client re-asks once) → the faithfulness guard and the quality gate
+(:mod:`.quality`, with the glossary): any violation gets one more ask listing what to fix; still
+failing, the card is stored ``flagged`` (the guard's violations, which weigh more) or ``poor``
+(only the gate's), with the reasons → stored. A call that fails for good (timeouts, 5xx, invalid
+JSON twice) stores the paper ``failed`` with the reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from typing import Any
 
 from ..config import Settings
 from ..llm.base import BackendUnavailable, LLMError
-from ..models import Card, Enrichment, Paper
+from ..models import Card, Enrichment, EnrichmentStatus, Paper
 from ..store import Store
 from ..text import segment
-from . import guard
+from . import guard, quality
+from .glossary import Glossary, load_glossary
 from .language import check_card_language, language
 from .prompts import card_messages, prompt_version, source_text
 
@@ -40,7 +42,6 @@ KEPT_FAILURES = 50  # failure reasons kept in the run report
 WORKERS_PER_SLOT = 2
 NO_ABSTRACT = "no abstract: nothing to read"
 REASK_FORMAT = "Reply again with the whole corrected JSON object, in the same format, and nothing else."
-CJK_SCRIPTS = {"han", "kana", "hangul"}  # stored cards in these are segmented for search
 
 
 class LanguageMismatch(ValueError):
@@ -68,8 +69,9 @@ class RunReport:
     total: int = 0  # papers this run set out to enrich (after a resume: those still left)
     ok: int = 0
     flagged: int = 0
+    poor: int = 0
     failed: int = 0
-    guard_reasks: int = 0
+    guard_reasks: int = 0  # papers asked a second time, by the guard or the quality gate
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_reasoning: int = 0
@@ -83,7 +85,7 @@ class RunReport:
 
     @property
     def done(self) -> int:
-        return self.ok + self.flagged + self.failed
+        return self.ok + self.flagged + self.poor + self.failed
 
     def add(self, enrichment: Enrichment, reasked: bool) -> None:
         """Count one finished paper (keeping the first failures' reasons)."""
@@ -110,7 +112,7 @@ def _conditions(selection: Selection, lang: str, force: bool, run_id: int) -> tu
     conditions = ["id NOT IN (SELECT item FROM run_items WHERE run_id = ?)"]  # what this run already did
     params: list[Any] = [run_id]
     if not force:
-        # A failed paper is tried again by a later run; ok and flagged ones are done.
+        # A failed paper is tried again by a later run; ok, flagged and poor ones are done.
         conditions.append(
             "NOT EXISTS (SELECT 1 FROM enrichments e WHERE e.paper_id = papers.id AND e.lang = ? AND e.status != 'failed')"
         )
@@ -157,11 +159,13 @@ def pending_papers(store: Store, lang: str, selection: Selection, force: bool, r
 class Enricher:
     """Turns one paper into an :class:`Enrichment` with an LLM client; stores nothing itself."""
 
-    def __init__(self, client: Any, lang: str, *, model: str, keep_reasoning: bool = True):
+    def __init__(self, client: Any, lang: str, *, model: str, keep_reasoning: bool = True,
+                 glossary: Glossary | None = None):
         self.client = client
         self.lang = lang
         self.model = model
         self.keep_reasoning = keep_reasoning
+        self.glossary = glossary
 
     def _check_language(self, card: Card) -> Card:
         verdict = check_card_language(card, self.lang)
@@ -177,19 +181,26 @@ class Enricher:
         )
         return card, result.reasoning if self.keep_reasoning else None
 
-    @staticmethod
-    async def _guard(card: Card, source: str) -> guard.GuardResult:
+    def _verdicts(self, card: Card, paper: Paper, source: str) -> tuple[guard.GuardResult, quality.QualityResult]:
+        return guard.check_card(card, source), quality.check_card(card, paper, self.lang, source=source,
+                                                                   glossary=self.glossary)
+
+    async def _check(self, card: Card, paper: Paper, source: str) -> tuple[guard.GuardResult, quality.QualityResult]:
         # The guard is the heaviest CPU step; in a thread it leaves the event loop free to send the
         # next requests and read replies, instead of holding them up behind a burst of checks.
-        return await asyncio.to_thread(guard.check_card, card, source)
+        return await asyncio.to_thread(self._verdicts, card, paper, source)
+
+    @staticmethod
+    def _status(faithful: guard.GuardResult, good: quality.QualityResult) -> EnrichmentStatus:
+        return "flagged" if not faithful.ok else "poor" if not good.ok else "ok"
 
     async def enrich(self, paper: Paper) -> tuple[Enrichment, bool]:
-        """The paper's enrichment, and whether the guard asked a second time."""
+        """The paper's enrichment, and whether the checks asked a second time."""
         result = {"paper_id": paper.id, "lang": self.lang, "model": self.model,
                   "tldr_generated": not paper.tldr, "keywords_generated": not paper.keywords}
         if not paper.abstract:
             return Enrichment(**result, status="failed", reasons=[NO_ABSTRACT]), False
-        messages = card_messages(paper, self.lang)
+        messages = card_messages(paper, self.lang, self.glossary)
         source = source_text(paper)
         try:
             card, reasoning = await self._ask(paper, messages)
@@ -197,20 +208,20 @@ class Enricher:
             raise  # not this paper's fault: the run stops
         except LLMError as exc:
             return Enrichment(**result, status="failed", reasons=[str(exc) or type(exc).__name__]), False
-        verdict = await self._guard(card, source)
-        if verdict.ok:
+        faithful, good = await self._check(card, paper, source)
+        if faithful.ok and good.ok:
             return Enrichment(**result, status="ok", card=card, reasoning=reasoning), False
+        fix = "\n\n".join(v.message for v in (faithful, good) if not v.ok)
         retry = [*messages, {"role": "assistant", "content": card.model_dump_json()},
-                 {"role": "user", "content": f"{verdict.message}\n{REASK_FORMAT}"}]
+                 {"role": "user", "content": f"{fix}\n{REASK_FORMAT}"}]
         try:
             second, reasoning = await self._ask(paper, retry)
-        except LLMError as exc:  # the first card stands, flagged
-            return Enrichment(**result, status="flagged", card=card, reasoning=reasoning,
-                              reasons=[*verdict.reasons, f"asking again failed: {exc}"]), True
-        second_verdict = await self._guard(second, source)
-        status = "ok" if second_verdict.ok else "flagged"
-        return Enrichment(**result, status=status, card=second, reasoning=reasoning,
-                          reasons=second_verdict.reasons), True
+        except LLMError as exc:  # the first card stands, flagged or poor
+            return Enrichment(**result, status=self._status(faithful, good), card=card, reasoning=reasoning,
+                              reasons=[*faithful.reasons, *good.reasons, f"asking again failed: {exc}"]), True
+        faithful, good = await self._check(second, paper, source)
+        return Enrichment(**result, status=self._status(faithful, good), card=second, reasoning=reasoning,
+                          reasons=[*faithful.reasons, *good.reasons]), True
 
 
 def save_result(store: Store, run_id: int, enrichment: Enrichment) -> None:
@@ -245,13 +256,14 @@ class EnrichRun:
     """One run: a bounded queue from the store to the workers, and the bookkeeping of results."""
 
     def __init__(self, store: Store, client: Any, report: RunReport, *, workers: int, keep_reasoning: bool,
-                 progress: ProgressCallback | None):
+                 progress: ProgressCallback | None, glossary: Glossary | None = None):
         self.store = store
         self.client = client
         self.report = report
         self.workers = workers
         self.progress = progress
-        self.enricher = Enricher(client, report.lang, model=report.model, keep_reasoning=keep_reasoning)
+        self.enricher = Enricher(client, report.lang, model=report.model, keep_reasoning=keep_reasoning,
+                                 glossary=glossary)
         self.queue: asyncio.Queue[Paper | None] = asyncio.Queue(maxsize=workers)
         # A dead or misconfigured server fails every paper: stop after this many in a row.
         self.abort_after = max(20, 2 * workers)
@@ -311,6 +323,7 @@ async def enrich_papers_async(
     """Enrich what still needs it in ``settings.llm.lang``; see :func:`enrich_papers`."""
     selection = selection or Selection()
     lang = settings.llm.lang
+    glossary = load_glossary(settings)  # a bad glossary file stops the run before it starts
     own_client = client is None
     if own_client:  # made first: a backend that cannot start leaves no run behind
         from ..llm.client import LLMClient  # the engine is only loaded for an actual run
@@ -321,13 +334,13 @@ async def enrich_papers_async(
     client.run_id = run_id  # its call log names the run
     papers, total = pending_papers(store, lang, selection, force, run_id)
     report = RunReport(run_id=run_id, lang=lang, model=client.model or params["model"] or "", total=total)
-    if CJK_SCRIPTS & set(language(lang).scripts):
+    if language(lang).counts_characters:
         segment("预热")  # load the segmenter's dictionary now, not while requests are in flight
     # Twice as many workers as requests in flight (the client holds that bound): while some check
     # and store a card, the others keep the server busy.
     workers = WORKERS_PER_SLOT * max(1, settings.llm.concurrency)
     run = EnrichRun(store, client, report, workers=workers, keep_reasoning=settings.llm.keep_reasoning,
-                    progress=progress)
+                    progress=progress, glossary=glossary)
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(run.produce(papers))

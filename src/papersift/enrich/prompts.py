@@ -1,7 +1,7 @@
 """The card prompt: a static system message, then the paper, delimited as data.
 
-Everything before the paper depends only on the target language, so it is byte-identical
-across papers and a server's prefix cache serves it; the paper comes last. The templates live
+Everything before the paper depends only on the target language and the glossary, so it is
+byte-identical across papers and a server's prefix cache serves it; the paper comes last. The templates live
 in ``papersift/prompts/*.jinja``; their hash is the prompt version, part of the LLM cache key
 through the messages themselves.
 """
@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from ..llm.prompts import environment, quoted
 from ..models import Card, Paper
+from .glossary import Glossary
 from .language import Language, language
 
 SYSTEM_TEMPLATE = "card_system.jinja"
@@ -32,19 +33,20 @@ def card_schema() -> dict:
 
 
 @lru_cache(maxsize=32)
-def system_message(lang_code: str) -> str:
-    """The static part: instructions, field descriptions and the schema for one language."""
+def system_message(lang_code: str, glossary: Glossary | None = None) -> str:
+    """The static part: instructions, field descriptions, the glossary and the schema for one language."""
     schema = json.dumps(card_schema(), ensure_ascii=False, separators=(",", ":"))
-    return environment().get_template(SYSTEM_TEMPLATE).render(lang=language(lang_code), schema=schema)
+    terms = glossary.terms if glossary else ()
+    return environment().get_template(SYSTEM_TEMPLATE).render(lang=language(lang_code), schema=schema, glossary=terms)
 
 
 def paper_message(paper: Paper, lang: Language) -> str:
     return environment().get_template(PAPER_TEMPLATE).render(paper=quoted(paper), lang=lang)
 
 
-def card_messages(paper: Paper, lang_code: str) -> list[dict[str, str]]:
+def card_messages(paper: Paper, lang_code: str, glossary: Glossary | None = None) -> list[dict[str, str]]:
     return [
-        {"role": "system", "content": system_message(lang_code)},
+        {"role": "system", "content": system_message(lang_code, glossary)},
         {"role": "user", "content": paper_message(paper, language(lang_code))},
     ]
 

@@ -18,7 +18,7 @@ Templates (``publish/templates/``), names are stable:
   :class:`~papersift.publish.view.PaperView` (``{% with p = paper %}{% include "_card.html" %}{% endwith %}``).
   ``heading`` (default 3) sets the title's heading level.
 - ``_digest_entry.html`` — one daily-digest entry, same ``p``.
-- ``_note.html`` — the visible note on a paper whose enrichment failed, was flagged or is pending.
+- ``_note.html`` — the visible note on a paper whose enrichment failed, was flagged or poor, or is pending.
 - Pages: ``catalog.html`` (``catalog``), ``digest_day.html`` (``day``: a DigestDay),
   ``digest_index.html`` (``days``), ``paper.html`` (``p``), ``deepdive.html`` (``dive``),
   ``index.html`` (the site's home: ``catalog``, ``days``).
@@ -67,6 +67,7 @@ LABELS: dict[str, dict[str, str]] = {
         "tldr_generated": "（生成）",
         "note_failed": "⚠️ 解读生成失败，下面是原文摘要。",
         "note_flagged": "⚠️ 忠实性检查未通过，解读可能有误：",
+        "note_poor": "⚠️ 质量检查未通过，解读可能重复、残缺或篇幅失当：",
         "note_pending": "ℹ️ 尚未解读，下面是原文摘要。",
         "untitled": "（无标题）",
         "uncategorised": "未分类",
@@ -101,6 +102,7 @@ LABELS: dict[str, dict[str, str]] = {
         "tldr_generated": " (generated)",
         "note_failed": "⚠️ The reading could not be generated; the original abstract follows.",
         "note_flagged": "⚠️ Flagged by the faithfulness check; the reading may contain errors:",
+        "note_poor": "⚠️ Failed the quality check; the reading may be repetitive, cut off or badly sized:",
         "note_pending": "ℹ️ Not read yet; the original abstract follows.",
         "untitled": "(untitled)",
         "uncategorised": "Uncategorised",

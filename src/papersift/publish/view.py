@@ -6,7 +6,7 @@ Every publication (catalog card, digest entry, paper page, JSON) and the web UI 
 - keywords: the author's when the source has them, else the enrichment's;
 - TL;DR: the author's (translated when the enrichment translated it, else as written) when the
   source has one, else the generated one, marked ``tldr_generated``;
-- a paper whose enrichment failed, was flagged, or that is not enriched yet keeps its original
+- a paper whose enrichment failed, was flagged or judged poor, or that is not enriched yet keeps its original
   abstract and gets a ``status`` other than ``ok`` and a note; it is never dropped;
 - a titleless paper (the shared catalog has only abstracts) shows its translated title, or the
   start of its abstract, and ``untitled`` is set;
@@ -26,7 +26,7 @@ from ..models import READING_FIELDS, Enrichment, Paper
 from ..store import Store
 from .render import READING_ICONS, labels
 
-Status = Literal["ok", "flagged", "failed", "pending"]
+Status = Literal["ok", "flagged", "poor", "failed", "pending"]
 
 
 class ReadingItem(BaseModel):
@@ -165,7 +165,8 @@ def paper_view(
         if card
         else []
     )
-    note = {"ok": None, "flagged": L["note_flagged"], "failed": L["note_failed"], "pending": L["note_pending"]}[status]
+    note = {"ok": None, "flagged": L["note_flagged"], "poor": L["note_poor"], "failed": L["note_failed"],
+            "pending": L["note_pending"]}[status]
     return PaperView(
         id=paper.id,
         source=paper.source,

@@ -29,6 +29,7 @@ class CardActor:
     """A Ray Data actor: turns a batch of papers into enrichments, using every server in turn."""
 
     def __init__(self, settings: dict[str, Any], base_urls: list[str]):
+        from ..enrich.glossary import load_glossary
         from ..enrich.pipeline import Enricher
         from ..llm.client import LLMClient
 
@@ -38,7 +39,7 @@ class CardActor:
         for url in base_urls:
             server = Settings.model_validate({**settings, "llm": {**settings["llm"], "backend": "openai", "base_url": url}})
             client = LLMClient(server)  # no store here: the driver writes, the actor only talks to servers
-            self.enrichers.append(Enricher(client, server.llm.lang, model=client.model))
+            self.enrichers.append(Enricher(client, server.llm.lang, model=client.model, glossary=load_glossary(server)))
 
     async def _enrich_all(self, papers: list[Paper]) -> list[tuple[Enrichment, bool]]:
         return await asyncio.gather(*(self.enrichers[i % len(self.enrichers)].enrich(p) for i, p in enumerate(papers)))

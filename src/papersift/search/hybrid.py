@@ -36,7 +36,7 @@ RRF_K = 20
 RRF_WEIGHTS = {"lexical": 1.0, "vector": 0.5}
 # BM25 column weights: title, abstract, keywords, translated text
 BM25_WEIGHTS = (3.0, 1.0, 2.0, 1.0)
-FLAGS = ("ok", "flagged", "failed", "none")
+FLAGS = ("ok", "flagged", "poor", "failed", "none")
 
 
 class SearchError(Exception):
@@ -53,7 +53,7 @@ class Filters(BaseModel):
     source: str | None = None
     venue: str | None = Field(None, description="venue contains this text (case-insensitive)")
     keyword: str | None = Field(None, description="has this keyword (case-insensitive)")
-    flag: Literal["ok", "flagged", "failed", "none"] | None = Field(
+    flag: Literal["ok", "flagged", "poor", "failed", "none"] | None = Field(
         None, description="enrichment status; 'none' for papers not enriched"
     )
     starred: bool | None = None

@@ -24,9 +24,9 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..store import Store
 
-Status = Literal["ok", "flagged", "failed", "pending"]
+Status = Literal["ok", "flagged", "poor", "failed", "pending"]
 AreaKey = Callable[[str | None, str | None], str | None]  # (area as stored, sub-area) -> the area's key
-STATUSES: tuple[str, ...] = ("pending", "ok", "flagged", "failed")
+STATUSES: tuple[str, ...] = ("pending", "ok", "flagged", "poor", "failed")
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 FACET_LIMIT = 20

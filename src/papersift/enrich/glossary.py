@@ -1,0 +1,125 @@
+"""The glossary: how an English term is written in each target language, the same in every card.
+
+A TOML file of tables keyed by language code, English term → translation::
+
+    [zh]
+    "chain-of-thought" = "思维链"
+    "mixture of experts" = "混合专家"
+
+papersift ships a starter glossary (``enrich/glossary.toml``, the ML terms of the reference
+readings); the file named by ``glossary`` in the config (``PAPERSIFT_GLOSSARY``) extends it and
+overrides its entries, and an empty translation removes one. The glossary for the target language
+goes into the static system prompt (so a server's prefix cache still holds across papers), and
+the quality gate checks it: a card whose source uses a term but which never writes the term's
+translation is asked again, naming the term.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from ..config import Settings
+
+STARTER_GLOSSARY = Path(__file__).with_name("glossary.toml")
+
+
+class GlossaryError(ValueError):
+    """A glossary file that cannot be used, naming the file and the entry at fault."""
+
+
+@dataclass(frozen=True)
+class Term:
+    english: str
+    translation: str
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The term as whole words of a source, ignoring case, spaces or hyphens between its words
+        and a plural s: "Chain of Thought", "chain-of-thought", "mixtures-of-experts"."""
+        words = [re.escape(w) for w in re.split(r"[\s\-]+", self.english.strip()) if w]
+        body = r"[\s\-]+".join(f"{w}s?" for w in words)
+        return re.compile(rf"(?<![A-Za-z0-9]){body}(?![A-Za-z0-9])", re.IGNORECASE)
+
+    def used_in(self, source: str) -> bool:
+        return bool(self.pattern.search(source))
+
+    def rendered_in(self, text: str) -> bool:
+        """Whether the translation is in the text, spaces ignored ("KV 缓存" = "KV缓存")."""
+        return _squeeze(self.translation) in _squeeze(text)
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text).casefold()
+
+
+@dataclass(frozen=True)
+class Glossary:
+    """The terms of one target language, in file order (longest term first when checking)."""
+
+    lang: str
+    terms: tuple[Term, ...] = ()
+
+    def used_terms(self, source: str) -> list[Term]:
+        """The terms the source uses; a term inside a longer one that is used counts once
+        ("language model" inside "large language model")."""
+        found: list[Term] = []
+        taken: list[tuple[int, int]] = []
+        for term in sorted(self.terms, key=lambda t: -len(t.english)):
+            spans = [m.span() for m in term.pattern.finditer(source)]
+            free = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in taken)]
+            if free:
+                found.append(term)
+            taken += spans
+        return found
+
+    def missing(self, source: str, text: str) -> list[Term]:
+        """The terms the source uses whose translation the text never writes."""
+        return [t for t in self.used_terms(source) if not t.rendered_in(text)]
+
+
+def _read(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise GlossaryError(f"{path}: cannot read the glossary: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise GlossaryError(f"{path}: invalid TOML: {exc}") from exc
+    for lang, table in data.items():
+        if not isinstance(table, dict):
+            raise GlossaryError(f"{path}: [{lang}] must be a table of \"English term\" = \"translation\"")
+        for english, translation in table.items():
+            if not isinstance(translation, str):
+                raise GlossaryError(f"{path}: [{lang}] {english!r}: the translation must be a string")
+    return data
+
+
+def read_glossary(lang: str, paths: list[Path]) -> Glossary:
+    """The glossary for ``lang`` from these files, later ones overriding earlier ones."""
+    merged: dict[str, tuple[str, str]] = {}  # casefolded term -> (term as written, translation)
+    code = lang.strip().lower()
+    for path in paths:
+        data = _read(path)
+        table = data.get(code) or data.get(code.split("-")[0]) or {}
+        for english, translation in table.items():
+            key = " ".join(re.split(r"[\s\-]+", english.strip().casefold()))
+            if translation.strip():
+                merged[key] = (english.strip(), translation.strip())
+            else:
+                merged.pop(key, None)  # an empty translation removes a starter entry
+    return Glossary(lang, tuple(Term(e, t) for e, t in merged.values()))
+
+
+def load_glossary(settings: Settings) -> Glossary:
+    """The starter glossary extended by the user's (``glossary`` in the config), for the target language."""
+    paths = [STARTER_GLOSSARY]
+    if settings.glossary:
+        user = Path(settings.glossary).expanduser()
+        if not user.is_file():
+            raise GlossaryError(f"{user}: no such glossary file (the config's 'glossary' / PAPERSIFT_GLOSSARY)")
+        paths.append(user)
+    return read_glossary(settings.llm.lang, paths)

@@ -1,0 +1,354 @@
+"""Cards worth reading: the quality gate, titles that keep the paper's name, the glossary, the
+``poor`` status in every publication, and ``papersift eval cards``.
+
+Each gate rule is shown on a good card changed to break exactly that rule. The pipeline tests talk
+to the scripted OpenAI-compatible server on 127.0.0.1, never to a real model.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from papersift import export
+from papersift.cli import app
+from papersift.config import LLMSettings, Settings, load_settings
+from papersift.enrich import quality
+from papersift.enrich.glossary import GlossaryError, load_glossary, read_glossary, STARTER_GLOSSARY
+from papersift.enrich.pipeline import enrich_papers
+from papersift.enrich.prompts import card_schema
+from papersift.llm.testserver import ScriptedServer, default_reply
+from papersift.models import READING_FIELDS, Card, Enrichment, Paper, Reading
+from papersift.publish import catalog, digest, site
+from papersift.store import Store
+from papersift.web import create_app
+
+THINKLESS = Paper(
+    source="arxiv", source_id="2505.13379", arxiv_id="2505.13379", title="Thinkless: LLM Learns When to Think",
+    published=date(2025, 5, 19), url_abs="https://arxiv.org/abs/2505.13379",
+    abstract=("Reasoning Language Models, capable of extended chain-of-thought reasoning, have demonstrated "
+              "remarkable performance on tasks requiring complex logical inference. However, applying elaborate "
+              "reasoning for all queries often results in substantial computational inefficiencies, particularly "
+              "when many problems admit straightforward solutions. We propose Thinkless, a learnable framework "
+              "that empowers an LLM to adaptively select between short-form and long-form reasoning, based on "
+              "both task complexity and the model's ability. Thinkless is trained under a reinforcement learning "
+              "paradigm and employs two control tokens. Central to our approach is a Decoupled Group Relative "
+              "Policy Optimization (DeGRPO) algorithm. On several benchmarks such as Minerva Algebra, MATH-500, "
+              "and GSM8K, Thinkless is able to reduce the usage of long-chain thinking by 50% - 90%."),
+)
+
+GOOD = Card(
+    title="Thinkless：大语言模型学习何时思考",
+    tldr="Thinkless 让大语言模型根据任务难度在简短回答与长链推理之间自适应选择，长链推理使用减少 50%-90%。",
+    reading=Reading(
+        motivation="推理模型对所有问题都进行冗长的思维链推理，在大量简单问题上造成了可观的计算浪费。",
+        problem="如何让模型依据任务复杂度与自身能力，自主决定何时需要长链思考、何时直接简短作答。",
+        observation="许多问题本身存在直接的解法，统一采用精细推理并不会带来收益，反而拖慢响应速度。",
+        method="提出可学习框架 Thinkless，用两个控制标记区分长短推理，并以解耦的组相对策略优化算法训练。",
+        experiments="在 Minerva Algebra、MATH-500 与 GSM8K 等基准上，长链推理的使用比例下降了 50% 至 90%。",
+        contribution="首次以强化学习让模型学会按需切换推理模式，在保持准确率的同时显著提升推理效率。",
+    ),
+    keywords=["Thinkless", "DeGRPO", "adaptive reasoning"],
+    digest=("推理语言模型能够进行长链的思维链推理，在需要复杂逻辑推断的任务上表现出色。然而，对所有查询都进行精细推理会造成大量的"
+            "计算浪费，尤其是许多问题本身存在直接的解法。本文提出 Thinkless，这是一个可学习的框架，使大语言模型能够依据任务复杂度"
+            "和模型自身能力，在简短推理与长链推理之间自适应地选择。Thinkless 在强化学习范式下训练，使用两个控制标记：<short> 表示"
+            "简洁回答，<think> 表示详细推理。方法的核心是解耦组相对策略优化（Decoupled Group Relative Policy Optimization, "
+            "DeGRPO）算法，它把混合推理的学习目标分解为两部分：控制标记损失负责选择推理模式，回答损失负责提高答案的准确性。这种解耦"
+            "的设计能够分别控制两部分的贡献，稳定训练过程，并有效避免原始 GRPO 中出现的模式坍塌问题。在 Minerva Algebra、"
+            "MATH-500 和 GSM8K 等多个基准上，Thinkless 能够将长链思考的使用减少 50% 至 90%，显著提升了推理语言模型的效率。"),
+)
+
+
+def with_reading(card: Card, **fields: str) -> Card:
+    return card.model_copy(update={"reading": card.reading.model_copy(update=fields)})
+
+
+def rules(card: Card, paper: Paper = THINKLESS, lang: str = "zh", glossary=None) -> list[tuple[str, str]]:
+    return [(i.rule, i.field) for i in quality.check_card(card, paper, lang, glossary=glossary).issues]
+
+
+# --- the gate, one rule at a time ----------------------------------------------------------------
+
+
+def test_a_good_card_passes_every_rule():
+    assert rules(GOOD, glossary=read_glossary("zh", [STARTER_GLOSSARY])) == []
+
+
+def test_a_reading_field_that_repeats_another_is_caught():
+    copied = with_reading(GOOD, problem=GOOD.reading.motivation)
+    assert rules(copied) == [("repeated", "reading.problem")]
+
+
+def test_a_reading_field_that_repeats_the_tldr_is_caught():
+    assert rules(with_reading(GOOD, contribution=GOOD.tldr)) == [("repeated", "reading.contribution")]
+
+
+def test_a_field_cut_off_mid_sentence_is_caught():
+    cut = with_reading(GOOD, method="提出可学习框架 Thinkless，用两个控制标记区分长短推理，并以解耦的组相对策略优化")
+    assert rules(cut) == [("truncated", "reading.method")]
+
+
+def test_a_field_far_longer_than_the_target_is_caught():
+    long = "训练数据覆盖代数、几何与数论题目，每类题目都按难度分档并记录长短推理所需的词元数量与耗时，" * 6
+    assert quality.length(long, quality.language("zh")) > 210
+    assert rules(with_reading(GOOD, observation=long + "结论稳定。")) == [("length", "reading.observation")]
+
+
+def test_a_field_far_shorter_than_the_target_is_caught():
+    assert rules(with_reading(GOOD, motivation="推理太慢。")) == [("length", "reading.motivation")]
+
+
+def test_a_digest_much_shorter_than_the_abstract_is_caught():
+    short = GOOD.model_copy(update={"digest": "Thinkless 让模型学会何时思考，长链推理减少 50%-90%。"})
+    assert rules(short) == [("digest_short", "digest")]
+
+
+def test_english_words_inside_chinese_sentences_are_caught_but_names_and_parenthesised_terms_are_not():
+    mixed = with_reading(GOOD, contribution="该框架demonstrated其灵活性，可以seamlessly集成到现有推理模型中，并effectively提升效率。")
+    assert rules(mixed) == [("foreign_words", "reading.contribution")]
+    kept = with_reading(GOOD, contribution="提出解耦组相对策略优化（Decoupled Group Relative Policy Optimization），让 Thinkless 学会按需思考。")
+    assert rules(kept) == []
+
+
+def test_a_translated_title_must_keep_the_papers_name():
+    assert rules(GOOD.model_copy(update={"title": "无尽思考：大语言模型学习何时思考"})) == [("title_name", "title")]
+    assert quality.title_names("MMaDA: Multimodal Large Diffusion Language Models") == ["MMaDA"]
+    assert quality.title_names("Qwen3 Technical Report") == ["Qwen3"]
+    # plural acronyms and field vocabulary are terms, translated freely
+    assert quality.title_names("Web-Shepherd: Advancing PRMs for Reinforcing Web Agents") == ["Web-Shepherd"]
+    assert quality.title_names("Chain-of-Model Learning for Language Model") == []
+
+
+def test_a_glossary_term_rendered_another_way_is_caught():
+    glossary = read_glossary("zh", [STARTER_GLOSSARY])
+    other_way = Card.model_validate_json(GOOD.model_dump_json().replace("思维链", "链式思维"))
+    assert rules(other_way, glossary=glossary) == [("glossary", "card")]
+    message = quality.check_card(other_way, THINKLESS, "zh", glossary=glossary).message
+    assert '"chain-of-thought"' in message and "思维链" in message
+
+
+def test_the_gate_counts_words_for_a_language_written_with_spaces():
+    sentence = "The paper studies when a reasoning model should think at length and when a short answer is enough."
+    english = GOOD.model_copy(update={
+        "title": "Thinkless: an LLM learns when to think",
+        "tldr": "Thinkless teaches an LLM to choose between short and long reasoning, cutting long reasoning by 50% to 90%.",
+        "reading": Reading(**{f: f"{f.capitalize()}: " + sentence.replace("paper", f"{f} part of the paper") for f in READING_FIELDS}),
+        "digest": " ".join([sentence] * 12),
+    })
+    issues = quality.check_card(english, THINKLESS, "en").issues
+    # the six fields share most of their words: repeats, measured on word 3-grams; lengths are fine
+    assert {i.rule for i in issues} == {"repeated"}
+    assert quality.length(sentence, quality.language("en")) == 18
+
+
+def test_the_reference_readings_pass_the_gate(sample_records):
+    """The packaged sample of reference readings: each passes every rule a reading alone can break."""
+    for record in sample_records:
+        texts = {f"reading.{f}": record["summary_zh"][f] for f in READING_FIELDS}
+        assert quality.check_texts(texts, "zh") == [], record["id"]
+
+
+def test_eval_readings_reports_the_gates_false_alarms_on_reference_readings():
+    sample = Path(quality.__file__).parent.parent / "data" / "sample.jsonl"
+    result = CliRunner().invoke(app, ["eval", "readings", "--reference", str(sample), "--json"])
+    summary = json.loads(result.stdout)
+    assert (summary["n"], summary["gate_failed"], summary["gate_false_alarm_rate"]) == (35, 0, 0.0)
+
+
+def test_the_reask_message_names_the_field_and_the_rule():
+    result = quality.check_card(with_reading(GOOD, problem=GOOD.reading.motivation), THINKLESS, "zh")
+    assert "reading.problem: repeats reading.motivation" in result.message
+    assert result.reasons == [f"quality: {result.issues[0].describe()}"]
+
+
+# --- the pipeline: re-ask once, then store "poor" and show it -------------------------------------
+
+
+def settings_for(server: ScriptedServer, db: Path, **top) -> Settings:
+    llm = LLMSettings(backend="openai", base_url=server.base_url, model="scripted", api_key="test",
+                      concurrency=2, timeout=5.0, max_retries=1)
+    return Settings(db=db, llm=llm, **top)
+
+
+def scripted_card(body: dict) -> dict:
+    """The scripted server's default card for the paper as first asked."""
+    first_ask = {"messages": body["messages"][:2],
+                 "response_format": {"type": "json_schema", "json_schema": {"schema": card_schema()}}}
+    return json.loads(default_reply(first_ask))
+
+
+def repeating_card(body: dict) -> dict:
+    card = scripted_card(body)
+    card["reading"] = {f: card["reading"]["motivation"] for f in READING_FIELDS}
+    return card
+
+
+def last_user(request) -> str:
+    return request.messages[-1]["content"]
+
+
+def test_a_card_with_repeated_fields_is_asked_again_then_stored_poor_and_shown_so(store, tmp_path):
+    [pid] = [store.upsert(THINKLESS)[0]]
+    with ScriptedServer(responder=repeating_card) as server:
+        report = enrich_papers(store, settings_for(server, store.path))
+        second = server.chat_requests[1]
+    assert (report.ok, report.poor, report.guard_reasks) == (0, 1, 1)
+    assert "reading.problem: repeats reading.motivation" in last_user(second)
+    enrichment = store.enrichment(pid, "zh")
+    assert enrichment.status == "poor" and enrichment.reasons[0].startswith("quality: reading.problem")
+    # every publication shows it, as it shows "flagged"
+    markdown = catalog.to_markdown(catalog.build_catalog(store, "zh"))
+    assert "质量检查未通过" in markdown and "repeats reading.motivation" in markdown
+    assert "note-poor" in catalog.to_html(catalog.build_catalog(store, "zh"))
+    assert "质量检查未通过" in digest.to_markdown(digest.build_digest(store, "zh", everything=True))
+    site.build_site(store, tmp_path / "site", "zh")
+    for page in ("catalog.html", "digest/2025-05-19.html", f"papers/{pid}.html", "feed.xml"):
+        assert "质量检查未通过" in (tmp_path / "site" / page).read_text(encoding="utf-8"), page
+    assert export.paper_document(store, store.get(pid))["flags"] == ["poor"]
+    listed = CliRunner().invoke(app, ["papers", "list", "--poor", "--json"], env={"PAPERSIFT_DB": str(store.path)})
+    assert [p["id"] for p in json.loads(listed.stdout)] == [pid]
+    with TestClient(create_app(load_settings(db=store.path)), base_url="http://127.0.0.1") as client:
+        assert client.get("/api/papers?status=poor").json()["total"] == 1
+        assert "质量检查未通过" in client.get(f"/papers/{pid}").text
+
+
+def test_a_card_fixed_on_the_second_ask_is_ok(store):
+    store.upsert(THINKLESS)
+    replies = iter([repeating_card, scripted_card])
+    with ScriptedServer(responder=lambda body: next(replies)(body)) as server:
+        report = enrich_papers(store, settings_for(server, store.path))
+    assert (report.ok, report.poor, report.guard_reasks) == (1, 0, 1)
+
+
+def test_a_title_that_translates_the_papers_name_is_asked_again_naming_it(store):
+    store.upsert(THINKLESS)
+
+    def translated_name(body: dict) -> dict:
+        return scripted_card(body) | {"title": "无尽思考：大语言模型学习何时思考"}
+
+    with ScriptedServer(responder=translated_name) as server:
+        enrich_papers(store, settings_for(server, store.path))
+        assert 'title: drops the paper\'s name "Thinkless"' in last_user(server.chat_requests[1])
+    assert store.enrichment(store.resolve("2505.13379"), "zh").status == "poor"
+
+
+# --- the glossary ---------------------------------------------------------------------------------
+
+
+def test_a_user_glossary_extends_and_overrides_the_starter(tmp_path):
+    user = tmp_path / "glossary.toml"
+    user.write_text('[zh]\n"chain of thought" = "思考链"\n"world model" = ""\n"test-time training" = "测试时训练"\n',
+                    encoding="utf-8")
+    terms = {t.english.casefold(): t.translation for t in load_glossary(Settings(glossary=user)).terms}
+    assert terms["chain of thought"] == "思考链" and "chain-of-thought" not in terms  # overridden
+    assert terms["test-time training"] == "测试时训练" and "world model" not in terms
+    assert terms["reinforcement learning"] == "强化学习"  # the starter's still there
+
+
+def test_a_bad_glossary_file_is_named_with_the_entry_at_fault(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[zh]\n"pruning" = 3\n', encoding="utf-8")
+    with pytest.raises(GlossaryError, match=r"bad.toml: \[zh\] 'pruning'"):
+        load_glossary(Settings(glossary=bad))
+    with pytest.raises(GlossaryError, match="no such glossary file"):
+        load_glossary(Settings(glossary=tmp_path / "missing.toml"))
+
+
+def test_a_glossary_term_rendered_another_way_is_asked_again_and_the_prefix_stays_the_same(store, tmp_path):
+    user = tmp_path / "glossary.toml"
+    user.write_text('[zh]\n"control tokens" = "控制标记"\n', encoding="utf-8")
+    other = THINKLESS.model_copy(update={"arxiv_id": "2505.99999", "source_id": "2505.99999", "title": "Another Paper",
+                                         "abstract": THINKLESS.abstract.replace("Thinkless", "Another")})
+    thinkless_id = store.upsert(THINKLESS)[0]
+    store.upsert(other)
+
+    def other_way(body: dict) -> dict:
+        card = scripted_card(body)
+        card["digest"] = card["digest"].replace("思维链", "链式思维")
+        return card
+
+    with ScriptedServer(responder=other_way) as server:
+        enrich_papers(store, settings_for(server, store.path, glossary=user), paper_ids=[thinkless_id])
+        [first, reask] = server.chat_requests
+        assert '"chain-of-thought"' in last_user(reask) and "write it as 思维链" in last_user(reask)
+        server.responder = scripted_card
+        enrich_papers(store, settings_for(server, store.path, glossary=user))
+        third = server.chat_requests[2]
+    # the system prompt (the static prefix) carries the glossary and is the same byte for byte
+    system = first.messages[0]["content"]
+    assert "- control tokens → 控制标记" in system and "- chain-of-thought → 思维链" in system
+    assert third.messages[0]["content"] == system and third.messages[1] != first.messages[1]
+
+
+# --- papersift eval cards -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def judged_store(tmp_path):
+    """Two papers with cards: a good one and a poor one whose fields all say the same."""
+    path = tmp_path / "cards.db"
+    with Store(path) as store:
+        good = store.upsert(THINKLESS)[0]
+        poor = store.upsert(THINKLESS.model_copy(update={"arxiv_id": "2505.00001", "source_id": "2505.00001",
+                                                         "title": "Repeats"}))[0]
+        store.save_enrichment(Enrichment(paper_id=good, lang="zh", status="ok", card=GOOD))
+        copied = GOOD.model_copy(update={"reading": Reading(**{f: GOOD.reading.motivation for f in READING_FIELDS})})
+        store.save_enrichment(Enrichment(paper_id=poor, lang="zh", status="poor", card=copied))
+    return path
+
+
+def eval_cards(db: Path, reference: Path, *args: str):
+    return CliRunner().invoke(app, ["eval", "cards", "--reference", str(reference), *args],
+                              env={"PAPERSIFT_DB": str(db)})
+
+
+def test_eval_cards_reports_status_numbers_lengths_repeats_and_latin_words(judged_store, tmp_path):
+    reading = {f: getattr(GOOD.reading, f) for f in READING_FIELDS} | {
+        "experiments": "在 GSM8K 等基准上，长链推理的使用减少 50% 至 90%，准确率保持 99%。"}
+    reference = tmp_path / "ref.jsonl"
+    reference.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"arxiv_id": "2505.13379", "summary_zh": reading},
+        {"arxiv_id": "2505.00001", "summary_zh": reading},
+        {"id": "not-in-the-store", "summary_zh": reading},
+    ]), encoding="utf-8")
+    result = eval_cards(judged_store, reference, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    good, poor, unmatched = report["papers"]
+    assert (good["status"], poor["status"], unmatched["status"]) == ("ok", "poor", "unmatched")
+    # 50% and 90% are in the card, 99% is not (the 500 of MATH-500 is a name's, not a number)
+    assert (good["numbers_found"], good["numbers_total"]) == (2, 3)
+    assert good["repeated"] == [] and len(poor["repeated"]) == 15  # every pair of the six fields
+    zh = quality.language("zh")
+    assert good["length"] == statistics.median(quality.length(getattr(GOOD.reading, f), zh) for f in READING_FIELDS)
+    assert good["reference_length"] == statistics.median(quality.length(t, zh) for t in reading.values())
+    assert 0 < good["latin_share"] < 0.01  # "short" and "think" of the digest's <short> and <think> tokens
+    overall = report["overall"]
+    assert overall["status"] == {"ok": 1, "poor": 1, "unmatched": 1}
+    assert overall["number_recall"] == 0.6667 and overall["cards_with_repeats"] == 1
+    assert overall["ok_cards_with_repeats"] == 0
+    table = eval_cards(judged_store, reference)
+    assert "number recall 66.67% (4/6)" in table.stdout
+
+
+def test_eval_cards_takes_digest_paragraphs_as_reference(judged_store, tmp_path):
+    reference = tmp_path / "digest.jsonl"
+    reference.write_text(json.dumps({"arxiv_id": "2505.13379", "summary_zh": GOOD.digest}, ensure_ascii=False),
+                         encoding="utf-8")
+    report = json.loads(eval_cards(judged_store, reference, "--json").stdout)
+    [paper] = report["papers"]
+    assert report["kind"] == "digest" and paper["numbers_found"] == paper["numbers_total"] == 2
+    assert paper["length"] == paper["reference_length"] == quality.length(GOOD.digest, quality.language("zh"))
+
+
+def test_eval_cards_names_the_line_of_a_bad_reference(judged_store, tmp_path):
+    reference = tmp_path / "bad.jsonl"
+    reference.write_text('{"arxiv_id": "2505.13379", "summary_zh": {"motivation": "only one"}}\n', encoding="utf-8")
+    result = eval_cards(judged_store, reference)
+    assert result.exit_code == 1 and "bad.jsonl:1: field 'summary_zh' lacks problem" in result.output
