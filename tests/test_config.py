@@ -29,3 +29,15 @@ def test_a_broken_config_file_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("PAPERSIFT_CONFIG", str(cfg))
     with pytest.raises(ValueError, match="c.toml"):
         load_settings()
+
+
+def test_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatch):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('db = "~/papers/papersift.db"\nglossary = "~/glossary.toml"\n')
+    monkeypatch.setenv("PAPERSIFT_CONFIG", str(cfg))
+    monkeypatch.delenv("PAPERSIFT_DB")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    s = load_settings()
+    assert (s.db, s.glossary) == (tmp_path / "home/papers/papersift.db", tmp_path / "home/glossary.toml")
+    monkeypatch.setenv("PAPERSIFT_TAXONOMY", "~/topics.toml")
+    assert load_settings().taxonomy == tmp_path / "home/topics.toml"

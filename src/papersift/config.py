@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     glossary: Path | None = None
     # Required by `papersift serve` on any address but loopback (env PAPERSIFT_WEB_TOKEN).
     web_token: str | None = None
+
+    @field_validator("db", "taxonomy", "glossary")
+    @classmethod
+    def _home(cls, path: Path | None) -> Path | None:
+        return path.expanduser() if path is not None else None  # "~/papers/papersift.db" as the README writes it
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
