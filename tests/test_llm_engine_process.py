@@ -38,7 +38,9 @@ def cues(tmp_path, monkeypatch) -> Path:
 def settings_for(tmp_path: Path, **llm) -> Settings:
     model = tmp_path / "scripted.gguf"
     model.write_bytes(b"GGUF\x03\x00")
-    options = {"backend": "embedded", "embedded_model": str(model), "concurrency": 1, "max_retries": 1} | llm
+    # The whole card in one call: these tests are about the worker, not about how a card is written.
+    options = {"backend": "embedded", "embedded_model": str(model), "concurrency": 1, "max_retries": 1,
+               "card_mode": "whole"} | llm
     return Settings(db=tmp_path / "papers.db", llm=LLMSettings(**options))
 
 

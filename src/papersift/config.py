@@ -48,6 +48,10 @@ class LLMSettings(BaseModel):
     # /no_think appended to the prompt), or "auto" (kwargs, soft switches if the server rejects them)
     thinking_switch: str = "auto"
     keep_reasoning: bool = True
+    # How a card is written: "whole" (one structured call: right for a server, one cached prefix),
+    # "fields" (a short plain-text call a field: what a small model writes best), or "auto"
+    # (fields for the embedded engine, whole for a server).
+    card_mode: str = "auto"
     # Embedded engine: a registry name (see papersift.llm.models) or a path to any GGUF file.
     embedded_model: str = "qwen2.5-coder-1.5b"
     n_ctx: int = 8192

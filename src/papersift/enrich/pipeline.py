@@ -29,6 +29,7 @@ from ..models import Card, Enrichment, EnrichmentStatus, Paper
 from ..store import Store
 from ..text import segment
 from . import guard, quality
+from .fieldwise import FIELDS, FieldWriter, as_card, field_of, texts_of
 from .glossary import Glossary, load_glossary
 from .language import check_card_language, language
 from .prompts import card_messages, prompt_version, source_text
@@ -157,15 +158,21 @@ def pending_papers(store: Store, lang: str, selection: Selection, force: bool, r
 
 
 class Enricher:
-    """Turns one paper into an :class:`Enrichment` with an LLM client; stores nothing itself."""
+    """Turns one paper into an :class:`Enrichment` with an LLM client; stores nothing itself.
+
+    The card is written whole, in one structured call (servers), or a field at a time
+    (``by_field``: the embedded engine, see :mod:`.fieldwise`); either way it is then checked by
+    the guard and the gate, and what they object to is asked again once.
+    """
 
     def __init__(self, client: Any, lang: str, *, model: str, keep_reasoning: bool = True,
-                 glossary: Glossary | None = None):
+                 glossary: Glossary | None = None, by_field: bool = False):
         self.client = client
         self.lang = lang
         self.model = model
         self.keep_reasoning = keep_reasoning
         self.glossary = glossary
+        self.fields = FieldWriter(client, lang, glossary, f"card-field@{prompt_version()}") if by_field else None
 
     def _check_language(self, card: Card) -> Card:
         verdict = check_card_language(card, self.lang)
@@ -180,6 +187,43 @@ class Enricher:
             template=f"card@{prompt_version()}",
         )
         return card, result.reasoning if self.keep_reasoning else None
+
+    async def _write(self, paper: Paper) -> tuple[Card, str | None]:
+        if self.fields is None:
+            return await self._ask(paper, card_messages(paper, self.lang, self.glossary))
+        values = await self.fields.write(paper, dict.fromkeys(FIELDS))
+        card = self._as_card(values)
+        wrong = check_card_language(card, self.lang)
+        if not wrong.ok:  # asked again once, as the one-call card is by the client
+            names = [field_of(f) for f in wrong.wrong_fields] or [f for f in FIELDS if f != "keywords"]
+            card = self._as_card(values | await self.fields.write(paper, {f: (values[f], wrong.message) for f in names}))
+            self._check_language(card)
+        return card, None
+
+    async def _rewrite(self, paper: Paper, card: Card, faithful: guard.GuardResult,
+                       good: quality.QualityResult) -> tuple[Card, str | None]:
+        """The card again, with what the checks objected to fixed."""
+        if self.fields is None:
+            fix = "\n\n".join(v.message for v in (faithful, good) if not v.ok)
+            messages = card_messages(paper, self.lang, self.glossary)
+            return await self._ask(paper, [*messages, {"role": "assistant", "content": card.model_dump_json()},
+                                           {"role": "user", "content": f"{fix}\n{REASK_FORMAT}"}])
+        values = texts_of(card)
+        fixes: dict[str, list[str]] = {}
+        for name, line in [*((v.field, v.describe()) for v in faithful.violations),
+                           *((i.field, i.detail) for i in good.issues)]:
+            # A problem of the whole card (a glossary term) is fixed where the abstract is rendered.
+            fixes.setdefault("digest" if name == "card" else field_of(name), []).append(line)
+        again = await self.fields.write(paper, {f: (values[f], "; ".join(lines)) for f, lines in fixes.items()})
+        card = self._as_card(values | again)
+        return self._check_language(card), None
+
+    @staticmethod
+    def _as_card(values: dict[str, str]) -> Card:
+        try:
+            return as_card(values)
+        except ValueError as exc:  # an empty field, or one past its bound
+            raise LLMError(f"the fields do not make a card: {exc}") from exc
 
     def _verdicts(self, card: Card, paper: Paper, source: str) -> tuple[guard.GuardResult, quality.QualityResult]:
         return guard.check_card(card, source), quality.check_card(card, paper, self.lang, source=source,
@@ -200,23 +244,19 @@ class Enricher:
                   "tldr_generated": not paper.tldr, "keywords_generated": not paper.keywords}
         if not paper.abstract:
             return Enrichment(**result, status="failed", reasons=[NO_ABSTRACT]), False
-        messages = card_messages(paper, self.lang, self.glossary)
         source = source_text(paper)
         try:
-            card, reasoning = await self._ask(paper, messages)
+            card, reasoning = await self._write(paper)
         except BackendUnavailable:
             raise  # not this paper's fault: the run stops
-        except LLMError as exc:
+        except (LLMError, LanguageMismatch) as exc:
             return Enrichment(**result, status="failed", reasons=[str(exc) or type(exc).__name__]), False
         faithful, good = await self._check(card, paper, source)
         if faithful.ok and good.ok:
             return Enrichment(**result, status="ok", card=card, reasoning=reasoning), False
-        fix = "\n\n".join(v.message for v in (faithful, good) if not v.ok)
-        retry = [*messages, {"role": "assistant", "content": card.model_dump_json()},
-                 {"role": "user", "content": f"{fix}\n{REASK_FORMAT}"}]
         try:
-            second, reasoning = await self._ask(paper, retry)
-        except LLMError as exc:  # the first card stands, flagged or poor
+            second, reasoning = await self._rewrite(paper, card, faithful, good)
+        except (LLMError, LanguageMismatch) as exc:  # the first card stands, flagged or poor
             return Enrichment(**result, status=self._status(faithful, good), card=card, reasoning=reasoning,
                               reasons=[*faithful.reasons, *good.reasons, f"asking again failed: {exc}"]), True
         faithful, good = await self._check(second, paper, source)
@@ -238,12 +278,24 @@ def _account(report: RunReport, client: Any) -> None:
         setattr(report, name, getattr(usage, name))
 
 
+CARD_MODES = ("auto", "whole", "fields")
+
+
+def writes_by_field(settings: Settings) -> bool:
+    """``llm.card_mode``: a card a field at a time for the embedded engine (``auto``), or as set."""
+    mode = settings.llm.card_mode
+    if mode not in CARD_MODES:
+        raise ValueError(f"llm.card_mode must be one of {', '.join(CARD_MODES)}, not {mode!r}")
+    return mode == "fields" or (mode == "auto" and settings.llm.backend == "embedded")
+
+
 def run_params(settings: Settings, selection: Selection, force: bool) -> dict[str, Any]:
     """What identifies a run for resuming: the same parameters reopen an unfinished run."""
     llm = settings.llm
     model = llm.model or (llm.embedded_model if llm.backend == "embedded" else None)
     return {"lang": llm.lang, "backend": llm.backend, "model": model,
             "base_url": llm.base_url, "thinking": llm.thinking, "prompt": prompt_version(),
+            "card": "fields" if writes_by_field(settings) else "whole",
             "force": force, **selection.params()}
 
 
@@ -255,15 +307,14 @@ class RunAborted(RuntimeError):
 class EnrichRun:
     """One run: a bounded queue from the store to the workers, and the bookkeeping of results."""
 
-    def __init__(self, store: Store, client: Any, report: RunReport, *, workers: int, keep_reasoning: bool,
-                 progress: ProgressCallback | None, glossary: Glossary | None = None):
+    def __init__(self, store: Store, enricher: Enricher, report: RunReport, *, workers: int,
+                 progress: ProgressCallback | None):
         self.store = store
-        self.client = client
+        self.client = enricher.client
         self.report = report
         self.workers = workers
         self.progress = progress
-        self.enricher = Enricher(client, report.lang, model=report.model, keep_reasoning=keep_reasoning,
-                                 glossary=glossary)
+        self.enricher = enricher
         self.queue: asyncio.Queue[Paper | None] = asyncio.Queue(maxsize=workers)
         # A dead or misconfigured server fails every paper: stop after this many in a row.
         self.abort_after = max(20, 2 * workers)
@@ -339,8 +390,9 @@ async def enrich_papers_async(
     # Twice as many workers as requests in flight (the client holds that bound): while some check
     # and store a card, the others keep the server busy.
     workers = WORKERS_PER_SLOT * max(1, settings.llm.concurrency)
-    run = EnrichRun(store, client, report, workers=workers, keep_reasoning=settings.llm.keep_reasoning,
-                    progress=progress, glossary=glossary)
+    enricher = Enricher(client, lang, model=report.model, keep_reasoning=settings.llm.keep_reasoning,
+                        glossary=glossary, by_field=writes_by_field(settings))
+    run = EnrichRun(store, enricher, report, workers=workers, progress=progress)
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(run.produce(papers))

@@ -292,7 +292,7 @@ class _Writer:
     def keywords(self, n: int) -> list[str]:
         pool = self.facts or {"zh": ["方法", "实验", "分析"], "ja": ["手法", "実験", "分析"],
                               "ko": ["방법", "실험", "분석"]}.get(self.lang, ["method", "experiment", "analysis"])
-        return [pool[i % len(pool)] + ("" if i < len(pool) else f" {i}") for i in range(n)]
+        return pool[:n]  # never padded with made-up items: a number added to a name is an invented figure
 
     def value(self, schema: dict[str, Any], name: str = "") -> Any:
         if "$ref" in schema:

@@ -1,0 +1,102 @@
+"""The card a field at a time: the embedded engine's way to write it.
+
+Asked for the whole card as one JSON object, the packaged 1.5B model fills the schema by copying:
+the same sentence in several reading fields, the abstract's opening cut at a length limit. Asked
+for one field at a time, in plain text, with that field's purpose and length in the request, it
+writes each part for what it is. The paper is read once: every request is the same system message
+and paper followed by one field's task, so llama.cpp reuses the evaluated prefix (its KV cache) and
+evaluates only the short task each time; plain text needs no grammar, which on a CPU generates
+about twice as fast. A field that fails a check is asked again on its own, with what to fix.
+Servers keep the one-call card (:mod:`papersift.enrich.pipeline`): one request, one cached prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..llm.prompts import environment
+from ..models import READING_FIELDS, Card, Paper
+from .glossary import Glossary
+from .language import language
+from .prompts import paper_message
+
+SYSTEM_TEMPLATE = "card_fields_system.jinja"
+FIELD_TEMPLATE = "card_field.jinja"
+FIELDS = ("title", "tldr", *(f"reading.{name}" for name in READING_FIELDS), "keywords", "digest")
+# Enough for the longest acceptable text of each (a Chinese character is about one token), so that
+# the model stops by itself; a field cut at this bound fails the gate's ending rule and is re-asked.
+MAX_TOKENS = {"title": 100, "tldr": 160, "keywords": 80, "digest": 1000}
+READING_MAX_TOKENS = 220
+KEYWORD_SEPARATORS = re.compile(r"[,，、;；\n]+")
+MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)、])\s+")
+# The field's own name before the answer ("Motivation:", "**TL;DR**:", "研究动机："); a title's
+# "Thinkless:" is the paper's name, not a label, so only these are taken off.
+LABEL = re.compile(r"^\s*\**(?:translated title|title|tl;dr|motivation|problem|observation|method|experiments|"
+                   r"contribution|keywords|digest(?: paragraph)?|标题|研究动机|解决问题|现象分析|主要方法|数据与实验|"
+                   r"主要贡献|关键词|摘要)\**\s*[:：]\**\s*", re.I)
+
+
+def field_of(name: str) -> str:
+    """A checker's field name as this module names it: the guard says ``method``, the gate ``reading.method``."""
+    return f"reading.{name}" if name in READING_FIELDS else name
+
+
+def system_message(lang_code: str, glossary: Glossary | None) -> str:
+    terms = glossary.terms if glossary else ()
+    return environment().get_template(SYSTEM_TEMPLATE).render(lang=language(lang_code), glossary=terms)
+
+
+def field_messages(paper: Paper, lang_code: str, glossary: Glossary | None, field: str, *,
+                   previous: str | None = None, fix: str | None = None) -> list[dict[str, str]]:
+    lang = language(lang_code)
+    task = environment().get_template(FIELD_TEMPLATE).render(lang=lang, field=field, previous=previous, fix=fix)
+    return [{"role": "system", "content": system_message(lang_code, glossary)},
+            {"role": "user", "content": paper_message(paper, lang)},
+            {"role": "user", "content": task.strip()}]
+
+
+def cleaned(text: str) -> str:
+    """The reply without the label, list marker or quotes a small model puts around its answer."""
+    text = LABEL.sub("", MARKER.sub("", text.strip(), count=1), count=1)
+    return text.strip().strip('"“”「」').strip()
+
+
+def keywords_of(text: str) -> list[str]:
+    words = [cleaned(w).strip(" .。") for w in KEYWORD_SEPARATORS.split(text)]
+    return [w for w in words if w][:6]
+
+
+def as_card(values: dict[str, str]) -> Card:
+    """The card from its fields' texts (``ValueError`` if a field is empty or over its bound)."""
+    return Card.model_validate({
+        "title": values["title"], "tldr": values["tldr"], "digest": values["digest"],
+        "keywords": keywords_of(values["keywords"]),
+        "reading": {name: values[f"reading.{name}"] for name in READING_FIELDS},
+    })
+
+
+def texts_of(card: Card) -> dict[str, str]:
+    return {"title": card.title, "tldr": card.tldr, "digest": card.digest, "keywords": ", ".join(card.keywords),
+            **{f"reading.{name}": getattr(card.reading, name) for name in READING_FIELDS}}
+
+
+class FieldWriter:
+    """Writes a card's fields with one short plain-text call each, in order, through an LLM client."""
+
+    def __init__(self, client: Any, lang: str, glossary: Glossary | None, template: str):
+        self.client = client
+        self.lang = lang
+        self.glossary = glossary
+        self.template = template
+
+    async def write(self, paper: Paper, fields: dict[str, tuple[str, str] | None]) -> dict[str, str]:
+        """The text of each field; a field given ``(previous, fix)`` is asked again with that fix."""
+        values = {}
+        for field, redo in fields.items():
+            previous, fix = redo if redo else (None, None)
+            messages = field_messages(paper, self.lang, self.glossary, field, previous=previous, fix=fix)
+            result = await self.client.chat(messages, max_tokens=MAX_TOKENS.get(field, READING_MAX_TOKENS),
+                                            paper_id=paper.id, template=self.template)
+            values[field] = cleaned(result.text)
+        return values
