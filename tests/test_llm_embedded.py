@@ -1,20 +1,30 @@
-"""The embedded engine: the packaged model registry (assembly, checksums, clear errors) and one
-real run of the default model (marked ``embedded``: it loads a 1.1 GB model on the CPU)."""
+"""The embedded engine: the packaged model registry (assembly, checksums, clear errors), the
+build's instruction floor, and one real card from the default model (marked ``embedded``: it
+loads a 1.1 GB model on the CPU and takes a minute or two)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import platform
 import re
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
 from papersift.config import load_settings
+from papersift.enrich import guard
+from papersift.enrich.language import check_card_language
+from papersift.enrich.pipeline import Enricher, writes_by_field
+from papersift.enrich.prompts import source_text
 from papersift.llm import models
 from papersift.llm.base import LLMError
 from papersift.llm.client import LLMClient
+from papersift.models import READING_FIELDS, Card
+from papersift.sources.files import paper_from_mapping
 
 
 @pytest.fixture
@@ -81,16 +91,40 @@ def _default_model_available() -> str | None:
 
 
 @pytest.mark.embedded
-async def test_the_default_embedded_model_translates_a_title_into_chinese():
+async def test_the_default_embedded_model_writes_a_card_that_passes_the_checks_it_is_stored_under(sample_records):
+    """The path enrichment takes, on one real abstract: the card schema under the grammar, the
+    language check with its re-ask, the faithfulness guard. Whatever the status, it must be the
+    one the card deserves: an ``ok`` card is in Chinese and holds no number the abstract lacks."""
     reason = _default_model_available()
     if reason:
         pytest.skip(reason)
-    settings = load_settings(llm={"backend": "embedded", "n_ctx": 1024})
-    async with LLMClient(settings) as client:
-        result = await client.chat(
-            [{"role": "system", "content": "Translate the paper title into Simplified Chinese. Reply with the title only."},
-             {"role": "user", "content": "Attention Is All You Need"}],
-            max_tokens=24,
-        )
-    assert re.search(r"[\u4e00-\u9fff]", result.text), result.text
-    assert result.tokens_out <= 24 and result.model == models.DEFAULT_MODEL
+    record = next(r for r in sample_records if r["id"] == "c8f5df2594e")  # a short abstract with percentages
+    paper = paper_from_mapping(record)
+    settings = load_settings(llm={"backend": "embedded", "n_ctx": 4096})
+    async with LLMClient(settings) as client:  # the way enrich writes with this engine: a field at a time
+        enricher = Enricher(client, "zh", model=client.model, by_field=writes_by_field(settings))
+        enrichment, _ = await enricher.enrich(paper)
+
+    assert enrichment.status != "failed", enrichment.reasons
+    card = Card.model_validate(enrichment.card.model_dump())
+    assert card.title and card.tldr and all(getattr(card.reading, f) for f in READING_FIELDS) and card.digest
+    verdict = guard.check_card(card, source_text(paper))
+    if enrichment.status == "ok":
+        assert check_card_language(card, "zh").ok and verdict.ok, verdict.reasons
+    else:
+        assert enrichment.reasons  # flagged (or held back) says why
+
+
+def test_the_installed_engine_uses_no_instruction_above_the_documented_floor():
+    """x86-64: the build is AVX2 at most (README), so it runs on any x86-64-v3 CPU: no AVX-512
+    (zmm registers) and no AMX (tile registers), which crash or trap on CPUs without them."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the instruction floor is checked on x86-64")
+    spec = importlib.util.find_spec("llama_cpp")
+    assert spec is not None, "llama-cpp-python is not installed (pip install 'papersift[embedded]')"
+    [cpu_library] = [p for p in Path(spec.origin).parent.glob("lib/libggml-cpu.so") if p.is_file()]
+    disassembly = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(cpu_library)],
+                                 capture_output=True, text=True, check=True).stdout
+    above_floor = re.findall(r"\b(?:%zmm\d+|%tmm\d|ldtilecfg|tdpb\w+)\b", disassembly)
+    assert above_floor == [], f"{cpu_library} uses {sorted(set(above_floor))[:5]}: rebuild with `make engine`"
+    assert "%ymm" in disassembly  # and it is the AVX2 build, not a generic one
