@@ -60,7 +60,9 @@ EXPORT_ONLY = {"sources", "enrichment", "flags", "deepdive", "predictions", "cur
 def paper_from_mapping(raw: dict[str, Any], *, source: str = "file") -> Paper:
     """Build a paper from a flat record; raises ``ValidationError`` naming the bad field."""
     fields: dict[str, Any] = {"source": source}
-    extra: dict[str, Any] = dict(raw.get("extra") or {})
+    given = raw.get("extra") or {}
+    # an "extra" that is not an object is kept under its own name, not lost or crashed on
+    extra: dict[str, Any] = dict(given) if isinstance(given, dict) else {"extra": given}
     for key, value in raw.items():
         if key == "extra" or key in EXPORT_ONLY or value is None or value == "":
             continue
