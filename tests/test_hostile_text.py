@@ -244,6 +244,7 @@ def assert_inert(found: dict[str, dict]) -> None:
         assert seen["handlers"] == [] and seen["embedded"] == 0 and seen["scripts"] == 0, (url, seen)
 
 
+@pytest.mark.browser
 def test_the_static_site_runs_no_payload_and_links_no_script(browser, published):
     site = published[1]
     pages = [site / "index.html", site / "catalog.html", site / "digest" / "index.html",
@@ -254,6 +255,7 @@ def test_the_static_site_runs_no_payload_and_links_no_script(browser, published)
     assert found[(site / "catalog.html").as_uri()]["cards"] == len(hostile_records())  # no payload broke the page
 
 
+@pytest.mark.browser
 def test_the_web_app_runs_no_payload_and_links_no_script(browser, published, app_url):
     ids = published[2]
     pages = ["/", "/?per_page=100", "/digests", "/digests/2025-05-01", "/digests/2025-05-02", "/stats", "/about",
