@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
-from pathlib import Path
 
 import httpx
 import pytest
