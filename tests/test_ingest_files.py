@@ -1,4 +1,4 @@
-"""Importing local files: JSONL, CSV, BibTeX; a file with a bad record imports nothing."""
+"""Importing local files: JSONL, CSV, BibTeX, RIS; a file with a bad record imports nothing."""
 
 import json
 from importlib.resources import as_file
@@ -138,8 +138,97 @@ def test_bibtex_entries_import_and_a_broken_entry_is_named(store, tmp_path):
     paper = store.get(report_first(store))
     assert report.new == 1
     assert (paper.title, paper.authors, paper.arxiv_id, paper.doi, paper.venue) == (
-        "Attention Is All You Need", ["Vaswani, Ashish", "Shazeer, Noam"], "1706.03762", "10.5555/3295222.3295349", "NeurIPS")
+        "Attention Is All You Need", ["Ashish Vaswani", "Noam Shazeer"], "1706.03762", "10.5555/3295222.3295349", "NeurIPS")
     assert paper.abstract.endswith("$O(n^2)$.")
+
+
+def import_text(store, tmp_path, name, text, **kw):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    ingest(store, read_file(path), where=str(path), **kw)
+    return list(store.iter_papers())
+
+
+def test_bibtex_as_people_write_it_latex_braces_and_corporate_authors(store, tmp_path):
+    (paper,) = import_text(store, tmp_path, "refs.bib", r"""
+@inproceedings{devlin2019,
+  title = {{\textsc{BERT}}: Pre-training of Deep {Bidirectional} Transformers for $\mathcal{L}$anguage},
+  author = {M{\"u}ller, Hans and {Barnes and Noble} and Jos\'e Garc\'{\i}a and von Neumann, Jr., John},
+  booktitle = {Proceedings of NAACL},
+  year = 2019,
+  abstract = {Gains of 7.7\% \& more, at $O(n^2)$ cost.},
+}""")
+    assert paper.authors == ["Hans Müller", "Barnes and Noble", "José García", "John von Neumann Jr."]
+    assert paper.title == r"BERT: Pre-training of Deep Bidirectional Transformers for $\mathcal{L}$anguage"  # math kept as written
+    assert paper.abstract == "Gains of 7.7% & more, at $O(n^2)$ cost."
+    assert paper.venue == "Proceedings of NAACL"
+
+
+def test_bibtex_month_macros_string_macros_and_accents(store, tmp_path):
+    papers = import_text(store, tmp_path, "refs.bib", r"""
+@string{acl = "Annual Meeting of the ACL"}
+@article{a, title = "{\"U}ber {\AA}ngstr{\"o}m and {\ss}",   author = "Fran{\c{c}}ois Ch{\'e}rel", year = 2024, month = mar, journal = acl}
+@article{b, title = {Second},  author = {Lee, Ann and others}, year = {2023}, month = {December}}
+@article{c, title = {Third},  author = {Kim, Bo}, year = {2022}}
+""")
+    by_key = {p.source_id: p for p in papers}
+    assert (by_key["a"].title, by_key["a"].authors, by_key["a"].venue) == ("Über Ångström and ß", ["François Chérel"], "Annual Meeting of the ACL")
+    assert str(by_key["a"].published) == "2024-03-01"
+    assert str(by_key["b"].published) == "2023-12-01" and by_key["b"].authors == ["Ann Lee", "others"]
+    assert str(by_key["c"].published) == "2022-01-01"
+
+
+def test_a_bibtex_entry_with_no_title_or_abstract_is_named_by_file_line_and_key(store, tmp_path):
+    path = tmp_path / "refs.bib"
+    path.write_text("@article{fine, title = {Fine}}\n\n@misc{notitle,\n  author = {Someone},\n  year = {2020}\n}\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as err:
+        ingest(store, read_file(path), where=str(path))
+    assert f"{path}:3: entry notitle: record: Value error, a paper needs a title or an abstract" in str(err.value)
+    assert list(store.iter_papers()) == []
+
+
+RIS = """TY  - JOUR
+TI  - Attention is all you need
+AU  - Vaswani, Ashish
+AU  - Shazeer, Noam
+AB  - The dominant sequence transduction models.
+KW  - transformers
+KW  - attention
+PY  - 2017/06/12/
+DO  - https://doi.org/10.5555/3295222.3295349
+UR  - https://arxiv.org/abs/1706.03762
+JO  - Advances in NeurIPS
+ER  - 
+
+TY  - CONF
+T1  - Müller's second paper
+A1  - Müller, Hans
+Y1  - 2020///
+T2  - ICLR
+ER  - 
+"""
+
+
+def test_ris_records_import_with_their_fields(store, tmp_path):
+    papers = import_text(store, tmp_path, "refs.ris", RIS)
+    by_title = {p.title: p for p in papers}
+    first = by_title["Attention is all you need"]
+    assert (first.authors, first.keywords, str(first.published), first.doi, first.url_abs, first.venue) == (
+        ["Ashish Vaswani", "Noam Shazeer"], ["transformers", "attention"], "2017-06-12", "10.5555/3295222.3295349",
+        "https://arxiv.org/abs/1706.03762", "Advances in NeurIPS")
+    second = by_title["Müller's second paper"]
+    assert (second.authors, str(second.published), second.venue, second.extra["entry_type"]) == (["Hans Müller"], "2020-01-01", "ICLR", "CONF")
+
+
+def test_a_ris_record_left_open_or_stray_text_is_named_not_dropped(store, tmp_path):
+    path = tmp_path / "refs.ris"
+    path.write_text("stray words\n" + RIS + "TY  - JOUR\nTI  - Never closed\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as err:
+        ingest(store, read_file(path), where=str(path))
+    message = str(err.value)
+    assert f"{path}:1: record: text outside a TY ... ER record: 'stray words'" in message
+    assert f"{path}:21: record: record not closed by an 'ER  -' line" in message
+    assert list(store.iter_papers()) == []
 
 
 def report_first(store):

@@ -91,3 +91,13 @@ def test_cli_ingest_rss(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["new"] == 1 and report["invalid"] == 1
+
+
+def test_a_body_that_names_a_local_file_is_not_read_as_that_file(tmp_path):
+    from papersift.sources.http import Fetched
+
+    local = tmp_path / "secret.xml"
+    local.write_text("<rss><channel><item><title>Private notes</title></item></channel></rss>", encoding="utf-8")
+    body = Fetched("http://127.0.0.1:9/feed", 200, {"content-type": "application/rss+xml"}, str(local).encode())
+    with pytest.raises(SourceError, match="not a readable RSS/Atom feed"):
+        list(rss.parse_feed(body))

@@ -26,6 +26,16 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
 
 
 _WORD = re.compile(r"\w+")
+# Never meaningful in a paper's text, and harmful in it: C0 controls (but tab and newlines) and
+# DEL break XML feeds, which refuse them; lone surrogates and U+FFFE/U+FFFF are no text at all;
+# the bidi embeddings and overrides (U+202A-U+202E) let a title reorder what follows it on a
+# page. The isolates (U+2066-U+2069), which cannot leak, are kept.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(value: Any) -> Any:
+    """Text without the characters above; anything else as it is."""
+    return _UNPRINTABLE.sub("", value) if isinstance(value, str) else value
 
 
 def normalise_title(title: str) -> str:
@@ -81,7 +91,7 @@ class Paper(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = value.strip()
+            value = printable(value).strip()
             return value or None
         return value
 
@@ -103,8 +113,9 @@ class Paper(BaseModel):
         if value is None:
             return []
         if isinstance(value, str):
+            value = printable(value)
             return [v.strip() for v in re.split(r"[;,]" if "," in value or ";" in value else r"\n", value) if v.strip()]
-        return value
+        return [printable(v) for v in value] if isinstance(value, list) else value
 
     @field_validator("published", "updated", mode="before")
     @classmethod
@@ -161,6 +172,11 @@ class Reading(BaseModel):
     experiments: str = Field(description="benchmarks, models and the headline numbers", max_length=400)
     contribution: str = Field(description="what is new", max_length=400)
 
+    @field_validator(*READING_FIELDS, mode="before")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        return printable(value)
+
 
 class Card(BaseModel):
     """Everything one LLM call produces for one paper, in the target language."""
@@ -170,6 +186,11 @@ class Card(BaseModel):
     reading: Reading
     keywords: list[str] = Field(description="3 to 6 technical keywords", min_length=1, max_length=8)
     digest: str = Field(description="one paragraph: a faithful, complete rendering of the abstract", max_length=1500)
+
+    @field_validator("title", "tldr", "digest", "keywords", mode="before")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        return [printable(v) for v in value] if isinstance(value, list) else printable(value)
 
 
 # ok: passed every check; flagged: the faithfulness guard found unsupported numbers or names;

@@ -50,8 +50,8 @@ def print_report(report: IngestReport, *, where: str, as_json: bool) -> None:
 
 @app.command("file")
 def ingest_file(
-    path: Path = typer.Argument(..., help="A JSONL, CSV or BibTeX file."),
-    fmt: str = typer.Option(None, "--format", help="jsonl | csv | bibtex (default: from the extension)."),
+    path: Path = typer.Argument(..., help="A JSONL, CSV, BibTeX or RIS file."),
+    fmt: str = typer.Option(None, "--format", help="jsonl | csv | bibtex | ris (default: from the extension)."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the good records and report the bad ones."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:

@@ -106,18 +106,27 @@ def _taxonomy(settings):
 
 
 _SAFE_SCHEMES = ("http://", "https://")
+_UNPRINTABLE_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def safe_url(url: str | None) -> str | None:
-    """``url`` if it is http(s) or site-relative; ``javascript:`` and the like are dropped."""
+    r"""``url`` if it is http(s) or site-relative; ``javascript:`` and the like are dropped.
+
+    The URL is first read the way a browser reads it (the WHATWG URL parser drops tabs and
+    newlines anywhere, and control characters and spaces at either end), so that
+    ``"java\tscript:"`` or ``"\x01javascript:"`` cannot pass for a relative link; nor can
+    ``"javascript&#58;..."``, which a Markdown renderer would decode.
+    """
     if not url:
         return None
-    url = url.strip()
+    url = re.sub(r"[\t\n\r]", "", url).strip("".join(map(chr, range(33))))
+    if _UNPRINTABLE_IN_URL.search(url):
+        return None
     if url.lower().startswith(_SAFE_SCHEMES):
         return url
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url) or url.startswith("//"):
+    if re.match(r"^[^/?#]*[:&]", url) or url.startswith(("//", "\\", "/\\")):
         return None
-    return url
+    return url or None
 
 
 def _excerpt(text: str, n: int = 90) -> str:

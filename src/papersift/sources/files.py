@@ -1,4 +1,4 @@
-"""Local files: JSONL, CSV and BibTeX, streamed record by record.
+"""Local files: JSONL, CSV, BibTeX and RIS, streamed record by record.
 
 Each reader yields a :class:`Paper` or a :class:`RecordError` per record, so the caller
 decides whether one bad record stops the import. JSONL and CSV accept papersift's own
@@ -12,6 +12,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..models import Paper, Topic, split_arxiv_id
 from .arxiv import abs_url, pdf_url
 from .base import RecordError, SourceError
 
-FORMATS = ("jsonl", "csv", "bibtex")
+FORMATS = ("jsonl", "csv", "bibtex", "ris")
 
 # Common field names of other tools -> papersift's. Anything unmatched goes to ``extra``.
 ALIASES: dict[str, str] = {
@@ -60,7 +61,9 @@ EXPORT_ONLY = {"sources", "enrichment", "flags", "deepdive", "predictions", "cur
 def paper_from_mapping(raw: dict[str, Any], *, source: str = "file") -> Paper:
     """Build a paper from a flat record; raises ``ValidationError`` naming the bad field."""
     fields: dict[str, Any] = {"source": source}
-    extra: dict[str, Any] = dict(raw.get("extra") or {})
+    given = raw.get("extra") or {}
+    # an "extra" that is not an object is kept under its own name, not lost or crashed on
+    extra: dict[str, Any] = dict(given) if isinstance(given, dict) else {"extra": given}
     for key, value in raw.items():
         if key == "extra" or key in EXPORT_ONLY or value is None or value == "":
             continue
@@ -181,18 +184,57 @@ def read_csv(path: Path, *, source: str = "file") -> Iterator[Paper | RecordErro
         yield RecordError(where, None, "file", "empty: no records")
 
 
-def _bibtex_authors(value: str) -> list[str]:
-    return [" ".join(a.split()) for a in re.split(r"\s+and\s+", value) if a.strip()]
+def _latex_decoder():
+    r"""bibtexparser's own LaTeX decoder settings: math kept as written, ``\url{x}`` as ``x``.
+
+    Built here once so the same decoder can also read author names: bibtexparser's
+    ``LatexDecodingMiddleware`` leaves list values (the split co-authors) untouched.
+    """
+    from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+
+    context = get_default_latex_context_db()
+    context.add_context_category("papersift", prepend=True, macros=[MacroTextSpec("url", simplify_repl="%s")])
+    return LatexNodes2Text(latex_context=context, math_mode="verbatim", keep_braced_groups=False)
 
 
-def _strip_braces(value: str) -> str:
-    # {Title With {Caps}} -> Title With Caps, but LaTeX math ($...$) is kept as written
-    return re.sub(r"(?<!\\)[{}]", "", value).strip() if "$" not in value else value.strip()
+def _parse_bibtex(text: str):
+    """A library whose values are plain text: LaTeX decoded, ``month = jan`` a number, each
+    author one "First von Last Jr" name (a braced ``{Barnes and Noble}`` stays one author)."""
+    import bibtexparser
+    from bibtexparser import middlewares as mw
+
+    decoder = _latex_decoder()
+    library = bibtexparser.parse_string(text, append_middleware=[
+        mw.MonthIntMiddleware(True),
+        mw.SeparateCoAuthors(),
+        mw.SplitNameParts(),
+        mw.MergeNameParts(style="first"),
+        mw.LatexDecodingMiddleware(decoder=decoder),
+    ])
+    return library, decoder
+
+
+def _bibtex_record(entry, decoder) -> dict[str, Any]:
+    raw: dict[str, Any] = {k.lower(): f.value for k, f in entry.fields_dict.items()}
+    for name in ("author", "editor"):
+        if isinstance(raw.get(name), list):
+            raw[name] = [" ".join(decoder.latex_to_text(a).split()) for a in raw[name]]
+    if isinstance(raw.get("title"), str):
+        raw["title"] = " ".join(raw["title"].split())
+    if isinstance(raw.get("keywords"), str):
+        raw["keywords"] = [k.strip() for k in re.split(r"[;,]", raw["keywords"]) if k.strip()]
+    if raw.get("archiveprefix", "").lower() != "arxiv" and "eprint" in raw and not re.match(r"^\d{4}\.\d{4,5}", raw["eprint"]):
+        raw.pop("eprint")
+    year, month = str(raw.get("year", "")).strip(), raw.get("month")
+    if year.isdigit() and isinstance(month, int) and 1 <= month <= 12:
+        raw["published"] = f"{int(year):04d}-{month:02d}-01"
+        raw.pop("month")
+    raw["id"] = entry.key
+    raw["entry_type"] = entry.entry_type
+    return raw
 
 
 def read_bibtex(path: Path, *, source: str = "bibtex") -> Iterator[Paper | RecordError]:
-    import bibtexparser
-
     where = str(path)
     data = path.read_bytes()
     if b"\x00" in data:
@@ -204,31 +246,109 @@ def read_bibtex(path: Path, *, source: str = "bibtex") -> Iterator[Paper | Recor
         line = data[: exc.start].count(b"\n") + 1
         yield RecordError(where, line, "file", f"not UTF-8 text ({exc.reason})")
         return
-    library = bibtexparser.parse_string(text)
+    library, decoder = _parse_bibtex(text)
     for failed in library.failed_blocks:
         line = (failed.start_line or 0) + 1
         yield RecordError(where, line, "entry", f"broken BibTeX entry: {getattr(failed, 'error', failed)}")
     if not library.entries and not library.failed_blocks:
         yield RecordError(where, None, "file", "empty: no BibTeX entries")
     for entry in library.entries:
-        fields = {k.lower(): v for k, v in entry.fields_dict.items()}
-        raw: dict[str, Any] = {name: _strip_braces(f.value) for name, f in fields.items()}
-        raw["id"] = entry.key
-        if "author" in raw:
-            raw["author"] = _bibtex_authors(raw["author"])
-        if "keywords" in raw:
-            raw["keywords"] = [k.strip() for k in re.split(r"[;,]", raw["keywords"]) if k.strip()]
-        if raw.get("archiveprefix", "").lower() != "arxiv" and "eprint" in raw and not re.match(r"^\d{4}\.\d{4,5}", raw["eprint"]):
-            raw.pop("eprint")
-        raw["entry_type"] = entry.entry_type
+        line = (entry.start_line or 0) + 1
         try:
-            yield paper_from_mapping(raw, source=source)
+            yield paper_from_mapping(_bibtex_record(entry, decoder), source=source)
         except ValidationError as exc:
-            yield from RecordError.from_validation(where, (entry.start_line or 0) + 1, exc)
+            for error in RecordError.from_validation(where, line, exc):
+                yield replace(error, field=f"entry {entry.key}: {error.field}")
 
 
-READERS = {"jsonl": read_jsonl, "csv": read_csv, "bibtex": read_bibtex}
-EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".bib": "bibtex", ".bibtex": "bibtex"}
+RIS_TAG = re.compile(r"^(?P<tag>[A-Z][A-Z0-9])  -(?: (?P<value>.*))?$")
+RIS_DATE = re.compile(r"^(?P<y>\d{4})(?:/(?P<m>\d{1,2}))?(?:/(?P<d>\d{1,2}))?")
+
+
+def _ris_records(lines: Iterator[tuple[int, str | RecordError]], where: str) -> Iterator[tuple[int, list[str]] | RecordError]:
+    """``(line of TY, the record's lines)`` for each ``TY  - ... ER  -`` record; stray text and
+    a record left open at the end are errors (rispy would drop them without a word)."""
+    start, record = None, []
+    for lineno, line in lines:
+        if isinstance(line, RecordError):
+            yield line
+            return
+        line = line.rstrip("\r\n")
+        tag = RIS_TAG.match(line)
+        if start is None:
+            if tag and tag["tag"] == "TY":
+                start, record = lineno, [line]
+            elif line.strip():
+                yield RecordError(where, lineno, "record", f"text outside a TY ... ER record: {line[:40]!r}")
+            continue
+        record.append(line)
+        if tag and tag["tag"] == "ER":
+            yield start, record
+            start = None
+    if start is not None:
+        yield RecordError(where, start, "record", "record not closed by an 'ER  -' line")
+
+
+def _ris_name(name: str) -> str:
+    """"Last, First" as "First Last", read the way BibTeX reads names."""
+    from bibtexparser.middlewares.names import InvalidNameError, parse_single_name_into_parts
+
+    try:
+        return parse_single_name_into_parts(name).merge_first_name_first
+    except InvalidNameError:
+        return name
+
+
+def _ris_record(fields: dict[str, Any]) -> dict[str, Any]:
+    pick = lambda *names: next((fields.pop(n) for n in names if fields.get(n)), None)  # noqa: E731
+    raw: dict[str, Any] = {
+        "title": pick("title", "primary_title", "translated_title"),
+        "authors": [_ris_name(a) for a in (pick("authors", "first_authors") or [])],
+        "abstract": pick("abstract", "notes_abstract"),
+        "keywords": pick("keywords"),
+        "doi": pick("doi"),
+        "venue": pick("journal_name", "secondary_title", "alternate_title1"),
+        "entry_type": pick("type_of_reference"),
+    }
+    urls = fields.pop("urls", None) or []
+    if urls:
+        raw["url"] = urls[0]
+    date_text = pick("date", "year", "publication_year")
+    found = RIS_DATE.match(date_text or "")
+    if found:
+        raw["published"] = "-".join([found["y"], f"{int(found['m'] or 1):02d}", f"{int(found['d'] or 1):02d}"])
+    elif date_text:
+        raw["published"] = date_text  # left for validation to name
+    if isinstance(fields.get("unknown_tag"), dict):
+        fields["unknown_tag"] = dict(fields["unknown_tag"])
+    if fields.get("id"):
+        raw["id"] = fields.pop("id")
+    return {**fields, **{k: v for k, v in raw.items() if v not in (None, [], "")}}
+
+
+def read_ris(path: Path, *, source: str = "ris") -> Iterator[Paper | RecordError]:
+    """RIS (EndNote, Zotero, Mendeley, most publishers' "export citation"), parsed by rispy."""
+    import rispy
+
+    where = str(path)
+    seen_any = False
+    for item in _ris_records(_decode_lines(path), where):
+        if isinstance(item, RecordError):
+            yield item
+            continue
+        seen_any = True
+        line, lines = item
+        (fields,) = rispy.loads("\n".join(lines))
+        try:
+            yield paper_from_mapping(_ris_record(fields), source=source)
+        except ValidationError as exc:
+            yield from RecordError.from_validation(where, line, exc)
+    if not seen_any:
+        yield RecordError(where, None, "file", "empty: no RIS records")
+
+
+READERS = {"jsonl": read_jsonl, "csv": read_csv, "bibtex": read_bibtex, "ris": read_ris}
+EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".bib": "bibtex", ".bibtex": "bibtex", ".ris": "ris"}
 
 
 def read_file(path: Path, fmt: str | None = None) -> Iterator[Paper | RecordError]:
@@ -241,4 +361,4 @@ def read_file(path: Path, fmt: str | None = None) -> Iterator[Paper | RecordErro
     return READERS[fmt](path)
 
 
-__all__ = ["read_file", "read_jsonl", "read_csv", "read_bibtex", "paper_from_mapping", "FORMATS"]
+__all__ = ["read_file", "read_jsonl", "read_csv", "read_bibtex", "read_ris", "paper_from_mapping", "FORMATS"]

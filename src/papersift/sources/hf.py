@@ -25,6 +25,11 @@ SITE = "https://huggingface.co"
 MAPPED_PAPER = {"id", "title", "summary", "authors", "publishedAt", "githubRepo"}
 
 
+def _squash(value: Any) -> Any:
+    """Whitespace collapsed; anything but text is left for validation to name."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 def item_to_paper(item: dict[str, Any], day: date) -> Paper:
     paper = item.get("paper")
     if not isinstance(paper, dict):
@@ -42,15 +47,18 @@ def item_to_paper(item: dict[str, Any], day: date) -> Paper:
     extra["daily_date"] = day.isoformat()
     if item.get("publishedAt"):
         extra["listed_at"] = item["publishedAt"]
-    authors = [a.get("name") if isinstance(a, dict) else a for a in paper.get("authors") or []]
+    listed = paper.get("authors") or []
+    if not isinstance(listed, list):
+        raise ValueError(f"authors is not a list: {listed!r:.60}")
+    authors = [a.get("name") if isinstance(a, dict) else a for a in listed]
     return Paper(
         source=SOURCE,
         source_id=paper_id,
         arxiv_id=arxiv_id,
         version=version,
-        title=" ".join((paper.get("title") or item.get("title") or "").split()),
+        title=_squash(paper.get("title") or item.get("title")),
         authors=[a for a in authors if isinstance(a, str) and a.strip()],
-        abstract=" ".join((paper.get("summary") or item.get("summary") or "").split()),
+        abstract=_squash(paper.get("summary") or item.get("summary")),
         published=paper.get("publishedAt"),
         url_abs=f"{SITE}/papers/{paper_id}",
         url_pdf=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None,

@@ -94,7 +94,7 @@ class Fetched:
             return self._parser().fromstring(self.content)
         except DefusedXmlException as exc:
             raise SourceError(f"{self.url}: refused hostile XML ({exc})") from exc
-        except ParseError as exc:
+        except (ParseError, LookupError) as exc:  # LookupError: an encoding Python does not know
             raise SourceError(f"{self.url}: malformed or truncated XML ({exc})") from exc
 
     def iterxml(self, tags: Collection[str]) -> Iterator[Element]:
@@ -107,7 +107,7 @@ class Fetched:
                     elem.clear()
         except DefusedXmlException as exc:
             raise SourceError(f"{self.url}: refused hostile XML ({exc})") from exc
-        except ParseError as exc:
+        except (ParseError, LookupError) as exc:  # LookupError: an encoding Python does not know
             raise SourceError(f"{self.url}: malformed or truncated XML ({exc})") from exc
 
 

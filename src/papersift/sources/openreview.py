@@ -10,6 +10,7 @@ the answer is ``{"notes": [...], "count": N}``. In v2 every content field is wra
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from .http import HttpClient
 SOURCE = "openreview"
 SITE = "https://openreview.net"
 PAGE_SIZE = 1000  # the API's maximum
+MAX_MS = 253402300799000  # 9999-12-31, the last day Python's dates hold
 # content fields mapped onto Paper; every other content field is kept in ``extra``
 MAPPED_CONTENT = {"title", "authors", "abstract", "keywords", "TLDR", "venue", "pdf", "code"}
 MAPPED_NOTE = {"content", "id", "forum"}
@@ -36,10 +38,14 @@ def _value(content: dict[str, Any], name: str) -> Any:
     return raw.get("value") if isinstance(raw, dict) and "value" in raw else raw
 
 
+def _is_ms(value: Any) -> bool:
+    """A plausible timestamp in ms: a finite positive number (JSON also allows 1e999 and NaN)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < MAX_MS
+
+
 def _day(ms: Any) -> str | None:
-    if not isinstance(ms, int | float) or ms <= 0:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
+    """The UTC day of a timestamp in ms; an implausible one is no date, like a missing one."""
+    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat() if _is_ms(ms) else None
 
 
 def _link(value: Any) -> str | None:
@@ -102,7 +108,7 @@ def _page(client: HttpClient, url: str, params: dict[str, Any]) -> tuple[list[An
 def modified_ms(fields: dict[str, Any]) -> int | None:
     """When a note last changed, in ms: ``tmdate`` moves on every edit, a decision included."""
     for name in ("tmdate", "mdate", "cdate"):
-        if isinstance(fields.get(name), int | float):
+        if _is_ms(fields.get(name)):
             return int(fields[name])
     return None
 

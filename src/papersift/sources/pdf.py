@@ -28,6 +28,8 @@ def extract_text(data: bytes, where: str) -> str:
             pages.append(textpage.get_text_range().replace("\r\n", "\n").strip())
             textpage.close()
             page.close()
+    except pdfium.PdfiumError as exc:  # a damaged page table opens fine and fails here
+        raise SourceError(f"{where}: unreadable PDF ({exc})") from exc
     finally:
         document.close()
     text = PAGE_BREAK.join(pages).strip()

@@ -11,6 +11,7 @@ The feed is fetched through the HTTP layer (size cap, retries), with ``ETag`` an
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 import time
@@ -121,9 +122,14 @@ def parse_feed(page: Fetched) -> Iterator[Paper | RecordError]:
             safe_xml.fromstring(page.content)
         except DefusedXmlException as exc:
             raise SourceError(f"{page.url}: refused hostile XML ({exc})") from exc
-        except ParseError:
+        except (ParseError, LookupError):
             pass  # feedparser is lenient with sloppy feeds; it judges those itself below
-    feed = feedparser.parse(page.content, response_headers={"content-location": page.url})
+    # a stream, never the bytes: feedparser reads a bytes argument that looks like a path or a
+    # URL as one, so a body "/home/me/notes.xml" would import a local file
+    try:
+        feed = feedparser.parse(io.BytesIO(page.content), response_headers={"content-location": page.url})
+    except (ValueError, LookupError) as exc:  # feedparser trips over a garbled encoding declaration
+        raise SourceError(f"{page.url}: not a readable RSS/Atom feed ({exc})") from exc
     if not feed.entries and feed.bozo:
         raise SourceError(f"{page.url}: not a readable RSS/Atom feed ({feed.bozo_exception})")
     title = feed.feed.get("title")

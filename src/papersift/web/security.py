@@ -5,10 +5,13 @@
   ``papersift_token`` cookie, an ``Authorization: Bearer`` or ``X-Papersift-Token`` header, or once
   as ``?token=`` (answered with the cookie and a redirect to the same URL without it).
 - Host: without a token, only loopback names (``localhost``, ``127.0.0.1``, ``[::1]``) are
-  answered, so a page that rebinds its own DNS name to 127.0.0.1 cannot read the app.
+  answered, so a page that rebinds its own DNS name to 127.0.0.1 cannot read the app; and only
+  clients connecting from a loopback address, so an app bound to a public address by mistake
+  (``uvicorn --host 0.0.0.0``, past ``papersift serve``'s own check) serves no one else.
 - CSRF: a random per-browser token in an HttpOnly cookie, repeated in every page (``<meta
   name="csrf-token">`` and the forms' ``csrf_token`` field). A state-changing request must be a
-  POST from the same origin (``Origin``, else ``Referer``) whose ``X-CSRF-Token`` header or
+  POST from the same origin (``Origin``, else ``Referer``; and, when the browser sends it,
+  ``Sec-Fetch-Site: same-origin``) whose ``X-CSRF-Token`` header or
   ``csrf_token`` form field equals the cookie (double submit). Clients that authenticate with the
   token in a header are not browsers riding on cookies, so they skip the CSRF check.
 """
@@ -51,6 +54,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def from_loopback(scope: Scope) -> bool:
+    """Whether the client connected from a loopback address. No address (a Unix socket) is
+    local; a name that is no address (a test client's) is not a network peer either."""
+    client = scope.get("client")
+    if not client:
+        return True
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return True
+
+
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
@@ -72,6 +87,9 @@ class Guard:
         if not self.token and not is_loopback(request.url.hostname or ""):
             # without a token only loopback names are served: a DNS-rebinding page cannot read it
             await PlainTextResponse("papersift: unknown host (serve with a web_token to use other names)", status_code=421)(scope, receive, send)
+            return
+        if not self.token and not from_loopback(scope):
+            await PlainTextResponse("papersift: this server has no access token, so it serves only this machine", status_code=403)(scope, receive, send)
             return
         if self.token and not request.url.path.startswith(PUBLIC_PREFIXES):
             refused = self._check_token(request, state)
@@ -126,6 +144,9 @@ async def csrf_guard(request: Request) -> None:
     """App-wide dependency: a request that may change state must be same-origin and carry the CSRF token."""
     if request.method in SAFE_METHODS or request.state.token_header:
         return
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.lower() != "same-origin":
+        raise HTTPException(403, f"cross-site request refused (Sec-Fetch-Site {fetch_site})")
     own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
     origin = request.headers.get("origin")
     referer = request.headers.get("referer")
