@@ -29,6 +29,7 @@ def main_options(
 # Each stage registers its commands here; the modules stay importable on their own.
 from . import enrich as _enrich  # noqa: E402
 from . import classify as _classify  # noqa: E402
+from . import daily as _daily  # noqa: E402
 from . import demo as _demo  # noqa: E402
 from . import eval as _eval  # noqa: E402
 from . import llm as _llm  # noqa: E402
@@ -48,6 +49,7 @@ _eval.register(app)
 _scale.register(app)
 _llm.register(app)
 _demo.register(app)
+_daily.register(app)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from ..store import Store
 from ..text import segment
 from . import guard
 from .language import check_card_language, language
-from .prompts import card_messages, prompt_version, source_text
+from .prompts import card_messages, prompt_version, source_hash, source_text
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +185,13 @@ class Enricher:
 
     async def enrich(self, paper: Paper) -> tuple[Enrichment, bool]:
         """The paper's enrichment, and whether the guard asked a second time."""
+        source = source_text(paper)
         result = {"paper_id": paper.id, "lang": self.lang, "model": self.model,
-                  "tldr_generated": not paper.tldr, "keywords_generated": not paper.keywords}
+                  "tldr_generated": not paper.tldr, "keywords_generated": not paper.keywords,
+                  "prompt_version": prompt_version(), "paper_version": paper.version, "source_hash": source_hash(source)}
         if not paper.abstract:
             return Enrichment(**result, status="failed", reasons=[NO_ABSTRACT]), False
         messages = card_messages(paper, self.lang)
-        source = source_text(paper)
         try:
             card, reasoning = await self._ask(paper, messages)
         except LLMError as exc:

@@ -1,0 +1,22 @@
+"""Webhook: the digest as one JSON POST (date, synthesis, papers in ranked order with id, title, url, score, why)."""
+
+from __future__ import annotations
+
+import httpx
+
+from . import ChannelConfig, DeliveryError, channel
+
+
+@channel("webhook")
+class WebhookChannel(ChannelConfig):
+    url: str
+    headers: dict[str, str] = {}
+    timeout: float = 30.0
+
+    def send(self, digest, context) -> None:
+        try:
+            response = httpx.post(self.url, json=digest.webhook_body(), headers=self.headers, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"webhook {self.url}: {exc}") from exc
+        if response.status_code >= 300:
+            raise DeliveryError(f"webhook {self.url}: HTTP {response.status_code}: {response.text[:200]}")
