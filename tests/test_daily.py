@@ -336,3 +336,19 @@ def test_a_new_version_with_a_changed_abstract_marks_the_card_stale_and_the_next
         assert stale_cards(store, "zh") == []
         card = store.enrichment(paper_id, "zh")
         assert card.paper_version == 2 and card.prompt_version and card.model == "scripted-qwen3"
+
+
+def test_a_paper_starred_in_the_web_app_joins_the_library_of_the_next_ranking(daily_env, hook):
+    from papersift import curation
+
+    run_daily(load_settings())
+    with Store(load_settings().db) as store:
+        curation.star(store, store.resolve("2601.00004"))  # the web agents paper, not picked on day one
+    agents = record("2601.00008", "Web agents that plan browser tool calls for shopping",
+                    "A web agent plans tool calls and browser actions for shopping tasks on WebShop.")
+    robots = record(*LATER["robots"])
+    write_jsonl(daily_env / "inbox.jsonl", [agents, robots])
+    run_daily(load_settings())
+    call = webhook_calls(hook)[1]
+    assert call["papers"][0]["title"] == agents["title"]
+    assert f"close to {PAPERS['agents'][1]} (starred)" in call["papers"][0]["why"]
