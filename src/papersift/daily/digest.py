@@ -8,7 +8,6 @@ delivers what is still pending. The stored JSON is what every channel sends, eve
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -159,15 +158,3 @@ def record_delivery(store: Store, digest_id: int, channel: str, error: str | Non
             " WHERE digest_id = ? AND channel = ?",
             ("failed" if error else "sent", attempts, error, None if error else now(), now(), digest_id, channel),
         )
-
-
-def deliveries(store: Store, digest_id: int | None = None) -> list[dict[str, Any]]:
-    sql = "SELECT digest_id, channel, status, attempts, error, sent_at FROM daily_deliveries"
-    rows = store.conn.execute(sql + (" WHERE digest_id = ?" if digest_id else "") + " ORDER BY digest_id, channel",
-                              (digest_id,) if digest_id else ())
-    keys = ("digest_id", "channel", "status", "attempts", "error", "sent_at")
-    return [dict(zip(keys, r)) for r in rows]
-
-
-def as_json(digest: DailyDigest) -> str:
-    return json.dumps(digest.webhook_body(), ensure_ascii=False, indent=2)

@@ -73,7 +73,7 @@ class DailyReport:
     @property
     def failed(self) -> bool:
         return bool(self.errors) or any(s.get("error") for s in self.sources) or any(
-            d["status"] != "sent" for d in self.deliveries)
+            d["status"] == "failed" for d in self.deliveries)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "failed": self.failed, "elapsed": round(self.elapsed, 2), "cost": round(self.cost, 6)}
