@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from papersift.daily import DailyLocked, run_daily
 from papersift.daily.run import run_lock, stale_cards
 from papersift.llm.testserver import ScriptedServer
 from papersift.store import Store
+
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,12 +63,6 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Mailbox:
     """An aiosmtpd handler that keeps every message and can refuse the next ``refuse`` ones."""
 
@@ -81,11 +76,6 @@ class Mailbox:
             return "451 4.3.0 try again later"
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
-
-
-@pytest.fixture(scope="session")
-def httpserver_listen_address():
-    return ("127.0.0.1", 0)
 
 
 @pytest.fixture

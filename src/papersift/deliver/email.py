@@ -30,7 +30,7 @@ class EmailChannel(ChannelConfig):
         msg["Subject"] = digest.subject()
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
-        msg["Message-ID"] = make_msgid(idstring=f"papersift-daily-{digest.id}")
+        msg["Message-ID"] = make_msgid(idstring=f"papersift-daily-{digest.id}", domain="papersift.local")  # no DNS lookup of this host
         msg.set_content(digest.text())
         msg.add_alternative(digest.html(), subtype="html")
         return msg
