@@ -342,3 +342,19 @@ def test_a_paper_starred_in_the_web_app_joins_the_library_of_the_next_ranking(da
     call = webhook_calls(hook)[1]
     assert call["papers"][0]["title"] == agents["title"]
     assert f"close to {PAPERS['agents'][1]} (starred)" in call["papers"][0]["why"]
+
+
+def test_library_arxiv_ids_the_store_lacks_are_fetched_and_never_delivered(daily_env, httpserver, hook):
+    httpserver.expect_request("/api/query").respond_with_data(
+        (ROOT / "tests" / "fixtures" / "sources" / "arxiv_v2.xml").read_bytes(), content_type="application/atom+xml")
+    (daily_env / "ids.txt").write_text("2501.00001\n", encoding="utf-8")
+    config = Path(os.environ["PAPERSIFT_CONFIG"])
+    text = config.read_text().replace('library = ["library.jsonl"]', 'library = ["library.jsonl", "ids.txt"]')
+    config.write_text(text + f'\n[net]\narxiv_api_url = "{httpserver.url_for("/api/query")}"\narxiv_delay = 0\n')
+
+    report = run_daily(load_settings())
+    assert {"name": "library", "new": 1}.items() <= report.sources[-1].items()
+    assert not report.failed and report.considered == 5  # the inbox papers: the library paper is the reader's already
+    with Store(load_settings().db) as store:
+        library_paper = store.resolve("2501.00001")
+    assert library_paper not in [p["id"] for p in webhook_calls(hook)[0]["papers"]]

@@ -59,12 +59,15 @@ def print_summary(report) -> None:
         console.print(f"embedded {report.embedded}, classified {report.classified}; enriched {e['ok']} ok, "
                       f"{e['flagged']} flagged, {e['failed']} failed ({e['stale']} stale); "
                       f"tokens {report.tokens_in} in / {report.tokens_out} out, cost ${report.cost:.4f}", highlight=False)
-    table = Table(title=f"{'would deliver' if report.dry_run else 'digest'}: {len(report.picks)} of {report.considered} new paper(s)")
-    for column in ("#", "score", "title", "why"):
-        table.add_column(column)
-    for i, pick in enumerate(report.picks, start=1):
-        table.add_row(str(i), f"{pick['score']:.3f}", pick["title"] or pick["id"], "; ".join(pick["why"]))
-    console.print(table)
+    if report.picks:
+        table = Table(title=f"{'would deliver' if report.dry_run else 'digest'}: {len(report.picks)} of {report.considered} new paper(s)")
+        for column in ("#", "score", "title", "why"):
+            table.add_column(column)
+        for i, pick in enumerate(report.picks, start=1):
+            table.add_row(str(i), f"{pick['score']:.3f}", pick["title"] or pick["id"], "; ".join(pick["why"]))
+        console.print(table)
+    else:
+        console.print("no new papers since the last digest", highlight=False)
     if report.synthesis != "off":
         console.print(f"synthesis: {report.synthesis}" + (f" ({report.synthesis_note})" if report.synthesis_note else ""), highlight=False)
     for d in report.deliveries:

@@ -199,6 +199,20 @@ def _fetch(settings: Settings, report: DailyReport, progress: Progress) -> None:
         report.sources.append(result.as_dict())
 
 
+def _fetch_library(store: Store, settings: Settings, library: Library, report: DailyReport, progress: Progress) -> None:
+    """Library arXiv ids the store lacks are fetched from arXiv (they are the reader's: never delivered)."""
+    missing = []
+    for arxiv_id in library.arxiv_ids:
+        try:
+            store.resolve(f"arxiv:{arxiv_id}")
+        except KeyError:
+            missing.append(arxiv_id)
+    if missing:
+        progress(f"fetching {len(missing)} library paper(s) from arXiv")
+        spec = {"type": "arxiv", "name": "library", "ids": missing}
+        report.sources.append(run_source(spec, len(settings.daily.sources), settings).as_dict())
+
+
 def _embed_and_classify(store: Store, embedder: Embedder, settings: Settings, report: DailyReport, progress: Progress) -> None:
     from ..classify.pipeline import classify_store
     from ..classify.supervised import TrainingError
@@ -330,6 +344,7 @@ def run_daily(settings: Settings, *, dry_run: bool = False, progress: Progress |
         run_id = store.start_run(RUN_KIND, {})
         after = digests.start_cursor(store)
         _fetch(settings, report, progress)
+        _fetch_library(store, settings, library, report, progress)
         _embed_and_classify(store, embedder, settings, report, progress)
         papers, through = new_papers(store, after, library)
         progress(f"ranking {len(papers)} new paper(s)")
