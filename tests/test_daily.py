@@ -101,7 +101,7 @@ def hook(httpserver):
 
 
 def webhook_calls(httpserver) -> list[dict]:
-    return [json.loads(request.get_data()) for request, _ in httpserver.log]
+    return [json.loads(request.get_data()) for request, _ in httpserver.log if request.path == "/hook"]
 
 
 @pytest.fixture
