@@ -326,6 +326,16 @@ def test_a_new_version_with_a_changed_abstract_marks_the_card_stale_and_the_next
         assert stale_cards(store, "zh") == []
         card = store.enrichment(paper_id, "zh")
         assert card.paper_version == 2 and card.prompt_version and card.model == "scripted-qwen3"
+    # the web app shows the card's provenance, in its JSON and on the paper's page
+    from fastapi.testclient import TestClient
+
+    from papersift.web.app import create_app
+
+    with TestClient(create_app(load_settings()), base_url="http://127.0.0.1") as client:
+        provenance = client.get(f"/api/papers/{paper_id}").json()["view"]["provenance"]
+        page = client.get(f"/papers/{paper_id}").text
+    assert provenance["paper_version"] == 2 and provenance["model"] == "scripted-qwen3" and not provenance["stale"]
+    assert 'class="provenance"' in page and "scripted-qwen3" in page and "v2" in page
 
 
 def test_a_paper_starred_in_the_web_app_joins_the_library_of_the_next_ranking(daily_env, hook):
