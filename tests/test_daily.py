@@ -368,3 +368,22 @@ def test_library_arxiv_ids_the_store_lacks_are_fetched_and_never_delivered(daily
     with Store(load_settings().db) as store:
         library_paper = store.resolve("2501.00001")
     assert library_paper not in [p["id"] for p in webhook_calls(hook)[0]["papers"]]
+
+
+def test_a_paper_hidden_in_the_web_app_pulls_down_new_papers_like_it(daily_env):
+    from papersift import curation
+
+    run_daily(load_settings())
+    agents = record("2601.00011", "Web agents that plan tool calls for shopping",
+                    "A web agent plans tool calls and browser actions to complete shopping tasks on WebShop.")
+    write_jsonl(daily_env / "inbox.jsonl", [agents])
+    CliRunner().invoke(app, ["ingest", "file", str(daily_env / "inbox.jsonl")])
+
+    def score() -> float:
+        (pick,) = run_daily(load_settings(), dry_run=True).picks
+        return pick["score"]
+
+    before = score()
+    with Store(load_settings().db) as store:
+        curation.hide(store, store.resolve(PAPERS["agents"][0]))  # day one's web-agents paper
+    assert score() < before

@@ -32,7 +32,7 @@ from ..deliver import ChannelConfig, DeliveryContext, make_channels
 from ..enrich.prompts import source_hash, source_text
 from ..models import Paper
 from ..publish.view import Labeller, iter_views
-from ..search.embeddings import Embedder, content_hash, paper_text, to_blob, vectors_for
+from ..search.embeddings import Embedder, EmbeddingError, content_hash, paper_text, to_blob, vectors_for
 from ..store import Store
 from . import digest as digests
 from .library import Library, read_library
@@ -316,6 +316,12 @@ def _picks(store: Store, embedder: Embedder, library: Library, settings: Setting
     interests = interests_for(store, embedder, library, settings, report)
     config = settings.daily.interests
     vectors = vectors_for(store, [p.id for p in papers], embedder.name)
+    unembedded = [p for p in papers if p.id not in vectors]  # a dry run stores nothing: embed them in memory
+    if unembedded:
+        try:
+            vectors.update(zip([p.id for p in unembedded], embedder.embed([paper_text(p) for p in unembedded])))
+        except EmbeddingError as exc:
+            report.errors.append(f"embed: {exc}")
     return rank(papers, vectors, interests, top=config.top, today=today, diversity=config.diversity,
                 recency_days=config.recency_days)
 
