@@ -260,12 +260,22 @@ def test_a_synthesis_with_an_invented_number_is_flagged_and_left_out(daily_env, 
     llm.fail_when(is_synthesis, "invented_number")
     report = run_daily(load_settings())
 
-    assert report.synthesis == "left_out" and "faithfulness" in report.synthesis_note
+    assert report.synthesis == "left_out" and "not support" in report.synthesis_note
     synthesis_calls = [r for r in llm.chat_requests if is_synthesis(r.body)]
     assert len(synthesis_calls) == 2  # asked once more with the violation, then left out
     assert "917.3" in json.dumps(synthesis_calls[1].body["messages"], ensure_ascii=False)  # the reask names it
     call = webhook_calls(hook)[0]
     assert call["synthesis"] == "" and call["synthesis_note"] and len(call["papers"]) == 3
+
+
+def test_a_synthesis_in_the_wrong_language_is_asked_again(daily_env, llm, hook):
+    is_synthesis = lambda body: "daily reading list" in (body["messages"][0].get("content") or "")  # noqa: E731
+    llm.fail_when(is_synthesis, "wrong_language", times=1)
+    report = run_daily(load_settings())
+    assert report.synthesis == "ok"
+    second = [r for r in llm.chat_requests if is_synthesis(r.body)][1]
+    assert "not written in Simplified Chinese" in second.body["messages"][-1]["content"]
+    assert webhook_calls(hook)[0]["synthesis"]
 
 
 def test_one_failing_source_is_reported_and_the_rest_goes_on(daily_env, mailbox):

@@ -2,8 +2,9 @@
 
 The model writes two to four themes in the reader's language, citing papers as ``[n]`` (their
 rank). The faithfulness guard checks every number and name of it against the papers' own
-texts; a failing overview is asked for once more with the violations listed, and if it still
-fails it is left out with a note: never published unchecked.
+texts, and the language check that it is written in the reader's language; a failing overview
+is asked for once more with the problems listed, and if it still fails it is left out with a
+note: never published unchecked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..enrich import guard
-from ..enrich.language import language
+from ..enrich.language import MIN_SHARE, MIN_UNITS, language, target_share
 from ..enrich.prompts import source_text
 from ..llm.base import LLMError
 from ..llm.prompts import environment, quoted
@@ -70,6 +71,26 @@ def check(text: str, papers: list[Paper]) -> guard.GuardResult:
     return result
 
 
+def wrong_language(text: str, lang_code: str) -> str | None:
+    """What to tell the model when the overview is not in the reader's language; None when it is."""
+    lang = language(lang_code)
+    share, units = target_share(text, lang)
+    if not lang.scripts or units < MIN_UNITS or share >= MIN_SHARE:
+        return None
+    return (f"The overview is not written in {lang.name} ({lang.native}). Write it in {lang.name}; keep only names "
+            "and English terms in parentheses as in the papers.")
+
+
+def review(text: str, papers: list[Paper], lang: str) -> tuple[list[str], str]:
+    """The overview's problems (guard violations, wrong language) and what to tell the model about them."""
+    verdict = check(text, papers)
+    reasons, message = verdict.reasons, verdict.message
+    language_problem = wrong_language(text, lang)
+    if language_problem:
+        reasons, message = [*reasons, language_problem], f"{message}\n{language_problem}".strip()
+    return reasons, message
+
+
 async def write_synthesis(client, papers: list[Paper], lang: str) -> Synthesis:
     """The checked overview of ``papers`` (ranked, best first), or a note saying why it is left out."""
     version = prompt_version()
@@ -78,18 +99,18 @@ async def write_synthesis(client, papers: list[Paper], lang: str) -> Synthesis:
     base = {"model": client.model, "prompt_version": version}
     try:
         text = (await client.chat(messages, **options)).text.strip()
-        verdict = check(text, papers)
-        if not verdict.ok:
+        reasons, message = review(text, papers, lang)
+        if reasons:
             retry = [*messages, {"role": "assistant", "content": text},
-                     {"role": "user", "content": f"{verdict.message}\n{REASK_FORMAT}"}]
+                     {"role": "user", "content": f"{message}\n{REASK_FORMAT}"}]
             text = (await client.chat(retry, **options)).text.strip()
-            verdict = check(text, papers)
+            reasons, _ = review(text, papers, lang)
     except LLMError as exc:
         return Synthesis(status="left_out", note=f"the overview could not be written: {exc}", **base)
-    if not verdict.ok:
-        return Synthesis(status="left_out", reasons=verdict.reasons,
-                         note="the overview was left out: the faithfulness guard found, twice, statements the papers do not support",
-                         **base)
+    if reasons:
+        return Synthesis(status="left_out", reasons=reasons,
+                         note="the overview was left out: asked twice, it still said things the papers do not support "
+                              "or was not in the reader's language", **base)
     if not text:
         return Synthesis(status="left_out", note="the overview was left out: the model wrote nothing", **base)
     return Synthesis(status="ok", text=text, **base)
