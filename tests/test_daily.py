@@ -180,6 +180,7 @@ def test_first_run_delivers_one_email_and_one_webhook_call_with_the_ranked_picks
     assert first["url"].startswith("https://arxiv.org/abs/2601.0000")
     assert "matches keyword KV cache" in first["why"] and "close to" in first["why"]
     assert call["date"] and isinstance(call["synthesis"], str) and call["synthesis"]
+    assert hook.log[0][0].headers["Idempotency-Key"] == f"papersift-daily-{report.digest_id}.{call['date']}"
     # the email's plain-text part lists the same papers in the same order, each with its title
     plain = text_of(mailbox.messages[0], "text/plain")
     positions = [plain.index(title) for title in titles(call)]

@@ -9,7 +9,9 @@ Why it delivers exactly once: the digest, its pending deliveries and the cursor 
 are written in one transaction. A run killed before that point composes the same digest again
 (the LLM cache makes the repeated calls free); killed after it, the next run finds no new
 papers and sends only the deliveries still pending. A delivery is marked sent right after the
-channel accepts it.
+channel accepts it; a kill between a server's acceptance and that mark (milliseconds) is the one
+case that sends again, and then with the same Message-ID / Idempotency-Key, so that the receiver
+can tell.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import os
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Literal
 
 from pydantic import Field
@@ -30,7 +29,9 @@ class EmailChannel(ChannelConfig):
         msg["Subject"] = digest.subject()
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
-        msg["Message-ID"] = make_msgid(idstring=f"papersift-daily-{digest.id}", domain="papersift.local")  # no DNS lookup of this host
+        # The same id on every try: a message that did arrive although the server's answer was lost
+        # (the one window a retry cannot close) is a duplicate mail clients recognise.
+        msg["Message-ID"] = f"<papersift-daily-{digest.id}.{digest.day}@papersift.local>"
         msg.set_content(digest.text())
         msg.add_alternative(digest.html(), subtype="html")
         return msg

@@ -15,7 +15,9 @@ class WebhookChannel(ChannelConfig):
 
     def send(self, digest, context) -> None:
         try:
-            response = httpx.post(self.url, json=digest.webhook_body(), headers=self.headers, timeout=self.timeout)
+            # The same key on every try, so that a receiver can drop a retry of a call it did get.
+            headers = {"Idempotency-Key": f"papersift-daily-{digest.id}.{digest.day}", **self.headers}
+            response = httpx.post(self.url, json=digest.webhook_body(), headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise DeliveryError(f"webhook {self.url}: {exc}") from exc
         if response.status_code >= 300:
