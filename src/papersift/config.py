@@ -25,6 +25,12 @@ def default_config_path() -> Path:
     return Path(os.environ.get("PAPERSIFT_CONFIG") or _xdg("XDG_CONFIG_HOME", ".config") / "papersift" / "config.toml")
 
 
+def config_relative(path: str | Path) -> Path:
+    """A path written in the config file: relative paths are relative to the file's folder."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else default_config_path().parent / path
+
+
 def default_db_path() -> Path:
     return _xdg("XDG_DATA_HOME", ".local/share") / "papersift" / "papersift.db"
 

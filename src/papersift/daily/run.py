@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Settings, default_config_path
+from ..config import Settings, config_relative
 from ..deliver import ChannelConfig, DeliveryContext, make_channels
 from ..enrich.prompts import source_hash, source_text
 from ..models import Paper
@@ -105,16 +105,11 @@ def run_lock(db: Path) -> Iterator[Path]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _config_path(path: Path) -> Path:
-    path = path.expanduser()
-    return path if path.is_absolute() else default_config_path().parent / path
-
-
 def prepare(settings: Settings) -> tuple[list[ChannelConfig], Library]:
     """Check the whole ``[daily]`` configuration before anything runs; a ``ValueError`` names the bad entry."""
     check_sources(settings.daily.sources)
     channels = make_channels(settings.daily.deliver)
-    library = read_library([_config_path(p) for p in settings.daily.interests.library])
+    library = read_library([config_relative(p) for p in settings.daily.interests.library])
     return channels, library
 
 

@@ -9,12 +9,11 @@ incremental cursor ("since its last run") and reports exactly as ``papersift ing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import typer
 
-from ..config import Settings, default_config_path
+from ..config import Settings, config_relative
 from ..sources.base import IngestReport
 
 SOURCE_TYPES = ("arxiv", "oai", "openreview", "hf-daily", "rss", "file")
@@ -56,12 +55,6 @@ def _key(param: Any) -> str | None:
     return longs[0] if longs else None
 
 
-def _resolve_path(value: Any) -> str:
-    """A relative file path in the config file is relative to the config file."""
-    path = Path(str(value)).expanduser()
-    return str(path if path.is_absolute() else default_config_path().parent / path)
-
-
 def source_name(spec: dict[str, Any], index: int) -> str:
     return str(spec.get("name") or f"{spec.get('type')}#{index + 1}")
 
@@ -87,7 +80,7 @@ def command_args(spec: dict[str, Any], index: int) -> tuple[Any, list[str]]:
         if isinstance(value, list):
             value = ",".join(str(v) for v in value)
         if key == "path":
-            value = _resolve_path(value)
+            value = str(config_relative(str(value)))
         if _is_argument(param):
             positional.append(str(value))
         elif param.is_flag:

@@ -6,14 +6,8 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Literal
 
+from ..config import config_relative
 from . import ChannelConfig, DeliveryError, channel
-
-
-def _resolve(path: Path) -> Path:
-    from ..config import default_config_path
-
-    path = path.expanduser()
-    return path if path.is_absolute() else default_config_path().parent / path
 
 
 @channel("feed")
@@ -51,7 +45,7 @@ class FeedChannel(ChannelConfig):
         fg.updated(newest)
         fg.lastBuildDate(newest)
         try:
-            write_atomic(_resolve(self.path), fg.atom_str(pretty=True) if self.kind == "atom" else fg.rss_str(pretty=True))
+            write_atomic(config_relative(self.path), fg.atom_str(pretty=True) if self.kind == "atom" else fg.rss_str(pretty=True))
         except OSError as exc:
             raise DeliveryError(f"feed {self.path}: {exc}") from exc
 
@@ -67,7 +61,7 @@ class SiteChannel(ChannelConfig):
         from ..publish.files import write_atomic
         from ..publish.site import build_site
 
-        out = _resolve(self.out)
+        out = config_relative(self.out)
         try:
             build_site(context.store, out, digest.lang, settings=context.settings, site_url=self.site_url)
             for name in (str(digest.id), "latest"):
