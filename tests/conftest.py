@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,16 @@ def shared_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not available")
     return path
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """pytest-httpserver's loopback receiver binds 127.0.0.1 (not "localhost", which may be ::1)."""
+    return ("127.0.0.1", 0)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for servers that take a port number (aiosmtpd)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

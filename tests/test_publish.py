@@ -475,3 +475,30 @@ def test_one_paper_as_the_web_ui_sees_it(fixed):
     assert "note-flagged" in html and "flagged的动机" in html
     with pytest.raises(KeyError):
         view_of(store, "missing", "zh")
+
+
+def test_a_hugging_face_paper_links_arxiv_first_keeps_the_authors_tldr_and_shows_its_provenance(tmp_path):
+    with Store(tmp_path / "hf.db") as store:
+        paper_id, _ = store.upsert(Paper(
+            source="hf", source_id="2505.09388", arxiv_id="2505.09388", version=2, title="Qwen3 Technical Report",
+            abstract="We present Qwen3.", tldr="Qwen3 unifies thinking and non-thinking modes.",
+            url_abs="https://huggingface.co/papers/2505.09388", published=date(2025, 5, 20)))
+        long_digest = "第一段：Qwen3 的方法。\n\n第二段：Qwen3 的结果。"
+        store.save_enrichment(Enrichment(
+            paper_id=paper_id, lang="zh", status="ok", model="qwen3-8b", tldr_generated=False, prompt_version="abc123",
+            paper_version=2, created_at=datetime(2025, 5, 21, tzinfo=UTC),
+            card=card("ok").model_copy(update={"tldr": "Qwen3 统一了思考与非思考模式。", "digest": long_digest})))
+        day = digest.build_digest(store, "zh", on=date(2025, 5, 20))
+        text = digest.to_markdown(day)
+        html = digest.to_html(day)
+        view = day.papers[0]
+
+    assert view.link == "https://arxiv.org/abs/2505.09388" and view.alt_link == "https://huggingface.co/papers/2505.09388"
+    positions(text, "(https://arxiv.org/abs/2505.09388)", "(https://huggingface.co/papers/2505.09388)",
+              "第一段：Qwen3 的方法。\n\n第二段：Qwen3 的结果。", "Qwen3 统一了思考与非思考模式。",
+              "Qwen3 unifies thinking and non-thinking modes.", "qwen3-8b · prompt abc123 · 2025-05-21 · v2")
+    positions(html, 'href="https://arxiv.org/abs/2505.09388"', 'href="https://huggingface.co/papers/2505.09388"',
+              "<p class=\"digest tex\">第一段", "<p class=\"digest tex\">第二段", 'lang="en">(作者原文：Qwen3 unifies thinking',
+              'data-model="qwen3-8b"')
+    assert json.loads(digest.to_json(day))["days"][0]["groups"][0]["papers"][0]["provenance"] == {
+        "model": "qwen3-8b", "prompt_version": "abc123", "created": "2025-05-21", "paper_version": 2, "stale": False}

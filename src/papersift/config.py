@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -23,6 +23,12 @@ def _xdg(var: str, fallback: str) -> Path:
 
 def default_config_path() -> Path:
     return Path(os.environ.get("PAPERSIFT_CONFIG") or _xdg("XDG_CONFIG_HOME", ".config") / "papersift" / "config.toml")
+
+
+def config_relative(path: str | Path) -> Path:
+    """A path written in the config file: relative paths are relative to the file's folder."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else default_config_path().parent / path
 
 
 def default_db_path() -> Path:
@@ -81,6 +87,36 @@ class NetSettings(BaseModel):
     hf_api_url: str = "https://huggingface.co/api"
 
 
+class DailyInterests(BaseModel):
+    """What the reader follows: ``[daily.interests]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    library: list[Path] = Field(default_factory=list)  # BibTeX, RIS, CSV (Zotero), JSONL, or a text file of arXiv ids
+    keywords: list[str] = Field(default_factory=list)  # alerts: a paper that mentions one is lifted
+    authors: list[str] = Field(default_factory=list)  # alerts: a paper by one of them is lifted
+    exclude: list[str] = Field(default_factory=list)  # a paper that mentions one is left out of the digest
+    top: int = Field(10, ge=1)  # papers delivered per run
+    diversity: float = Field(0.3, ge=0, le=1)  # MMR: how much a pick's likeness to earlier picks counts against it
+    recency_days: float = Field(7.0, gt=0)  # half-life of the recency bonus
+
+
+class DailySettings(BaseModel):
+    """``papersift daily``: ``[[daily.sources]]``, ``[daily.interests]``, ``[[daily.deliver]]``.
+
+    A source is an ``ingest`` subcommand (``type``) and its options by long name; a channel is a
+    delivery plugin (``type``) and its options. Both are checked when the run starts.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    interests: DailyInterests = Field(default_factory=DailyInterests)
+    deliver: list[dict[str, Any]] = Field(default_factory=list)
+    enrich: str = Field("new", pattern="^(new|picks)$")  # enrich every new paper, or only the delivered ones
+    synthesis: bool = True  # write the day's overview (one LLM call)
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     def get_field_value(self, field, field_name):  # pragma: no cover - required by the ABC
         return None, field_name, False
@@ -114,6 +150,7 @@ class Settings(BaseSettings):
     glossary: Path | None = None
     # Required by `papersift serve` on any address but loopback (env PAPERSIFT_WEB_TOKEN).
     web_token: str | None = None
+    daily: DailySettings = Field(default_factory=DailySettings)
 
     @field_validator("db", "taxonomy", "glossary")
     @classmethod

@@ -212,3 +212,8 @@ class Enrichment(BaseModel):
     keywords_generated: bool = True
     reasoning: str | None = None
     created_at: datetime | None = None
+    # Provenance: which prompt wrote the card, from which version of the paper and which text
+    # (a hash of what the guard checked against); a changed text marks the card stale.
+    prompt_version: str | None = None
+    paper_version: int | None = None
+    source_hash: str | None = None

@@ -250,6 +250,27 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (paper_id, lang)
     ) WITHOUT ROWID;
     """,
+    # 6: the daily run: each digest it composed (the JSON of daily.digest.DailyDigest) and, per
+    # delivery channel, whether it was sent, so that nothing is lost or sent twice
+    """
+    CREATE TABLE daily_digests (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        through_rowid INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE daily_deliveries (
+        digest_id INTEGER NOT NULL REFERENCES daily_digests(id),
+        channel TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        sent_at TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (digest_id, channel)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 LIST_FIELDS = ("keywords", "categories")

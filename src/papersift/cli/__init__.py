@@ -29,6 +29,7 @@ def main_options(
 # Each stage registers its commands here; the modules stay importable on their own.
 from . import enrich as _enrich  # noqa: E402
 from . import classify as _classify  # noqa: E402
+from . import daily as _daily  # noqa: E402
 from . import demo as _demo  # noqa: E402
 from . import doctor as _doctor  # noqa: E402
 from . import eval as _eval  # noqa: E402
@@ -50,6 +51,7 @@ _scale.register(app)
 _llm.register(app)
 _demo.register(app)
 _doctor.register(app)
+_daily.register(app)
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ def ingest_file(
     fmt: str = typer.Option(None, "--format", help="jsonl | csv | bibtex | ris (default: from the extension)."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the good records and report the bad ones."),
     as_json: bool = common.JSON_OPTION,
-) -> None:
+) -> IngestReport:
     """Import a local file. By default a file with any bad record imports nothing."""
     from ..sources.files import read_file
 
@@ -62,7 +62,7 @@ def ingest_file(
         items = read_file(path, fmt)
     except SourceError as exc:
         common.fail(str(exc))
-    run_ingest(items, where=str(path), skip_invalid=skip_invalid, as_json=as_json)
+    return run_ingest(items, where=str(path), skip_invalid=skip_invalid, as_json=as_json)
 
 
 # --- network sources ----------------------------------------------------------------------
@@ -107,7 +107,7 @@ def ingest_arxiv(
     limit: int = typer.Option(None, "--max", help="At most this many papers, newest first."),
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
-) -> None:
+) -> IngestReport | None:
     """Fetch papers from the arXiv export API (one request every 3 s, as arXiv asks)."""
     from ..sources import arxiv
 
@@ -119,7 +119,7 @@ def ingest_arxiv(
     except ValueError as exc:
         common.fail(f"{exc}: give --category, --query, --ids or --from/--until")
     base_url = common.settings().net.arxiv_api_url
-    run_sync(lambda store, client, on_item: arxiv.sync(store, client, q, base_url=base_url, full=full, limit=limit, on_item=on_item),
+    return run_sync(lambda store, client, on_item: arxiv.sync(store, client, q, base_url=base_url, full=full, limit=limit, on_item=on_item),
              where=f"arXiv {q.search_query() or q.params().get('id_list')}", as_json=as_json)
 
 
@@ -131,7 +131,7 @@ def ingest_oai(
     fmt: str = typer.Option("arXivRaw", "--format", help="Metadata format: arXivRaw (with versions) or arXiv."),
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
-) -> None:
+) -> IngestReport | None:
     """Harvest arXiv in bulk over OAI-PMH (ListRecords with resumption tokens)."""
     from ..sources import oai
 
@@ -139,7 +139,7 @@ def ingest_oai(
         common.fail(f"--format {fmt!r}: use one of {', '.join(oai.FORMATS)}")
     start, end = common.parse_day(date_from, "--from"), common.parse_day(date_until, "--until")
     base_url = common.settings().net.arxiv_oai_url
-    run_sync(lambda store, client, on_item: oai.sync(
+    return run_sync(lambda store, client, on_item: oai.sync(
         store, client, base_url=base_url, metadata_prefix=fmt, set_spec=set_spec, full=full, on_item=on_item,
         date_from=start.isoformat() if start else None, date_until=end.isoformat() if end else None,
     ), where=f"OAI-PMH {base_url} set={set_spec or 'all'}", as_json=as_json)
@@ -154,7 +154,7 @@ def ingest_openreview(
     ),
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
-) -> None:
+) -> IngestReport | None:
     """Fetch a venue's papers from the OpenReview API v2.
 
     A later run fetches only the papers created or edited since (a decision posted, a revision).
@@ -162,7 +162,7 @@ def ingest_openreview(
     from ..sources import openreview
 
     base_url = common.settings().net.openreview_api_url
-    run_sync(lambda store, client, on_item: openreview.sync(
+    return run_sync(lambda store, client, on_item: openreview.sync(
         store, client, venue_id, base_url=base_url, all_submissions=all_submissions, limit=limit, full=full, on_item=on_item,
     ), where=f"OpenReview {venue_id}", as_json=as_json)
 
@@ -172,13 +172,13 @@ def ingest_hf_daily(
     day: str = typer.Option(None, "--date", help="The day's list to fetch (YYYY-MM-DD; default: today, UTC)."),
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
-) -> None:
+) -> IngestReport | None:
     """Fetch the Hugging Face daily papers of one day."""
     from ..sources import hf
 
     wanted = common.parse_day(day, "--date") or datetime.now(UTC).date()
     base_url = common.settings().net.hf_api_url
-    run_sync(lambda store, client, on_item: hf.sync(store, client, wanted, base_url=base_url, full=full, on_item=on_item),
+    return run_sync(lambda store, client, on_item: hf.sync(store, client, wanted, base_url=base_url, full=full, on_item=on_item),
              where=f"HF daily papers {wanted}", as_json=as_json)
 
 
@@ -187,11 +187,11 @@ def ingest_rss(
     url: str = typer.Argument(..., help="The feed's URL (RSS or Atom), e.g. https://rss.arxiv.org/rss/cs.CL."),
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
-) -> None:
+) -> IngestReport | None:
     """Fetch an RSS/Atom feed; an unchanged feed (ETag/Last-Modified) costs one request."""
     from ..sources import rss
 
-    run_sync(lambda store, client, on_item: rss.sync(store, client, url, full=full, on_item=on_item), where=url, as_json=as_json)
+    return run_sync(lambda store, client, on_item: rss.sync(store, client, url, full=full, on_item=on_item), where=url, as_json=as_json)
 
 
 @app.command("pdf")

@@ -16,9 +16,11 @@ import re
 from typing import Any
 
 from ..llm.prompts import environment
-from ..models import READING_FIELDS, Card, Paper
+from pydantic import ValidationError
+
+from ..models import READING_FIELDS, Card, Paper, Reading
 from .glossary import Glossary
-from .language import language
+from .language import check_card_language, language
 from .prompts import paper_message
 
 SYSTEM_TEMPLATE = "card_fields_system.jinja"
@@ -28,6 +30,7 @@ FIELDS = ("title", "tldr", *(f"reading.{name}" for name in READING_FIELDS), "key
 # the model stops by itself; a field cut at this bound fails the gate's ending rule and is re-asked.
 MAX_TOKENS = {"title": 100, "tldr": 160, "keywords": 80, "digest": 1000}
 READING_MAX_TOKENS = 220
+HEADING = re.compile(r"^\s*#{1,6}\s")
 KEYWORD_SEPARATORS = re.compile(r"[,，、;；\n]+")
 MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)、])\s+")
 # The field's own name before the answer ("Motivation:", "**TL;DR**:", "研究动机："); a title's
@@ -57,7 +60,9 @@ def field_messages(paper: Paper, lang_code: str, glossary: Glossary | None, fiel
 
 
 def cleaned(text: str) -> str:
-    """The reply without the label, list marker or quotes a small model puts around its answer."""
+    """The reply without the label, list marker, Markdown headings or quotes a small model puts
+    around its answer (the prompt asks for none of them)."""
+    text = "\n".join(line for line in text.strip().splitlines() if not HEADING.match(line))
     text = LABEL.sub("", MARKER.sub("", text.strip(), count=1), count=1)
     return text.strip().strip('"“”「」').strip()
 
@@ -74,6 +79,25 @@ def as_card(values: dict[str, str]) -> Card:
         "keywords": keywords_of(values["keywords"]),
         "reading": {name: values[f"reading.{name}"] for name in READING_FIELDS},
     })
+
+
+def malformed(values: dict[str, str], lang_code: str) -> dict[str, str]:
+    """What is wrong with the fields' texts before they can be checked as a card: a text past its
+    bound or empty (the card's schema), or not in the target language; by field."""
+    problems: dict[str, str] = {}
+    try:
+        as_card(values)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"][:2] if not isinstance(part, int))
+            problems[field] = f"{error['msg']}: write it {'shorter' if 'at most' in error['msg'] else 'out'}"
+    sketch = Card.model_construct(title=values["title"], tldr=values["tldr"], digest=values["digest"],
+                                  keywords=keywords_of(values["keywords"]),
+                                  reading=Reading.model_construct(**{n: values[f"reading.{n}"] for n in READING_FIELDS}))
+    verdict = check_card_language(sketch, lang_code)
+    for name in verdict.wrong_fields if not verdict.ok else ():
+        problems[field_of(name)] = "; ".join(filter(None, [problems.get(field_of(name)), verdict.message]))
+    return problems
 
 
 def texts_of(card: Card) -> dict[str, str]:

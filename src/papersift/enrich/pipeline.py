@@ -29,10 +29,10 @@ from ..models import Card, Enrichment, EnrichmentStatus, Paper
 from ..store import Store
 from ..text import segment
 from . import guard, quality
-from .fieldwise import FIELDS, FieldWriter, as_card, field_of, texts_of
+from .fieldwise import FIELDS, FieldWriter, as_card, field_of, malformed, texts_of
 from .glossary import Glossary, load_glossary
 from .language import check_card_language, language
-from .prompts import card_messages, prompt_version, source_text
+from .prompts import card_messages, prompt_version, source_hash, source_text
 
 log = logging.getLogger(__name__)
 
@@ -192,13 +192,10 @@ class Enricher:
         if self.fields is None:
             return await self._ask(paper, card_messages(paper, self.lang, self.glossary))
         values = await self.fields.write(paper, dict.fromkeys(FIELDS))
-        card = self._as_card(values)
-        wrong = check_card_language(card, self.lang)
-        if not wrong.ok:  # asked again once, as the one-call card is by the client
-            names = [field_of(f) for f in wrong.wrong_fields] or [f for f in FIELDS if f != "keywords"]
-            card = self._as_card(values | await self.fields.write(paper, {f: (values[f], wrong.message) for f in names}))
-            self._check_language(card)
-        return card, None
+        problems = malformed(values, self.lang)
+        if problems:  # asked again once, as the one-call card is by the client
+            values |= await self.fields.write(paper, {f: (values[f], fix) for f, fix in problems.items()})
+        return self._check_language(self._as_card(values)), None
 
     async def _rewrite(self, paper: Paper, card: Card, faithful: guard.GuardResult,
                        good: quality.QualityResult) -> tuple[Card, str | None]:
@@ -240,11 +237,12 @@ class Enricher:
 
     async def enrich(self, paper: Paper) -> tuple[Enrichment, bool]:
         """The paper's enrichment, and whether the checks asked a second time."""
+        source = source_text(paper)
         result = {"paper_id": paper.id, "lang": self.lang, "model": self.model,
-                  "tldr_generated": not paper.tldr, "keywords_generated": not paper.keywords}
+                  "tldr_generated": not paper.tldr, "keywords_generated": not paper.keywords,
+                  "prompt_version": prompt_version(), "paper_version": paper.version, "source_hash": source_hash(source)}
         if not paper.abstract:
             return Enrichment(**result, status="failed", reasons=[NO_ABSTRACT]), False
-        source = source_text(paper)
         try:
             card, reasoning = await self._write(paper)
         except BackendUnavailable:

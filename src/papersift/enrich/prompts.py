@@ -56,3 +56,8 @@ def source_text(paper: Paper) -> str:
     """What the card may draw on, for the faithfulness guard: the paper as the prompt gives it."""
     parts = [paper.title or "", "; ".join(paper.keywords), paper.tldr or "", paper.abstract or ""]
     return "\n".join(p for p in parts if p)
+
+
+def source_hash(text: str) -> str:
+    """A short hash of :func:`source_text`: a card whose paper's text hashes otherwise is stale."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

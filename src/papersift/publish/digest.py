@@ -147,11 +147,18 @@ def entry_markdown(p: PaperView, lang: str) -> list[str]:
         lines.append(md.link(p.translated_title, p.href))
     elif p.href:
         lines.append(md.link(L["paper_page"], p.href))
+    if p.alt_link:
+        lines.append(md.link(L["alt_link"], p.alt_link))
     lines.append("")
     lines += md.note(p, lang)
     paragraph = p.digest or p.abstract
-    if paragraph:
-        lines += [md.md_text(paragraph), ""]
+    for part in (paragraph or "").split("\n\n"):  # a long digest may be several paragraphs
+        if part.strip():
+            lines += [md.md_text(part.strip()), ""]
+    if p.tldr_original:  # the author's own words stay beside their translation
+        lines += [f"**{L['tldr']}**{L['sep']}{md.md_text(p.tldr)} ({L['tldr_original']}{L['sep']}{md.md_text(p.tldr_original)})", ""]
+    if p.provenance:
+        lines += [f"<sub>{L['provenance']}{L['sep']}{md.md_text(p.provenance.describe())}</sub>", ""]
     return lines
 
 

@@ -87,6 +87,11 @@ LABELS: dict[str, dict[str, str]] = {
         "deepdive_headline": "{name} 深度解析：{angle}",
         "deepdive_flagged": "⚠️ 忠实性检查未通过，文中可能有未经原文支持的内容：",
         "sep": "：",
+        "tldr_original": "作者原文",
+        "provenance": "解读来源",
+        "alt_link": "来源页面",
+        "synthesis": "今日综述",
+        "why": "推荐理由",
     },
     "en": {
         "motivation": "Motivation",
@@ -122,6 +127,11 @@ LABELS: dict[str, dict[str, str]] = {
         "deepdive_headline": "{name} deep dive: {angle}",
         "deepdive_flagged": "⚠️ Flagged by the faithfulness check; some statements may not be supported by the paper:",
         "sep": ": ",
+        "tldr_original": "Author's words",
+        "provenance": "Reading by",
+        "alt_link": "Source page",
+        "synthesis": "The day in brief",
+        "why": "Why",
     },
 }
 

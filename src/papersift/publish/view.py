@@ -36,12 +36,28 @@ class ReadingItem(BaseModel):
     text: str
 
 
+class Provenance(BaseModel):
+    """Who wrote a card, when, with which prompt, from which version of the paper."""
+
+    model: str | None = None
+    prompt_version: str | None = None
+    created: date | None = None
+    paper_version: int | None = None
+    stale: bool = False  # the paper's text changed since: a new card is due
+
+    def describe(self) -> str:
+        parts = [self.model or "?", f"prompt {self.prompt_version}" if self.prompt_version else None,
+                 str(self.created) if self.created else None, f"v{self.paper_version}" if self.paper_version else None]
+        return " · ".join(p for p in parts if p)
+
+
 class PaperView(BaseModel):
     id: str
     source: str
     source_id: str | None = None
     arxiv_id: str | None = None
-    link: str | None = None  # the paper's abstract page at its source
+    link: str | None = None  # the paper's abstract page: arXiv's when it has an arXiv id, else its source's
+    alt_link: str | None = None  # the source's own page when that is not arXiv (Hugging Face, OpenReview)
     href: str | None = None  # where a title links to in this publication
     title: str
     untitled: bool = False
@@ -56,6 +72,7 @@ class PaperView(BaseModel):
     keywords: list[str] = []
     tldr: str | None = None
     tldr_generated: bool = False
+    tldr_original: str | None = None  # the author's own TL;DR, shown beside its translation
     reading: list[ReadingItem] = []
     digest: str | None = None
     abstract: str | None = None
@@ -63,6 +80,7 @@ class PaperView(BaseModel):
     note: str | None = None
     reasons: list[str] = []
     score: float | None = None
+    provenance: Provenance | None = None
 
     @property
     def guid(self) -> str:
@@ -142,6 +160,25 @@ def _score(paper: Paper) -> float | None:
     return None
 
 
+def links(paper: Paper) -> tuple[str | None, str | None]:
+    """(main, second) link: arXiv's abstract page first when the paper is on arXiv, then the source's page."""
+    own = safe_url(paper.url_abs)
+    if not paper.arxiv_id:
+        return own, None
+    arxiv = f"https://arxiv.org/abs/{paper.arxiv_id}"
+    return arxiv, own if own and "arxiv.org/" not in own else None
+
+
+def provenance_of(enrichment: Enrichment | None, paper: Paper) -> Provenance | None:
+    if enrichment is None or enrichment.card is None:
+        return None
+    from ..enrich.prompts import source_hash, source_text
+
+    stale = enrichment.source_hash is not None and enrichment.source_hash != source_hash(source_text(paper))
+    return Provenance(model=enrichment.model, prompt_version=enrichment.prompt_version, paper_version=enrichment.paper_version,
+                      created=enrichment.created_at.date() if enrichment.created_at else None, stale=stale)
+
+
 def paper_view(
     paper: Paper,
     enrichment: Enrichment | None,
@@ -174,6 +211,7 @@ def paper_view(
         if card
         else []
     )
+    link, alt_link = links(paper)
     note = {"ok": None, "flagged": L["note_flagged"], "poor": L["note_poor"], "failed": L["note_failed"],
             "pending": L["note_pending"]}[status]
     return PaperView(
@@ -181,8 +219,9 @@ def paper_view(
         source=paper.source,
         source_id=paper.source_id,
         arxiv_id=paper.arxiv_id,
-        link=safe_url(paper.url_abs),
-        href=safe_url(href(paper) if href else paper.url_abs),
+        link=link,
+        alt_link=alt_link,
+        href=safe_url(href(paper)) if href else link,
         title=title,
         untitled=not paper.title,
         translated_title=translated,
@@ -196,6 +235,7 @@ def paper_view(
         keywords=paper.keywords or (card.keywords if card else []),
         tldr=tldr,
         tldr_generated=generated,
+        tldr_original=paper.tldr if card and not enrichment.tldr_generated and paper.tldr and paper.tldr != tldr else None,
         reading=reading,
         digest=card.digest if card else None,
         abstract=paper.abstract,
@@ -203,6 +243,7 @@ def paper_view(
         note=note,
         reasons=enrichment.reasons if enrichment and status != "ok" else [],
         score=_score(paper),
+        provenance=provenance_of(enrichment, paper) if card else None,
     )
 
 

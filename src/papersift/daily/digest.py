@@ -1,0 +1,160 @@
+"""A daily digest as delivered: the ranked picks with their reasons and the day's synthesis.
+
+A digest is composed once, stored (``daily_digests``) with one delivery row per channel
+(``daily_deliveries``), and the cursor of "papers already considered" moves past it in the same
+transaction: a run killed before that point composes it again, a run killed after it only
+delivers what is still pending. The stored JSON is what every channel sends, every time.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..publish.render import environment, labels
+from ..publish.view import PaperView
+from ..store import Store, now
+from .rank import Pick
+from .synthesis import CITATION, Synthesis
+
+CURSOR = ("daily", "through_rowid")  # sync_state: the newest paper rowid a digest has considered
+
+
+class DigestPaper(BaseModel):
+    rank: int
+    score: float
+    why: list[str]
+    view: PaperView
+
+    @property
+    def url(self) -> str | None:
+        return self.view.link or self.view.alt_link
+
+
+class DailyDigest(BaseModel):
+    id: int | None = None
+    day: date
+    lang: str
+    considered: int  # new papers the picks were chosen from
+    synthesis: Synthesis
+    papers: list[DigestPaper]
+
+    def webhook_body(self) -> dict[str, Any]:
+        return {
+            "date": self.day.isoformat(),
+            "digest_id": self.id,
+            "synthesis": self.synthesis.text,
+            "synthesis_note": self.synthesis.note,
+            "considered": self.considered,
+            "papers": [
+                {"id": p.view.id, "arxiv_id": p.view.arxiv_id, "title": p.view.title, "translated_title": p.view.translated_title,
+                 "url": p.url, "score": p.score, "why": "; ".join(p.why), "rank": p.rank}
+                for p in self.papers
+            ],
+        }
+
+    def subject(self) -> str:
+        return f"papersift · {labels(self.lang)['digest']} · {self.day} · {len(self.papers)}"
+
+    def text(self) -> str:
+        """The plain-text rendering: the synthesis, then each paper in ranked order with its title and why."""
+        L = labels(self.lang)
+        lines = [self.subject(), ""]
+        if self.synthesis.text:
+            lines += [L["synthesis"], "", self.synthesis.text, ""]
+        elif self.synthesis.note:
+            lines += [f"({self.synthesis.note})", ""]
+        for p in self.papers:
+            v = p.view
+            lines.append(f"[{p.rank}] {v.title}")
+            if v.translated_title and v.translated_title != v.title:
+                lines.append(f"    {v.translated_title}")
+            if p.url:
+                lines.append(f"    {p.url}")
+            lines.append(f"    {L['why']}{L['sep']}{'; '.join(p.why)}")
+            if v.tldr:
+                lines.append(f"    {L['tldr']}{L['sep']}{v.tldr}")
+            lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
+
+    def html(self) -> str:
+        return environment(self.lang).get_template("daily.html").render(digest=self, synthesis_html=self.synthesis_html())
+
+    def synthesis_html(self) -> str:
+        """The synthesis, escaped, its paragraphs kept and each ``[n]`` linked to the paper."""
+        from markupsafe import Markup, escape
+
+        def cite(match) -> str:
+            n = int(match[1])
+            paper = self.papers[n - 1] if 1 <= n <= len(self.papers) else None
+            return f'<a href="{escape(paper.url)}">[{n}]</a>' if paper and paper.url else f"[{n}]"
+
+        paragraphs = [CITATION.sub(cite, str(escape(part.strip()))) for part in self.synthesis.text.split("\n\n") if part.strip()]
+        return Markup("".join(f"<p>{p}</p>" for p in paragraphs))
+
+
+def picks_to_digest(picks: list[Pick], views: dict[str, PaperView], **fields: Any) -> DailyDigest:
+    papers = [DigestPaper(rank=i, score=p.score, why=p.why, view=views[p.paper_id]) for i, p in enumerate(picks, start=1)]
+    return DailyDigest(papers=papers, **fields)
+
+
+# --- the store: digests, deliveries, the cursor -------------------------------------------------
+
+
+def cursor(store: Store) -> int | None:
+    value = store.get_state(*CURSOR)
+    return int(value) if value is not None else None
+
+
+def start_cursor(store: Store) -> int:
+    """The first run starts from the papers already stored: only what arrives from now on is new."""
+    current = cursor(store)
+    if current is None:
+        current = store.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
+        store.set_state(*CURSOR, str(current))
+    return current
+
+
+def save_digest(store: Store, digest: DailyDigest, through_rowid: int, channels: list[str]) -> DailyDigest:
+    """Store the digest with a pending delivery per channel and move the cursor past its papers, atomically."""
+    with store.transaction() as db:
+        digest_id = db.execute(
+            "INSERT INTO daily_digests (day, through_rowid, data, created_at) VALUES (?, ?, '{}', ?)",
+            (digest.day.isoformat(), through_rowid, now()),
+        ).lastrowid
+        digest = digest.model_copy(update={"id": digest_id})
+        db.execute("UPDATE daily_digests SET data = ? WHERE id = ?", (digest.model_dump_json(), digest_id))
+        db.executemany("INSERT INTO daily_deliveries (digest_id, channel, updated_at) VALUES (?, ?, ?)",
+                       [(digest_id, channel, now()) for channel in channels])
+        store.set_state(*CURSOR, str(through_rowid))
+    return digest
+
+
+def digest_by_id(store: Store, digest_id: int) -> DailyDigest:
+    row = store.conn.execute("SELECT data FROM daily_digests WHERE id = ?", (digest_id,)).fetchone()
+    if row is None:
+        raise KeyError(digest_id)
+    return DailyDigest.model_validate_json(row[0])
+
+
+def recent_digests(store: Store, limit: int = 30) -> list[DailyDigest]:
+    rows = store.conn.execute("SELECT data FROM daily_digests ORDER BY id DESC LIMIT ?", (limit,))
+    return [DailyDigest.model_validate_json(r[0]) for r in rows]
+
+
+def pending_deliveries(store: Store) -> list[tuple[int, str, int]]:
+    """(digest id, channel, attempts so far) of every delivery not sent yet, oldest digest first."""
+    return store.conn.execute(
+        "SELECT digest_id, channel, attempts FROM daily_deliveries WHERE status != 'sent' ORDER BY digest_id, channel"
+    ).fetchall()
+
+
+def record_delivery(store: Store, digest_id: int, channel: str, error: str | None, attempts: int) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE daily_deliveries SET status = ?, attempts = attempts + ?, error = ?, sent_at = ?, updated_at = ?"
+            " WHERE digest_id = ? AND channel = ?",
+            ("failed" if error else "sent", attempts, error, None if error else now(), now(), digest_id, channel),
+        )

@@ -1,0 +1,377 @@
+"""``papersift daily``: the whole chain, one run a day, safe to repeat and to kill.
+
+fetch every source → embed → classify → rank the papers new since the last digest → enrich the
+new and the stale → write the synthesis → compose and store the digest → deliver it on every
+channel. A lock file beside the database keeps two runs from overlapping. Each stage reports
+its own failure and the run goes on; the report says whether anything failed.
+
+Why it delivers exactly once: the digest, its pending deliveries and the cursor past its papers
+are written in one transaction. A run killed before that point composes the same digest again
+(the LLM cache makes the repeated calls free); killed after it, the next run finds no new
+papers and sends only the deliveries still pending. A delivery is marked sent right after the
+channel accepts it; a kill between a server's acceptance and that mark (milliseconds) is the one
+case that sends again, and then with the same Message-ID / Idempotency-Key, so that the receiver
+can tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Settings, config_relative
+from ..deliver import ChannelConfig, DeliveryContext, make_channels
+from ..enrich.prompts import source_hash, source_text
+from ..models import Paper
+from ..publish.view import Labeller, iter_views
+from ..search.embeddings import Embedder, EmbeddingError, content_hash, paper_text, to_blob, vectors_for
+from ..store import Store
+from . import digest as digests
+from .library import Library, read_library
+from .rank import Interests, Pick, label_of, rank
+from .sources import SourceResult, check_sources, run_source, source_name
+from .synthesis import Synthesis, write_synthesis
+
+RUN_KIND = "daily"
+LIBRARY_PREFIX = "library:"  # embeddings rows of library papers, keyed by their text's hash
+
+Progress = Callable[[str], None]
+
+
+class DailyLocked(RuntimeError):
+    """Another daily run holds the lock."""
+
+
+@dataclass
+class DailyReport:
+    dry_run: bool = False
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    embedded: int = 0
+    classified: int = 0
+    enriched: dict[str, int] = field(default_factory=lambda: {"ok": 0, "flagged": 0, "failed": 0, "stale": 0})
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    considered: int = 0  # new papers ranked
+    digest_id: int | None = None
+    picks: list[dict[str, Any]] = field(default_factory=list)
+    synthesis: str = "off"
+    synthesis_note: str | None = None
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or any(s.get("error") for s in self.sources) or any(
+            d["status"] == "failed" for d in self.deliveries)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "failed": self.failed, "elapsed": round(self.elapsed, 2), "cost": round(self.cost, 6)}
+
+
+@contextmanager
+def run_lock(db: Path) -> Iterator[Path]:
+    """An exclusive lock on ``<db>.daily.lock``; the kernel releases it when the process dies, even by SIGKILL."""
+    path = db.with_name(db.name + ".daily.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise DailyLocked(f"another papersift daily run is in progress ({holder}; lock {path})") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, since {datetime.now(UTC).isoformat(timespec='seconds')}")
+        fh.flush()
+        try:
+            yield path
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def prepare(settings: Settings) -> tuple[list[ChannelConfig], Library]:
+    """Check the whole ``[daily]`` configuration before anything runs; a ``ValueError`` names the bad entry."""
+    check_sources(settings.daily.sources)
+    channels = make_channels(settings.daily.deliver)
+    library = read_library([config_relative(p) for p in settings.daily.interests.library])
+    return channels, library
+
+
+# --- interests: library, stars, hides --------------------------------------------------------
+
+
+def _library_vectors(store: Store, embedder: Embedder, library: Library, report: DailyReport) -> tuple[list[np.ndarray], list[str]]:
+    texts = {content_hash(paper_text(p)): (paper_text(p), label_of(p)) for p in library.papers}
+    keys = [LIBRARY_PREFIX + h for h in texts]
+    known = vectors_for(store, keys, embedder.name)
+    missing = [h for h in texts if LIBRARY_PREFIX + h not in known]
+    if missing:
+        fresh = embedder.embed([texts[h][0] for h in missing])
+        with store.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO embeddings (paper_id, model, content_hash, vector) VALUES (?, ?, ?, ?)",
+                           [(LIBRARY_PREFIX + h, embedder.name, h, to_blob(v)) for h, v in zip(missing, fresh)])
+        known.update({LIBRARY_PREFIX + h: v for h, v in zip(missing, fresh)})
+    vectors, labels = [known[LIBRARY_PREFIX + h] for h in texts], [label for _, label in texts.values()]
+    stored, absent = [], []
+    for arxiv_id in library.arxiv_ids:
+        try:
+            stored.append(store.resolve(f"arxiv:{arxiv_id}"))
+        except KeyError:
+            absent.append(arxiv_id)
+    if absent:
+        report.notes.append(f"{len(absent)} library arXiv id(s) not in the store, left out of the likeness "
+                            f"(fetch them with: papersift ingest arxiv --ids {','.join(absent[:20])})")
+    found = vectors_for(store, stored, embedder.name)
+    for paper_id in stored:
+        if paper_id in found:
+            vectors.append(found[paper_id])
+            labels.append(label_of(store.get(paper_id)))
+    return vectors, labels
+
+
+def interests_for(store: Store, embedder: Embedder, library: Library, settings: Settings, report: DailyReport) -> Interests:
+    """The reader's interests as vectors: library files, plus starred papers; hidden papers count against."""
+    vectors, labels = _library_vectors(store, embedder, library, report)
+    starred = [r[0] for r in store.conn.execute("SELECT paper_id FROM curation WHERE starred = 1")]
+    hidden = [r[0] for r in store.conn.execute("SELECT paper_id FROM curation WHERE hidden = 1")]
+    found = vectors_for(store, starred + hidden, embedder.name)
+    for paper_id in starred:
+        if paper_id in found:
+            vectors.append(found[paper_id])
+            labels.append(f"{label_of(store.get(paper_id))} (starred)")
+    hidden_vectors = [found[p] for p in hidden if p in found]
+    config = settings.daily.interests
+    return Interests(
+        vectors=np.stack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32), labels=labels,
+        hidden=np.stack(hidden_vectors) if hidden_vectors else None,
+        keywords=config.keywords, authors=config.authors, exclude=config.exclude,
+    )
+
+
+# --- the stages ---------------------------------------------------------------------------------
+
+
+def new_papers(store: Store, after_rowid: int, library: Library) -> tuple[list[Paper], int]:
+    """Papers stored after ``after_rowid`` that the reader neither hid nor has; and the newest rowid seen."""
+    hidden = {r[0] for r in store.conn.execute("SELECT paper_id FROM curation WHERE hidden = 1")}
+    owned = library.keys()
+    rows = store.conn.execute("SELECT rowid, data FROM papers WHERE rowid > ? ORDER BY rowid", (after_rowid,)).fetchall()
+    papers = [Paper.model_validate_json(data) for _, data in rows]
+    fresh = [p for p in papers if p.id not in hidden and not owned.intersection(p.dedup_keys()) and not p.withdrawn]
+    return fresh, max((r[0] for r in rows), default=after_rowid)
+
+
+def stale_cards(store: Store, lang: str) -> list[str]:
+    """Papers whose card was written from another text than the paper has now (a new version changed it)."""
+    stale = []
+    rows = store.conn.execute(
+        "SELECT e.paper_id, json_extract(e.data, '$.source_hash'), p.data FROM enrichments e JOIN papers p ON p.id = e.paper_id"
+        " WHERE e.lang = ? AND e.status != 'failed' AND json_extract(e.data, '$.source_hash') IS NOT NULL", (lang,))
+    for paper_id, recorded, data in rows:
+        if recorded != source_hash(source_text(Paper.model_validate_json(data))):
+            stale.append(paper_id)
+    return stale
+
+
+def _fetch(settings: Settings, report: DailyReport, progress: Progress) -> None:
+    for i, spec in enumerate(settings.daily.sources):
+        progress(f"fetching {source_name(spec, i)}")
+        result: SourceResult = run_source(spec, i, settings)
+        report.sources.append(result.as_dict())
+
+
+def _fetch_library(store: Store, settings: Settings, library: Library, report: DailyReport, progress: Progress) -> None:
+    """Library arXiv ids the store lacks are fetched from arXiv (they are the reader's: never delivered)."""
+    missing = []
+    for arxiv_id in library.arxiv_ids:
+        try:
+            store.resolve(f"arxiv:{arxiv_id}")
+        except KeyError:
+            missing.append(arxiv_id)
+    if missing:
+        progress(f"fetching {len(missing)} library paper(s) from arXiv")
+        spec = {"type": "arxiv", "name": "library", "ids": missing}
+        report.sources.append(run_source(spec, len(settings.daily.sources), settings).as_dict())
+
+
+def _embed_and_classify(store: Store, embedder: Embedder, settings: Settings, report: DailyReport, progress: Progress) -> None:
+    from ..classify.pipeline import classify_store
+    from ..classify.supervised import TrainingError
+    from ..classify.taxonomy import load_taxonomy
+    from ..search.embeddings import embed_store
+
+    progress("embedding")
+    embedded = embed_store(store, embedder)
+    report.embedded = embedded.embedded
+    report.errors += [f"embed: {e}" for e in embedded.errors]
+    progress("classifying")
+    try:
+        report.classified = classify_store(store, load_taxonomy(settings), embedder).classified
+    except TrainingError as exc:
+        report.notes.append(f"classify skipped: {exc}")
+    except Exception as exc:  # classification is an aid to reading, never a reason to stop the digest
+        report.errors.append(f"classify: {type(exc).__name__}: {exc}")
+
+
+def _enrich(store: Store, settings: Settings, paper_ids: list[str], stale: list[str], report: DailyReport, progress: Progress) -> None:
+    from ..enrich.pipeline import Selection, enrich_papers_async
+
+    report.enriched["stale"] = len(stale)
+    for ids, force in ((paper_ids, False), (stale, True)):
+        if not ids:
+            continue
+        progress(f"enriching {len(ids)} {'stale' if force else 'new'} paper(s)")
+        try:
+            result = asyncio.run(enrich_papers_async(store, settings, selection=Selection(paper_ids=sorted(ids)), force=force))
+        except Exception as exc:
+            report.errors.append(f"enrich: {type(exc).__name__}: {exc}")
+            continue
+        for status in ("ok", "flagged", "failed"):
+            report.enriched[status] += getattr(result, status)
+        report.tokens_in += result.tokens_in
+        report.tokens_out += result.tokens_out
+        report.cost += result.cost
+
+
+def _synthesis(store: Store, settings: Settings, papers: list[Paper], report: DailyReport, progress: Progress) -> Synthesis:
+    if not settings.daily.synthesis or not papers:
+        return Synthesis(status="off")
+    from ..llm.client import LLMClient
+
+    progress("writing the synthesis")
+
+    async def write() -> Synthesis:
+        client = LLMClient.from_settings(settings, store=store)
+        try:
+            return await write_synthesis(client, papers, settings.llm.lang)
+        finally:
+            report.tokens_in += client.usage.tokens_in
+            report.tokens_out += client.usage.tokens_out
+            report.cost += client.usage.cost
+            await client.aclose()
+
+    try:
+        return asyncio.run(write())
+    except Exception as exc:  # e.g. the backend cannot start: the digest goes out without an overview
+        return Synthesis(status="left_out", note=f"the overview could not be written: {type(exc).__name__}: {exc}")
+
+
+def _views(store: Store, settings: Settings, picks: list[Pick]):
+    ids = [p.paper_id for p in picks]
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    labeller = Labeller(settings.llm.lang, settings)
+    return {v.id: v for v in iter_views(store, settings.llm.lang, labeller, where=f"id IN ({marks})", params=tuple(ids))}
+
+
+def deliver_pending(store: Store, settings: Settings, channels: list[ChannelConfig], report: DailyReport,
+                    progress: Progress, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Send every delivery not sent yet on the channels configured now, retrying each a few times."""
+    by_name = {c.name: c for c in channels}
+    context = DeliveryContext(store=store, settings=settings)
+    for digest_id, name, earlier in digests.pending_deliveries(store):
+        config = by_name.get(name)
+        if config is None:
+            report.notes.append(f"digest {digest_id}: channel {name!r} is no longer configured; not sent")
+            continue
+        digest = digests.digest_by_id(store, digest_id)
+        progress(f"delivering digest {digest_id} by {name}")
+        error, tries = None, 0
+        for tries in range(1, config.attempts + 1):
+            try:
+                config.send(digest, context)
+                error = None
+                break
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+                if tries < config.attempts:
+                    sleep(config.retry_delay * 2 ** (tries - 1))
+        digests.record_delivery(store, digest_id, name, error, tries)
+        report.deliveries.append({"digest_id": digest_id, "channel": name, "status": "failed" if error else "sent",
+                                  "attempts": earlier + tries, "error": error})
+
+
+def _picks(store: Store, embedder: Embedder, library: Library, settings: Settings, papers: list[Paper],
+           report: DailyReport, today: date) -> list[Pick]:
+    interests = interests_for(store, embedder, library, settings, report)
+    config = settings.daily.interests
+    vectors = vectors_for(store, [p.id for p in papers], embedder.name)
+    unembedded = [p for p in papers if p.id not in vectors]  # a dry run stores nothing: embed them in memory
+    if unembedded:
+        try:
+            vectors.update(zip([p.id for p in unembedded], embedder.embed([paper_text(p) for p in unembedded])))
+        except EmbeddingError as exc:
+            report.errors.append(f"embed: {exc}")
+    return rank(papers, vectors, interests, top=config.top, today=today, diversity=config.diversity,
+                recency_days=config.recency_days)
+
+
+def run_daily(settings: Settings, *, dry_run: bool = False, progress: Progress | None = None,
+              today: date | None = None, embedder: Embedder | None = None) -> DailyReport:
+    """One daily run (see the module docstring). Raises ``ValueError`` for a bad configuration and
+    :class:`DailyLocked` when another run holds the lock; every other failure is in the report."""
+    from ..search.embeddings import get_embedder
+
+    progress = progress or (lambda message: None)
+    today = today or datetime.now(UTC).date()
+    started = time.monotonic()
+    channels, library = prepare(settings)
+    report = DailyReport(dry_run=dry_run)
+    with run_lock(settings.db), Store(settings.db) as store:
+        embedder = embedder or get_embedder(settings)
+        if dry_run:
+            after = digests.cursor(store)
+            papers, _ = new_papers(store, after, library) if after is not None else ([], 0)
+            _report_picks(report, _picks(store, embedder, library, settings, papers, report, today), papers, store, settings)
+            report.deliveries = [{"digest_id": d, "channel": c, "status": "pending", "attempts": a, "error": None}
+                                 for d, c, a in digests.pending_deliveries(store)]
+            report.elapsed = time.monotonic() - started
+            return report
+        run_id = store.start_run(RUN_KIND, {})
+        after = digests.start_cursor(store)
+        _fetch(settings, report, progress)
+        _fetch_library(store, settings, library, report, progress)
+        _embed_and_classify(store, embedder, settings, report, progress)
+        papers, through = new_papers(store, after, library)
+        progress(f"ranking {len(papers)} new paper(s)")
+        picks = _picks(store, embedder, library, settings, papers, report, today)
+        to_enrich = [p.id for p in papers] if settings.daily.enrich == "new" else [p.paper_id for p in picks]
+        _enrich(store, settings, to_enrich, stale_cards(store, settings.llm.lang), report, progress)
+        by_id = {p.id: p for p in papers}
+        synthesis = _synthesis(store, settings, [by_id[p.paper_id] for p in picks], report, progress)
+        _report_picks(report, picks, papers, store, settings, synthesis)
+        if through > after:
+            digest = digests.picks_to_digest(picks, _views(store, settings, picks), day=today, lang=settings.llm.lang,
+                                             considered=len(papers), synthesis=synthesis)
+            digest = digests.save_digest(store, digest, through, [c.name for c in channels] if picks else [])
+            report.digest_id = digest.id
+        deliver_pending(store, settings, channels, report, progress)
+        report.elapsed = time.monotonic() - started
+        store.finish_run(run_id, report.as_dict(), status="failed" if report.failed else "done")
+    return report
+
+
+def _report_picks(report: DailyReport, picks: list[Pick], papers: list[Paper], store: Store, settings: Settings,
+                  synthesis: Synthesis | None = None) -> None:
+    titles = {p.id: label_of(p) for p in papers}
+    report.considered = len(papers)
+    report.picks = [{"id": p.paper_id, "title": titles.get(p.paper_id), "score": p.score, "why": p.why} for p in picks]
+    if synthesis is not None:
+        report.synthesis, report.synthesis_note = synthesis.status, synthesis.note
