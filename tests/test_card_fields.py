@@ -129,3 +129,20 @@ def test_labels_and_quotes_a_small_model_adds_are_taken_off_and_keywords_split()
     assert cleaned("“Thinkless：大语言模型学习何时思考”") == "Thinkless：大语言模型学习何时思考"
     assert cleaned("Thinkless: LLM 学习何时思考") == "Thinkless: LLM 学习何时思考"  # the paper's name is no label
     assert keywords_of("1. Thinkless\n2. DeGRPO、adaptive reasoning；RL.") == ["Thinkless", "DeGRPO", "adaptive reasoning", "RL"]
+
+
+def test_a_field_past_its_bound_is_asked_again_shorter_before_the_card_is_checked(store):
+    paper_id = store.upsert(THINKLESS)[0]
+    rambling = GOOD.reading.method * 8  # over the reading field's 400 characters
+
+    def long_once(body: dict) -> str:
+        first_ask = body["messages"][-1]["content"].startswith("Write")
+        return rambling if field_asked(body) == "reading.method" and first_ask else good_field(field_asked(body))
+
+    with ScriptedServer(responder=long_once) as server:
+        report = enrich_papers(store, settings_for(server, store.path))
+        [again] = server.chat_requests[len(FIELDS):]
+
+    assert report.ok == 1 and field_asked(again.body) == "reading.method"
+    assert "at most 400 characters: write it shorter" in again.messages[-1]["content"]
+    assert stored(store, paper_id)["card"]["reading"]["method"] == GOOD.reading.method
