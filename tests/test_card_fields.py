@@ -133,7 +133,7 @@ def test_labels_and_quotes_a_small_model_adds_are_taken_off_and_keywords_split()
 
 def test_a_field_past_its_bound_is_asked_again_shorter_before_the_card_is_checked(store):
     paper_id = store.upsert(THINKLESS)[0]
-    rambling = GOOD.reading.method * 8  # over the reading field's 400 characters
+    rambling = GOOD.reading.method * 12  # far over the reading field's 400 characters
 
     def long_once(body: dict) -> str:
         first_ask = body["messages"][-1]["content"].startswith("Write")
