@@ -40,9 +40,10 @@ from papersift.search.hybrid import lexical_ranking
 from papersift.sources.files import paper_from_mapping
 from papersift.store import Store
 
+from results import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = Path(os.environ.get("PAPERSIFT_SHARED") or ROOT.parent / "shared") / "data" / "catalog-dev.jsonl"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 PER_AREA = 10
 K = 10
 SEEDS = (0, 1, 2)
@@ -147,17 +148,6 @@ def markdown(result: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find("## Daily ranking\n")
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + 1)
-        new = old[:start] + text + (old[end + 1 :] if end != -1 else "")
-    RESULTS.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace '## Daily ranking' in bench/RESULTS.md")
@@ -169,7 +159,7 @@ def main() -> None:
     text = markdown(result)
     print(text)
     if args.write:
-        write_section(text)
+        write_section("Daily ranking", text)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ from papersift.search.embeddings import STATE_SOURCE, USEEmbedder, load_matrix, 
 from papersift.search.hybrid import Filters, search
 from papersift.store import Store
 
+from results import write_section
+
 DIM = 512
 SEVEN = ["instruction-tuning-alignment", "reasoning-cot", "efficiency-compression", "agents-tools",
          "multimodal-foundation", "model-architecture", "llm-pretraining"]
@@ -229,18 +231,6 @@ default weighs vectors at 0.5 with k = 20, chosen on that same small judged set.
 """
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace this script's section of RESULTS.md (other sections belong to other benchmarks)."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    start = old.find("## Search\n")
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + 1)
-        new = old[:start] + text + (old[end + 1 :] if end != -1 else "")
-    path.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=100_000, help="size of the synthetic store")
@@ -252,7 +242,7 @@ def main() -> None:
     text = markdown(result, args.queries)
     print(text)
     if args.write:
-        write_section(text, Path(__file__).with_name("RESULTS.md"))
+        write_section("Search", text)
 
 
 if __name__ == "__main__":

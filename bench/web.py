@@ -28,7 +28,6 @@ import argparse
 import os
 import platform
 import random
-import re
 import socket
 import statistics
 import subprocess
@@ -40,8 +39,9 @@ from pathlib import Path
 
 import httpx
 
+from results import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SUBAREAS = ["instruction-tuning-alignment", "reasoning-cot", "efficiency-compression", "agents-tools",
             "multimodal-foundation", "model-architecture", "llm-pretraining"]
 SOURCES = ["arxiv", "openreview", "hf", "rss"]
@@ -195,13 +195,6 @@ def report(samples: dict[str, list[float]], papers: int, build_s: float) -> str:
     return "\n".join(lines)
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Web\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--papers", type=int, default=100_000, help="size of the synthetic store")
@@ -227,7 +220,7 @@ def main() -> None:
     section = report(samples, args.papers, build_s)
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_section("Web", section)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +28,8 @@ from papersift.sources.base import ingest
 from papersift.sources.files import read_file
 from papersift.store import Store
 from papersift.web import create_app
+
+from serving import served
 
 from test_enrich import card_reply, settings_for
 
@@ -199,22 +198,8 @@ def browser(published):
 @pytest.fixture(scope="module")
 def app_url(published):
     """The web app over the hostile store, on a free loopback port."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings(db=published[0])), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with served(create_app(load_settings(db=published[0]))) as url:
+        yield url
 
 
 def visit_all(browser, urls: list[str]) -> dict[str, dict]:

@@ -8,9 +8,6 @@ carries a script runs nothing. Screenshots of the main pages go to test-artifact
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,8 @@ from playwright import sync_api
 from papersift.config import load_settings
 from papersift.store import Store
 from papersift.web import create_app
+
+from serving import served
 
 from test_web import fill
 
@@ -31,26 +30,11 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """uvicorn serving a small store on a free loopback port, in a thread."""
-    import uvicorn
-
     path = tmp_path_factory.mktemp("web") / "browser.db"
     with Store(path) as store:
         ids = fill(store)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings(db=path)), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", ids
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with served(create_app(load_settings(db=path))) as url:
+        yield url, ids
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,23 @@ READINGS_HELP = (
 )
 
 
+def _references(reference: Path | None, load: Any, help_text: str) -> list[Any]:
+    """The records of a ``--reference`` file, or a clear error naming the file (and the line)."""
+    from ..enrich.guard_eval import ReferenceFileError
+
+    if reference is None:
+        common.fail(f"--reference FILE is needed. {help_text}")
+    if not reference.exists():
+        common.fail(f"{reference}: no such file")
+    try:
+        records = load(reference)
+    except ReferenceFileError as exc:
+        common.fail(str(exc))
+    if not records:
+        common.fail(f"{reference}: no records")
+    return records
+
+
 @eval_app.command("readings", help=READINGS_HELP)
 def readings(
     reference: Path = typer.Option(None, "--reference", help=REFERENCE_HELP, dir_okay=False),
@@ -35,18 +52,7 @@ def readings(
     """Check reference readings with the faithfulness guard, then plant one error per copy and count catches."""
     from ..enrich import guard_eval
 
-    if reference is None:
-        common.fail(f"--reference FILE is needed. {REFERENCE_HELP}")
-    if not reference.exists():
-        common.fail(f"{reference}: no such file")
-    try:
-        records = guard_eval.load_reference(reference)
-    except guard_eval.ReferenceFileError as exc:
-        common.fail(str(exc))
-    if limit:
-        records = records[:limit]
-    if not records:
-        common.fail(f"{reference}: no records")
+    records = _references(reference, guard_eval.load_reference, REFERENCE_HELP)[:limit]
     report = guard_eval.evaluate(records, seed=seed)
     lengths: dict[str, Any] = {**guard_eval.reading_lengths([r.reading for r in records])}
     generated = _stored(records)
@@ -129,18 +135,9 @@ def cards(
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Compare the cards a store holds with reference readings or digest paragraphs."""
-    from ..enrich import card_eval, guard_eval
+    from ..enrich import card_eval
 
-    if reference is None:
-        common.fail(f"--reference FILE is needed. {CARDS_REFERENCE_HELP}")
-    if not reference.exists():
-        common.fail(f"{reference}: no such file")
-    try:
-        references = card_eval.load_card_references(reference)
-    except guard_eval.ReferenceFileError as exc:
-        common.fail(str(exc))
-    if not references:
-        common.fail(f"{reference}: no records")
+    references = _references(reference, card_eval.load_card_references, CARDS_REFERENCE_HELP)
     with common.open_store() as store:
         report = card_eval.evaluate_store(store, references, lang or common.settings().llm.lang)
     if as_json:
