@@ -304,13 +304,14 @@ class StoreError(Exception):
 class Store:
     """A papersift database. Open one per thread; connections are not shared."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False):
+    def __init__(self, path: str | Path, *, readonly: bool = False, busy_timeout: float = 30.0):
         self.path = Path(path)
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
         try:
-            self.conn = sqlite3.connect(uri, uri=readonly, isolation_level=None, check_same_thread=False, timeout=30)
+            self.conn = sqlite3.connect(uri, uri=readonly, isolation_level=None, check_same_thread=False,
+                                        timeout=busy_timeout)
             self.conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a papersift database ({exc})") from exc

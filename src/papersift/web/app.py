@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def get_store(request: Request) -> Iterator[Store]:
     """One connection per request, closed when the response is done."""
-    store = Store(request.app.state.settings.db)
+    settings = request.app.state.settings
+    store = Store(settings.db, busy_timeout=settings.busy_timeout)
     try:
         yield store
     finally:
