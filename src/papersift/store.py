@@ -301,6 +301,22 @@ class StoreError(Exception):
     pass
 
 
+def describe_database_error(exc: sqlite3.Error, db: str | Path, busy_timeout: float | None = None) -> str:
+    """One line that says what went wrong with the database and what to do: locked by another
+    writer, read-only, full, or else. SQLite rolls the unfinished transaction back in each case."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        wait = f"{busy_timeout:g} s (busy_timeout)" if busy_timeout is not None else "busy_timeout"
+        return (f"{db}: another process kept the database locked for over {wait}; the unfinished "
+                "transaction was rolled back: try again once the other has finished")
+    if "readonly" in text or "read-only" in text:
+        return f"{db}: the database is read-only ({text}): make the file and its folder writable, or use another database"
+    if "full" in text or "disk I/O" in text:
+        return (f"{db}: the database cannot grow ({text}): the disk is full or a file size limit was reached; "
+                "the unfinished transaction was rolled back: free some space and try again")
+    return f"{db}: database error: {text}"
+
+
 class Store:
     """A papersift database. Open one per thread; connections are not shared."""
 
@@ -365,10 +381,15 @@ class Store:
                 self._depth -= 1
                 if self._depth == 0:
                     self._papers_changed = False
-                    self.conn.execute("ROLLBACK")
-                else:
-                    self.conn.execute(f"ROLLBACK TO {name}")
-                    self.conn.execute(f"RELEASE {name}")
+                # After some errors (a full disk, an I/O error) SQLite has rolled the whole
+                # transaction back itself: nothing is left to undo, and ROLLBACK would raise
+                # "no transaction is active" over the error that matters.
+                if self.conn.in_transaction:
+                    if self._depth == 0:
+                        self.conn.execute("ROLLBACK")
+                    else:
+                        self.conn.execute(f"ROLLBACK TO {name}")
+                        self.conn.execute(f"RELEASE {name}")
                 raise
             self._depth -= 1
             if self._depth == 0 and self._papers_changed:

@@ -53,18 +53,11 @@ def open_store() -> Iterator[Store]:
 
 def database_error(exc: sqlite3.Error) -> str:
     """One line for a database a command could not use: locked, read-only, full, or else."""
-    db = state.settings.db if state.settings else state.db or "the database"
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        wait = f"{state.settings.busy_timeout:g} s" if state.settings else "busy_timeout"
-        return (f"{db}: another process kept the database locked for over {wait} (busy_timeout); this command's "
-                "unfinished transaction was rolled back: run it again once the other has finished")
-    if "readonly" in text or "read-only" in text:
-        return f"{db}: the database is read-only ({text}): make the file and its folder writable, or use --db"
-    if "full" in text or "disk I/O" in text:
-        return (f"{db}: the database cannot grow ({text}): the disk is full or a file size limit was reached; "
-                "the unfinished transaction was rolled back: free some space and run again")
-    return f"{db}: database error: {text}"
+    from ..store import describe_database_error
+
+    if state.settings:
+        return describe_database_error(exc, state.settings.db, state.settings.busy_timeout)
+    return describe_database_error(exc, state.db or "the database")
 
 
 def print_json(data: Any) -> None:

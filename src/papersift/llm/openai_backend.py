@@ -286,7 +286,7 @@ def _mapped(exc: Exception, where: str) -> LLMError:
     if isinstance(exc, openai.APITimeoutError) or isinstance(exc, httpx.TimeoutException):
         return TransientLLMError(f"{where}: timed out")
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
-        return TransientLLMError(f"{where}: connection failed: {exc}")
+        return TransientLLMError(f"{where}: connection failed: {_underlying(exc)}")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         message = _error_message(exc)
@@ -304,6 +304,15 @@ def _error_message(exc: openai.APIStatusError) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])
     return exc.message
+
+
+def _underlying(exc: BaseException) -> str:
+    """What happened (reset, refused, cut off): the SDK says only "Connection error.", and httpx's
+    own error is often empty; the first cause down the chain with a message says it."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and not str(cause):
+        cause = cause.__cause__ or cause.__context__
+    return str(cause) if cause is not None else str(exc)
 
 
 def _snippet(reply: Any, n: int = 120) -> str:
