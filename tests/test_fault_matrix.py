@@ -216,6 +216,9 @@ SOURCE_FAULTS = {  # fault -> the broken reply that comes before the good one
     "truncated body": Reply(FEED_BODY, fault="cut"),
 }
 LASTING_SOURCE_FAULTS = {  # fault -> (reply, what the error line says)
+    "429 with Retry-After": (Reply(b"slow down", 429, "text/plain", {"Retry-After": "7"}), "HTTP 429 Too Many Requests"),
+    "429 without Retry-After": (Reply(b"slow down", 429, "text/plain"), "HTTP 429 Too Many Requests (gave up"),
+    "500": (Reply(b"oops", 500, "text/plain"), "HTTP 500 Internal Server Error (gave up after 3 attempts)"),
     "503": (Reply(b"busy", 503, "text/plain"), "HTTP 503 Service Unavailable (gave up after 3 attempts)"),
     "connection reset": (Reply(fault="reset"), "connection failed"),
     "timeout": (Reply(FEED_BODY, fault="stall", stall=1.5), "timed out (ReadTimeout) (gave up after 3 attempts)"),
