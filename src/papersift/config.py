@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     # A TOML glossary (English term -> translation, one table per language) that extends and
     # overrides the starter glossary in every card prompt (env PAPERSIFT_GLOSSARY).
     glossary: Path | None = None
+    # Seconds a command waits for another writer (ingest, enrich, the web app) to finish its
+    # transaction before it gives up with a clear error (env PAPERSIFT_BUSY_TIMEOUT).
+    busy_timeout: float = 30.0
     # Required by `papersift serve` on any address but loopback (env PAPERSIFT_WEB_TOKEN).
     web_token: str | None = None
     daily: DailySettings = Field(default_factory=DailySettings)

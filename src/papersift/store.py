@@ -322,16 +322,33 @@ class StoreError(Exception):
     pass
 
 
+def describe_database_error(exc: sqlite3.Error, db: str | Path, busy_timeout: float | None = None) -> str:
+    """One line that says what went wrong with the database and what to do: locked by another
+    writer, read-only, full, or else. SQLite rolls the unfinished transaction back in each case."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        wait = f"{busy_timeout:g} s (busy_timeout)" if busy_timeout is not None else "busy_timeout"
+        return (f"{db}: another process kept the database locked for over {wait}; the unfinished "
+                "transaction was rolled back: try again once the other has finished")
+    if "readonly" in text or "read-only" in text:
+        return f"{db}: the database is read-only ({text}): make the file and its folder writable, or use another database"
+    if "full" in text or "disk I/O" in text:
+        return (f"{db}: the database cannot grow ({text}): the disk is full or a file size limit was reached; "
+                "the unfinished transaction was rolled back: free some space and try again")
+    return f"{db}: database error: {text}"
+
+
 class Store:
     """A papersift database. Open one per thread; connections are not shared."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False):
+    def __init__(self, path: str | Path, *, readonly: bool = False, busy_timeout: float = 30.0):
         self.path = Path(path)
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
         try:
-            self.conn = sqlite3.connect(uri, uri=readonly, isolation_level=None, check_same_thread=False, timeout=30)
+            self.conn = sqlite3.connect(uri, uri=readonly, isolation_level=None, check_same_thread=False,
+                                        timeout=busy_timeout)
             self.conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a papersift database ({exc})") from exc
@@ -385,10 +402,15 @@ class Store:
                 self._depth -= 1
                 if self._depth == 0:
                     self._papers_changed = False
-                    self.conn.execute("ROLLBACK")
-                else:
-                    self.conn.execute(f"ROLLBACK TO {name}")
-                    self.conn.execute(f"RELEASE {name}")
+                # After some errors (a full disk, an I/O error) SQLite has rolled the whole
+                # transaction back itself: nothing is left to undo, and ROLLBACK would raise
+                # "no transaction is active" over the error that matters.
+                if self.conn.in_transaction:
+                    if self._depth == 0:
+                        self.conn.execute("ROLLBACK")
+                    else:
+                        self.conn.execute(f"ROLLBACK TO {name}")
+                        self.conn.execute(f"RELEASE {name}")
                 raise
             self._depth -= 1
             if self._depth == 0 and self._papers_changed:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from . import common
 
@@ -55,4 +57,9 @@ _daily.register(app)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except sqlite3.Error as exc:
+        # A locked, read-only or full database is for the user to fix, not a bug: say which, in one line.
+        common.console.print(f"[bold red]error:[/] {escape(common.database_error(exc))}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None

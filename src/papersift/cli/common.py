@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -41,13 +42,22 @@ def open_store() -> Iterator[Store]:
     from ..store import StoreError
 
     try:
-        store = Store(settings().db)
+        store = Store(settings().db, busy_timeout=settings().busy_timeout)
     except StoreError as exc:
         fail(str(exc))
     try:
         yield store
     finally:
         store.close()
+
+
+def database_error(exc: sqlite3.Error) -> str:
+    """One line for a database a command could not use: locked, read-only, full, or else."""
+    from ..store import describe_database_error
+
+    if state.settings:
+        return describe_database_error(exc, state.settings.db, state.settings.busy_timeout)
+    return describe_database_error(exc, state.db or "the database")
 
 
 def print_json(data: Any) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -333,6 +334,8 @@ class EnrichRun:
                 # The paper stays pending (no result saved): a later run, once the backend is
                 # fixed, takes it up like any paper not yet done.
                 raise RunAborted(str(exc)) from exc
+            except sqlite3.Error:
+                raise  # the store cannot be written (full, read-only, locked): not this paper's fault
             except Exception as exc:  # one paper's surprise never sinks the run
                 log.exception("enriching %s", paper.id)
                 enrichment, reasked = Enrichment(

@@ -98,8 +98,15 @@ class OpenAIBackend(Backend):
         # The SDK's own request path (auth, errors, SSE, typed replies) without its per-call
         # transform of typed parameters, which walks the schema and messages: ~5 ms of CPU a call.
         stream = bool(body.get("stream"))
-        return await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion, stream=stream,
-                                      stream_cls=AsyncStream[ChatCompletionChunk])
+        try:
+            reply = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion, stream=stream,
+                                           stream_cls=AsyncStream[ChatCompletionChunk])
+        except ValueError as exc:  # the body is not JSON, or not even UTF-8
+            raise TransientLLMError(f"{self.where}: a reply that is not JSON ({exc})") from exc
+        if not stream and not isinstance(reply, ChatCompletion):
+            # The SDK hands back the text of a reply that is not application/json: a proxy's error page.
+            raise TransientLLMError(f"{self.where}: expected a JSON completion, got: {_snippet(reply)!r}")
+        return reply
 
     def _with_switch(self, body: dict[str, Any], thinking: bool) -> dict[str, Any]:
         body = dict(body)
@@ -279,7 +286,7 @@ def _mapped(exc: Exception, where: str) -> LLMError:
     if isinstance(exc, openai.APITimeoutError) or isinstance(exc, httpx.TimeoutException):
         return TransientLLMError(f"{where}: timed out")
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
-        return TransientLLMError(f"{where}: connection failed: {exc}")
+        return TransientLLMError(f"{where}: connection failed: {_underlying(exc)}")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         message = _error_message(exc)
@@ -297,3 +304,17 @@ def _error_message(exc: openai.APIStatusError) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])
     return exc.message
+
+
+def _underlying(exc: BaseException) -> str:
+    """What happened (reset, refused, cut off): the SDK says only "Connection error.", and httpx's
+    own error is often empty; the first cause down the chain with a message says it."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and not str(cause):
+        cause = cause.__cause__ or cause.__context__
+    return str(cause) if cause is not None else str(exc)
+
+
+def _snippet(reply: Any, n: int = 120) -> str:
+    text = " ".join(str(reply).split())
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -20,9 +20,11 @@ It answers ``POST /v1/chat/completions`` (plain and streamed), ``POST /v1/embedd
 - **Load.** ``latency`` seconds a request, ``token_latency`` a streamed chunk, and at most
   ``concurrency_limit`` requests served at once: the rest wait (``over_limit="wait"``) or get 429.
 - **Faults on demand**, by queue (:meth:`fail_next`) or predicate (:meth:`fail_when`): ``429``
-  (with ``Retry-After``), ``500``, ``hang`` (past any sane client timeout), ``truncated`` JSON,
-  ``prose`` instead of JSON, ``wrong_language`` (English where another language is asked) and
-  ``invented_number`` (a figure the prompt does not hold).
+  (with ``Retry-After``), ``429_bare`` (without), ``500``, ``503``, ``hang`` (past any sane client
+  timeout), ``truncated`` JSON, ``prose`` instead of JSON, ``wrong_language`` (English where
+  another language is asked), ``invented_number`` (a figure the prompt does not hold), and
+  broken bodies: ``html`` (a proxy's error page with status 200), ``bad_utf8`` (a completion
+  whose bytes are not UTF-8) and ``huge`` (a completion of ``huge_bytes`` characters).
 - **Records** every request (:attr:`requests`, :attr:`max_in_flight`) for assertions.
 
 Use it as a context manager (it runs in a background thread)::
@@ -54,12 +56,14 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..enrich.glossary import Term
 from .reasoning import SOFT_OFF, SOFT_ON, THINK_CLOSE
 
-FAULTS = ("429", "500", "hang", "truncated", "prose", "wrong_language", "invented_number")
+STATUS_FAULTS = ("429", "429_bare", "500", "503")
+BODY_FAULTS = ("html", "bad_utf8", "huge")
+FAULTS = (*STATUS_FAULTS, "hang", "truncated", "prose", "wrong_language", "invented_number", *BODY_FAULTS)
 REASONING_WORDS = (
     "First I read the request carefully, then I check each fact against the source text "
     "and plan the answer step by step before writing it."
@@ -410,6 +414,7 @@ class ScriptedServer:
         accepts_template_kwargs: bool = True,
         hang_seconds: float = 60.0,
         retry_after: float = 1.0,
+        huge_bytes: int = 32 * 1024 * 1024,
         embedding_dim: int = 64,
         port: int = 0,
     ):
@@ -429,6 +434,7 @@ class ScriptedServer:
         self.accepts_template_kwargs = accepts_template_kwargs
         self.hang_seconds = hang_seconds
         self.retry_after = retry_after
+        self.huge_bytes = huge_bytes
         self.embedding_dim = embedding_dim
         self.requests: list[Recorded] = []
         self.in_flight = 0
@@ -559,8 +565,10 @@ class ScriptedServer:
         fault = self._take_fault(body)
         record = Recorded("/v1/chat/completions", body, fault)
         self.requests.append(record)
-        if fault in ("429", "500"):
+        if fault in STATUS_FAULTS:
             return self._fault_response(fault)
+        if fault in BODY_FAULTS:
+            return self._broken_body(body, fault)
         if self.concurrency_limit and self.over_limit == "429" and self.serving >= self.concurrency_limit:
             record.fault = "over_limit"
             return self._fault_response("429")
@@ -574,7 +582,22 @@ class ScriptedServer:
     def _fault_response(self, fault: str) -> JSONResponse:
         if fault == "429":
             return _error(429, "rate limited by the scripted server", headers={"Retry-After": f"{self.retry_after:g}"})
+        if fault == "429_bare":
+            return _error(429, "rate limited by the scripted server")
+        if fault == "503":
+            return _error(503, "the scripted server is overloaded")
         return _error(500, "the scripted server failed on purpose")
+
+    def _broken_body(self, body: dict[str, Any], fault: str) -> Response:
+        """A 200 reply whose body is not the completion it should be."""
+        if fault == "html":
+            page = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+            return Response(page, media_type="text/html")
+        if fault == "huge":
+            completion = self._completion(body, [], "x" * self.huge_bytes, "stop", "", 0)
+            return JSONResponse(completion)
+        completion = json.dumps(self._completion(body, [], "BROKEN", "stop", "", 0)).encode()
+        return Response(completion.replace(b"BROKEN", b"\xff\xfe\xc3("), media_type="application/json")
 
     @asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ The feed is fetched through the HTTP layer (size cap, retries), with ``ETag`` an
 
 from __future__ import annotations
 
+import codecs
 import html
 import io
 import json
@@ -31,6 +32,8 @@ from .base import IngestReport, RecordError, SourceError, ingest_stream
 from .http import Fetched, HttpClient
 
 SOURCE = "rss"
+XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding=["']([\w.-]+)""", re.I)
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # the UTF-32 ones begin with these
 ARXIV_GUID = re.compile(r"^oai:arXiv\.org:(?P<id>.+)$", re.I)
 ARXIV_PREAMBLE = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*(?P<type>[\w-]+)\s*(?:Abstract:\s*)?", re.I)
 TAG = re.compile(r"<[^>]+>")
@@ -112,6 +115,22 @@ def entry_to_paper(entry: dict[str, Any], feed_url: str, feed_title: str | None)
     )
 
 
+def _utf8_repaired(content: bytes) -> bytes:
+    """A UTF-8 feed (declared, or by default) with its few invalid bytes replaced by U+FFFD.
+
+    Given one invalid byte, feedparser reads the whole document in another encoding instead,
+    which silently garbles every accented or Chinese name in it.
+    """
+    declared = XML_ENCODING.match(content)
+    if content.startswith(UTF16_BOMS) or (declared and declared[1].lower() not in (b"utf-8", b"utf8")):
+        return content
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content.decode("utf-8", "replace").encode("utf-8")
+    return content
+
+
 def parse_feed(page: Fetched) -> Iterator[Paper | RecordError]:
     """The entries of a fetched feed; something that is not a feed is a clear error."""
     page.check_xml()
@@ -127,7 +146,7 @@ def parse_feed(page: Fetched) -> Iterator[Paper | RecordError]:
     # a stream, never the bytes: feedparser reads a bytes argument that looks like a path or a
     # URL as one, so a body "/home/me/notes.xml" would import a local file
     try:
-        feed = feedparser.parse(io.BytesIO(page.content), response_headers={"content-location": page.url})
+        feed = feedparser.parse(io.BytesIO(_utf8_repaired(page.content)), response_headers={"content-location": page.url})
     except (ValueError, LookupError) as exc:  # feedparser trips over a garbled encoding declaration
         raise SourceError(f"{page.url}: not a readable RSS/Atom feed ({exc})") from exc
     if not feed.entries and feed.bozo:

@@ -6,17 +6,19 @@ the writer), so the app can run beside ``ingest`` and ``enrich`` on the same fil
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings, load_settings
 from ..publish.render import STATIC_DIR as PUBLISH_STATIC
 from ..publish.view import Labeller
-from ..store import Store
+from ..store import Store, describe_database_error
 from .catalog import Catalog
 from .security import Guard, csrf_guard
 from .views import web_environment
@@ -47,12 +49,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
     app.include_router(pages.router)
     app.include_router(api.router)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def database_unavailable(_request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        # Locked past busy_timeout by a long writer, read-only or full: the user's to wait for or
+        # fix, said in one line, not a 500 with a traceback in the server's log.
+        return JSONResponse({"detail": describe_database_error(exc, settings.db, settings.busy_timeout)},
+                            status_code=503, headers={"Retry-After": "5"})
+
     return app
 
 
 def get_store(request: Request) -> Iterator[Store]:
     """One connection per request, closed when the response is done."""
-    store = Store(request.app.state.settings.db)
+    settings = request.app.state.settings
+    store = Store(settings.db, busy_timeout=settings.busy_timeout)
     try:
         yield store
     finally:
