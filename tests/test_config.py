@@ -41,3 +41,18 @@ def test_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatc
     assert (s.db, s.glossary) == (tmp_path / "home/papers/papersift.db", tmp_path / "home/glossary.toml")
     monkeypatch.setenv("PAPERSIFT_TAXONOMY", "~/topics.toml")
     assert load_settings().taxonomy == tmp_path / "home/topics.toml"
+
+
+def test_a_misspelt_key_is_named_with_the_file_and_the_closest_valid_key(tmp_path, monkeypatch):
+    import pytest
+
+    cfg = tmp_path / "c.toml"
+    monkeypatch.setenv("PAPERSIFT_CONFIG", str(cfg))
+    cfg.write_text('[llm]\nbackend = "openai"\nmodle = "qwen3-8b"\n')
+    with pytest.raises(ValueError, match=r"c.toml: unknown key 'llm.modle'; did you mean 'llm.model'\?"):
+        load_settings()
+    cfg.write_text('databse = "/tmp/p.db"\n')
+    with pytest.raises(ValueError, match=r"unknown key 'databse'; the keys there are db, llm, "):
+        load_settings()
+    cfg.write_text('[daily.interests]\ntop = 5\n[llm.prices."gpt-4o-mini"]\ninput = 0.15\n')  # free-form tables stay free
+    assert load_settings().daily.interests.top == 5

@@ -8,6 +8,7 @@ llama.cpp engine and the packaged embedding model.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -127,9 +128,28 @@ class _TomlSource(PydanticBaseSettingsSource):
             return {}
         with path.open("rb") as fh:
             try:
-                return tomllib.load(fh)
+                data = tomllib.load(fh)
             except tomllib.TOMLDecodeError as exc:
                 raise ValueError(f"{path}: invalid TOML: {exc}") from exc
+        if problem := unknown_key(data, Settings):
+            raise ValueError(f"{path}: {problem}")
+        return data
+
+
+def unknown_key(data: dict[str, Any], model: type[BaseModel], where: str = "") -> str | None:
+    """The first key of a config table that ``model`` does not have, with the closest one it has:
+    a misspelt key would otherwise be dropped without a word and its default used instead."""
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+            hint = f"; did you mean '{where}{close[0]}'?" if close else f"; the keys there are {', '.join(model.model_fields)}"
+            return f"unknown key '{where}{key}'{hint}"
+        inner = field.annotation
+        if isinstance(value, dict) and isinstance(inner, type) and issubclass(inner, BaseModel):
+            if problem := unknown_key(value, inner, f"{where}{key}."):
+                return problem
+    return None
 
 
 class Settings(BaseSettings):
