@@ -129,3 +129,14 @@ async def test_a_model_the_engine_cannot_load_fails_the_papers_with_that_reason(
 
     assert report.failed == 2
     assert all("cannot load this model: unknown model architecture" in f["reason"] for f in report.failures)
+
+
+async def test_the_engine_gets_one_paper_at_a_time_so_each_prompt_is_evaluated_once(tmp_path, store, cues, sample_records):
+    load(store, sample_records[:3])
+    settings = settings_for(tmp_path, card_mode="fields", concurrency=4)  # a field a call: ten calls a paper
+
+    await enrich_with(store, settings, "engines:ScriptedEngine")
+
+    order = [pid for (pid,) in store.conn.execute("SELECT paper_id FROM llm_calls ORDER BY id")]
+    runs = [pid for i, pid in enumerate(order) if i == 0 or order[i - 1] != pid]
+    assert len(order) >= 30 and len(runs) == 3  # each paper's calls together, not interleaved

@@ -389,8 +389,10 @@ async def enrich_papers_async(
     if language(lang).counts_characters:
         segment("预热")  # load the segmenter's dictionary now, not while requests are in flight
     # Twice as many workers as requests in flight (the client holds that bound): while some check
-    # and store a card, the others keep the server busy.
-    workers = WORKERS_PER_SLOT * max(1, settings.llm.concurrency)
+    # and store a card, the others keep the server busy. An engine with one prompt cache gets one
+    # paper at a time: interleaved, the papers' requests would evict each other's prompts.
+    one_at_a_time = getattr(getattr(client, "backend", None), "one_at_a_time", False)
+    workers = 1 if one_at_a_time else WORKERS_PER_SLOT * max(1, settings.llm.concurrency)
     enricher = Enricher(client, lang, model=report.model, keep_reasoning=settings.llm.keep_reasoning,
                         glossary=glossary, by_field=writes_by_field(settings))
     run = EnrichRun(store, enricher, report, workers=workers, progress=progress)

@@ -82,6 +82,10 @@ class Backend:
     name: ClassVar[str]
     # Seconds one attempt may take before it is given up and retried; None: ``llm.timeout``.
     timeout: float | None = None
+    # True where one engine answers one request at a time from a single prompt cache (the embedded
+    # engine): a run then sends it one paper at a time, so that a paper's prompt is evaluated once
+    # for all its requests instead of again after every other paper's.
+    one_at_a_time: ClassVar[bool] = False
 
     model: str
 

@@ -156,6 +156,7 @@ def _close_workers() -> None:
 @register
 class EmbeddedBackend(Backend):
     name = "embedded"
+    one_at_a_time = True
 
     def __init__(self, settings: LLMSettings, *, engine: str = DEFAULT_ENGINE):
         self.settings = settings
