@@ -146,3 +146,20 @@ def test_a_field_past_its_bound_is_asked_again_shorter_before_the_card_is_checke
     assert report.ok == 1 and field_asked(again.body) == "reading.method"
     assert "at most 400 characters: write it shorter" in again.messages[-1]["content"]
     assert stored(store, paper_id)["card"]["reading"]["method"] == GOOD.reading.method
+
+
+def test_a_field_cut_off_at_its_token_bound_is_asked_again_much_shorter(store):
+    paper_id = store.upsert(THINKLESS)[0]
+    rambling = GOOD.reading.motivation * 30  # far past the reading field's token bound: the server cuts it
+
+    def ramble_once(body: dict) -> str:
+        first_ask = body["messages"][-1]["content"].startswith("Write")
+        return rambling if field_asked(body) == "reading.motivation" and first_ask else good_field(field_asked(body))
+
+    with ScriptedServer(responder=ramble_once) as server:
+        report = enrich_papers(store, settings_for(server, store.path))
+        [again] = server.chat_requests[len(FIELDS):]
+
+    assert report.ok == 1 and field_asked(again.body) == "reading.motivation"
+    assert "was cut off: write it much shorter" in again.messages[-1]["content"]
+    assert stored(store, paper_id)["card"]["reading"]["motivation"] == GOOD.reading.motivation

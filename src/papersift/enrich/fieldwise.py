@@ -31,6 +31,7 @@ FIELDS = ("title", "tldr", *(f"reading.{name}" for name in READING_FIELDS), "key
 MAX_TOKENS = {"title": 100, "tldr": 160, "keywords": 80, "digest": 1000}
 READING_MAX_TOKENS = 220
 HEADING = re.compile(r"^\s*#{1,6}\s")
+CUT_OFF = "it ran on past the length limit and was cut off: write it much shorter"
 KEYWORD_SEPARATORS = re.compile(r"[,，、;；\n]+")
 MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)、])\s+")
 # The field's own name before the answer ("Motivation:", "**TL;DR**:", "研究动机："); a title's
@@ -81,16 +82,17 @@ def as_card(values: dict[str, str]) -> Card:
     })
 
 
-def malformed(values: dict[str, str], lang_code: str) -> dict[str, str]:
-    """What is wrong with the fields' texts before they can be checked as a card: a text past its
-    bound or empty (the card's schema), or not in the target language; by field."""
-    problems: dict[str, str] = {}
+def malformed(values: dict[str, str], cut: set[str], lang_code: str) -> dict[str, str]:
+    """What is wrong with the fields' texts before they can be checked as a card: a text the
+    model did not finish (cut at its token bound: a small model rambles), past its bound or empty
+    (the card's schema), or not in the target language; by field."""
+    problems: dict[str, str] = dict.fromkeys(cut, CUT_OFF)
     try:
         as_card(values)
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"][:2] if not isinstance(part, int))
-            problems[field] = f"{error['msg']}: write it {'shorter' if 'at most' in error['msg'] else 'out'}"
+            problems[field] = problems.get(field) or f"{error['msg']}: write it {'shorter' if 'at most' in error['msg'] else 'out'}"
     sketch = Card.model_construct(title=values["title"], tldr=values["tldr"], digest=values["digest"],
                                   keywords=keywords_of(values["keywords"]),
                                   reading=Reading.model_construct(**{n: values[f"reading.{n}"] for n in READING_FIELDS}))
@@ -114,13 +116,16 @@ class FieldWriter:
         self.glossary = glossary
         self.template = template
 
-    async def write(self, paper: Paper, fields: dict[str, tuple[str, str] | None]) -> dict[str, str]:
-        """The text of each field; a field given ``(previous, fix)`` is asked again with that fix."""
-        values = {}
+    async def write(self, paper: Paper, fields: dict[str, tuple[str, str] | None]) -> tuple[dict[str, str], set[str]]:
+        """The text of each field, and the fields cut off at their token bound; a field given
+        ``(previous, fix)`` is asked again with that fix."""
+        values, cut = {}, set()
         for field, redo in fields.items():
             previous, fix = redo if redo else (None, None)
             messages = field_messages(paper, self.lang, self.glossary, field, previous=previous, fix=fix)
             result = await self.client.chat(messages, max_tokens=MAX_TOKENS.get(field, READING_MAX_TOKENS),
                                             paper_id=paper.id, template=self.template)
             values[field] = cleaned(result.text)
-        return values
+            if result.finish_reason == "length":
+                cut.add(field)
+        return values, cut

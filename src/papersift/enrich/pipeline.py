@@ -192,10 +192,10 @@ class Enricher:
     async def _write(self, paper: Paper) -> tuple[Card, str | None]:
         if self.fields is None:
             return await self._ask(paper, card_messages(paper, self.lang, self.glossary))
-        values = await self.fields.write(paper, dict.fromkeys(FIELDS))
-        problems = malformed(values, self.lang)
+        values, cut = await self.fields.write(paper, dict.fromkeys(FIELDS))
+        problems = malformed(values, cut, self.lang)
         if problems:  # asked again once, as the one-call card is by the client
-            values |= await self.fields.write(paper, {f: (values[f], fix) for f, fix in problems.items()})
+            values |= (await self.fields.write(paper, {f: (values[f], fix) for f, fix in problems.items()}))[0]
         return self._check_language(self._as_card(values)), None
 
     async def _rewrite(self, paper: Paper, card: Card, faithful: guard.GuardResult,
@@ -212,7 +212,7 @@ class Enricher:
                            *((i.field, i.detail) for i in good.issues)]:
             # A problem of the whole card (a glossary term) is fixed where the abstract is rendered.
             fixes.setdefault("digest" if name == "card" else field_of(name), []).append(line)
-        again = await self.fields.write(paper, {f: (values[f], "; ".join(lines)) for f, lines in fixes.items()})
+        again, _ = await self.fields.write(paper, {f: (values[f], "; ".join(lines)) for f, lines in fixes.items()})
         card = self._as_card(values | again)
         return self._check_language(card), None
 
