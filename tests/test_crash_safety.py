@@ -18,7 +18,9 @@ design: a kill after a receiver accepted a digest and before the run marked it s
 next run send it again, under the same key (see ``papersift.daily.run``). So the check counts
 deliveries by key, what a receiver that honours the key sees: every digest composed arrives on
 every channel, none twice; the raw repeats are counted, printed, and bounded by the kills. In
-the runs behind the README's figures (20 kills, 0.1 s a webhook reply) there were none.
+the run behind the README's figures (20 kills, seed 1189866319) one digest arrived twice by raw
+count (under the same key), and one in a 5-kill run (seed 3140767641): the receiver here takes
+0.5 s to answer, which widens that window on purpose so that kills land in it.
 
 ``PAPERSIFT_KILL_POINTS`` sets the kills per command (default 5; the figures in the README come
 from 20). ``PAPERSIFT_KILL_SEED`` replays a run: every failure names its seed and kill delays.
@@ -28,12 +30,12 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -335,13 +337,13 @@ def check_daily_done(ctx: Context) -> None:
     hook, mailbox = ctx.receivers
     expected = {"webhook": {f"papersift-daily-{i}.{day}" for i, day in digests["digests"]},
                 "email": {f"<papersift-daily-{i}.{day}@papersift.local>" for i, day in digests["digests"]}}
-    repeats = 0
+    repeats = {}
     for channel, receiver in (("webhook", hook), ("email", mailbox)):
         # by key, what a receiver that honours it sees: every digest arrived, none twice
         assert set(receiver.keys) == expected[channel], f"{channel}: got {sorted(receiver.keys)}"
-        repeats += len(receiver.keys) - len(set(receiver.keys))
+        repeats[channel] = len(receiver.keys) - len(set(receiver.keys))
     # the raw repeats: one delivery is in flight at a time, so at most one a kill
-    assert repeats <= sum(k.hit for k in ctx.all_kills), f"{repeats} repeated deliveries"
+    assert sum(repeats.values()) <= sum(k.hit for k in ctx.all_kills), f"repeated deliveries: {repeats}"
     ctx.figures.update(digests=len(digests["digests"]), raw_repeats=repeats,
                        kills_leaving_a_delivery_pending=sum(k.hit and k.deliveries_pending > 0 for k in ctx.all_kills))
     with Store(ctx.db, readonly=True) as store:
