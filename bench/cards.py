@@ -93,6 +93,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.modes:
             rows.append(run_mode(mode, args.papers, Path(tmp)))
+            for failure in rows[-1]["report"].failures:  # why, for whoever reads the run
+                print(f"{mode}: failed {failure['paper_id']}: {failure['reason'][:300]}", flush=True)
             text = markdown(rows)
             print(text, flush=True)
             if args.write:  # after each mode: a long run cut short still leaves what it measured
