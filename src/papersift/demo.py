@@ -99,7 +99,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
         if enrich:
             model = settings.llm.model or (settings.llm.embedded_model if settings.llm.backend == "embedded" else "")
             say(f"3/{STEPS} enrich: {enrich} paper(s) with the {settings.llm.backend} LLM ({model}); "
-                "the embedded model takes about a minute a paper on 2 cores")
+                "the embedded model takes about two minutes a paper on 2 cores")
             run = enrich_papers(store, settings, paper_ids=_spread(store, enrich),
                                 progress=lambda r: say(f"    {r.done}/{r.total} done ({r.ok} ok, {r.flagged} flagged, {r.poor} poor, {r.failed} failed)"))
             report.enrichment = {k: v for k, v in run.as_dict().items() if k in ("ok", "flagged", "poor", "failed", "tokens_in", "tokens_out", "elapsed", "cache_hits", "failures")}
