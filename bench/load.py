@@ -149,12 +149,21 @@ def enriched(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM enrichments").fetchone()[0]
 
 
+def log_file(db: Path, name: str):
+    return (db.parent / f"{name}.stderr").open("w+")
+
+
+def tail(db: Path, name: str) -> str:
+    """What a process wrote to its stderr file so far."""
+    return (db.parent / f"{name}.stderr").read_text(errors="replace")
+
+
 def wait_for_first_card(db: Path, before: int, enrich: subprocess.Popen) -> None:
     """The clients start once enrich is writing cards (its start-up takes a few seconds)."""
     deadline = time.monotonic() + 120
     while enriched(db) <= before:
         if enrich.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"enrich stored no card (exit {enrich.poll()}): {enrich.stderr.read()[-500:]}")
+            raise SystemExit(f"enrich stored no card (exit {enrich.poll()}): {tail(db, 'enrich')[-500:]}")
         time.sleep(0.1)
 
 
@@ -173,7 +182,8 @@ def run(db: Path, *, clients: int, seconds: float, batch: int, seed: int = 7) ->
         llm = subprocess.Popen([sys.executable, "-m", "papersift.llm.testserver", "--port", str(llm_port), "--latency", "0.2"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         processes.append(llm)
-        serve = subprocess.Popen([*CLI, "serve", "--port", str(web_port)], env=env, stderr=subprocess.PIPE, text=True)
+        # Each writes its stderr to a file: a pipe nobody reads until the end fills up and blocks its writer.
+        serve = subprocess.Popen([*CLI, "serve", "--port", str(web_port)], env=env, stderr=log_file(db, "serve"), text=True)
         processes.append(serve)
         wait_until_up(f"http://127.0.0.1:{llm_port}/v1/models", llm, "the scripted LLM server")
         wait_until_up(f"{base}/static/web/app.css", serve, "papersift serve")
@@ -181,7 +191,7 @@ def run(db: Path, *, clients: int, seconds: float, batch: int, seed: int = 7) ->
                    "PAPERSIFT_LLM_MODEL": "scripted-qwen3", "PAPERSIFT_LLM_API_KEY": "test"}
         writers.enriched_before = enriched(db)
         enrich = subprocess.Popen([*CLI, "enrich", "--concurrency", "8"], env=llm_env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=log_file(db, "enrich"), text=True)
         processes.append(enrich)
         ingester = threading.Thread(target=keep_ingesting, args=(env, db.parent, batch, first_new, stop, writers), daemon=True)
         ingester.start()
@@ -190,8 +200,8 @@ def run(db: Path, *, clients: int, seconds: float, batch: int, seed: int = 7) ->
         stop.set()
         if enrich.poll() is None:
             enrich.send_signal(signal.SIGINT)  # as Ctrl-C would: the run stops and resumes next time
-        writers.enrich_exit = enrich.wait(timeout=60)
-        writers.enrich_errors = "\n".join(line for line in enrich.stderr.read().splitlines() if "locked" in line.lower())
+        writers.enrich_exit = enrich.wait(timeout=120)
+        writers.enrich_errors = "\n".join(line for line in tail(db, "enrich").splitlines() if "locked" in line.lower())
         ingester.join(timeout=120)
         writers.enriched_after = enriched(db)
     finally:

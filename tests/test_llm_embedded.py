@@ -99,7 +99,7 @@ async def test_the_default_embedded_model_writes_a_card_that_passes_the_checks_i
     if reason:
         pytest.skip(reason)
     record = next(r for r in sample_records if r["id"] == "c8f5df2594e")  # a short abstract with percentages
-    paper = paper_from_mapping(record)
+    paper = paper_from_mapping(record).model_copy(update={"id": record["id"]})  # as the store would name it
     settings = load_settings(llm={"backend": "embedded", "n_ctx": 4096})
     async with LLMClient(settings) as client:  # the way enrich writes with this engine: a field at a time
         enricher = Enricher(client, "zh", model=client.model, by_field=writes_by_field(settings))
