@@ -25,6 +25,14 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     return m["id"], int(m["v"]) if m["v"] else None
 
 
+def abs_url(arxiv_id: str) -> str:
+    return f"https://arxiv.org/abs/{arxiv_id}"
+
+
+def pdf_url(arxiv_id: str, version: int | None = None) -> str:
+    return f"https://arxiv.org/pdf/{arxiv_id}" + (f"v{version}" if version else "")
+
+
 _WORD = re.compile(r"\w+")
 # Never meaningful in a paper's text, and harmful in it: C0 controls (but tab and newlines) and
 # DEL break XML feeds, which refuse them; lone surrogates and U+FFFE/U+FFFF are no text at all;

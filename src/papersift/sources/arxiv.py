@@ -18,7 +18,7 @@ from xml.etree.ElementTree import Element
 
 from pydantic import ValidationError
 
-from ..models import Paper, split_arxiv_id
+from ..models import Paper, abs_url, pdf_url, split_arxiv_id
 from ..store import Store
 from .base import IngestReport, RecordError, SourceError, ingest_stream
 from .harvest import harvest
@@ -41,14 +41,6 @@ def squash(text: str | None) -> str | None:
 
 def is_withdrawn(comment: str | None) -> bool:
     return bool(comment and WITHDRAWN.search(comment))
-
-
-def abs_url(arxiv_id: str) -> str:
-    return f"https://arxiv.org/abs/{arxiv_id}"
-
-
-def pdf_url(arxiv_id: str, version: int | None = None) -> str:
-    return f"https://arxiv.org/pdf/{arxiv_id}" + (f"v{version}" if version else "")
 
 
 def id_from_url(url: str) -> tuple[str, int | None]:

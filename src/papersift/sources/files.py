@@ -18,8 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import Paper, Topic, split_arxiv_id
-from .arxiv import abs_url, pdf_url
+from ..models import Paper, Topic, abs_url, pdf_url, split_arxiv_id
 from .base import RecordError, SourceError
 
 FORMATS = ("jsonl", "csv", "bibtex", "ris")

@@ -19,9 +19,9 @@ from xml.etree.ElementTree import Element
 
 from pydantic import ValidationError
 
-from ..models import Paper, split_arxiv_id
+from ..models import Paper, abs_url, pdf_url, split_arxiv_id
 from ..store import Store
-from .arxiv import abs_url, is_withdrawn, pdf_url, squash
+from .arxiv import is_withdrawn, squash
 from .base import IngestReport, RecordError, SourceError
 from .harvest import harvest
 from .http import Fetched, HttpClient
