@@ -43,7 +43,9 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\ud800-\u
 
 def printable(value: Any) -> Any:
     """Text without the characters above; anything else as it is."""
-    return _UNPRINTABLE.sub("", value) if isinstance(value, str) else value
+    if not isinstance(value, str) or value.isprintable():  # every character above is unprintable to Python
+        return value
+    return _UNPRINTABLE.sub("", value)
 
 
 def normalise_title(title: str) -> str:
