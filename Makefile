@@ -71,7 +71,7 @@ test: setup apt-browser
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 bench: setup
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -30,6 +30,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from results import write_section
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
@@ -147,6 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 100_000], metavar=("SMALL", "LARGE"))
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--write", action="store_true", help="replace '## Ingest, latest run' in bench/RESULTS.md")
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -167,7 +170,12 @@ def main() -> None:
             server.shutdown()
     for kind, n, r in rows:
         assert r["stored"] == n == r["papers"], (kind, n, r)
-    print(report(rows, small, large))
+    text = report(rows, small, large)
+    print(text)
+    if args.write:
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        write_section("Ingest, latest run", f"## Ingest, latest run\n\n`python bench/ingest.py --write` (load average at the end {load}). "
+                      f"{text}\n")
 
 
 def report(rows: list[tuple[str, int, dict]], small: int, large: int) -> str:
