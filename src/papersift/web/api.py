@@ -17,7 +17,7 @@ from ..publish.view import Labeller
 from ..search import SearchError, VectorCoverage
 from ..store import Store
 from . import insights
-from .app import get_catalog, get_labeller, get_settings, get_store, require_paper
+from .deps import get_catalog, get_labeller, get_settings, get_store, require_paper
 from .catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Facets, Filters
 from .views import WebPaper, paper_href, papers_by_id, run_search, similar_ids, web_papers
 

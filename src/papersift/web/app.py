@@ -7,10 +7,9 @@ the writer), so the app can run beside ``ingest`` and ``enrich`` on the same fil
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -19,6 +18,7 @@ from ..config import Settings, load_settings
 from ..publish.render import STATIC_DIR as PUBLISH_STATIC
 from ..publish.view import Labeller
 from ..store import Store, describe_database_error
+from . import api, pages
 from .catalog import Catalog
 from .security import Guard, csrf_guard
 from .views import web_environment
@@ -28,8 +28,6 @@ WEB_STATIC = Path(__file__).with_name("static")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A web app over ``settings.db``; when ``settings.web_token`` is set, every request needs it."""
-    from . import api, pages
-
     settings = settings or load_settings()
     Store(settings.db).close()  # create or migrate the database once, before any request
     app = FastAPI(
@@ -58,33 +56,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             status_code=503, headers={"Retry-After": "5"})
 
     return app
-
-
-def get_store(request: Request) -> Iterator[Store]:
-    """One connection per request, closed when the response is done."""
-    settings = request.app.state.settings
-    store = Store(settings.db, busy_timeout=settings.busy_timeout)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_catalog(request: Request) -> Catalog:
-    return request.app.state.catalog
-
-
-def get_labeller(request: Request) -> Labeller:
-    return Labeller(request.app.state.lang, request.app.state.settings)
-
-
-def require_paper(store: Store, paper_id: str) -> str:
-    """The paper's id from any of its ids (arXiv, DOI, ...), or 404."""
-    try:
-        return store.resolve(paper_id)
-    except KeyError:
-        raise HTTPException(404, f"no paper {paper_id!r}") from None

@@ -22,7 +22,7 @@ from ..publish.view import Labeller
 from ..search import SearchError
 from ..store import Store
 from . import insights
-from .app import get_catalog, get_labeller, get_settings, get_store, require_paper
+from .deps import get_catalog, get_labeller, get_settings, get_store, require_paper
 from .catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Filters, Page
 from .labels import web_labels
 from .views import papers_by_id, paper_href, run_search, similar_ids, web_papers
