@@ -131,35 +131,22 @@ def test_labels_and_quotes_a_small_model_adds_are_taken_off_and_keywords_split()
     assert keywords_of("1. Thinkless\n2. DeGRPO、adaptive reasoning；RL.") == ["Thinkless", "DeGRPO", "adaptive reasoning", "RL"]
 
 
-def test_a_field_past_its_bound_is_asked_again_shorter_before_the_card_is_checked(store):
+@pytest.mark.parametrize("name, times, fix", [
+    ("method", 12, "at most 400 characters: write it shorter"),  # far over the field's 400 characters
+    ("motivation", 30, "was cut off: write it much shorter"),  # far past its token bound: the server cuts it
+])
+def test_a_rambling_field_is_asked_again_shorter_alone_before_the_card_is_checked(store, name, times, fix):
     paper_id = store.upsert(THINKLESS)[0]
-    rambling = GOOD.reading.method * 12  # far over the reading field's 400 characters
-
-    def long_once(body: dict) -> str:
-        first_ask = body["messages"][-1]["content"].startswith("Write")
-        return rambling if field_asked(body) == "reading.method" and first_ask else good_field(field_asked(body))
-
-    with ScriptedServer(responder=long_once) as server:
-        report = enrich_papers(store, settings_for(server, store.path))
-        [again] = server.chat_requests[len(FIELDS):]
-
-    assert report.ok == 1 and field_asked(again.body) == "reading.method"
-    assert "at most 400 characters: write it shorter" in again.messages[-1]["content"]
-    assert stored(store, paper_id)["card"]["reading"]["method"] == GOOD.reading.method
-
-
-def test_a_field_cut_off_at_its_token_bound_is_asked_again_much_shorter(store):
-    paper_id = store.upsert(THINKLESS)[0]
-    rambling = GOOD.reading.motivation * 30  # far past the reading field's token bound: the server cuts it
+    field, good = f"reading.{name}", getattr(GOOD.reading, name)
 
     def ramble_once(body: dict) -> str:
         first_ask = body["messages"][-1]["content"].startswith("Write")
-        return rambling if field_asked(body) == "reading.motivation" and first_ask else good_field(field_asked(body))
+        return good * times if field_asked(body) == field and first_ask else good_field(field_asked(body))
 
     with ScriptedServer(responder=ramble_once) as server:
         report = enrich_papers(store, settings_for(server, store.path))
         [again] = server.chat_requests[len(FIELDS):]
 
-    assert report.ok == 1 and field_asked(again.body) == "reading.motivation"
-    assert "was cut off: write it much shorter" in again.messages[-1]["content"]
-    assert stored(store, paper_id)["card"]["reading"]["motivation"] == GOOD.reading.motivation
+    assert report.ok == 1 and field_asked(again.body) == field
+    assert fix in again.messages[-1]["content"]
+    assert stored(store, paper_id)["card"]["reading"][name] == good
