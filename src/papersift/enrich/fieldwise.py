@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..llm.prompts import environment
 from pydantic import ValidationError
 
+from ..llm.prompts import environment
 from ..models import READING_FIELDS, Card, Paper, Reading
 from .glossary import Glossary
 from .language import check_card_language, language
 from .prompts import paper_message
+from .quality import card_texts
 
 SYSTEM_TEMPLATE = "card_fields_system.jinja"
 FIELD_TEMPLATE = "card_field.jinja"
@@ -73,13 +74,16 @@ def keywords_of(text: str) -> list[str]:
     return [w for w in words if w][:6]
 
 
+def card_data(values: dict[str, str]) -> dict[str, Any]:
+    """The card's fields, shaped as the card is, from the texts by field name."""
+    return {"title": values["title"], "tldr": values["tldr"], "digest": values["digest"],
+            "keywords": keywords_of(values["keywords"]),
+            "reading": {name: values[f"reading.{name}"] for name in READING_FIELDS}}
+
+
 def as_card(values: dict[str, str]) -> Card:
     """The card from its fields' texts (``ValueError`` if a field is empty or over its bound)."""
-    return Card.model_validate({
-        "title": values["title"], "tldr": values["tldr"], "digest": values["digest"],
-        "keywords": keywords_of(values["keywords"]),
-        "reading": {name: values[f"reading.{name}"] for name in READING_FIELDS},
-    })
+    return Card.model_validate(card_data(values))
 
 
 def malformed(values: dict[str, str], cut: set[str], lang_code: str) -> dict[str, str]:
@@ -93,9 +97,8 @@ def malformed(values: dict[str, str], cut: set[str], lang_code: str) -> dict[str
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"][:2] if not isinstance(part, int))
             problems[field] = problems.get(field) or f"{error['msg']}: write it {'shorter' if 'at most' in error['msg'] else 'out'}"
-    sketch = Card.model_construct(title=values["title"], tldr=values["tldr"], digest=values["digest"],
-                                  keywords=keywords_of(values["keywords"]),
-                                  reading=Reading.model_construct(**{n: values[f"reading.{n}"] for n in READING_FIELDS}))
+    data = card_data(values)  # unvalidated: the language check reads texts whatever their length
+    sketch = Card.model_construct(**data | {"reading": Reading.model_construct(**data["reading"])})
     verdict = check_card_language(sketch, lang_code)
     for name in verdict.wrong_fields if not verdict.ok else ():
         problems[field_of(name)] = "; ".join(filter(None, [problems.get(field_of(name)), verdict.message]))
@@ -103,8 +106,8 @@ def malformed(values: dict[str, str], cut: set[str], lang_code: str) -> dict[str
 
 
 def texts_of(card: Card) -> dict[str, str]:
-    return {"title": card.title, "tldr": card.tldr, "digest": card.digest, "keywords": ", ".join(card.keywords),
-            **{f"reading.{name}": getattr(card.reading, name) for name in READING_FIELDS}}
+    """The card's texts by field name, as the fields are asked (the inverse of :func:`as_card`)."""
+    return {"title": card.title, "keywords": ", ".join(card.keywords), **card_texts(card)}
 
 
 class FieldWriter:

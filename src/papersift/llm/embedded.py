@@ -79,6 +79,8 @@ class EngineProcess:
         return ChatResult(**reply["result"])
 
     def _start(self) -> None:
+        if self._stderr is not None:
+            self._stderr.close()  # the last worker's, read for its crash message already
         self._stderr = tempfile.TemporaryFile()
         self._killed_on_purpose = False
         self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
