@@ -1,7 +1,7 @@
 """Enrichment benchmark: does papersift keep an LLM server saturated, and at what cost to itself?
 
 1,000 synthetic papers (real sample abstracts, each made unique) are enriched against the
-scripted OpenAI-compatible server (``papersift.llm.testserver``), run in a subprocess with a
+scripted OpenAI-compatible server (``papersift.testing.llm_server``), run in a subprocess with a
 fixed latency per request and a limit on requests served at once. A server like that allows at
 most ``concurrency / latency`` requests a second; papersift should reach it (goal ≥ 0.95). The
 default runs twice: at 50 ms a request, where papersift's own CPU time per paper sets the pace
@@ -48,7 +48,7 @@ from papersift.enrich.pipeline import Selection, enrich_papers_async  # noqa: E4
 from papersift.sources.files import paper_from_mapping  # noqa: E402
 from papersift.store import Store  # noqa: E402
 
-SERVER = ["-m", "papersift.llm.testserver"]
+SERVER = ["-m", "papersift.testing.llm_server"]
 SAMPLE = ROOT / "src" / "papersift" / "data" / "sample.jsonl"
 
 

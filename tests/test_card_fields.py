@@ -15,7 +15,7 @@ import pytest
 from papersift.config import LLMSettings, Settings
 from papersift.enrich.fieldwise import FIELDS, cleaned, keywords_of
 from papersift.enrich.pipeline import enrich_papers, writes_by_field
-from papersift.llm.testserver import ScriptedServer
+from papersift.testing.llm_server import ScriptedServer
 from papersift.models import READING_FIELDS
 from papersift.store import Store
 

@@ -22,7 +22,7 @@ from papersift.enrich import quality
 from papersift.enrich.glossary import GlossaryError, load_glossary, read_glossary, STARTER_GLOSSARY
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.prompts import card_schema
-from papersift.llm.testserver import ScriptedServer, default_reply
+from papersift.testing.llm_server import ScriptedServer, default_reply
 from papersift.models import READING_FIELDS, Card, Enrichment, Paper, Reading
 from papersift.publish import catalog, digest, site
 from papersift.store import Store

@@ -11,7 +11,7 @@ ray = pytest.importorskip("ray")
 from test_enrich import card_reply  # noqa: E402  (a faithful scripted model)
 
 from papersift.config import Settings  # noqa: E402
-from papersift.llm.testserver import ScriptedServer  # noqa: E402
+from papersift.testing.llm_server import ScriptedServer  # noqa: E402
 from papersift.scale.ray_enrich import enrich_on_ray  # noqa: E402
 from papersift.sources.files import paper_from_mapping  # noqa: E402
 

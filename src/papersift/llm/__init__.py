@@ -6,5 +6,4 @@
   OpenAI-compatible server) and :mod:`.embedded` (llama.cpp in-process) implement it.
 - :mod:`.models`: the GGUF models that ship as PyPI packages.
 - :mod:`.reasoning`: Qwen3-style thinking switches and ``<think>`` handling.
-- :mod:`.testserver`: a scripted OpenAI-compatible server for tests and benchmarks.
 """

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from .models import Enrichment, Paper, Topic
-from .text import segment
+from ..models import Enrichment, Paper, Topic
+from ..text import segment
 
 UpsertStatus = Literal["new", "updated", "unchanged"]
 
@@ -681,7 +681,7 @@ class Store:
             return ref
         candidates = [ref] if ":" in ref else []
         try:
-            from .models import split_arxiv_id
+            from ..models import split_arxiv_id
 
             candidates.append(f"arxiv:{split_arxiv_id(ref)[0]}")
         except ValueError:
