@@ -338,7 +338,7 @@ def test_classify_command_assigns_and_reports(tmp_path):
 def test_on_the_shared_catalog_cross_validation_beats_a_plain_tfidf_baseline(tmp_path, monkeypatch):
     """Same stratified folds for both; our classifier picks its models on each training part only."""
     source = shared_file("data/catalog-dev.jsonl")
-    from test_search import cached_store
+    from stores import cached_store
 
     monkeypatch.setenv("PAPERSIFT_CACHE_DIR", str(tmp_path / "cache"))
     with cached_store(source, tmp_path / "catalog.db") as store:

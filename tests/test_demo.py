@@ -4,7 +4,7 @@ import json
 import re
 
 import feedparser
-from test_enrich import card_reply  # a faithful scripted model
+from scripted import card_reply  # a faithful scripted model
 from typer.testing import CliRunner
 
 from papersift.cli import app

@@ -24,25 +24,15 @@ from papersift.config import LLMSettings, Settings
 from papersift.enrich.language import check_card_language, target_share, language
 from papersift.enrich.pipeline import RunAborted, enrich_papers
 from papersift.enrich.glossary import load_glossary
-from papersift.enrich.prompts import card_messages, card_schema, system_message
-from papersift.testing.llm_server import ScriptedServer, default_reply
+from papersift.enrich.prompts import card_messages, system_message
+from papersift.testing.llm_server import ScriptedServer
 from papersift.models import READING_FIELDS, Card, Paper
 from papersift.sources.files import paper_from_mapping
 from papersift.store import Store
+from scripted import card_reply, settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_BLOCK = re.compile(r"<paper>\n(.*)\n</paper>", re.S)
-
-# --- a faithful scripted model ------------------------------------------------------------------
-
-def card_reply(body: dict, lang: str | None = None) -> dict:
-    """A card in the asked language (or ``lang``), built only from the numbers and names of the
-    paper as first asked: the scripted server's default card, whose fields each say something of
-    their own at the length asked, and which writes the glossary's terms."""
-    first_ask = {"messages": body["messages"][:2],
-                 "response_format": {"type": "json_schema", "json_schema": {"schema": card_schema()}}}
-    return json.loads(default_reply(first_ask, lang))
-
 
 # --- fixtures -----------------------------------------------------------------------------------
 
@@ -51,12 +41,6 @@ def card_reply(body: dict, lang: str | None = None) -> dict:
 def server():
     with ScriptedServer(responder=card_reply, hang_seconds=5) as s:
         yield s
-
-
-def settings_for(server: ScriptedServer, db: Path, **llm) -> Settings:
-    options = {"backend": "openai", "base_url": server.base_url, "model": "scripted-qwen3", "api_key": "test",
-               "concurrency": 4, "timeout": 2.0, "max_retries": 2} | llm
-    return Settings(db=db, llm=LLMSettings(**options))
 
 
 def load(store: Store, records: list[dict]) -> list[str]:

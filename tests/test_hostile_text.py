@@ -31,7 +31,7 @@ from papersift.web import create_app
 
 from serving import served
 
-from test_enrich import card_reply, settings_for
+from scripted import card_reply, settings_for
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -51,3 +51,22 @@ def test_no_module_imports_one_that_imports_it_back():
     graph = {name: imports(path, name, set(files)) for name, path in files.items()}
     assert len(graph) > 50 and graph["papersift.web.api"]  # the walk sees the tree and its imports
     assert circles(graph) == []
+
+
+def test_no_product_module_imports_the_test_tooling():
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    product = {name for name in files if not name.startswith("papersift.testing")}
+    users = sorted(name for name in product if any(m.startswith("papersift.testing") for m in imports(files[name], name, set(files))))
+    assert users == []
+
+
+def test_no_test_file_imports_another():
+    """Shared test helpers live in support modules (tests/scripted.py, tests/web_papers.py, ...),
+    so a test file can be read, run and changed on its own."""
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.name} imports {n}" for n in names if n.split(".")[0].startswith("test_")]
+    assert offenders == []

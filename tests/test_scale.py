@@ -8,7 +8,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from test_enrich import card_reply  # noqa: E402  (a faithful scripted model)
+from scripted import card_reply  # noqa: E402  (a faithful scripted model)
 
 from papersift.config import Settings  # noqa: E402
 from papersift.testing.llm_server import ScriptedServer  # noqa: E402

@@ -6,10 +6,8 @@ each lists the records (by their ``id``) that a reader looking for the topic wan
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +18,10 @@ from papersift.models import Card, Enrichment, Reading, Topic
 from papersift.search import Filters, SearchError, embed_store, more_like, search, similar
 from papersift.search.embeddings import OpenAIEmbedder, USEEmbedder, load_matrix
 from papersift.search.hybrid import fts_query
-from papersift.sources.base import ingest
-from papersift.sources.files import read_jsonl
-from papersift.store import MIGRATIONS, Store
+from papersift.store import Store
 
 from conftest import SAMPLE, shared_file
+from stores import build_store, cached_store
 
 runner = CliRunner()
 
@@ -81,25 +78,6 @@ JUDGED = {
         ["ce89daa25c9", "c5a53a9dc3a", "c240a1f4225", "ca3b525f379", "ccdb7b849e7"],
     ),
 }
-
-
-def build_store(path: Path, source: Path) -> Store:
-    store = Store(path)
-    if store.count() == 0:
-        ingest(store, read_jsonl(source), where=str(source))
-    embed_store(store, USEEmbedder.shared())
-    return store
-
-
-def cached_store(source: Path, path: Path) -> Store:
-    """A copy of an embedded store of ``source``, kept in the cache across runs (embedding the
-    481 shared papers takes 15 s to minutes on a busy 2-core machine; only changes are redone)."""
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-    schema = len(MIGRATIONS)  # a store built by an older schema is rebuilt, not trusted
-    cache = Path.home() / ".cache" / "papersift" / "test-stores" / f"{source.stem}-{digest}-v{schema}.db"
-    with build_store(cache, source) as built, Store(path) as copy:
-        built.conn.backup(copy.conn)
-    return Store(path)
 
 
 @pytest.fixture(scope="session")

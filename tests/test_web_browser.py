@@ -19,7 +19,7 @@ from papersift.web import create_app
 
 from serving import served
 
-from test_web import fill
+from web_papers import fill
 
 pytestmark = pytest.mark.browser
 

@@ -26,7 +26,7 @@ from papersift.config import load_settings
 from papersift.store import Store
 from papersift.web import create_app
 
-from test_web import fill
+from web_papers import fill
 
 BASE = "http://127.0.0.1"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
