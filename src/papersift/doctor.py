@@ -237,10 +237,13 @@ def check_llm(settings: Settings) -> CheckResult:
     if backend == "openai":
         return asyncio.run(_check_server(settings))
     try:
-        make_backend(settings)  # raises for a backend it does not know, naming those it knows
+        plugin = make_backend(settings)  # raises for a backend it does not know, naming those it knows
     except LLMError as exc:
-        return _broken("llm", str(exc), "set llm.backend (PAPERSIFT_LLM_BACKEND) to embedded or openai")
-    raise AssertionError(f"the doctor has no check for the LLM backend {backend!r}")
+        return _broken("llm", str(exc), "set llm.backend (PAPERSIFT_LLM_BACKEND) to embedded, openai or an installed plugin's")
+    try:  # a plugin's backend: the same few tokens the others generate
+        return asyncio.run(_generate(settings, f"plugin backend {backend!r}", backend=plugin))
+    except LLMError as exc:
+        return _broken("llm", f"plugin backend {backend!r}: {exc}", "read the plugin's documentation; `papersift plugins list` shows where it comes from")
 
 
 def _check_embedded(settings: Settings) -> CheckResult:

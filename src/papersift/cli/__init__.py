@@ -37,6 +37,7 @@ from . import doctor as _doctor  # noqa: E402
 from . import eval as _eval  # noqa: E402
 from . import llm as _llm  # noqa: E402
 from . import papers as _papers  # noqa: E402
+from . import plugins as _plugins  # noqa: E402
 from . import publish as _publish  # noqa: E402
 from . import scale as _scale  # noqa: E402
 from . import search as _search  # noqa: E402
@@ -54,6 +55,7 @@ _llm.register(app)
 _demo.register(app)
 _doctor.register(app)
 _daily.register(app)
+_plugins.register(app)
 
 
 def main() -> None:

@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
 from ..models import Paper
-from ..sources.base import HarvestInterrupted, IngestReport, RecordError, SourceError, ingest
+from ..plugins import PluginError
+from ..sources.base import SOURCES, HarvestInterrupted, IngestReport, RecordError, Source, SourceError, ingest
 from ..sources.http import HttpClient
 from . import common
 
-app = typer.Typer(help="Bring papers into the store from a source.", no_args_is_help=True)
+
+class SourceCommands(TyperGroup):
+    """The ingest commands: the built-in ones, and one for each installed source plugin, loaded when used."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in SOURCES.third_party() if name not in self.commands)]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        command = super().get_command(ctx, name)
+        if command is None and name in SOURCES.third_party():
+            try:
+                command = plugin_command(name, SOURCES.get(name))
+            except PluginError as exc:
+                common.fail(str(exc))
+        return command
+
+
+app = typer.Typer(help="Bring papers into the store from a source.", no_args_is_help=True, cls=SourceCommands)
+SKIP_INVALID_OPTION = typer.Option(False, "--skip-invalid", help="Import the good records and report the bad ones.")
+
+
+def source(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An ingest command that brings papers in: a built-in source, a ``type`` of ``[[daily.sources]]``."""
+
+    def register(command: Callable[..., Any]) -> Callable[..., Any]:
+        SOURCES.builtin(name, command)
+        return app.command(name)(command)
+
+    return register
 
 
 def progress_bar(total: int | None = None) -> Progress:
@@ -48,11 +80,11 @@ def print_report(report: IngestReport, *, where: str, as_json: bool) -> None:
         )
 
 
-@app.command("file")
+@source("file")
 def ingest_file(
     path: Path = typer.Argument(..., help="A JSONL, CSV, BibTeX or RIS file."),
     fmt: str = typer.Option(None, "--format", help="jsonl | csv | bibtex | ris (default: from the extension)."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the good records and report the bad ones."),
+    skip_invalid: bool = SKIP_INVALID_OPTION,
     as_json: bool = common.JSON_OPTION,
 ) -> IngestReport:
     """Import a local file. By default a file with any bad record imports nothing."""
@@ -63,6 +95,32 @@ def ingest_file(
     except SourceError as exc:
         common.fail(str(exc))
     return run_ingest(items, where=str(path), skip_invalid=skip_invalid, as_json=as_json)
+
+
+def plugin_command(name: str, read: Source) -> Any:
+    """``papersift ingest NAME`` for a source plugin: its options from its signature, stored as a file is."""
+    signature = inspect.signature(read, eval_str=True)
+    ours = [
+        inspect.Parameter("skip_invalid", inspect.Parameter.KEYWORD_ONLY, default=SKIP_INVALID_OPTION, annotation=bool),
+        inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=common.JSON_OPTION, annotation=bool),
+    ]
+    clash = [p.name for p in ours if p.name in signature.parameters]
+    if clash:
+        raise PluginError(f"source plugin {name!r}: its parameter {clash[0]!r} is one papersift adds; rename it")
+
+    def ingest_plugin(**values):
+        skip_invalid, as_json = values.pop("skip_invalid"), values.pop("as_json")
+        try:
+            items = read(**values)
+        except SourceError as exc:
+            common.fail(f"{name}: {exc}")
+        return run_ingest(items, where=name, skip_invalid=skip_invalid, as_json=as_json)
+
+    ingest_plugin.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *ours])
+    ingest_plugin.__doc__ = inspect.getdoc(read) or f"Bring papers in from the {name} source (a plugin)."
+    single = typer.Typer(add_completion=False)
+    single.command(name)(ingest_plugin)
+    return typer.main.get_command(single)
 
 
 # --- network sources ----------------------------------------------------------------------
@@ -97,7 +155,7 @@ def run_sync(sync: Callable[..., IngestReport | None], *, where: str, as_json: b
     return report
 
 
-@app.command("arxiv")
+@source("arxiv")
 def ingest_arxiv(
     category: str = typer.Option(None, "--category", help="An arXiv category, e.g. cs.CL."),
     query: str = typer.Option(None, "--query", help="A search: a phrase, or arXiv's syntax (ti:, abs:, AND, ...)."),
@@ -123,7 +181,7 @@ def ingest_arxiv(
              where=f"arXiv {q.search_query() or q.params().get('id_list')}", as_json=as_json)
 
 
-@app.command("oai")
+@source("oai")
 def ingest_oai(
     set_spec: str = typer.Option(None, "--set", help="An OAI set, e.g. cs or cs:cs:CL."),
     date_from: str = typer.Option(None, "--from", help="Records changed on or after this day (YYYY-MM-DD)."),
@@ -145,7 +203,7 @@ def ingest_oai(
     ), where=f"OAI-PMH {base_url} set={set_spec or 'all'}", as_json=as_json)
 
 
-@app.command("openreview")
+@source("openreview")
 def ingest_openreview(
     venue_id: str = typer.Argument(..., help="A venue id, e.g. ICLR.cc/2025/Conference."),
     limit: int = typer.Option(None, "--max", help="At most this many papers."),
@@ -167,7 +225,7 @@ def ingest_openreview(
     ), where=f"OpenReview {venue_id}", as_json=as_json)
 
 
-@app.command("hf-daily")
+@source("hf-daily")
 def ingest_hf_daily(
     day: str = typer.Option(None, "--date", help="The day's list to fetch (YYYY-MM-DD; default: today, UTC)."),
     full: bool = FULL_OPTION,
@@ -182,7 +240,7 @@ def ingest_hf_daily(
              where=f"HF daily papers {wanted}", as_json=as_json)
 
 
-@app.command("rss")
+@source("rss")
 def ingest_rss(
     url: str = typer.Argument(..., help="The feed's URL (RSS or Atom), e.g. https://rss.arxiv.org/rss/cs.CL."),
     full: bool = FULL_OPTION,

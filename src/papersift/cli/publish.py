@@ -37,16 +37,25 @@ def _emit(content: str | bytes, output: Path | None, what: str) -> None:
     common.console.print(f"wrote {what} to {output}", highlight=False)
 
 
-def _inline_page(fmt: str) -> dict:
-    """A single HTML file carries its CSS, scripts and math fonts, so it opens anywhere."""
-    from ..publish.render import inline_assets
+def _check_format(fmt: str, publication: str) -> None:
+    """Fail before any work when ``--format`` names no format that writes ``publication``."""
+    from ..publish.formats import FormatError, get_format
 
-    return {"inline": inline_assets()} if fmt == "html" else {}
+    try:
+        get_format(fmt, publication)
+    except FormatError as exc:
+        common.fail(f"--format: {exc}")
+
+
+def _render(publication: str, content, fmt: str, site_url: str | None = None) -> str | bytes:
+    from ..publish.formats import RenderOptions, render
+
+    return render(publication, content, fmt, RenderOptions(site_url=site_url))
 
 
 @publish_app.command("catalog")
 def publish_catalog(
-    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json"),
+    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json, or an installed format (papersift plugins list)."),
     output: Path = OUTPUT_OPTION,
     lang: str = LANG_OPTION,
     order: str = typer.Option(None, "--order", help="Sub-area keys, comma-separated, to show first in this order (default: by paper count)."),
@@ -54,17 +63,16 @@ def publish_catalog(
     """Every paper by area and sub-area, one card each (format A)."""
     from ..publish import catalog
 
-    if fmt not in ("md", "html", "json"):
-        common.fail(f"--format: unknown format {fmt!r}; use md, html or json")
+    _check_format(fmt, "catalog")
     keys = [k.strip() for k in order.split(",") if k.strip()] if order else []
     with common.open_store() as store:
         built = catalog.build_catalog(store, _lang(lang), settings=common.settings(), order=keys)
-    _emit(catalog.render(built, fmt, **_inline_page(fmt)), output, f"the catalog ({built.count} papers)")
+    _emit(_render("catalog", built, fmt), output, f"the catalog ({built.count} papers)")
 
 
 @publish_app.command("digest")
 def publish_digest(
-    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json | rss | atom"),
+    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json | rss | atom, or an installed format (papersift plugins list)."),
     output: Path = OUTPUT_OPTION,
     on: str = typer.Option(None, "--date", help="Only this day (YYYY-MM-DD)."),
     since: str = typer.Option(None, "--since", help="Every day from this one on (YYYY-MM-DD)."),
@@ -79,8 +87,7 @@ def publish_digest(
     """
     from ..publish import digest
 
-    if fmt not in ("md", "html", "json", "rss", "atom"):
-        common.fail(f"--format: unknown format {fmt!r}; use md, html, json, rss or atom")
+    _check_format(fmt, "digest")
     if order not in digest.ORDERS:
         common.fail(f"--order: unknown order {order!r}; use one of {', '.join(digest.ORDERS)}")
     if sum(x is not None for x in (on, since)) + everything > 1:
@@ -90,7 +97,7 @@ def publish_digest(
             store, _lang(lang), on=common.parse_day(on, "--date"), since=common.parse_day(since, "--since"), everything=everything,
             order=order, settings=common.settings(),
         )
-        content = digest.render(built, fmt, site_url=site_url, **_inline_page(fmt))
+        content = _render("digest", built, fmt, site_url=site_url)
         _emit(content, output, f"the digest ({len(built.papers)} papers, {len(built.days)} days)")
         digest.mark_published(store, built)
 
@@ -133,7 +140,7 @@ def deepdive(
     paper: str = typer.Argument(..., help="A paper id, arXiv id, DOI or OpenReview id."),
     thinking_budget: int = typer.Option(None, "--thinking-budget", min=1, help="Stop the model's reasoning at N tokens; thinking is always on (default: the budget of settings.llm.thinking, else 4096)."),
     lang: str = LANG_OPTION,
-    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json"),
+    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json, or an installed format (papersift plugins list)."),
     output: Path = OUTPUT_OPTION,
     pdf: Path = typer.Option(None, "--pdf", help="Read the full text from this PDF (and keep it in the store)."),
     context: int = typer.Option(None, "--context", min=256, help="The model's context window in tokens (default: settings.llm.n_ctx for the embedded engine, else 32768); a longer paper is read section by section."),
@@ -145,8 +152,7 @@ def deepdive(
     from ..llm.base import Thinking
     from ..publish import deepdive as dd
 
-    if fmt not in ("md", "html", "json"):
-        common.fail(f"--format: unknown format {fmt!r}; use md, html or json")
+    _check_format(fmt, "deepdive")
     settings = common.settings()
     if thinking_budget is None:
         try:
@@ -165,7 +171,7 @@ def deepdive(
         common.console.print("[yellow]flagged by the faithfulness guard:[/]", highlight=False)
         for reason in dive.reasons:
             common.console.print(f"  - {reason}", highlight=False, markup=False)
-    _emit(dd.render(dive, fmt, **_inline_page(fmt)), output, f"the deep-dive ({dive.length} characters, {dive.mode}, {dive.calls} calls)")
+    _emit(_render("deepdive", dive, fmt), output, f"the deep-dive ({dive.length} characters, {dive.mode}, {dive.calls} calls)")
 
 
 def register(app: typer.Typer) -> None:

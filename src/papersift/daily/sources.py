@@ -2,7 +2,7 @@
 
 ``type`` names the subcommand and every other key one of its options by long name (``max =
 200`` is ``--max 200``, ``full = true`` is ``--full``) or its argument by name (``path``,
-``url``, ``venue_id``). The command itself runs, so a source checks its options, keeps its
+``url``, ``venue_id``); a source plugin's ``type`` is its name, its keys its options. The command itself runs, so a source checks its options, keeps its
 incremental cursor ("since its last run") and reports exactly as ``papersift ingest`` does.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import typer
 
 from ..config import Settings, config_relative
-from ..sources.base import IngestReport
+from ..plugins import PluginError
+from ..sources.base import SOURCES, IngestReport
 
-SOURCE_TYPES = ("arxiv", "oai", "openreview", "hf-daily", "rss", "file")
 NOT_OPTIONS = {"json"}  # the daily run prints its own report
 
 
@@ -37,10 +37,12 @@ class SourceResult:
         return dict(self.__dict__)
 
 
-def _commands() -> dict[str, Any]:
+def _command(kind: str) -> Any:
+    """The ``papersift ingest`` command of a source type (a plugin's is loaded here)."""
     from ..cli.ingest import app
 
-    return typer.main.get_command(app).commands
+    group = typer.main.get_command(app)
+    return group.get_command(typer.Context(group), kind)
 
 
 def _is_argument(param: Any) -> bool:
@@ -55,6 +57,12 @@ def _key(param: Any) -> str | None:
     return longs[0] if longs else None
 
 
+def _source_types() -> list[str]:
+    from ..cli import ingest  # noqa: F401 - registers the built-in sources, which are its commands
+
+    return SOURCES.names()
+
+
 def source_name(spec: dict[str, Any], index: int) -> str:
     return str(spec.get("name") or f"{spec.get('type')}#{index + 1}")
 
@@ -63,9 +71,13 @@ def command_args(spec: dict[str, Any], index: int) -> tuple[Any, list[str]]:
     """The ingest command of a source entry and its command line; a clear error for a bad entry."""
     where = f"daily.sources[{index}]"
     kind = spec.get("type")
-    if kind not in SOURCE_TYPES:
-        raise DailyConfigError(f"{where}: type {kind!r} is not a source; use one of {', '.join(SOURCE_TYPES)}")
-    command = _commands()[kind]
+    if kind not in _source_types():
+        raise DailyConfigError(f"{where}: type {kind!r} is not a source; use one of {', '.join(_source_types())}")
+    try:
+        SOURCES.get(kind)  # a plugin that fails to load is this entry's error, named
+    except PluginError as exc:
+        raise DailyConfigError(f"{where}: {exc}") from None
+    command = _command(kind)
     params = {_key(p): p for p in command.params if _key(p) and _key(p) not in NOT_OPTIONS}
     params.update({k.replace("-", "_"): p for k, p in list(params.items())})
     args: list[str] = []

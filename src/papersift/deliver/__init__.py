@@ -3,21 +3,20 @@
 A channel is a pydantic model of its options (``[[daily.deliver]]`` minus ``type``; an unknown
 key is an error naming it) with a ``send(digest, context)`` method that raises on failure. The
 daily run retries a failed send, records every outcome, and sends what is still pending on the
-next run. Register a new channel with :func:`channel`.
+next run. The built-in channels are registered in :data:`CHANNELS`; another package adds one
+through the ``papersift.channels`` entry point group (docs/plugins.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import Settings
+from ..plugins import PluginError, Registry
 from ..store import Store
-
-CHANNELS: dict[str, type[ChannelConfig]] = {}
 
 
 class DeliveryError(Exception):
@@ -44,26 +43,25 @@ class ChannelConfig(BaseModel):
         raise NotImplementedError
 
 
-def channel(type_name: str) -> Callable[[type[ChannelConfig]], type[ChannelConfig]]:
-    def register(cls: type[ChannelConfig]) -> type[ChannelConfig]:
-        CHANNELS[type_name] = cls
-        return cls
-
-    return register
+CHANNELS: Registry[type[ChannelConfig]] = Registry("channels", "delivery channel")
+CHANNELS.builtin("email", "papersift.deliver.email:EmailChannel")
+CHANNELS.builtin("feed", "papersift.deliver.files:FeedChannel")
+CHANNELS.builtin("site", "papersift.deliver.files:SiteChannel")
+CHANNELS.builtin("webhook", "papersift.deliver.webhook:WebhookChannel")
 
 
 def make_channels(specs: list[dict[str, Any]]) -> list[ChannelConfig]:
     """The configured channels, each named; a bad entry is a ``ValueError`` naming it and its key."""
-    from . import email, files, webhook  # noqa: F401 - the built-in plugins register themselves
-
     made: list[ChannelConfig] = []
     for i, spec in enumerate(specs):
         where = f"daily.deliver[{i}]"
         kind = spec.get("type")
-        if kind not in CHANNELS:
-            raise ValueError(f"{where}: type {kind!r} is not a channel; use one of {', '.join(sorted(CHANNELS))}")
+        if kind not in CHANNELS.names():
+            raise ValueError(f"{where}: type {kind!r} is not a channel; use one of {', '.join(CHANNELS.names())}")
         try:
-            config = CHANNELS[kind].model_validate(spec)
+            config = CHANNELS.get(kind).model_validate(spec)
+        except PluginError as exc:
+            raise ValueError(f"{where}: {exc}") from None
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
             raise ValueError(f"{where} ({kind}): {problems}") from None

@@ -10,10 +10,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from . import ChannelConfig, DeliveryError, channel
+from . import ChannelConfig, DeliveryError
 
 
-@channel("email")
 class EmailChannel(ChannelConfig):
     host: str = "127.0.0.1"
     port: int = 25

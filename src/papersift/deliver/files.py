@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 from ..config import config_relative
-from . import ChannelConfig, DeliveryError, channel
+from . import ChannelConfig, DeliveryError
 
 
-@channel("feed")
 class FeedChannel(ChannelConfig):
     """One feed entry per digest (the newest ``keep``), its content the digest's HTML."""
 
@@ -50,7 +49,6 @@ class FeedChannel(ChannelConfig):
             raise DeliveryError(f"feed {self.path}: {exc}") from exc
 
 
-@channel("site")
 class SiteChannel(ChannelConfig):
     """The static site (``papersift publish site``) plus ``daily/<digest id>.html|.json`` and ``daily/latest.*``."""
 

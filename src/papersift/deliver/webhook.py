@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from . import ChannelConfig, DeliveryError, channel
+from . import ChannelConfig, DeliveryError
 
 
-@channel("webhook")
 class WebhookChannel(ChannelConfig):
     url: str
     headers: dict[str, str] = {}

@@ -2,8 +2,9 @@
 
 A backend turns a :class:`ChatRequest` into a :class:`ChatResult`; everything else (caching,
 accounting, retries, structured output, the concurrency limit) lives in
-:mod:`papersift.llm.client` and works the same for every backend. Adding a backend touches
-one file: a module that subclasses :class:`Backend` and registers itself in ``BACKENDS``.
+:mod:`papersift.llm.client` and works the same for every backend. A backend is a subclass of
+:class:`Backend` constructed with the ``[llm]`` settings, registered in :data:`BACKENDS`: the
+built-ins here, another package's through the ``papersift.backends`` entry point group.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from ..plugins import Registry
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,6 @@ class Backend:
         return None
 
 
-BACKENDS: dict[str, type[Backend]] = {}
-
-
-def register(cls: type[Backend]) -> type[Backend]:
-    BACKENDS[cls.name] = cls
-    return cls
+BACKENDS: Registry[type[Backend]] = Registry("backends", "LLM backend")
+BACKENDS.builtin("embedded", "papersift.llm.embedded:EmbeddedBackend")  # imported when chosen: it loads llama.cpp
+BACKENDS.builtin("openai", "papersift.llm.openai_backend:OpenAIBackend")

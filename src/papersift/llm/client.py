@@ -35,6 +35,7 @@ import pydantic
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from ..config import Settings
+from ..plugins import PluginError
 from ..store import Store, now
 from .base import BACKENDS, Backend, ChatRequest, ChatResult, LLMError, Thinking, TransientLLMError
 
@@ -44,16 +45,12 @@ CACHE_VERSION = 1  # bump when what the cache key covers changes meaning
 
 
 def make_backend(settings: Settings) -> Backend:
-    """The backend ``settings.llm.backend`` names: ``embedded`` (llama.cpp in-process) or ``openai``."""
-    name = settings.llm.backend
-    if name == "openai":
-        from . import openai_backend  # noqa: F401  (registers itself)
-    elif name == "embedded":
-        from . import embedded  # noqa: F401
-    if name not in BACKENDS:
-        known = ", ".join(sorted({*BACKENDS, "embedded", "openai"}))
-        raise LLMError(f"unknown LLM backend {name!r} (llm.backend / PAPERSIFT_LLM_BACKEND); known: {known}")
-    return BACKENDS[name](settings.llm)
+    """The backend ``settings.llm.backend`` names: ``embedded`` (llama.cpp in-process), ``openai``, or a plugin's."""
+    try:
+        backend = BACKENDS.get(settings.llm.backend, where="llm.backend / PAPERSIFT_LLM_BACKEND")
+    except PluginError as exc:
+        raise LLMError(str(exc)) from exc
+    return backend(settings.llm)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..config import LLMSettings
 from . import models
-from .base import Backend, BackendUnavailable, ChatRequest, ChatResult, LLMError, TransientLLMError, register
+from .base import Backend, BackendUnavailable, ChatRequest, ChatResult, LLMError, TransientLLMError
 from .engine import DEFAULT_ENGINE, request_to_json
 
 CRASHES_IN_A_ROW = 3
@@ -155,7 +155,6 @@ def _close_workers() -> None:
         _WORKERS.popitem()[1].close()
 
 
-@register
 class EmbeddedBackend(Backend):
     name = "embedded"
     one_at_a_time = True

@@ -30,14 +30,13 @@ from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ..config import LLMSettings
-from .base import Backend, ChatRequest, ChatResult, LLMError, TransientLLMError, register
+from .base import Backend, ChatRequest, ChatResult, LLMError, TransientLLMError
 from .reasoning import THINK_CLOSE, THINK_OPEN, budget_prefix, closed_reasoning, split_reasoning, with_soft_switch
 
 SWITCHES = ("auto", "kwargs", "soft")
 DUMMY_KEY = "not-needed"  # local servers take any key; the SDK insists on one
 
 
-@register
 class OpenAIBackend(Backend):
     name = "openai"
 

@@ -88,13 +88,3 @@ def to_html(catalog: Catalog, **context) -> str:
 
 def to_json(catalog: Catalog) -> str:
     return catalog.model_dump_json(indent=2) + "\n"
-
-
-def render(catalog: Catalog, fmt: str, **html_context) -> str:
-    if fmt == "md":
-        return to_markdown(catalog)
-    if fmt == "html":
-        return to_html(catalog, **html_context)
-    if fmt == "json":
-        return to_json(catalog)
-    raise ValueError(f"unknown catalog format {fmt!r}; use md, html or json")

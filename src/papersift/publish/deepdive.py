@@ -10,7 +10,7 @@ flagged, with the reasons shown. Its length is measured (1,500–4,000 Chinese c
 and reported when outside.
 
     dive = deepdive(store, "2505.00001", settings, DeepDiveOptions(thinking_budget=2048))
-    print(render(dive, "md"))
+    print(to_markdown(dive))
 """
 
 from __future__ import annotations
@@ -349,14 +349,3 @@ def to_html(dive: DeepDive, **context) -> str:
 
 def to_json(dive: DeepDive) -> str:
     return dive.model_dump_json(indent=2) + "\n"
-
-
-def render(dive: DeepDive, fmt: str, **html_context) -> str:
-    if fmt == "md":
-        return to_markdown(dive)
-    if fmt == "html":
-        return to_html(dive, **html_context)
-    if fmt == "json":
-        return to_json(dive)
-    raise ValueError(f"unknown deep-dive format {fmt!r}; use md, html or json")
-

@@ -236,15 +236,3 @@ def _feed_text(p: PaperView) -> str:
         parts.append(" ".join([p.note, *p.reasons]))
     parts.append(p.digest or p.abstract or "")
     return "\n\n".join(parts)
-
-
-def render(digest: Digest, fmt: str, *, site_url: str | None = None, **html_context) -> str | bytes:
-    if fmt == "md":
-        return to_markdown(digest)
-    if fmt == "html":
-        return to_html(digest, **html_context)
-    if fmt == "json":
-        return to_json(digest)
-    if fmt in ("rss", "atom"):
-        return to_feed(digest, kind=fmt, site_url=site_url)
-    raise ValueError(f"unknown digest format {fmt!r}; use md, html, json or rss")

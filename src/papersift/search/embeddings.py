@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, Field, computed_field
 
 from ..models import Paper
+from ..plugins import PluginError, Registry
 from ..store import Store
 
 if TYPE_CHECKING:
@@ -114,17 +115,32 @@ class OpenAIEmbedder:
         return _normalised(np.array(vectors, dtype=np.float32))
 
 
+def use_embedder(config: EmbeddingSettings) -> Embedder:
+    return USEEmbedder.shared()
+
+
+def openai_embedder(config: EmbeddingSettings) -> Embedder:
+    if not config.base_url or not config.model:
+        raise EmbeddingError("embedding backend 'openai' needs embedding.base_url and embedding.model")
+    return OpenAIEmbedder(config.base_url, config.model, config.api_key)
+
+
+# An embedder plugin is a callable that takes the ``[embedding]`` settings and returns an Embedder.
+EMBEDDERS: Registry[Callable[[EmbeddingSettings], Embedder]] = Registry("embedders", "embedding backend")
+EMBEDDERS.builtin("use", use_embedder)
+EMBEDDERS.builtin("openai", openai_embedder)
+
+
 def get_embedder(settings: Settings | EmbeddingSettings | None = None) -> Embedder:
-    """The embedder the settings name (``embedding.backend``: ``use`` or ``openai``)."""
-    config = getattr(settings, "embedding", settings)
-    backend = getattr(config, "backend", "use")
-    if backend == "use":
-        return USEEmbedder.shared()
-    if backend == "openai":
-        if not config.base_url or not config.model:
-            raise EmbeddingError("embedding backend 'openai' needs embedding.base_url and embedding.model")
-        return OpenAIEmbedder(config.base_url, config.model, config.api_key)
-    raise EmbeddingError(f"unknown embedding backend {backend!r}: use 'use' or 'openai'")
+    """The embedder the settings name (``embedding.backend``: ``use``, ``openai`` or a plugin's)."""
+    from ..config import EmbeddingSettings
+
+    config = getattr(settings, "embedding", settings) or EmbeddingSettings()
+    try:
+        make = EMBEDDERS.get(config.backend, where="embedding.backend / PAPERSIFT_EMBEDDING_BACKEND")
+    except PluginError as exc:
+        raise EmbeddingError(str(exc)) from exc
+    return make(config)
 
 
 # --- what a paper's vector is made of ------------------------------------------------------

@@ -1,17 +1,39 @@
-"""What every source shares: record errors that name their place, and the ingest loop."""
+"""What every source shares: record errors that name their place, the ingest loop, and the plugin registry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from ..models import Paper
+from ..plugins import Registry
 from ..store import Store
 
 
 BATCH_SIZE = 1000  # records stored together: big enough to amortise statements, small enough to stay flat in memory
+
+
+class Source(Protocol):
+    """A plugin source: a function whose parameters are its options, yielding the papers it reads.
+
+    ``papersift ingest NAME`` is made from its signature (a parameter without a default is an
+    argument, one with a default an ``--option``; ``typing.Annotated`` with ``typer.Option`` or
+    ``typer.Argument`` adds help), its docstring is the command's help, and a ``[[daily.sources]]``
+    entry of ``type = "NAME"`` runs it. It yields :class:`~papersift.models.Paper` records, and a
+    :class:`RecordError` for a bad record; it raises :class:`SourceError` when it cannot read at all.
+    The papers are stored as a file's are: in one transaction, none when a record is bad, unless
+    ``--skip-invalid``.
+    """
+
+    def __call__(self, **options: Any) -> Iterable[Paper | RecordError]: ...
+
+
+# The built-in sources are ``papersift ingest`` commands of their own (papersift.cli.ingest registers
+# them: network harvests keep a cursor in the store); a plugin's is a Source.
+SOURCES: Registry[Any] = Registry("sources", "source")
 
 
 class SourceError(Exception):
