@@ -64,7 +64,7 @@ def _print_summary(report: RunReport) -> None:
 
 
 def enrich(
-    backend: str = typer.Option(None, "--backend", help="embedded (llama.cpp in-process) or openai (any OpenAI-compatible server)."),
+    backend: str = typer.Option(None, "--backend", help="embedded (llama.cpp in-process), openai (any OpenAI-compatible server), or an installed plugin's (papersift plugins list)."),
     base_url: str = typer.Option(None, "--base-url", help="The server's URL, e.g. http://localhost:8000/v1 (env PAPERSIFT_LLM_BASE_URL)."),
     model: str = typer.Option(None, "--model", help="Model name on the server, or the embedded model (env PAPERSIFT_LLM_MODEL)."),
     lang: str = typer.Option(None, "--lang", help="Target language: zh (default), en, ja, ko, fr, de, es, ru, ..."),

@@ -75,7 +75,7 @@ def chat(
     system: str = typer.Option(None, "--system", help="A system message to send first."),
     max_tokens: int = typer.Option(256, "--max-tokens", help="At most this many tokens in the reply."),
     thinking: str = typer.Option(None, "--thinking", help="off, on or budget:N (default: the setting)."),
-    backend: str = typer.Option(None, "--backend", help="embedded or openai (default: the setting)."),
+    backend: str = typer.Option(None, "--backend", help="embedded, openai or an installed plugin's (default: the setting)."),
     base_url: str = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
     model: str = typer.Option(None, "--model", help="The model name on that server."),
     as_json: bool = typer.Option(False, "--json", help="Print the reply, reasoning and token counts as JSON."),
