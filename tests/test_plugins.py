@@ -1,4 +1,4 @@
-"""Plugins: a third-party source and output format, found through Python entry points.
+"""Plugins: third-party sources, output formats, LLM backends, embedders and channels, found through entry points.
 
 The packages are tiny folders under tests/fixtures/plugins/, each with its ``*.dist-info``
 (METADATA and entry_points.txt), so that putting the folder on ``sys.path`` is what
@@ -17,6 +17,7 @@ from papersift.cli import app
 from papersift.cli.plugins import registries
 from papersift.config import load_settings
 from papersift.daily.sources import DailyConfigError, check_sources, run_source
+from papersift.deliver import make_channels
 from papersift.llm.base import LLMError
 from papersift.llm.client import make_backend
 from papersift.search.embeddings import EmbeddingError, get_embedder
@@ -91,6 +92,34 @@ def test_a_format_that_cannot_write_a_publication_says_which_can(installed):
     assert "format 'txt' cannot write a deepdive; use one of html, json, md" in " ".join(result.output.split())
 
 
+def test_a_backend_plugin_is_chosen_by_llm_backend(installed, monkeypatch):
+    monkeypatch.setenv("PAPERSIFT_LLM_BACKEND", "echo")
+    result = run("llm", "chat", "hello plugins")
+    assert result.exit_code == 0, result.output
+    assert "HELLO PLUGINS" in result.stdout
+
+
+def test_an_embedder_plugin_is_chosen_by_embedding_backend(installed, monkeypatch, toy_file):
+    run("ingest", "toy", str(toy_file))
+    monkeypatch.setenv("PAPERSIFT_EMBEDDING_BACKEND", "checksum")
+    result = run("embed", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model"] == "checksum-8" and json.loads(result.stdout)["embedded"] == 2
+
+
+def test_a_channel_plugin_is_a_daily_deliver_type_with_its_options_checked(installed, tmp_path):
+    [note] = make_channels([{"type": "note", "path": str(tmp_path / "today.txt")}])
+    assert (type(note).__name__, note.name, note.attempts) == ("NoteChannel", "note", 3)
+    with pytest.raises(ValueError, match=r"daily.deliver\[0\] \(note\): colour: Extra inputs are not permitted"):
+        make_channels([{"type": "note", "path": "today.txt", "colour": "red"}])
+
+
+def test_ingest_help_lists_the_plugin_sources_even_one_that_cannot_load(installed):
+    listing = " ".join(run("ingest", "--help").output.split())
+    assert "toy Read papers from a toy file" in listing
+    assert "broken Cannot be used: source plugin 'broken' from papersift-broken 0.1" in listing
+
+
 def test_plugins_list_shows_built_in_and_installed_plugins_without_loading_them(installed):
     result = run("plugins", "list", "--json")
     assert result.exit_code == 0, result.output
@@ -99,6 +128,7 @@ def test_plugins_list_shows_built_in_and_installed_plugins_without_loading_them(
     assert found["sources", "toy"]["target"] == "papersift_toy_source:toy_papers"
     assert found["formats", "txt"]["origin"] == "papersift-toy-format 0.1"
     assert found["formats", "broken"]["origin"] == "papersift-broken 0.1"  # listed, though it cannot load
+    assert {found[k]["origin"] for k in [("backends", "echo"), ("embedders", "checksum"), ("channels", "note")]} == {"papersift-toy-kit 0.1"}
     assert {("backends", "openai"), ("embedders", "use"), ("formats", "md"), ("channels", "email"), ("sources", "arxiv")} <= set(found)
     table = run("plugins", "list").output
     assert "papersift-toy-format" in table and "txt" in table
@@ -120,12 +150,14 @@ def test_a_broken_source_plugin_is_the_daily_entry_error(installed):
 
 def test_an_unknown_name_lists_the_known_ones(installed):
     assert "unknown format 'pdf'; use one of html, json, md, txt" in " ".join(run("publish", "catalog", "--format", "pdf").output.split())
-    with pytest.raises(LLMError, match=r"unknown LLM backend 'nope' \(llm.backend / PAPERSIFT_LLM_BACKEND\); known: embedded, openai"):
+    with pytest.raises(LLMError, match=r"unknown LLM backend 'nope' \(llm.backend / PAPERSIFT_LLM_BACKEND\); known: echo, embedded, openai"):
         make_backend(load_settings(llm={"backend": "nope"}))
-    with pytest.raises(EmbeddingError, match=r"unknown embedding backend 'nope' .*; known: openai, use"):
+    with pytest.raises(EmbeddingError, match=r"unknown embedding backend 'nope' .*; known: checksum, openai, use"):
         get_embedder(load_settings(embedding={"backend": "nope"}))
     with pytest.raises(DailyConfigError, match=r"type 'ftp' is not a source; use one of arxiv, broken, file, hf-daily, oai, openreview, rss, toy"):
         check_sources([{"type": "ftp"}])
+    with pytest.raises(ValueError, match=r"type 'pigeon' is not a channel; use one of email, feed, note, site, webhook"):
+        make_channels([{"type": "pigeon"}])
 
 
 def test_without_the_packages_their_plugins_are_gone(toy_file):

@@ -31,7 +31,7 @@ class SourceCommands(TyperGroup):
             try:
                 command = plugin_command(name, SOURCES.get(name))
             except PluginError as exc:
-                common.fail(str(exc))
+                command = unusable_command(name, str(exc))
         return command
 
 
@@ -120,6 +120,18 @@ def plugin_command(name: str, read: Source) -> Any:
     ingest_plugin.__doc__ = inspect.getdoc(read) or f"Bring papers in from the {name} source (a plugin)."
     single = typer.Typer(add_completion=False)
     single.command(name)(ingest_plugin)
+    return typer.main.get_command(single)
+
+
+def unusable_command(name: str, error: str) -> Any:
+    """A source plugin that cannot load: listed with its error (``ingest --help`` still works), failing when run."""
+
+    def unusable() -> None:
+        common.fail(error)
+
+    unusable.__doc__ = f"Cannot be used: {error}"
+    single = typer.Typer(add_completion=False)
+    single.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(unusable)
     return typer.main.get_command(single)
 
 
