@@ -99,7 +99,10 @@ def ingest_file(
 
 def plugin_command(name: str, read: Source) -> Any:
     """``papersift ingest NAME`` for a source plugin: its options from its signature, stored as a file is."""
-    signature = inspect.signature(read, eval_str=True)
+    try:
+        signature = inspect.signature(read, eval_str=True)
+    except (NameError, TypeError, ValueError) as exc:
+        raise PluginError(f"source plugin {name!r}: papersift cannot read its options from its signature: {exc}") from exc
     ours = [
         inspect.Parameter("skip_invalid", inspect.Parameter.KEYWORD_ONLY, default=SKIP_INVALID_OPTION, annotation=bool),
         inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=common.JSON_OPTION, annotation=bool),
