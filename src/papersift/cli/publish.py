@@ -142,8 +142,9 @@ def deepdive(
 
     The article is also kept in the store: `publish site` and the web app show it beside the paper.
     """
+    from ..enrich import deepdive as dd
     from ..llm.base import Thinking
-    from ..publish import deepdive as dd
+    from ..publish.deepdive import render
 
     if fmt not in ("md", "html", "json"):
         common.fail(f"--format: unknown format {fmt!r}; use md, html or json")
@@ -165,7 +166,7 @@ def deepdive(
         common.console.print("[yellow]flagged by the faithfulness guard:[/]", highlight=False)
         for reason in dive.reasons:
             common.console.print(f"  - {reason}", highlight=False, markup=False)
-    _emit(dd.render(dive, fmt, **_inline_page(fmt)), output, f"the deep-dive ({dive.length} characters, {dive.mode}, {dive.calls} calls)")
+    _emit(render(dive, fmt, **_inline_page(fmt)), output, f"the deep-dive ({dive.length} characters, {dive.mode}, {dive.calls} calls)")
 
 
 def register(app: typer.Typer) -> None:
