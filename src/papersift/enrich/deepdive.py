@@ -153,7 +153,7 @@ class DeepDiveOptions:
     lang: str = "zh"
     thinking_budget: int | None = 4096
     context_tokens: int = 32768  # the model's context window
-    output_tokens: int = 6000  # room for the article itself (4,000 Chinese characters and the JSON around them)
+    output_tokens: int = 6500  # room for the article: 4,000 Chinese characters and the JSON of its sections around them
     notes_tokens: int = 1500  # room for one part's notes
 
 
