@@ -306,6 +306,20 @@ def test_a_short_article_is_reported(store, paper_in_store, server, tmp_path):
     assert dive.length_ok is False and "outside 1500–4000" in dive.warnings[0]
 
 
+def test_an_empty_subsection_is_asked_for_again(store, paper_in_store, server, tmp_path):
+    empty = article(False)
+    empty["sections"][0]["subsections"][0] = {"heading": "空的小节", "paragraphs": [], "bullets": []}
+
+    def reply(body: dict) -> dict:
+        reasked = [m["content"] for m in body["messages"] if "has neither paragraphs nor bullets" in (m.get("content") or "")]
+        return article(False) if reasked else empty
+
+    server.responder = reply
+    dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
+    assert dive.sections[0].subsections[0].heading == "稠密模型的浪费"
+    assert "sub-section '空的小节' has neither paragraphs nor bullets" in continuations(server)[-1].messages[-2]["content"]
+
+
 def test_cli_writes_the_deepdive(store, paper_in_store, server, tmp_path, monkeypatch):
     for name, value in (("DB", store.path), ("LLM_BACKEND", "openai"), ("LLM_BASE_URL", server.base_url),
                         ("LLM_MODEL", "scripted-qwen3"), ("LLM_API_KEY", "test")):
