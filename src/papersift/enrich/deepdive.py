@@ -215,10 +215,10 @@ class _Writer:
             )
         return room
 
-    def _user(self, body: str, part: str = "") -> str:
+    def _user(self, body: str, part: int | None = None, parts: int | None = None) -> str:
         return environment().get_template(PAPER_MESSAGE).render(
             language=LANGUAGE_NAMES.get(self.options.lang, self.options.lang),
-            title=self.paper.title or "(untitled)", part=part, body=body)
+            title=self.paper.title or "(untitled)", part=part, parts=parts, body=body)
 
     async def _ask(self, messages: list[dict[str, str]], model: type[BaseModel], answer_tokens: int, template: str) -> Any:
         from ..llm.base import LLMError
@@ -236,7 +236,7 @@ class _Writer:
     async def _notes(self, chunk: list[sec.Section], index: int, total: int) -> sec.Section:
         system = system_prompt(NOTES_SYSTEM)
         messages = [{"role": "system", "content": system},
-                    {"role": "user", "content": self._user(sec.render(chunk), f"Part {index} of {total}:\n")}]
+                    {"role": "user", "content": self._user(sec.render(chunk), index, total)}]
         notes = await self._ask(messages, PartNotes, self.options.notes_tokens, "notes")
         headings = " / ".join(dict.fromkeys(s.heading for s in chunk))
         return sec.Section(headings, "\n".join(f"- {n}" for n in notes.notes))
