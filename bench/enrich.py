@@ -22,6 +22,7 @@ Reported:
     python bench/enrich.py                          # 1,000 papers, 16 at once, 50 ms then 500 ms
     python bench/enrich.py --papers 200 --latency 0.1 --concurrency 8
     python bench/enrich.py --embedded               # also the embedded model
+    python bench/enrich.py --write                  # and replace "## Enrichment" in bench/RESULTS.md
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ import argparse
 import asyncio
 import importlib.util
 import json
-import os
-import platform
 import re
 import resource
 import subprocess
@@ -47,6 +46,7 @@ from papersift.config import LLMSettings, Settings  # noqa: E402
 from papersift.enrich.pipeline import Selection, enrich_papers_async  # noqa: E402
 from papersift.sources.files import paper_from_mapping  # noqa: E402
 from papersift.store import Store  # noqa: E402
+from results import run_line, write_section  # noqa: E402
 
 SERVER = ["-m", "papersift.testing.llm_server"]
 SAMPLE = ROOT / "src" / "papersift" / "data" / "sample.jsonl"
@@ -147,10 +147,26 @@ def embedded_run(n: int) -> dict:
             "failures": report.failures}
 
 
+METHOD = (
+    "Synthetic papers (the 35 real sample abstracts, each made unique with a title and a study number) are "
+    "enriched against the scripted OpenAI-compatible server (`papersift.testing.llm_server`, run in a subprocess) "
+    "with a fixed latency per request and a limit on requests served at once, through the whole pipeline: prompt, "
+    "`LLMClient.structured` (openai SDK backend, cache and log in the store), language check, faithfulness guard, "
+    "`store.save_enrichment` and the run's per-paper state. The ideal is what the server allows: "
+    "`calls × latency / at once` seconds; the throughput ratio uses the run's own clock (first request to last card "
+    "stored), wall s adds the one-off start (importing the client, loading jieba's dictionary). CPU ms/paper is this "
+    "process's CPU time over the whole call, start included. The cached prefix share is the share of prompt tokens "
+    "the server found in its prefix cache (the static part of the prompt comes first)."
+)
+
+
 def markdown(results: list[dict], embedded: dict | None) -> str:
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.1f} at the end; the scripted server runs in a subprocess.",
+        "## Enrichment",
+        "",
+        f"{run_line()}.",
+        "",
+        METHOD,
         "",
         "| papers (ok/flagged/failed, calls) | server: latency × at once | papersift in flight | run s (wall s) | papers/s "
         "| ideal papers/s | throughput ratio | CPU ms/paper | RSS MiB: before → at 10% → end (peak) | cached prefix share |",
@@ -185,14 +201,18 @@ def main() -> None:
     parser.add_argument("--embedded", action="store_true", help="also time the embedded model on real sample papers")
     parser.add_argument("--embedded-papers", type=int, default=2, help="sample papers for --embedded")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--write", action="store_true", help="replace '## Enrichment' in bench/RESULTS.md")
     args = parser.parse_args()
     results = [scripted_run(args.papers, latency, args.concurrency, in_flight)
                for latency in args.latency for in_flight in args.in_flight]
     embedded = embedded_run(args.embedded_papers) if args.embedded else None
+    text = markdown(results, embedded)
     if args.json:
         print(json.dumps({"scripted": results, "embedded": embedded}, indent=2))
     else:
-        print(markdown(results, embedded))
+        print(text)
+    if args.write:
+        write_section("Enrichment", text + "\n")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ from papersift.config import LLMSettings, Settings
 from papersift.llm.reasoning import BUDGET_CLOSING
 from papersift.testing.llm_server import ScriptedServer, count_tokens
 from papersift.models import Paper
-from papersift.publish import deepdive as dd
-from papersift.publish.sections import split_sections
+from papersift.enrich import deepdive as dd
+from papersift.enrich.sections import split_sections
+from papersift.publish.deepdive import to_html, to_markdown
 from papersift.sources.pdf import read_pdf
 
 FACTS = {
@@ -61,24 +62,54 @@ def make_pdf(path: Path, *, filler_paragraphs: int = 0) -> Path:
 PADDING = "这一设计围绕小型设备上的实际部署展开，作者在文中逐一说明了各个组件的取舍理由，使读者能够在普通硬件上复现整个流程并理解其背后的考虑。"
 
 
-def article(plant: bool) -> dict:
-    """A faithful Chinese article about the PDF (every number is in it), padded to a realistic length."""
-    def points(*facts: str) -> list[str]:
-        return [*facts, *(PADDING for _ in range(5 - len(facts)))]
+def section(title: str, *subsections: dict) -> dict:
+    return {"title": title, "subsections": list(subsections)}
 
-    evaluation = ["**TinyMoE** 在 **GSM8K** 上达到 71.4%，高于 **Llama-3-8B** 的 65.2% 和 **Mistral-7B** 的 58.9%。"]
+
+def prose(heading: str, *paragraphs: str) -> dict:
+    return {"heading": heading, "paragraphs": [*paragraphs, PADDING, PADDING, PADDING], "bullets": []}
+
+
+def points(heading: str, *bullets: dict) -> dict:
+    return {"heading": heading, "paragraphs": [PADDING], "bullets": list(bullets)}
+
+
+def point(text: str, *details: str) -> dict:
+    return {"text": text, "sub_points": list(details)}
+
+
+def article(plant: bool) -> dict:
+    """A faithful Chinese article about the PDF (every number is in it), shaped as format C: titles
+    that name the paper's content, sub-topics in prose or nested bullets, a closing section."""
+    results = [point("**GSM8K**：TinyMoE 达到 71.4%。", "高于 **Llama-3-8B** 的 65.2%。", "高于 **Mistral-7B** 的 58.9%。")]
     if plant:
-        evaluation.append("推理延迟同时降低了 93.7%，是同类方法中最好的结果。")
+        results.append(point("**延迟**：推理延迟同时降低了 93.7%，是同类方法中最好的结果。"))
     return {
         "short_name": "TinyMoE",
         "angle": "小设备上的稀疏专家",
-        "lead": "TinyMoE 是一个面向小型设备的混合专家（mixture-of-experts）模型。它把每个 token 路由到 8 个专家中的 2 个，在 GSM8K 上达到 71.4%。" + PADDING,
-        "background": points("小型设备需要 2 GB 以下的模型，而**稠密模型**在简单 token 上浪费算力。"),
-        "method": points("**TinyMoE** 用学习得到的**路由器**把每个 token 送往 8 个专家中的 2 个，负载均衡损失的权重为 0.01。"),
-        "recipe": points("模型在 300B tokens 上分两个阶段训练，使用 64 GPUs，历时 12 days。"),
-        "evaluation": points(*evaluation),
-        "discussion": points("去掉**负载均衡损失**后 GSM8K 准确率降到 66.0%；激活 4 个专家时延迟上升 1.3x。"),
-        "summary": points("稀疏专家适合小型设备，未来工作包括 **4-bit** 专家。"),
+        "lead": "TinyMoE 是一个面向小型设备的混合专家（mixture-of-experts）模型。它把每个 token 路由到 8 个专家中的 2 个，在 GSM8K 上达到 71.4%。",
+        "sections": [
+            section("小设备部署的困境与目标",
+                    prose("稠密模型的浪费", "小型设备需要 2 GB 以下的模型，而**稠密模型**在简单 token 上浪费算力。"),
+                    prose("研究目标", "作者希望在不增加部署负担的前提下提升模型能力。")),
+            section("稀疏专家架构与路由设计",
+                    points("核心组件", point("**路由器**：学习得到，把每个 token 送往 8 个专家中的 2 个。"),
+                           point("**负载均衡损失**：权重为 0.01。")),
+                    prose("设计取舍", "整个结构保持简单，便于在普通硬件上复现。")),
+            section("两阶段训练流程",
+                    prose("数据与算力", "模型在 300B tokens 上分两个阶段训练，使用 64 GPUs，历时 12 days。")),
+            section("GSM8K 上的对比评测",
+                    points("主要结果", *results),
+                    prose("结果解读", "稀疏路由让小模型在数学推理上超过了更大的稠密基线。")),
+            section("消融实验与效率权衡",
+                    points("消融", point("**去掉负载均衡损失**：GSM8K 准确率降到 66.0%。"),
+                           point("**激活 4 个专家**：延迟上升 1.3x。"))),
+        ],
+        "closing": {
+            "title": "总结与展望",
+            "paragraphs": ["稀疏专家适合小型设备：TinyMoE 用很少的激活参数取得了高于稠密基线的成绩。", PADDING, PADDING],
+            "future_directions": ["探索 **4-bit** 专家，进一步压缩模型。", "把路由器推广到更多任务。"],
+        },
     }
 
 
@@ -117,9 +148,9 @@ def settings_for(server: ScriptedServer, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def paper_in_store(store):
-    paper_id, _ = store.upsert(Paper(source="arxiv", source_id="2505.12345", arxiv_id="2505.12345",
+    paper_id, _ = store.upsert(Paper(source="arxiv", source_id="2505.12345", arxiv_id="2505.12345", version=2,
                                      title="TinyMoE: Sparse Experts for Small Devices", abstract=FACTS["Abstract"],
-                                     url_abs="https://arxiv.org/abs/2505.12345"))
+                                     categories=["cs.LG", "cs.CL"], url_abs="https://arxiv.org/abs/2505.12345"))
     return paper_id
 
 
@@ -142,25 +173,72 @@ def test_sections_are_found_in_a_real_pdf_and_references_dropped(tmp_path):
     assert "99.9%" not in " ".join(s.text for s in split_sections(text))
 
 
-def test_a_deepdive_has_headline_lead_metadata_and_six_numbered_sections(store, paper_in_store, server, tmp_path):
+def headings(markdown: str) -> list[str]:
+    return [line for line in markdown.splitlines() if line.startswith("#")]
+
+
+def test_a_deepdive_has_headline_lead_and_metadata_with_version_and_primary_category(store, paper_in_store, server, tmp_path):
     dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
     assert dive.status == "ok" and dive.reasons == [] and dive.mode == "whole" and not dive.reasked
     assert dive.headline == "TinyMoE 深度解析：小设备上的稀疏专家"
     assert 1500 <= dive.length <= 4000 and dive.length_ok and dive.warnings == []
-    text = dd.to_markdown(dive)
-    positions = [text.index(s) for s in (
-        "# TinyMoE 深度解析：小设备上的稀疏专家", "TinyMoE 是一个面向小型设备的混合专家",
-        "> **论文标题**：TinyMoE: Sparse Experts for Small Devices", "> **来源**：arXiv:2505.12345",
+    text = to_markdown(dive)
+    lead_and_meta = text.split("\n## ", 1)[0]
+    assert lead_and_meta.splitlines()[:3] == ["# TinyMoE 深度解析：小设备上的稀疏专家", "", article(False)["lead"]]
+    assert [line for line in lead_and_meta.splitlines() if line.startswith(">")] == [
+        "> **论文标题**：TinyMoE: Sparse Experts for Small Devices  ",
+        "> **来源**：arXiv:2505.12345  ",
+        "> **版本**：v2  ",
+        "> **主分类**：cs.LG  ",
         "> **链接**：[https://arxiv.org/abs/2505.12345](https://arxiv.org/abs/2505.12345)",
-        "## 1. 背景与目标", "## 2. 架构与方法：新在哪里", "## 3. 训练与构建方案",
-        "## 4. 评测：论文的数字与基线", "## 5. 讨论：消融、权衡与局限", "## 6. 总结与未来方向",
-    )]
-    assert positions == sorted(positions)
-    assert "- **TinyMoE** 在 **GSM8K** 上达到 71.4%" in text
+    ]
     # the whole text went to the model in one call, references left out
     (request,) = [r for r in server.chat_requests if not r.body.get("continue_final_message")]
     assert FACTS["6 Conclusion"] in request.last_user and "99.9%" not in request.last_user
     assert store.fulltext(paper_in_store)  # the PDF's text is kept for next time
+
+
+def test_a_link_that_is_not_http_is_left_out(store, paper_in_store, server, tmp_path):
+    dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf")).model_copy(update={"link": "javascript:alert(1)"})
+    assert "javascript" not in to_markdown(dive) and "javascript" not in to_html(dive)
+    assert "> **链接**" not in to_markdown(dive) and "> **主分类**：cs.LG" in to_markdown(dive)
+
+
+def test_sections_carry_the_models_titles_numbered_with_numbered_subsections(store, paper_in_store, server, tmp_path):
+    written = article(False)
+    text = to_markdown(run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf")))
+    expected = []
+    for n, section in enumerate(written["sections"], 1):
+        expected.append(f"## {n}. {section['title']}")
+        expected += [f"### {n}.{m} {sub['heading']}" for m, sub in enumerate(section["subsections"], 1)]
+    assert headings(text)[1:-1] == expected
+    # the structure is the model's: the schema it is asked to fill has sections of sub-sections
+    (request,) = [r for r in server.chat_requests if not r.body.get("continue_final_message")]
+    schema = request.body["response_format"]["json_schema"]["schema"]
+    assert {"sections", "closing"} <= set(schema["properties"])
+    assert "subsections" in schema["$defs"]["Section"]["properties"]
+
+
+def test_prose_stays_prose_and_bullets_nest_their_details(store, paper_in_store, server, tmp_path):
+    text = to_markdown(run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf")))
+    lines = text.splitlines()
+    paragraph = "小型设备需要 2 GB 以下的模型，而**稠密模型**在简单 token 上浪费算力。"
+    assert paragraph in lines  # a paragraph of its own, not a bullet
+    at = lines.index("- **GSM8K**：TinyMoE 达到 71.4%。")
+    assert lines[at + 1:at + 3] == ["  - 高于 **Llama-3-8B** 的 65.2%。", "  - 高于 **Mistral-7B** 的 58.9%。"]
+    html = to_html(run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf")))
+    assert f'<p class="tex">{paragraph.replace("**稠密模型**", "<strong>稠密模型</strong>")}</p>' in html
+    assert re.search(r"<li class=\"tex\"><strong>GSM8K</strong>：TinyMoE 达到 71.4%。\s*<ul>\s*<li>高于 <strong>Llama-3-8B</strong>", html)
+    assert '<h3 class="tex">4.1 主要结果</h3>' in html
+
+
+def test_the_closing_section_is_unnumbered_with_numbered_future_directions(store, paper_in_store, server, tmp_path):
+    dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
+    closing = to_markdown(dive).split(f"\n{headings(to_markdown(dive))[-1]}\n", 1)[1]
+    assert headings(to_markdown(dive))[-1] == "## 总结与展望"
+    assert closing.strip().splitlines()[-2:] == ["1. 探索 **4-bit** 专家，进一步压缩模型。", "2. 把路由器推广到更多任务。"]
+    html = to_html(dive)
+    assert re.search(r'<h2 class="tex">总结与展望</h2>.*<ol>\s*<li class="tex">探索 <strong>4-bit</strong>', html, re.S)
 
 
 def test_thinking_is_on_and_cut_at_the_users_budget(store, paper_in_store, server, tmp_path):
@@ -180,16 +258,16 @@ def test_an_invented_number_is_caught_and_fixed_on_the_second_ask(store, paper_i
     assert dive.status == "ok" and dive.reasked
     retry = continuations(server)[-1]
     assert PLANTED in retry.messages[-2]["content"]  # the guard's violations were listed to the model
-    assert PLANTED not in dd.to_markdown(dive)
+    assert PLANTED not in to_markdown(dive)
 
 
 def test_an_invented_number_that_stays_is_published_flagged_with_the_reason(store, paper_in_store, server, tmp_path):
     server.responder = Script(plant="always")
     dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
     assert dive.status == "flagged" and any(PLANTED in r for r in dive.reasons)
-    text = dd.to_markdown(dive)
+    text = to_markdown(dive)
     assert "> ⚠️ 忠实性检查未通过" in text and f"{PLANTED}" in text.split("## 1.")[0]
-    assert dd.to_html(dive).count("note-flagged") == 1
+    assert to_html(dive).count("note-flagged") == 1
 
 
 def test_a_paper_longer_than_the_context_is_read_section_by_section(store, paper_in_store, server, tmp_path):
@@ -221,10 +299,25 @@ def test_a_paper_without_full_text_is_a_clear_error(store, paper_in_store, serve
 
 
 def test_a_short_article_is_reported(store, paper_in_store, server, tmp_path):
-    short = {**article(False), **{k: ["**TinyMoE** 在 GSM8K 上达到 71.4%。", "模型使用 8 个专家。"] for k in dd.SECTION_KEYS}}
+    brief = section("要点", points("结果", point("**TinyMoE** 在 GSM8K 上达到 71.4%。")))
+    short = {**article(False), "sections": [brief] * 4}
     server.responder = lambda body: short
     dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
     assert dive.length_ok is False and "outside 1500–4000" in dive.warnings[0]
+
+
+def test_an_empty_subsection_is_asked_for_again(store, paper_in_store, server, tmp_path):
+    empty = article(False)
+    empty["sections"][0]["subsections"][0] = {"heading": "空的小节", "paragraphs": [], "bullets": []}
+
+    def reply(body: dict) -> dict:
+        reasked = [m["content"] for m in body["messages"] if "has neither paragraphs nor bullets" in (m.get("content") or "")]
+        return article(False) if reasked else empty
+
+    server.responder = reply
+    dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
+    assert dive.sections[0].subsections[0].heading == "稠密模型的浪费"
+    assert "sub-section '空的小节' has neither paragraphs nor bullets" in continuations(server)[-1].messages[-2]["content"]
 
 
 def test_cli_writes_the_deepdive(store, paper_in_store, server, tmp_path, monkeypatch):
@@ -238,7 +331,7 @@ def test_cli_writes_the_deepdive(store, paper_in_store, server, tmp_path, monkey
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
-    assert "<h2>4. 评测：论文的数字与基线</h2>" in html and "<strong>TinyMoE</strong>" in html
+    assert '<h2 class="tex">4. GSM8K 上的对比评测</h2>' in html and "<strong>GSM8K</strong>" in html
     (cont,) = continuations(server)
     assert len(cont.messages[-1]["content"].split("<think>", 1)[1].split(BUDGET_CLOSING)[0].split()) == 16
     result = runner.invoke(app, ["deepdive", "2505.12345", "-f", "json"])  # the stored full text, from the cache
@@ -260,7 +353,7 @@ def test_a_deepdive_is_kept_exported_and_published_on_the_site(store, paper_in_s
     site = tmp_path / "site"
     assert report.deepdives == 1
     page = (site / "deepdives" / f"{paper_in_store}.html").read_text(encoding="utf-8")
-    assert "<h2>4. 评测：论文的数字与基线</h2>" in page and f'href="../papers/{paper_in_store}.html"' in page
+    assert '<h2 class="tex">4. GSM8K 上的对比评测</h2>' in page and f'href="../papers/{paper_in_store}.html"' in page
     assert (site / "deepdives" / f"{paper_in_store}.md").read_text(encoding="utf-8").startswith(f"# {dive.headline}")
     assert f'href="../deepdives/{paper_in_store}.html"' in (site / "papers" / f"{paper_in_store}.html").read_text(encoding="utf-8")
     assert f'href="deepdives/{paper_in_store}.html"' in (site / "index.html").read_text(encoding="utf-8")
@@ -282,3 +375,17 @@ def test_the_pdf_is_fetched_from_the_papers_link_when_no_text_is_stored(store, s
         finally:
             files.shutdown()
     assert dive.status == "ok" and FACTS["3 Training Recipe"] in store.fulltext(dive.paper_id)
+
+
+def test_an_article_kept_in_the_earlier_layout_still_reads_and_renders(store, paper_in_store):
+    earlier = {"paper_id": paper_in_store, "lang": "zh", "title": "TinyMoE", "source_id": "arXiv:2505.12345",
+               "link": "https://arxiv.org/abs/2505.12345", "headline": "TinyMoE 深度解析：稀疏专家", "lead": "导语。",
+               "sections": [{"number": n, "key": key, "title": title, "points": [f"{title}的要点一。", f"{title}的要点二。"]}
+                            for n, (key, title) in enumerate([("background", "背景与目标"), ("method", "架构与方法"),
+                                                               ("summary", "总结与未来方向")], 1)],
+               "status": "ok", "length": 1600, "length_ok": True, "mode": "whole", "calls": 1}
+    store.save_deepdive(paper_in_store, "zh", json.dumps(earlier, ensure_ascii=False))
+    (dive,) = dd.stored(store, "zh").values()
+    text = to_markdown(dive)
+    assert headings(text)[1:] == ["## 1. 背景与目标", "### 1.1 背景与目标", "## 2. 架构与方法", "### 2.1 架构与方法", "## 总结与未来方向"]
+    assert "- 架构与方法的要点二。" in text and text.rstrip().endswith("1. 总结与未来方向的要点二。")

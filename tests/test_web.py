@@ -246,14 +246,16 @@ def test_paper_page_shows_card_abstract_links_and_similar_papers(client, ids):
 
 
 def test_a_papers_deepdive_is_linked_from_its_page_and_shown(client, db, ids):
-    from papersift.publish.deepdive import ArticleSection, DeepDive
+    from papersift.enrich.deepdive import DeepDive
 
     assert client.get(f"/papers/{ids['sparse']}/deepdive").status_code == 404
     assert "/deepdive" not in client.get(f"/papers/{ids['sparse']}").text
+    section = {"number": 1, "title": "背景与目标",
+               "subsections": [{"heading": "动机", "paragraphs": ["要点 <b>一</b>"], "bullets": []}]}
     dive = DeepDive(paper_id=ids["sparse"], lang="zh", title="Sparse attention for long-context reasoning",
                     source_id="arXiv:2505.00001", link="https://arxiv.org/abs/2505.00001",
-                    headline="稀疏注意力 深度解析：长上下文推理", lead="一段导语。",
-                    sections=[ArticleSection(number=1, key="background", title="背景与目标", points=["要点 <b>一</b>"])],
+                    headline="稀疏注意力 深度解析：长上下文推理", lead="一段导语。", sections=[section],
+                    closing={"title": "总结与展望", "paragraphs": ["总结。"], "future_directions": ["方向。"]},
                     status="ok", length=1600, mode="whole", calls=1)
     with Store(db[0]) as store:
         store.save_deepdive(ids["sparse"], "zh", dive.model_dump_json())

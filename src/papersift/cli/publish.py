@@ -149,8 +149,8 @@ def deepdive(
 
     The article is also kept in the store: `publish site` and the web app show it beside the paper.
     """
+    from ..enrich import deepdive as dd
     from ..llm.base import Thinking
-    from ..publish import deepdive as dd
 
     _check_format(fmt, "deepdive")
     settings = common.settings()

@@ -27,7 +27,6 @@ SYSTEM_TEMPLATE = "daily_synthesis_system.jinja"
 PAPERS_TEMPLATE = "daily_synthesis_papers.jinja"
 MAX_TOKENS = 1024
 CITATION = re.compile(r"\[(\d{1,3})\]")
-REASK_FORMAT = "Write the whole overview again, with the same rules and format, and nothing else."
 
 
 class Synthesis(BaseModel):
@@ -101,8 +100,8 @@ async def write_synthesis(client, papers: list[Paper], lang: str) -> Synthesis:
         text = (await client.chat(messages, **options)).text.strip()
         reasons, message = review(text, papers, lang)
         if reasons:
-            retry = [*messages, {"role": "assistant", "content": text},
-                     {"role": "user", "content": f"{message}\n{REASK_FORMAT}"}]
+            reask = environment().get_template("daily_synthesis_reask.jinja").render(fix=message)
+            retry = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": reask}]
             text = (await client.chat(retry, **options)).text.strip()
             reasons, _ = review(text, papers, lang)
     except LLMError as exc:

@@ -20,12 +20,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
-import jinja2
 from pydantic import BaseModel
 
+from ..llm.prompts import environment
 from ..models import READING_FIELDS, Card
 from ..text import has_cjk
 from . import numbers
@@ -86,13 +85,7 @@ class GuardResult(BaseModel):
     @property
     def message(self) -> str:
         """What to tell the model when asking it again (``prompts/guard_reask.jinja``); empty when ok."""
-        return _reask_template().render(reasons=self.reasons).strip() if self.violations else ""
-
-
-@lru_cache(maxsize=1)
-def _reask_template() -> jinja2.Template:
-    text = (resources.files("papersift") / "prompts" / "guard_reask.jinja").read_text(encoding="utf-8")
-    return jinja2.Environment(trim_blocks=True, lstrip_blocks=True, autoescape=False).from_string(text)
+        return environment().get_template("guard_reask.jinja").render(reasons=self.reasons).strip() if self.violations else ""
 
 
 # --- the source, read once --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from ..llm.prompts import environment
 from ..models import READING_FIELDS, Card
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -128,8 +129,7 @@ def _han_without_kana(texts: list[str]) -> bool:
 
 
 def _reask(lang: Language, what: str) -> str:
-    return (f"The reply is not written in {lang.name} ({lang.native}): {what}. Write every text field in "
-            f"{lang.name}; keep only names, English terms in parentheses and LaTeX as in the source.")
+    return environment().get_template("language_reask.jinja").render(lang=lang, what=what)
 
 
 def check_card_language(card: Card, code: str) -> LanguageCheck:

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..config import Settings
 from ..llm.base import BackendUnavailable, LLMError
+from ..llm.prompts import environment
 from ..models import Card, Enrichment, EnrichmentStatus, Paper
 from ..store import Store
 from ..text import segment
@@ -43,7 +44,6 @@ MAX_TOKENS = 2048  # a full Chinese card is ~700-1,000 tokens
 KEPT_FAILURES = 50  # failure reasons kept in the run report
 WORKERS_PER_SLOT = 2
 NO_ABSTRACT = "no abstract: nothing to read"
-REASK_FORMAT = "Reply again with the whole corrected JSON object, in the same format, and nothing else."
 
 
 class LanguageMismatch(ValueError):
@@ -204,8 +204,9 @@ class Enricher:
         if self.fields is None:
             fix = "\n\n".join(v.message for v in (faithful, good) if not v.ok)
             messages = card_messages(paper, self.lang, self.glossary)
+            reask = environment().get_template("card_reask.jinja").render(fix=fix)
             return await self._ask(paper, [*messages, {"role": "assistant", "content": card.model_dump_json()},
-                                           {"role": "user", "content": f"{fix}\n{REASK_FORMAT}"}])
+                                           {"role": "user", "content": reask}])
         values = texts_of(card)
         fixes: dict[str, list[str]] = {}
         for name, line in [*((v.field, v.describe()) for v in faithful.violations),

@@ -41,14 +41,12 @@ whose paragraph writes 链式思维 where AdaCoT's writes 思维链: the drift t
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from importlib import resources
 from itertools import combinations
 from typing import Literal
 
-import jinja2
 from pydantic import BaseModel
 
+from ..llm.prompts import environment
 from ..models import READING_FIELDS, Card, Paper
 from .glossary import Glossary
 from .guard import has_name_shape, is_generic
@@ -98,13 +96,7 @@ class QualityResult(BaseModel):
         """What to tell the model when asking again (``prompts/quality_reask.jinja``); empty when ok."""
         if self.ok:
             return ""
-        return _reask_template().render(issues=[i.describe() for i in self.issues]).strip()
-
-
-@lru_cache(maxsize=1)
-def _reask_template() -> jinja2.Template:
-    text = (resources.files("papersift") / "prompts" / "quality_reask.jinja").read_text(encoding="utf-8")
-    return jinja2.Environment(trim_blocks=True, lstrip_blocks=True, autoescape=False).from_string(text)
+        return environment().get_template("quality_reask.jinja").render(issues=[i.describe() for i in self.issues]).strip()
 
 
 # --- measures ---------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from ..config import Settings
 from ..plugins import PluginError
 from ..store import Store, now
 from .base import BACKENDS, Backend, ChatRequest, ChatResult, LLMError, Thinking, TransientLLMError
+from .prompts import environment
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 Validator = Callable[[Any], Any]
@@ -352,8 +353,7 @@ class LLMClient:
 
 
 def reask_message(error: str) -> str:
-    return (f"Your reply was not accepted: {error}\n"
-            "Reply again with only the corrected JSON object that follows the schema, and nothing else.")
+    return environment().get_template("structured_reask.jinja").render(error=error)
 
 
 def _describe(exc: Exception) -> str:

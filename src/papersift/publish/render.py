@@ -24,9 +24,10 @@ Templates (``publish/templates/``), names are stable:
   ``index.html`` (the site's home: ``catalog``, ``days``).
 
 Every template sees ``L`` (the label dict of the environment's language, see :data:`LABELS`),
-``lang``, and the filters ``count`` (``"{n} 篇"`` / ``"{n} papers"``) and ``bold`` (``**x**`` →
-``<strong>``, after escaping). Math: any element with class ``tex`` is typeset by KaTeX
-auto-render in the browser; the text itself stays as written.
+``lang``, and the filters ``count`` (``"{n} 篇"`` / ``"{n} papers"``), ``bold`` (``**x**`` →
+``<strong>``, after escaping) and ``safe_url`` (None for a ``javascript:`` link and the like).
+Math: any element with class ``tex`` is typeset by KaTeX auto-render in the browser; the text
+itself stays as written.
 
 The static files (CSS, JS, KaTeX) live in :data:`STATIC_DIR`; copy or mount them at ``static_url``.
 """
@@ -84,7 +85,8 @@ LABELS: dict[str, dict[str, str]] = {
         "title": "论文标题",
         "link": "链接",
         "deepdive": "深度解析",
-        "deepdive_headline": "{name} 深度解析：{angle}",
+        "version": "版本",
+        "primary_category": "主分类",
         "deepdive_flagged": "⚠️ 忠实性检查未通过，文中可能有未经原文支持的内容：",
         "sep": "：",
         "tldr_original": "作者原文",
@@ -124,7 +126,8 @@ LABELS: dict[str, dict[str, str]] = {
         "title": "Title",
         "link": "Link",
         "deepdive": "Deep dive",
-        "deepdive_headline": "{name} deep dive: {angle}",
+        "version": "Version",
+        "primary_category": "Primary category",
         "deepdive_flagged": "⚠️ Flagged by the faithfulness check; some statements may not be supported by the paper:",
         "sep": ": ",
         "tldr_original": "Author's words",
@@ -187,4 +190,29 @@ def environment(lang: str = "zh") -> Environment:
     env.globals.update(L=labels(lang), lang=lang, static_url="static", root_url="", icons=READING_ICONS)
     env.filters["count"] = lambda n: count_label(n, lang)
     env.filters["bold"] = bold
+    env.filters["safe_url"] = safe_url
     return env
+
+
+_SAFE_SCHEMES = ("http://", "https://")
+_UNPRINTABLE_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_url(url: str | None) -> str | None:
+    r"""``url`` if it is http(s) or site-relative; ``javascript:`` and the like are dropped.
+
+    The URL is first read the way a browser reads it (the WHATWG URL parser drops tabs and
+    newlines anywhere, and control characters and spaces at either end), so that
+    ``"java\tscript:"`` or ``"\x01javascript:"`` cannot pass for a relative link; nor can
+    ``"javascript&#58;..."``, which a Markdown renderer would decode.
+    """
+    if not url:
+        return None
+    url = re.sub(r"[\t\n\r]", "", url).strip("".join(map(chr, range(33))))
+    if _UNPRINTABLE_IN_URL.search(url):
+        return None
+    if url.lower().startswith(_SAFE_SCHEMES):
+        return url
+    if re.match(r"^[^/?#]*[:&]", url) or url.startswith(("//", "\\", "/\\")):
+        return None
+    return url or None

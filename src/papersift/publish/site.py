@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..enrich.deepdive import stored as stored_deepdives
 from ..store import Store
 from . import catalog as catalog_fmt
 from . import deepdive as deepdive_fmt
@@ -62,7 +63,7 @@ def build_site(
     page_of = lambda paper: f"papers/{paper.id}.html"  # noqa: E731 - relative to the site's root
     catalog = catalog_fmt.build_catalog(store, lang, settings=settings, order=order, href=page_of)
     digest = digest_fmt.build_digest(store, lang, everything=True, order=digest_order, settings=settings, href=page_of)
-    dives = deepdive_fmt.stored(store, lang)
+    dives = stored_deepdives(store, lang)
     env = environment(lang)
     written = 0
 

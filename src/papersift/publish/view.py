@@ -15,7 +15,6 @@ Every publication (catalog card, digest entry, paper page, JSON) and the web UI 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Literal
@@ -24,7 +23,7 @@ from pydantic import BaseModel
 
 from ..models import READING_FIELDS, Enrichment, Paper
 from ..store import Store
-from .render import READING_ICONS, labels
+from .render import READING_ICONS, labels, safe_url
 
 Status = Literal["ok", "flagged", "poor", "failed", "pending"]
 
@@ -121,30 +120,6 @@ def _taxonomy(settings):
         return load_taxonomy(settings)
     except TaxonomyError:
         return None  # a broken user taxonomy must not stop publishing: show keys
-
-
-_SAFE_SCHEMES = ("http://", "https://")
-_UNPRINTABLE_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def safe_url(url: str | None) -> str | None:
-    r"""``url`` if it is http(s) or site-relative; ``javascript:`` and the like are dropped.
-
-    The URL is first read the way a browser reads it (the WHATWG URL parser drops tabs and
-    newlines anywhere, and control characters and spaces at either end), so that
-    ``"java\tscript:"`` or ``"\x01javascript:"`` cannot pass for a relative link; nor can
-    ``"javascript&#58;..."``, which a Markdown renderer would decode.
-    """
-    if not url:
-        return None
-    url = re.sub(r"[\t\n\r]", "", url).strip("".join(map(chr, range(33))))
-    if _UNPRINTABLE_IN_URL.search(url):
-        return None
-    if url.lower().startswith(_SAFE_SCHEMES):
-        return url
-    if re.match(r"^[^/?#]*[:&]", url) or url.startswith(("//", "\\", "/\\")):
-        return None
-    return url or None
 
 
 def _excerpt(text: str, n: int = 90) -> str:

@@ -321,7 +321,7 @@ class _Writer:
         if kind == "array":
             n = max(schema.get("minItems", 0), min(3, schema.get("maxItems", 3)))
             items = schema.get("items", {"type": "string"})
-            if items.get("type", "string") == "string" and "enum" not in items:
+            if items.get("type", "string") == "string" and not {"enum", "$ref", "properties"} & set(items):
                 return [k[: items.get("maxLength", len(k))] for k in self.keywords(n)]
             return [self.value(items, name) for _ in range(n)]
         if kind in ("integer", "number"):

@@ -171,7 +171,7 @@ def paper_page(request: Request, paper_id: str, store: StoreDep, settings: Setti
 
 @router.get("/papers/{paper_id}/deepdive", response_class=HTMLResponse)
 def deepdive_page(request: Request, paper_id: str, store: StoreDep) -> HTMLResponse:
-    from ..publish.deepdive import DeepDive
+    from ..enrich.deepdive import DeepDive
 
     paper_id = require_paper(store, paper_id)
     found = store.deepdives(request.app.state.lang, paper_id)

@@ -1,0 +1,374 @@
+"""Format C, the deep-dive article: one paper read in full, written by the LLM with thinking on.
+
+The article is written from the full text (stored, or a PDF read with pypdfium2). When the text
+does not fit the model's context beside the thinking budget and the answer, it is read section
+by section instead of truncated: each piece gives notes (map), and the article is composed from
+the notes (reduce; repeated if the notes themselves are too long). Every number and name in the
+article is then checked against the full text by the faithfulness guard: on a violation the
+model is asked once more with the violations listed; if it still fails, the article is kept
+flagged, with the reasons. Its length is measured (1,500–4,000 Chinese characters asked) and
+reported when outside.
+
+The model writes the article's structure as the reference articles have it: sections whose titles
+name the paper's content, numbered sub-topics in prose or bullets (nested where a point has
+details), and a closing section with the future directions; :class:`ArticleDraft` is that
+structure and its JSON schema is the structured-output schema. The article is kept in the store as
+a :class:`DeepDive`; :mod:`papersift.publish.deepdive` renders it (Markdown, HTML, JSON).
+
+    dive = deepdive(store, "2505.00001", settings, DeepDiveOptions(thinking_budget=2048))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from ..llm.base import Thinking
+from ..llm.prompts import environment
+from ..models import Paper
+from ..store import Store
+from . import sections as sec
+
+HEADLINES = {"zh": "{name} 深度解析：{angle}", "en": "{name} deep dive: {angle}"}
+LANGUAGE_NAMES = {"zh": "简体中文 (Simplified Chinese)", "en": "English", "ja": "日本語 (Japanese)"}
+LENGTH_RANGE = (1500, 4000)  # Chinese characters, formats.md C
+ARTICLE_SYSTEM = "deepdive_article_system.jinja"
+NOTES_SYSTEM = "deepdive_notes_system.jinja"
+PAPER_MESSAGE = "deepdive_paper.jinja"
+
+
+class Bullet(BaseModel):
+    text: str = Field(description="one point, its key term in **bold**", max_length=400)
+    sub_points: list[str] = Field(description="details under this point, one line each; may be empty", max_length=6)
+
+
+class Subsection(BaseModel):
+    """A numbered sub-topic of a section: prose, bullets, or both."""
+
+    heading: str = Field(description="a heading that names this sub-topic's content, without a number", max_length=60)
+    paragraphs: list[str] = Field(description="prose paragraphs, for explanations; may be empty", max_length=4)
+    bullets: list[Bullet] = Field(description="points, for lists of components, stages or results; may be empty", max_length=8)
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Subsection:
+        if not self.paragraphs and not self.bullets:
+            raise ValueError(f"sub-section {self.heading!r} has neither paragraphs nor bullets")
+        return self
+
+
+class Section(BaseModel):
+    title: str = Field(description="a title naming this paper's own content (e.g. 模型架构与创新设计), without a number", max_length=40)
+    subsections: list[Subsection] = Field(min_length=1, max_length=4)
+
+
+class Closing(BaseModel):
+    """The last, unnumbered section: the summary and the numbered future directions."""
+
+    title: str = Field(description="e.g. 总结与展望", max_length=40)
+    paragraphs: list[str] = Field(description="what the paper contributes, summed up", min_length=1, max_length=3)
+    future_directions: list[str] = Field(description="the directions the paper names, one sentence each", min_length=1, max_length=6)
+
+
+class ArticleDraft(BaseModel):
+    """What the model writes; the headline, numbering and metadata are added around it."""
+
+    short_name: str = Field(description="the paper's short name (model, method or system) as the paper writes it", max_length=80)
+    angle: str = Field(description="the article's angle in a few words", max_length=60)
+    lead: str = Field(description="two or three sentences: what the paper does and why it matters", max_length=600)
+    sections: list[Section] = Field(
+        description="background and goals; architecture or method and what is new; training or construction recipe; "
+                    "evaluation with the paper's numbers against its baselines; ablations, trade-offs and limits",
+        min_length=4, max_length=6)
+    closing: Closing
+
+    def text(self) -> str:
+        """Everything the model wrote, for the guard and the length count."""
+        texts = [self.short_name, self.angle, self.lead]
+        for section in self.sections:
+            texts.append(section.title)
+            for sub in section.subsections:
+                texts += [sub.heading, *sub.paragraphs]
+                texts += [t for bullet in sub.bullets for t in (bullet.text, *bullet.sub_points)]
+        texts += [self.closing.title, *self.closing.paragraphs, *self.closing.future_directions]
+        return "\n".join(texts)
+
+
+class PartNotes(BaseModel):
+    """Notes on one part of a paper (the map step of a long paper)."""
+
+    notes: list[str] = Field(description="short factual notes; numbers copied exactly with units", min_length=1, max_length=24)
+
+
+class ArticleSection(Section):
+    number: int
+
+
+class DeepDive(BaseModel):
+    """A written article as the store keeps it and the renderers print it."""
+
+    paper_id: str
+    lang: str
+    title: str
+    source_id: str | None
+    version: int | None = Field(None, description="the paper's version (arXiv's v2), when the source has one")
+    primary_category: str | None = Field(None, description="the paper's primary category (cs.CL), when the source has one")
+    link: str | None = Field(description="the paper's page as the source gives it; renderers drop unsafe schemes")
+    headline: str
+    lead: str
+    sections: list[ArticleSection]
+    closing: Closing
+    status: Literal["ok", "flagged"]
+    reasons: list[str] = []
+    length: int = Field(description="Chinese characters (zh) or characters of text the model wrote")
+    length_ok: bool | None = None
+    warnings: list[str] = []
+    mode: Literal["whole", "sections"] = Field(description="whole text in one call, or notes per section first")
+    calls: int
+    reasked: bool = False
+    thinking_budget: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_the_earlier_layout(cls, data: Any) -> Any:
+        """An article kept before sections had sub-sections (six fixed sections of points) still
+        reads: each section becomes one of bullets, and the last one, the summary, the closing."""
+        if not isinstance(data, dict) or "closing" in data or not data.get("sections"):
+            return data
+        *body, summary = data["sections"]
+        sections = [{"number": s["number"], "title": s["title"], "subsections": [
+            {"heading": s["title"], "paragraphs": [], "bullets": [{"text": p, "sub_points": []} for p in s["points"]]}]}
+            for s in body]
+        points = summary["points"]
+        closing = {"title": summary["title"], "paragraphs": points[:-1] or points, "future_directions": points[-1:]}
+        return {**data, "sections": sections, "closing": closing}
+
+
+@dataclass(frozen=True)
+class DeepDiveOptions:
+    lang: str = "zh"
+    thinking_budget: int | None = 4096
+    context_tokens: int = 32768  # the model's context window
+    output_tokens: int = 6500  # room for the article: 4,000 Chinese characters and the JSON of its sections around them
+    notes_tokens: int = 1500  # room for one part's notes
+
+
+class DeepDiveError(Exception):
+    """The article cannot be written: the message says why (no full text, context too small, LLM failure)."""
+
+
+def system_prompt(template: str) -> str:
+    """A system message: static, so that a server's prefix cache serves it across papers."""
+    return environment().get_template(template).render()
+
+
+# --- the full text ------------------------------------------------------------------------
+
+
+def fulltext_for(store: Store, paper_id: str, *, pdf: Path | None = None, http: Any = None) -> str:
+    """The paper's full text: from ``pdf`` (then stored), the store, or the paper's PDF link."""
+    from ..sources.base import SourceError
+    from ..sources.pdf import attach_fulltext, read_pdf
+
+    try:
+        if pdf is not None:
+            text = read_pdf(str(pdf))
+            store.set_fulltext(paper_id, text, str(pdf))
+            return text
+        text = store.fulltext(paper_id)
+        if text:
+            return text
+        if store.get(paper_id).url_pdf:
+            attach_fulltext(store, paper_id, None, client=http)
+            return store.fulltext(paper_id) or ""
+    except SourceError as exc:
+        raise DeepDiveError(str(exc)) from exc
+    raise DeepDiveError(f"paper {paper_id} has no full text and no PDF link: give one with --pdf FILE")
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, client: Any, paper: Paper, options: DeepDiveOptions):
+        self.client = client
+        self.paper = paper
+        self.options = options
+        self.thinking = Thinking(True, options.thinking_budget)
+        self.calls = 0
+
+    def _room(self, system: str, answer_tokens: int, *, reask: bool = False) -> int:
+        """Tokens left for the paper's text in one call; with ``reask``, room is kept for asking once
+        more with the first answer and the guard's violations in the conversation."""
+        kept = answer_tokens + 300 if reask else 0
+        used = answer_tokens + kept + (self.options.thinking_budget or 0) + sec.estimate_tokens(system) + 200
+        room = self.options.context_tokens - used
+        if room < 200:
+            raise DeepDiveError(
+                f"a context of {self.options.context_tokens} tokens leaves no room for the paper beside "
+                f"{answer_tokens} answer tokens and a thinking budget of {self.options.thinking_budget}: "
+                "raise the context (--context; for the embedded engine also llm.n_ctx) or lower --thinking-budget"
+            )
+        return room
+
+    def _user(self, body: str, part: int | None = None, parts: int | None = None) -> str:
+        return environment().get_template(PAPER_MESSAGE).render(
+            language=LANGUAGE_NAMES.get(self.options.lang, self.options.lang),
+            title=self.paper.title or "(untitled)", part=part, parts=parts, body=body)
+
+    async def _ask(self, messages: list[dict[str, str]], model: type[BaseModel], answer_tokens: int, template: str) -> Any:
+        from ..llm.base import LLMError
+
+        self.calls += 1
+        try:
+            answer, _ = await self.client.structured(
+                messages, model, max_tokens=answer_tokens + (self.options.thinking_budget or 0),
+                thinking=self.thinking, paper_id=self.paper.id, template=f"deepdive-{template}",
+            )
+        except LLMError as exc:
+            raise DeepDiveError(f"the model failed: {exc}") from exc
+        return answer
+
+    async def _notes(self, chunk: list[sec.Section], index: int, total: int) -> sec.Section:
+        system = system_prompt(NOTES_SYSTEM)
+        messages = [{"role": "system", "content": system},
+                    {"role": "user", "content": self._user(sec.render(chunk), index, total)}]
+        notes = await self._ask(messages, PartNotes, self.options.notes_tokens, "notes")
+        headings = " / ".join(dict.fromkeys(s.heading for s in chunk))
+        return sec.Section(headings, "\n".join(f"- {n}" for n in notes.notes))
+
+    async def material(self, fulltext: str) -> tuple[str, Literal["whole", "sections"]]:
+        """The full text if it fits beside the answer; else notes of its parts (again, until they fit)."""
+        room = self._room(system_prompt(ARTICLE_SYSTEM), self.options.output_tokens, reask=True)
+        parts = sec.split_sections(fulltext) or [sec.Section(sec.FRONT, fulltext)]
+        text = sec.render(parts)
+        if sec.estimate_tokens(text) <= room:
+            return text, "whole"
+        map_room = self._room(system_prompt(NOTES_SYSTEM), self.options.notes_tokens)
+        for _ in range(4):
+            chunks = sec.pack(parts, map_room)
+            parts = list(await asyncio.gather(*(self._notes(c, i, len(chunks)) for i, c in enumerate(chunks, 1))))
+            text = sec.render(parts)
+            if sec.estimate_tokens(text) <= room:
+                return text, "sections"
+        raise DeepDiveError("the notes of this paper do not fit the context even after four rounds: raise --context")
+
+    async def article(self, material: str, fulltext: str) -> tuple[ArticleDraft, list[str], bool]:
+        from . import guard
+
+        messages = [{"role": "system", "content": system_prompt(ARTICLE_SYSTEM)}, {"role": "user", "content": self._user(material)}]
+        draft = await self._ask(messages, ArticleDraft, self.options.output_tokens, "article")
+        verdict = guard.check(draft.text(), fulltext)
+        if verdict.ok:
+            return draft, [], False
+        retry = messages + [
+            {"role": "assistant", "content": draft.model_dump_json()},
+            {"role": "user", "content": verdict.message},
+        ]
+        draft = await self._ask(retry, ArticleDraft, self.options.output_tokens, "article")
+        verdict = guard.check(draft.text(), fulltext)
+        return draft, verdict.reasons, True
+
+
+def measure(draft: ArticleDraft, lang: str) -> tuple[int, bool | None]:
+    """The article's length: Chinese characters for zh (with the 1,500–4,000 verdict), else characters."""
+    text = draft.text()
+    if lang == "zh":
+        n = len(re.findall(r"[\u3400-\u9fff\uf900-\ufaff]", text))
+        return n, LENGTH_RANGE[0] <= n <= LENGTH_RANGE[1]
+    return len(text), None
+
+
+async def write_deepdive(client: Any, paper: Paper, fulltext: str, options: DeepDiveOptions) -> DeepDive:
+    """Write, check and assemble the article for ``paper`` from its ``fulltext``."""
+    writer = _Writer(client, paper, options)
+    material, mode = await writer.material(fulltext)
+    draft, reasons, reasked = await writer.article(material, fulltext)
+    length, length_ok = measure(draft, options.lang)
+    warnings = []
+    if length_ok is False:
+        warnings.append(f"the article is {length} Chinese characters, outside {LENGTH_RANGE[0]}–{LENGTH_RANGE[1]}")
+    return DeepDive(
+        paper_id=paper.id,
+        lang=options.lang,
+        title=paper.title or draft.short_name,
+        source_id=_source_id(paper),
+        version=paper.version,
+        primary_category=paper.extra.get("primary_category") or next(iter(paper.categories), None),
+        link=paper.url_abs,
+        headline=HEADLINES.get(options.lang, HEADLINES["en"]).format(name=_one_line(draft.short_name), angle=_one_line(draft.angle)),
+        lead=draft.lead,
+        sections=[ArticleSection(number=i, **section.model_dump()) for i, section in enumerate(draft.sections, 1)],
+        closing=draft.closing,
+        status="flagged" if reasons else "ok",
+        reasons=reasons,
+        length=length,
+        length_ok=length_ok,
+        warnings=warnings,
+        mode=mode,
+        calls=writer.calls,
+        reasked=reasked,
+        thinking_budget=options.thinking_budget,
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _source_id(paper: Paper) -> str | None:
+    if paper.arxiv_id:
+        return f"arXiv:{paper.arxiv_id}"
+    if paper.openreview_id:
+        return f"OpenReview:{paper.openreview_id}"
+    if paper.doi:
+        return f"doi:{paper.doi}"
+    return f"{paper.source}:{paper.source_id}" if paper.source_id else paper.id
+
+
+def deepdive(
+    store: Store,
+    ref: str,
+    settings: Any,
+    options: DeepDiveOptions,
+    *,
+    pdf: Path | None = None,
+    client: Any = None,
+) -> DeepDive:
+    """Resolve ``ref``, read the full text, write the article (with an LLM client from ``settings``
+    unless one is given) and keep it in the store, where the static site finds it."""
+    try:
+        paper = store.get(store.resolve(ref))
+    except KeyError:
+        raise DeepDiveError(f"no paper {ref!r} in {store.path}") from None
+    if pdf is None and not store.fulltext(paper.id) and paper.url_pdf:
+        from ..sources.http import HttpClient
+
+        with HttpClient(settings.net) as http:
+            fulltext = fulltext_for(store, paper.id, http=http)
+    else:
+        fulltext = fulltext_for(store, paper.id, pdf=pdf)
+    dive = asyncio.run(_run(store, settings, paper, fulltext, options, client))
+    store.save_deepdive(paper.id, dive.lang, dive.model_dump_json())
+    return dive
+
+
+def stored(store: Store, lang: str) -> dict[str, DeepDive]:
+    """The deep-dives kept in the store in ``lang``, by paper id, newest first."""
+    return {paper_id: DeepDive.model_validate_json(data) for paper_id, data in store.deepdives(lang).items()}
+
+
+async def _run(store: Store, settings: Any, paper: Paper, fulltext: str, options: DeepDiveOptions, client: Any) -> DeepDive:
+    if client is not None:
+        return await write_deepdive(client, paper, fulltext, options)
+    from ..llm.client import LLMClient
+
+    own = LLMClient.from_settings(settings, store=store)
+    try:
+        return await write_deepdive(own, paper, fulltext, options)
+    finally:
+        await own.aclose()
