@@ -169,8 +169,8 @@ def test_filters_restrict_every_mode(tmp_path, sample_store):
     keyword = sample_store.get(search(sample_store, "agent", limit=1)[0].paper.id).keywords[0]
     assert all(keyword.lower() in [k.lower() for k in h.paper.keywords]
                for h in search(sample_store, "models", filters=Filters(keyword=keyword.upper()), limit=50))
-    assert search(sample_store, "models", filters=Filters(flag="flagged")) == []
-    assert len(search(sample_store, "models", filters=Filters(flag="none"), limit=5)) == 5
+    assert search(sample_store, "models", filters=Filters(status="flagged")) == []
+    assert len(search(sample_store, "models", filters=Filters(status="pending"), limit=5)) == 5
 
 
 def test_date_venue_and_starred_filters(store, sample_records):
