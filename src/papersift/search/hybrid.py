@@ -22,7 +22,8 @@ from ..models import Paper
 from ..store import Store
 from ..store import search as db
 from ..text import segment
-from .catalog import Catalog, Selection, ids_of_rowids, papers_by_id, shared_catalog
+from ..store.catalog import ids_by_rowid
+from .catalog import Catalog, Selection, papers_by_id, shared_catalog
 from .embeddings import Embedder, EmbeddingError, USEEmbedder, VectorCoverage, VectorMatrix, get_embedder, load_matrix, paper_text, vector_coverage
 from .filters import Filters
 
@@ -207,22 +208,29 @@ def search_papers(
     mode = ("hybrid" if has_vectors else "lexical") if mode == "auto" else mode
     if mode == "vector" and not has_vectors:
         raise SearchError(f"no {model} embeddings in {store.path}: run `papersift embed` first")
-    depth = max(depth, limit)
-    allowed = catalog.allowed(store, filters)
+    embedder = (embedder or _embedder(settings)) if has_vectors and mode != "lexical" else None
+    scored = _ranked(store, query, mode, max(depth, limit), catalog.allowed(store, filters), embedder)
+    id_of = ids_by_rowid(store.conn, [r for r, _, _ in scored])
+    scored = [s for s in scored if s[0] in id_of]  # a paper deleted since it was ranked
+    start = (page - 1) * limit
+    return SearchResult(mode=mode, total=len(scored), ids=[id_of[r] for r, _, _ in scored],
+                        scores={id_of[r]: score for r, score, _ in scored}, hits=_hits(store, scored[start : start + limit]),
+                        vectors=coverage)
+
+
+def _ranked(
+    store: Store, query: str, mode: str, depth: int, allowed: Selection, embedder: Embedder | None
+) -> list[tuple[int, float, dict[str, int]]]:
+    """(rowid, score, rank per method) best first; ``embedder`` None: no vectors to rank by."""
     rankings: dict[str, list[tuple[int, float]]] = {}
     if mode in ("hybrid", "lexical"):
         rankings["lexical"] = lexical_ranking(store, query, depth, allowed)
-    if mode in ("hybrid", "vector") and has_vectors:  # hybrid over a store with no vectors yet: words alone
-        rankings["vector"] = vector_ranking(store, query, depth, embedder or _embedder(settings), allowed)
+    if mode in ("hybrid", "vector") and embedder is not None:  # hybrid over a store with no vectors yet: words alone
+        rankings["vector"] = vector_ranking(store, query, depth, embedder, allowed)
     if mode == "hybrid":
-        scored = reciprocal_rank_fusion(rankings)[:depth]
-    else:
-        (method, ranking), = rankings.items()
-        scored = [(rowid, score, {method: rank}) for rank, (rowid, score) in enumerate(ranking, start=1)]
-    ids = ids_of_rowids(store, [r for r, _, _ in scored])
-    start = (page - 1) * limit
-    return SearchResult(mode=mode, total=len(ids), ids=ids, scores={i: s for i, (_, s, _) in zip(ids, scored)},
-                        hits=_hits(store, scored[start : start + limit]), vectors=coverage)
+        return reciprocal_rank_fusion(rankings)[:depth]
+    (method, ranking), = rankings.items()
+    return [(rowid, score, {method: rank}) for rank, (rowid, score) in enumerate(ranking, start=1)]
 
 
 def _newest(store: Store, catalog: Catalog, filters: Filters, limit: int, page: int) -> SearchResult:
@@ -271,11 +279,10 @@ def more_like(
     among those that pass ``filters`` when given (hidden papers included when not)."""
     if not paper_ids:
         raise SearchError("more like what? give at least one paper")
-    settings = settings or _default_settings()
-    embedder = embedder or _embedder(settings)
+    embedder = embedder or _embedder(settings or _default_settings())
     query, exclude = _query_vector(store, paper_ids, embedder)
     matrix = load_matrix(store, embedder.name)
-    allowed = shared_catalog(store, settings).allowed(store, filters).rowids if filters else None
+    allowed = shared_catalog(store, settings or _default_settings()).allowed(store, filters).rowids if filters else None
     ranking = _top(matrix, query, limit, allowed, exclude)
     return _hits(store, [(rowid, score, {"vector": rank}) for rank, (rowid, score) in enumerate(ranking, start=1)])
 
