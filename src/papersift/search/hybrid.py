@@ -8,6 +8,10 @@ FTS5 as syntax: it is cut into words and each is quoted, so unbalanced quotes, `
 Vector: exact brute force, ``vectors @ q`` over the matrix of :func:`load_matrix` (cached in
 memory, reloaded when an embed run changes it). At 100,000 × 512 this is a few milliseconds;
 see bench/search.py for the measurement against an SQLite extension index.
+
+Filters: both rankers rank only the papers the catalog (:mod:`papersift.search.catalog`) lets
+through, so a filter never changes the order of the papers it keeps. :func:`search_papers` is
+the one entry point: ``papersift search``, the web's search page and ``/api/search`` all call it.
 """
 
 from __future__ import annotations
