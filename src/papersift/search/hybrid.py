@@ -10,7 +10,7 @@ memory, reloaded when an embed run changes it). At 100,000 × 512 this is a few 
 see bench/search.py for the measurement against an SQLite extension index.
 
 Filters: both rankers rank only the papers the catalog (:mod:`papersift.search.catalog`) lets
-through, so a filter never changes the order of the papers it keeps. :func:`search_papers` is
+through, so a filtered search ranks as if the store held only those papers. :func:`search_papers` is
 the one entry point: ``papersift search``, the web's search page and ``/api/search`` all call it.
 """
 
