@@ -28,7 +28,9 @@ from ..store import search as db
 from ..text import segment
 from ..store.catalog import ids_by_rowid
 from .catalog import Catalog, Selection, papers_by_id, shared_catalog
-from .embeddings import Embedder, EmbeddingError, USEEmbedder, VectorCoverage, VectorMatrix, get_embedder, load_matrix, paper_text, vector_coverage
+from .embeddings import (
+    Embedder, EmbeddingError, USEEmbedder, VectorCoverage, VectorMatrix, get_embedder, load_matrix, paper_text, vector_coverage,
+)
 from .filters import Filters
 
 if TYPE_CHECKING:
