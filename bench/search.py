@@ -34,7 +34,7 @@ from scipy import sparse
 
 from papersift.models import Paper, Topic
 from papersift.search.embeddings import STATE_SOURCE, USEEmbedder, load_matrix, to_blob
-from papersift.search.hybrid import Filters, search
+from papersift.search import Filters, search
 from papersift.store import Store
 
 from results import write_section

@@ -147,7 +147,8 @@ def test_the_catalog_follows_changes_made_elsewhere(client, db, ids):
 def test_a_large_catalog_reloads_in_the_background(db, ids):
     """Above ``sync_below`` papers, new papers show up after a reload that no request waits for."""
     from papersift import curation
-    from papersift.web.catalog import Catalog, Filters
+    from papersift.search import Filters
+    from papersift.search.catalog import Catalog
 
     catalog = Catalog("zh", sync_below=0)
     with Store(db[0]) as store:

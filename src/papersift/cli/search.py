@@ -23,10 +23,11 @@ def _short(text: str | None, n: int = 80) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _print_hits(hits, as_json: bool, coverage=None) -> None:
+def _print_hits(hits, as_json: bool, coverage=None, mode: str | None = None) -> None:
     """The hits, and what search could not see (``coverage``: papers without vectors) when it matters."""
     if as_json:
-        common.print_json({"hits": [hit.as_dict() for hit in hits], "vectors": coverage.model_dump() if coverage else None})
+        common.print_json({**({"mode": mode} if mode else {}), "hits": [hit.as_dict() for hit in hits],
+                           "vectors": coverage.model_dump() if coverage else None})
         return
     if coverage and coverage.notice:
         common.console.print(f"[yellow]note:[/] {coverage.notice}", highlight=False, markup=True, soft_wrap=True)
@@ -45,42 +46,44 @@ def _print_hits(hits, as_json: bool, coverage=None) -> None:
 def search_command(
     query: str = typer.Argument(..., help="Words to look for, in English or Chinese; quotes make a phrase. Empty lists papers by the filters."),
     limit: int = typer.Option(20, "--limit", "-n", help="At most this many hits."),
-    mode: str = typer.Option("hybrid", "--mode", help="hybrid (BM25 + vectors, fused) | lexical (BM25 only) | vector (embeddings only)."),
+    mode: str = typer.Option("auto", "--mode", help="auto (hybrid once the store has vectors, else lexical) | hybrid (BM25 + vectors, fused) | lexical (BM25 only) | vector (embeddings only)."),
     subarea: str = typer.Option(None, "--subarea", help="Only papers in this sub-area (key)."),
-    area: str = typer.Option(None, "--area", help="Only papers in this area (as stored: key or label)."),
+    area: str = typer.Option(None, "--area", help="Only papers in this area (its key or label)."),
     since: str = typer.Option(None, "--from", help="Only papers published on or after this day (YYYY-MM-DD)."),
     until: str = typer.Option(None, "--to", help="Only papers published on or before this day (YYYY-MM-DD)."),
     source: str = typer.Option(None, "--source", help="Only papers first seen from this source."),
     venue: str = typer.Option(None, "--venue", help="Only papers whose venue contains this text."),
-    keyword: str = typer.Option(None, "--keyword", help="Only papers with this keyword."),
-    flag: str = typer.Option(None, "--flag", help="Only papers whose enrichment is ok | flagged | poor | failed | none (not enriched)."),
+    keyword: str = typer.Option(None, "--keyword", help="Only papers with this keyword (the source's, or the card's in the configured language)."),
+    flag: str = typer.Option(None, "--flag", help="Only papers whose enrichment in the configured language is ok | flagged | poor | failed | none (not enriched)."),
     starred: bool = typer.Option(None, "--starred/--not-starred", help="Only starred (or only unstarred) papers."),
+    hidden: bool = typer.Option(False, "--hidden", help="Only the papers hidden in the web app (left out otherwise)."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Search papers by words and meaning; prints hits best first, and how many papers it could match by words only (no vector yet: run `papersift embed`).
 
-    With --json: {"hits": [...], "vectors": {"model", "papers", "without_vectors", "notice"}}; vectors is null with --mode lexical.
+    The same search, filters and ranking as the web app's search page and /api/search.
+    With --json: {"mode", "hits": [...], "vectors": {"model", "papers", "without_vectors", "notice"}}; vectors is null with --mode lexical.
     """
     from pydantic import ValidationError
 
-    from ..search.embeddings import vector_coverage
-    from ..search.hybrid import MODES, Filters, SearchError, search
+    from ..search import Filters, SearchError, search_papers
+    from ..search.hybrid import MODES
 
     if mode not in MODES:
         common.fail(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
+    status = "pending" if flag == "none" else flag  # the CLI's word for "not enriched" is none
     try:
         filters = Filters(subarea=subarea, area=area, date_from=common.parse_day(since, "--from"), date_to=common.parse_day(until, "--to"),
-                          source=source, venue=venue, keyword=keyword, flag=flag, starred=starred)
+                          source=source, venue=venue, keyword=keyword, status=status, starred=starred, hidden=hidden)
     except ValidationError as exc:
-        common.fail("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False)))
-    embedder = _embedder() if mode != "lexical" else None
+        option = {"status": "flag", "date_from": "from", "date_to": "to"}
+        common.fail("; ".join(f"--{option.get(e['loc'][0], e['loc'][0])}: {e['msg']}" for e in exc.errors(include_url=False)))
     with common.open_store() as store:
         try:
-            hits = search(store, query, limit=limit, filters=filters, mode=mode, embedder=embedder)
+            result = search_papers(store, query, filters=filters, mode=mode, limit=limit, settings=common.settings())
         except SearchError as exc:
             common.fail(str(exc))
-        coverage = vector_coverage(store, embedder.name) if embedder else None  # lexical asked for words only
-    _print_hits(hits, as_json, coverage)
+    _print_hits(result.hits, as_json, result.vectors, mode=result.mode)
 
 
 def similar_command(

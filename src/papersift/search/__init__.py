@@ -1,9 +1,10 @@
-"""papersift.search: embeddings and hybrid (BM25 + vector) search over the store."""
+"""papersift.search: embeddings, the one filter model and hybrid (BM25 + vector) search over the store."""
 
 from .embeddings import EmbeddingError, VectorCoverage, embed_store, get_embedder, vector_coverage
-from .hybrid import Filters, Hit, SearchError, more_like, search, similar
+from .filters import Filters
+from .hybrid import Hit, SearchError, SearchResult, more_like, search, search_papers, similar
 
 __all__ = [
-    "EmbeddingError", "Filters", "Hit", "SearchError", "VectorCoverage", "embed_store", "get_embedder", "more_like", "search",
-    "similar", "vector_coverage",
+    "EmbeddingError", "Filters", "Hit", "SearchError", "SearchResult", "VectorCoverage", "embed_store", "get_embedder",
+    "more_like", "search", "search_papers", "similar", "vector_coverage",
 ]

@@ -8,25 +8,38 @@ FTS5 as syntax: it is cut into words and each is quoted, so unbalanced quotes, `
 Vector: exact brute force, ``vectors @ q`` over the matrix of :func:`load_matrix` (cached in
 memory, reloaded when an embed run changes it). At 100,000 × 512 this is a few milliseconds;
 see bench/search.py for the measurement against an SQLite extension index.
+
+Filters: both rankers rank only the papers the catalog (:mod:`papersift.search.catalog`) lets
+through, so a filtered search ranks as if the store held only those papers. :func:`search_papers` is
+the one entry point: ``papersift search``, the web's search page and ``/api/search`` all call it.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from ..models import Paper
 from ..store import Store
+from ..store import search as db
 from ..text import segment
-from .embeddings import Embedder, VectorMatrix, get_embedder, load_matrix, paper_text
+from ..store.catalog import ids_by_rowid
+from .catalog import Catalog, Selection, papers_by_id, shared_catalog
+from .embeddings import (
+    Embedder, EmbeddingError, USEEmbedder, VectorCoverage, VectorMatrix, get_embedder, load_matrix, paper_text, vector_coverage,
+)
+from .filters import Filters
 
-Mode = Literal["hybrid", "lexical", "vector"]
-MODES: tuple[str, ...] = ("hybrid", "lexical", "vector")
+if TYPE_CHECKING:
+    from ..config import Settings
+
+Mode = Literal["auto", "hybrid", "lexical", "vector"]
+MODES: tuple[str, ...] = ("auto", "hybrid", "lexical", "vector")
+# How deep each method's list goes before fusion, and so how many papers a search ranks at most.
+DEPTH = 100
 # Weighted reciprocal-rank fusion: score = sum of weight / (RRF_K + rank). Measured on the judged
 # queries of tests/test_search.py (recall@10, English / Chinese): BM25 0.80 / 0.10, USE vectors
 # 0.53 / 0.47; plain RRF (k=60, equal weights) 0.71 / 0.47, below BM25 in English because the
@@ -36,60 +49,10 @@ RRF_K = 20
 RRF_WEIGHTS = {"lexical": 1.0, "vector": 0.5}
 # BM25 column weights: title, abstract, keywords, translated text
 BM25_WEIGHTS = (3.0, 1.0, 2.0, 1.0)
-FLAGS = ("ok", "flagged", "poor", "failed", "none")
 
 
 class SearchError(Exception):
     """A search that cannot run: the message says why and what to do."""
-
-
-class Filters(BaseModel):
-    """Conditions every hit must meet; ``None`` means no condition."""
-
-    subarea: str | None = Field(None, description="sub-area key")
-    area: str | None = Field(None, description="area as stored with the paper (key or label)")
-    date_from: date | None = Field(None, description="published on or after")
-    date_to: date | None = Field(None, description="published on or before")
-    source: str | None = None
-    venue: str | None = Field(None, description="venue contains this text (case-insensitive)")
-    keyword: str | None = Field(None, description="has this keyword (case-insensitive)")
-    flag: Literal["ok", "flagged", "poor", "failed", "none"] | None = Field(
-        None, description="enrichment status; 'none' for papers not enriched"
-    )
-    starred: bool | None = None
-
-    def is_empty(self) -> bool:
-        return all(v is None for v in self.model_dump().values())
-
-    def parts(self) -> tuple[list[tuple[str, list]], list[tuple[str, list]]]:
-        """Conditions over ``papers``: those an index answers alone (sub-area, source, date), and the rest."""
-        indexed: list[tuple[str, list]] = []
-        other: list[tuple[str, list]] = []
-        for column in ("subarea", "source"):
-            if getattr(self, column) is not None:
-                indexed.append((f"{column} = ?", [getattr(self, column)]))
-        if self.date_from or self.date_to:
-            indexed.append(("published BETWEEN ? AND ?",
-                            [(self.date_from or date.min).isoformat(), (self.date_to or date.max).isoformat()]))
-        if self.area is not None:
-            other.append(("area = ?", [self.area]))
-        if self.venue:
-            other.append(("instr(lower(venue), lower(?)) > 0", [self.venue]))
-        if self.keyword:  # paper_keywords holds the source's keywords, else the generated ones
-            other.append(("rowid IN (SELECT paper_rowid FROM paper_keywords WHERE keyword = ? COLLATE NOCASE)", [self.keyword]))
-        if self.flag == "none":
-            other.append(("NOT EXISTS (SELECT 1 FROM enrichments e WHERE e.paper_id = papers.id)", []))
-        elif self.flag:
-            other.append(("EXISTS (SELECT 1 FROM enrichments e WHERE e.paper_id = papers.id AND e.status = ?)", [self.flag]))
-        if self.starred is not None:
-            starred = "EXISTS (SELECT 1 FROM curation c WHERE c.paper_id = papers.id AND c.starred = 1)"
-            other.append((starred if self.starred else f"NOT {starred}", []))
-        return indexed, other
-
-    def sql(self) -> tuple[str, list]:
-        """One condition over the ``papers`` table, and its parameters."""
-        conditions = [c for part in self.parts() for c in part]
-        return " AND ".join(c for c, _ in conditions), [p for _, params in conditions for p in params]
 
 
 class Hit(BaseModel):
@@ -99,6 +62,17 @@ class Hit(BaseModel):
 
     def as_dict(self) -> dict:
         return {**self.paper.model_dump(mode="json"), "score": round(self.score, 6), "ranks": self.ranks}
+
+
+class SearchResult(BaseModel):
+    """One search: every paper it ranked (best first) and the papers of the page asked for."""
+
+    mode: str = Field(description="the mode used: hybrid, lexical or vector (auto resolved); newest for a listing without words")
+    total: int = Field(description="papers found: those ranked (at most the search's depth), or for a listing all that pass the filters")
+    ids: list[str] = Field(description="every paper ranked, best first; for a listing, the page's")
+    scores: dict[str, float] = Field(description="each paper's score in ids")
+    hits: list[Hit] = Field(description="the page asked for, with the papers")
+    vectors: VectorCoverage | None = Field(None, description="papers search found by words only; null when words were asked for")
 
 
 # --- the query --------------------------------------------------------------------------------
@@ -132,55 +106,17 @@ def has_words(text: str) -> bool:
     return bool(_words(text))
 
 
+
+
 # --- the two rankers ---------------------------------------------------------------------------
 
 
-def allowed_rowids(store: Store, filters: Filters | None) -> np.ndarray | None:
-    """Rowids of the papers that pass ``filters`` (sorted), or None when nothing is filtered.
-
-    Each condition an index answers (sub-area, source, date) is one covering-index query, and
-    their rowids are intersected: no JSON row is read for them. The other conditions are then
-    checked only on those rowids. Both rankers test membership in the result.
-    """
-    if filters is None or filters.is_empty():
-        return None
-    indexed, other = filters.parts()
-    allowed: np.ndarray | None = None
-    for where, params in indexed:
-        rowids = _rowids(store, where, params)
-        allowed = rowids if allowed is None else np.intersect1d(allowed, rowids, assume_unique=True)
-    if other:
-        where = " AND ".join(c for c, _ in other)
-        params = [p for _, ps in other for p in ps]
-        if allowed is not None:
-            where = f"rowid IN (SELECT value FROM json_each(?)) AND {where}"
-            params = [json.dumps(allowed.tolist()), *params]
-        allowed = _rowids(store, where, params)
-    return np.sort(allowed)
-
-
-def _rowids(store: Store, where: str, params: list) -> np.ndarray:
-    rows = store.conn.execute(f"SELECT rowid FROM papers WHERE {where}", params).fetchall()
-    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
-
-def lexical_ranking(store: Store, query: str, depth: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-    """(rowid, -bm25) best first, among ``allowed`` rowids when given."""
+def lexical_ranking(store: Store, query: str, depth: int, allowed: Selection = Selection(None)) -> list[tuple[int, float]]:
+    """(rowid, -bm25) best first, among the ``allowed`` papers."""
     match = fts_query(query)
-    if match is None or (allowed is not None and len(allowed) == 0):
+    if match is None or (allowed.rowids is not None and len(allowed.rowids) == 0):
         return []
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    matches = f"SELECT rowid, -bm25(papers_fts, {weights}) AS score FROM papers_fts WHERE papers_fts MATCH ?"
-    if allowed is None:
-        rows = store.conn.execute(f"{matches} ORDER BY score DESC LIMIT ?", (match, depth))
-    else:
-        # FTS5 first (materialised), then membership: SQLite would otherwise run MATCH once per allowed rowid
-        rows = store.conn.execute(
-            f"WITH m AS MATERIALIZED ({matches}) SELECT rowid, score FROM m"
-            " WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY score DESC LIMIT ?",
-            (match, json.dumps(allowed.tolist()), depth),
-        )
-    return [(r[0], float(r[1])) for r in rows]
+    return db.bm25_ranking(store.conn, match, depth, BM25_WEIGHTS, allowed.rowids, allowed_is_most=allowed.most)
 
 
 def _top(matrix: VectorMatrix, query: np.ndarray, depth: int, allowed: np.ndarray | None, exclude: set[int] = frozenset()) -> list[tuple[int, float]]:
@@ -199,12 +135,12 @@ def _top(matrix: VectorMatrix, query: np.ndarray, depth: int, allowed: np.ndarra
     return [(int(matrix.rowids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
 
 
-def vector_ranking(store: Store, query: str, depth: int, embedder: Embedder, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-    """(rowid, cosine) best first, among ``allowed`` rowids when given."""
+def vector_ranking(store: Store, query: str, depth: int, embedder: Embedder, allowed: Selection = Selection(None)) -> list[tuple[int, float]]:
+    """(rowid, cosine) best first, among the ``allowed`` papers."""
     matrix = load_matrix(store, embedder.name)
-    if len(matrix.rowids) == 0 or (allowed is not None and len(allowed) == 0):
+    if len(matrix.rowids) == 0 or (allowed.rowids is not None and len(allowed.rowids) == 0):
         return []
-    return _top(matrix, embedder.embed([query])[0], depth, allowed)
+    return _top(matrix, embedder.embed([query])[0], depth, allowed.rowids)
 
 
 def reciprocal_rank_fusion(
@@ -225,65 +161,100 @@ def reciprocal_rank_fusion(
 # --- the library calls -------------------------------------------------------------------------
 
 
-def _papers_by_rowid(store: Store, rowids: list[int]) -> dict[int, Paper]:
-    if not rowids:
-        return {}
-    marks = ",".join("?" * len(rowids))
-    rows = store.conn.execute(f"SELECT rowid, data FROM papers WHERE rowid IN ({marks})", rowids)
-    return {r[0]: Paper.model_validate_json(r[1]) for r in rows}
+def embedder_name(settings: Settings) -> str:
+    """The configured embedder's name (its vectors' model in the store), without loading its model."""
+    backend = settings.embedding.backend
+    return USEEmbedder.name if backend == "use" else f"openai:{settings.embedding.model}"
 
 
 def _hits(store: Store, scored: list[tuple[int, float, dict[str, int]]]) -> list[Hit]:
-    papers = _papers_by_rowid(store, [r for r, _, _ in scored])
-    return [Hit(paper=papers[r], score=s, ranks=ranks) for r, s, ranks in scored if r in papers]
+    papers = db.paper_json_by_rowid(store.conn, [r for r, _, _ in scored])
+    return [Hit(paper=Paper.model_validate_json(papers[r]), score=s, ranks=ranks) for r, s, ranks in scored if r in papers]
 
 
-def _browse(store: Store, filters: Filters, limit: int) -> list[Hit]:
-    where, params = filters.sql()
-    papers = store.iter_papers(where, params, order="published DESC, rowid DESC", limit=limit)
-    return [Hit(paper=p, score=0.0) for p in papers]
-
-
-def search(
+def search_papers(
     store: Store,
     query: str,
     *,
-    limit: int = 20,
     filters: Filters | None = None,
-    mode: Mode = "hybrid",
+    mode: Mode = "auto",
+    limit: int = 20,
+    page: int = 1,
+    depth: int = DEPTH,
     embedder: Embedder | None = None,
-    depth: int = 100,
-) -> list[Hit]:
-    """Papers for a query, best first.
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+) -> SearchResult:
+    """The one search behind ``papersift search``, the web's search page and ``/api/search``: papers
+    for a query, best first, among those that pass ``filters``.
 
-    ``mode``: ``hybrid`` (BM25 and vectors fused by reciprocal rank), ``lexical`` or ``vector``.
-    A query with no word lists the papers that pass ``filters``, newest first; with no filter
-    either, it is a :class:`SearchError`. ``depth`` is how deep each method's list goes before fusion.
+    ``mode``: ``hybrid`` (BM25 and vectors fused by reciprocal rank), ``lexical``, ``vector``, or
+    ``auto``: hybrid when the store has vectors of the configured model, else lexical. Each
+    method ranks ``max(depth, limit)`` papers; the result holds them all (``ids``) and the
+    papers of page ``page`` of ``limit`` (``hits``). A query with no word lists the papers
+    that pass ``filters``, newest first; with no filter either, it is a :class:`SearchError`.
+    ``catalog`` decides which papers pass (the web app's own, kept warm); by default one shared
+    per database. Unless words only were asked for (``lexical``), the result says how many
+    papers have no vector (search finds those by their words only).
     """
     if mode not in MODES:
         raise SearchError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
-    if limit < 1:
-        raise SearchError(f"limit must be at least 1, not {limit}")
+    if limit < 1 or page < 1:
+        raise SearchError(f"limit and page must be at least 1, not {limit} and {page}")
+    settings = settings or _default_settings()
+    filters = filters or Filters()
+    catalog = catalog or shared_catalog(store, settings)
     if not has_words(query):
-        if filters is None or filters.is_empty():
+        if not filters.active():
             raise SearchError("empty query: give some words to search for, or a filter to list papers by")
-        return _browse(store, filters, limit)
-    depth = max(depth, limit)
-    allowed = allowed_rowids(store, filters)
+        return _newest(store, catalog, filters, limit, page)
+    model = embedder.name if embedder else embedder_name(settings)
+    has_vectors = db.has_vectors(store.conn, model)
+    coverage = vector_coverage(store, model) if mode != "lexical" else None
+    mode = ("hybrid" if has_vectors else "lexical") if mode == "auto" else mode
+    if mode == "vector" and not has_vectors:
+        raise SearchError(f"no {model} embeddings in {store.path}: run `papersift embed` first")
+    embedder = (embedder or _embedder(settings)) if has_vectors and mode != "lexical" else None
+    scored = _ranked(store, query, mode, max(depth, limit), catalog.allowed(store, filters), embedder)
+    id_of = ids_by_rowid(store.conn, [r for r, _, _ in scored])
+    scored = [s for s in scored if s[0] in id_of]  # a paper deleted since it was ranked
+    start = (page - 1) * limit
+    return SearchResult(mode=mode, total=len(scored), ids=[id_of[r] for r, _, _ in scored],
+                        scores={id_of[r]: score for r, score, _ in scored}, hits=_hits(store, scored[start : start + limit]),
+                        vectors=coverage)
+
+
+def _ranked(
+    store: Store, query: str, mode: str, depth: int, allowed: Selection, embedder: Embedder | None
+) -> list[tuple[int, float, dict[str, int]]]:
+    """(rowid, score, rank per method) best first; ``embedder`` None: no vectors to rank by."""
     rankings: dict[str, list[tuple[int, float]]] = {}
     if mode in ("hybrid", "lexical"):
         rankings["lexical"] = lexical_ranking(store, query, depth, allowed)
-    if mode in ("hybrid", "vector"):
-        embedder = embedder or get_embedder(_default_settings())
-        if mode == "vector" and len(load_matrix(store, embedder.name).rowids) == 0:
-            raise SearchError(f"no {embedder.name} embeddings in {store.path}: run `papersift embed` first")
+    if mode in ("hybrid", "vector") and embedder is not None:  # hybrid over a store with no vectors yet: words alone
         rankings["vector"] = vector_ranking(store, query, depth, embedder, allowed)
     if mode == "hybrid":
-        scored = reciprocal_rank_fusion(rankings)[:limit]
-    else:
-        (method, ranking), = rankings.items()
-        scored = [(rowid, score, {method: rank}) for rank, (rowid, score) in enumerate(ranking[:limit], start=1)]
-    return _hits(store, scored)
+        return reciprocal_rank_fusion(rankings)[:depth]
+    (method, ranking), = rankings.items()
+    return [(rowid, score, {method: rank}) for rank, (rowid, score) in enumerate(ranking, start=1)]
+
+
+def _newest(store: Store, catalog: Catalog, filters: Filters, limit: int, page: int) -> SearchResult:
+    listed = catalog.page(store, filters, page, limit)
+    hits = [Hit(paper=paper, score=0.0) for paper in papers_by_id(store, listed.ids)]
+    return SearchResult(mode="newest", total=listed.total, ids=listed.ids, scores=dict.fromkeys(listed.ids, 0.0), hits=hits)
+
+
+def search(store: Store, query: str, **options) -> list[Hit]:
+    """The hits of :func:`search_papers` (same options): the papers of the first page, best first."""
+    return search_papers(store, query, **options).hits
+
+
+def _embedder(settings: Settings) -> Embedder:
+    try:
+        return get_embedder(settings)
+    except EmbeddingError as exc:
+        raise SearchError(str(exc)) from None
 
 
 def _query_vector(store: Store, paper_ids: list[str], embedder: Embedder) -> tuple[np.ndarray, set[int]]:
@@ -292,38 +263,43 @@ def _query_vector(store: Store, paper_ids: list[str], embedder: Embedder) -> tup
     vectors, rowids = [], set()
     for paper_id in paper_ids:
         try:
-            rowid = store.conn.execute("SELECT rowid FROM papers WHERE id = ?", (store.resolve(paper_id),)).fetchone()[0]
+            paper_id = store.resolve(paper_id)
         except KeyError:
             raise SearchError(f"no paper {paper_id!r} in {store.path}") from None
+        rowid = db.rowid_of(store.conn, paper_id)
         rowids.add(rowid)
         row = matrix.row_of(rowid)
         if row is not None:
             vectors.append(matrix.vectors[row])
         else:
-            vectors.append(embedder.embed([paper_text(store.get(store.resolve(paper_id)))])[0])
+            vectors.append(embedder.embed([paper_text(store.get(paper_id))])[0])
     mean = np.mean(vectors, axis=0)
     return mean / (np.linalg.norm(mean) or 1.0), rowids
 
 
 def more_like(
-    store: Store, paper_ids: list[str], limit: int = 10, *, filters: Filters | None = None, embedder: Embedder | None = None
+    store: Store, paper_ids: list[str], limit: int = 10, *, filters: Filters | None = None, embedder: Embedder | None = None,
+    settings: Settings | None = None,
 ) -> list[Hit]:
-    """Papers nearest the mean vector of a set ("more like these"), the set itself left out."""
+    """Papers nearest the mean vector of a set ("more like these"), the set itself left out;
+    among those that pass ``filters`` when given (hidden papers included when not)."""
     if not paper_ids:
         raise SearchError("more like what? give at least one paper")
-    embedder = embedder or get_embedder(_default_settings())
+    embedder = embedder or _embedder(settings or _default_settings())
     query, exclude = _query_vector(store, paper_ids, embedder)
     matrix = load_matrix(store, embedder.name)
-    ranking = _top(matrix, query, limit, allowed_rowids(store, filters), exclude)
+    allowed = shared_catalog(store, settings or _default_settings()).allowed(store, filters).rowids if filters else None
+    ranking = _top(matrix, query, limit, allowed, exclude)
     return _hits(store, [(rowid, score, {"vector": rank}) for rank, (rowid, score) in enumerate(ranking, start=1)])
 
 
-def similar(store: Store, paper_id: str, limit: int = 10, *, filters: Filters | None = None, embedder: Embedder | None = None) -> list[Hit]:
+def similar(store: Store, paper_id: str, limit: int = 10, *, filters: Filters | None = None, embedder: Embedder | None = None,
+            settings: Settings | None = None) -> list[Hit]:
     """A paper's nearest neighbours by embedding, itself left out."""
-    return more_like(store, [paper_id], limit, filters=filters, embedder=embedder)
+    return more_like(store, [paper_id], limit, filters=filters, embedder=embedder, settings=settings)
 
 
-def _default_settings():
+def _default_settings() -> Settings:
     from ..config import load_settings
 
     return load_settings()

@@ -9,17 +9,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from .. import curation
+from .. import curation, search
 from ..config import Settings
 from ..models import Paper, Topic
 from ..publish.digest import DigestDay, build_digest
 from ..publish.view import Labeller
-from ..search import SearchError, VectorCoverage
+from ..search import Filters, SearchError, VectorCoverage
+from ..search.catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Facets, papers_by_id
+from ..search.hybrid import has_words
 from ..store import Store
 from . import insights
 from .deps import get_catalog, get_labeller, get_settings, get_store, require_paper
-from .catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Facets, Filters
-from .views import WebPaper, paper_href, papers_by_id, run_search, similar_ids, web_papers
+from .views import WebPaper, paper_href, similar_ids, web_papers
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -95,12 +96,14 @@ def get_similar(
     paper_id: str,
     store: StoreDep,
     settings: SettingsDep,
+    catalog: CatalogDep,
     labeller: LabellerDep,
     limit: Annotated[int, Query(ge=1, le=50)] = 8,
 ) -> list[WebPaper]:
     """Nearest papers by embedding (or by the paper's words when the store has no vectors)."""
     paper = store.get(require_paper(store, paper_id))
-    return web_papers(store, papers_by_id(store, similar_ids(store, settings, paper, limit)), request.app.state.lang, labeller)
+    ids = similar_ids(store, settings, catalog, paper, limit)
+    return web_papers(store, papers_by_id(store, ids), request.app.state.lang, labeller)
 
 
 @router.get("/search", response_model=SearchOut)
@@ -112,22 +115,21 @@ def search_papers(
     labeller: LabellerDep,
     filters: FiltersDep,
     q: Annotated[str, Query(min_length=1, description="words in any language; \"...\" for a phrase")],
-    mode: Annotated[str | None, Query(pattern="^(hybrid|lexical|vector)$", description="default: hybrid when the store has vectors")] = None,
+    mode: Annotated[str, Query(pattern="^(auto|hybrid|lexical|vector)$", description="auto: hybrid when the store has vectors, else lexical")] = "auto",
     limit: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
 ) -> SearchOut:
-    """Papers for a query, best first, within the filters."""
+    """Papers for a query, best first, within the filters (the same search as the page's and ``papersift search``)."""
     try:
-        result = run_search(store, settings, catalog, q, filters, mode)
+        result = search.search_papers(store, q, filters=filters, mode=mode, limit=limit, settings=settings, catalog=catalog)
     except SearchError as exc:
         raise HTTPException(422, str(exc)) from None
-    ids = result.ids[:limit]
     lang = request.app.state.lang
     return SearchOut(
         query=q,
         mode=result.mode,
-        total=len(result.ids),
-        scores={i: result.scores[i] for i in ids},
-        papers=web_papers(store, papers_by_id(store, ids), lang, labeller),
+        total=result.total,
+        scores={h.paper.id: h.score for h in result.hits},
+        papers=web_papers(store, [h.paper for h in result.hits], lang, labeller),
         facets=catalog.facets(store, filters, within_ids=result.ids) if result.ids else None,
         vectors=result.vectors,
     )
@@ -158,9 +160,9 @@ def export_selection(
     q: Annotated[str, Query(description="export these search results instead of the catalog selection")] = "",
 ) -> Response:
     """The current selection (filters, or a search within them) as BibTeX, Markdown, JSON, JSONL or CSV."""
-    if q.strip():
+    if has_words(q):
         try:
-            ids = run_search(store, settings, catalog, q, filters).ids
+            ids = search.search_papers(store, q, filters=filters, settings=settings, catalog=catalog).ids
         except SearchError as exc:
             raise HTTPException(422, str(exc)) from None
     else:

@@ -19,7 +19,7 @@ from ..publish.render import STATIC_DIR as PUBLISH_STATIC
 from ..publish.view import Labeller
 from ..store import Store, describe_database_error
 from . import api, pages
-from .catalog import Catalog
+from ..search.catalog import Catalog
 from .security import Guard, csrf_guard
 from .views import web_environment
 

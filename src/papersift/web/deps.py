@@ -11,7 +11,7 @@ from fastapi import HTTPException, Request
 from ..config import Settings
 from ..publish.view import Labeller
 from ..store import Store
-from .catalog import Catalog
+from ..search.catalog import Catalog
 
 
 def get_store(request: Request) -> Iterator[Store]:

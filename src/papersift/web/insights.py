@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from ..store import Store
+from ..store import catalog as db
 
 
 class Count(BaseModel):
@@ -36,14 +37,7 @@ class Stats(BaseModel):
 
 def day_counts(store: Store, limit: int = 90) -> list[Count]:
     """Papers per day (the published date, else the day stored), newest first."""
-    days: dict[str, int] = dict(
-        store.conn.execute(
-            "SELECT published, count(*) FROM papers WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1 DESC LIMIT ?", (limit,)
-        )
-    )
-    # undated papers are few; their day is the day they were stored (as the digest has it)
-    for day, n in store.conn.execute("SELECT substr(created_at, 1, 10), count(*) FROM papers WHERE published IS NULL GROUP BY 1"):
-        days[day] = days.get(day, 0) + n
+    days = db.day_counts(store.conn, limit)
     return [Count(key=d, count=days[d]) for d in sorted(days, reverse=True)[:limit]]
 
 
@@ -52,17 +46,8 @@ def rising_keywords(store: Store, lang: str, newest: date, window: int = 30, lim
     (add-one smoothed ratio); the window ends at the newest paper, not today, so an old catalog has one too."""
     mid = (newest - timedelta(days=window)).isoformat()
     start = (newest - timedelta(days=2 * window)).isoformat()
-
-    def counts(after: str, until: str) -> dict[str, int]:
-        return dict(
-            store.conn.execute(
-                "SELECT keyword, count(*) FROM paper_keywords WHERE origin IN ('source', ?) AND paper_rowid IN "
-                "(SELECT rowid FROM papers WHERE published > ? AND published <= ?) GROUP BY 1",
-                (lang, after, until),
-            )
-        )
-
-    recent, before = counts(mid, newest.isoformat()), counts(start, mid)
+    recent = db.keyword_counts(store.conn, lang, mid, newest.isoformat())
+    before = db.keyword_counts(store.conn, lang, start, mid)
     rows = [(k, r, before.get(k, 0)) for k, r in recent.items()]
     rising = [
         RisingKeyword(keyword=k, recent=r, before=b, ratio=round((r + 1) / (b + 1), 2))
@@ -74,15 +59,15 @@ def rising_keywords(store: Store, lang: str, newest: date, window: int = 30, lim
 
 
 def stats(store: Store, lang: str, labeller) -> Stats:
-    newest = store.conn.execute("SELECT max(published) FROM papers").fetchone()[0]
+    newest = db.newest_published(store.conn)
     newest = date.fromisoformat(newest) if newest else None
     by_subarea = [
         Count(key=s or "", label=labeller.label(s), count=n)
-        for s, n in store.conn.execute("SELECT subarea, count(*) FROM papers GROUP BY 1 ORDER BY 2 DESC")
+        for s, n in db.subarea_counts(store.conn)
     ]
     enrichments = [
         Count(key=s, count=n)
-        for s, n in store.conn.execute("SELECT status, count(*) FROM enrichments WHERE lang = ? GROUP BY 1 ORDER BY 2 DESC", (lang,))
+        for s, n in db.enrichment_counts(store.conn, lang)
     ]
     return Stats(
         papers=store.count(),
@@ -143,18 +128,11 @@ def about(store: Store, settings: Settings) -> About:
     llm = settings.llm
     by_model = [
         ModelCost(backend=b, model=m, calls=c, errors=e, tokens_in=ti, tokens_out=to, tokens_reasoning=tr, cost=cost, seconds=round(s, 1))
-        for b, m, c, e, ti, to, tr, cost, s in store.conn.execute(
-            "SELECT backend, model, count(*), count(error), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
-            "coalesce(sum(tokens_reasoning), 0), sum(cost), coalesce(sum(duration), 0) FROM llm_calls GROUP BY 1, 2 ORDER BY 3 DESC"
-        )
+        for b, m, c, e, ti, to, tr, cost, s in db.llm_cost_by_model(store.conn)
     ]
     runs = [
         RunCost(id=i, kind=k, status=st, started_at=sa, finished_at=fa, calls=c, tokens_in=ti, tokens_out=to, cost=cost)
-        for i, k, st, sa, fa, c, ti, to, cost in store.conn.execute(
-            "SELECT r.id, r.kind, r.status, r.started_at, r.finished_at, count(l.id), coalesce(sum(l.tokens_in), 0), "
-            "coalesce(sum(l.tokens_out), 0), sum(l.cost) FROM runs r LEFT JOIN llm_calls l ON l.run_id = r.id "
-            "GROUP BY r.id ORDER BY r.id DESC LIMIT 30"
-        )
+        for i, k, st, sa, fa, c, ti, to, cost in db.run_costs(store.conn, limit=30)
     ]
     costs = [m.cost for m in by_model if m.cost is not None]
     return About(

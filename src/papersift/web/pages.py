@@ -17,15 +17,16 @@ from pydantic import ValidationError
 
 from .. import curation
 from ..config import Settings
+from ..models import Paper
 from ..publish.digest import build_digest
 from ..publish.view import Labeller
-from ..search import SearchError
+from ..search import Filters, SearchError, search_papers
+from ..search.catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Page, papers_by_id
 from ..store import Store
 from . import insights
 from .deps import get_catalog, get_labeller, get_settings, get_store, require_paper
-from .catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Filters, Page
 from .labels import web_labels
-from .views import papers_by_id, paper_href, run_search, similar_ids, web_papers
+from .views import paper_href, similar_ids, web_papers
 
 router = APIRouter(include_in_schema=False)
 FACET_ORDER = ("subarea", "area", "keyword", "source", "venue", "month", "status")
@@ -78,10 +79,10 @@ def facet_labeller(labeller: Labeller, lang: str):
     return label
 
 
-def _page_context(request: Request, store: Store, filters: Filters, labeller: Labeller, ids: list[str], **extra: Any) -> dict:
+def _page_context(request: Request, store: Store, filters: Filters, labeller: Labeller, papers: list[Paper], **extra: Any) -> dict:
     lang = request.app.state.lang
     return {
-        "items": web_papers(store, papers_by_id(store, ids), lang, labeller),
+        "items": web_papers(store, papers, lang, labeller),
         "filters": filters,
         "facet_label": facet_labeller(labeller, lang),
         "facet_order": FACET_ORDER,
@@ -105,7 +106,7 @@ def catalog_page(
     return render(
         request,
         "web_catalog.html",
-        **_page_context(request, store, filters, labeller, result.ids),
+        **_page_context(request, store, filters, labeller, papers_by_id(store, result.ids)),
         page=result,
         facets=facets,
         link=link,
@@ -123,28 +124,28 @@ def search_page(
     labeller: LabellerDep,
     filters: FiltersDep,
     q: str = "",
-    mode: Annotated[str | None, Query(pattern="^(hybrid|lexical|vector)$")] = None,
+    mode: Annotated[str | None, Query(pattern="^(auto|hybrid|lexical|vector)$")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    error, ids, used, vectors = None, [], None, None
+    result, error = None, None
     if q.strip():
         try:
-            result = run_search(store, settings, catalog, q, filters, mode)
-            ids, used, vectors = result.ids, result.mode, result.vectors
+            result = search_papers(store, q, filters=filters, mode=mode or "auto", limit=PER_PAGE, page=page,
+                                   settings=settings, catalog=catalog)
         except SearchError as exc:
             error = str(exc)
-    start = (page - 1) * PER_PAGE
+    hits, ids = (result.hits, result.ids) if result else ([], [])
     link = linker("/search", filters, q=q, **({"mode": mode} if mode else {}))
 
     return render(
         request,
         "web_search.html",
-        **_page_context(request, store, filters, labeller, ids[start : start + PER_PAGE]),
+        **_page_context(request, store, filters, labeller, [h.paper for h in hits]),
         q=q,
-        mode=used,
-        vectors=vectors,
+        mode=result and result.mode,
+        vectors=result and result.vectors,
         error=error,
-        page=Page(ids=ids[start : start + PER_PAGE], total=len(ids), page=page, per_page=PER_PAGE),
+        page=Page(ids=[h.paper.id for h in hits], total=result.total if result else 0, page=page, per_page=PER_PAGE),
         facets=catalog.facets(store, filters, within_ids=ids) if ids else None,
         link=link,
         page_link=lambda n: link(page=n) if n > 1 else link(),
@@ -153,7 +154,9 @@ def search_page(
 
 
 @router.get("/papers/{paper_id}", response_class=HTMLResponse)
-def paper_page(request: Request, paper_id: str, store: StoreDep, settings: SettingsDep, labeller: LabellerDep) -> HTMLResponse:
+def paper_page(
+    request: Request, paper_id: str, store: StoreDep, settings: SettingsDep, catalog: CatalogDep, labeller: LabellerDep
+) -> HTMLResponse:
     from ..classify.taxonomy import TaxonomyError, load_taxonomy
 
     lang = request.app.state.lang
@@ -163,7 +166,7 @@ def paper_page(request: Request, paper_id: str, store: StoreDep, settings: Setti
         taxonomy = load_taxonomy(settings)
     except TaxonomyError:
         taxonomy = None
-    similar = web_papers(store, papers_by_id(store, similar_ids(store, settings, paper)), lang, labeller)
+    similar = web_papers(store, papers_by_id(store, similar_ids(store, settings, catalog, paper)), lang, labeller)
     deepdive_url = f"/papers/{paper.id}/deepdive" if store.deepdives(lang, paper.id) else None
     return render(request, "web_paper.html", p=item.view, w=item, similar=similar, taxonomy=taxonomy, lang_code=lang,
                   deepdive_url=deepdive_url)

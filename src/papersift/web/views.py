@@ -1,4 +1,4 @@
-"""What the web pages and the API show: paper views with their curation, search, similar papers.
+"""What the web pages and the API show: paper views with their curation, similar papers.
 
 Built on the publications' own pieces (:mod:`papersift.publish.view` and its templates) so that a
 card looks and reads the same in the static site and here.
@@ -10,16 +10,16 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from .. import curation
 from ..config import Settings
 from ..models import Paper
 from ..publish.render import environment
 from ..publish.view import Labeller, PaperView, paper_view
-from ..search.embeddings import VectorCoverage
+from ..search.catalog import Catalog
 from ..store import Store
-from .catalog import Catalog, Filters, lookup
+from ..store.search import has_vectors
 
 SAFE_SCHEMES = ("http", "https")
 
@@ -62,74 +62,14 @@ def web_papers(store: Store, papers: Iterable[Paper], lang: str, labeller: Label
     return out
 
 
-def papers_by_id(store: Store, ids: list[str]) -> list[Paper]:
-    """Papers in the order of ``ids`` (missing ones left out)."""
-    found = lookup(store, "SELECT id, data FROM papers WHERE id IN ({marks})", ids)
-    return [Paper.model_validate_json(found[i]) for i in ids if i in found]
-
-
-# --- search -------------------------------------------------------------------------------------
-
-SEARCH_DEPTH = 200  # hits ranked by each method, then passed through the catalog's filters
-
-
-def embedder_name(settings: Settings) -> str:
-    """The configured embedder's name, without loading its model."""
-    from ..search.embeddings import USEEmbedder
-
-    backend = settings.embedding.backend
-    return USEEmbedder.name if backend == "use" else f"openai:{settings.embedding.model}"
-
-
-def has_vectors(store: Store, settings: Settings) -> bool:
-    return store.conn.execute("SELECT 1 FROM embeddings WHERE model = ? LIMIT 1", (embedder_name(settings),)).fetchone() is not None
-
-
-class SearchResult(BaseModel):
-    ids: list[str]
-    scores: dict[str, float]
-    mode: str
-    vectors: VectorCoverage | None = Field(None, description="papers search found by words only; null when words were asked for")
-
-
-def run_search(store: Store, settings: Settings, catalog: Catalog, query: str, filters: Filters, mode: str | None = None) -> SearchResult:
-    """Hybrid search when this store has vectors for the configured model, else lexical, among the
-    papers that pass the catalog's filters (so that search and catalog agree on what a filter means).
-
-    Built from the search library's rankers rather than ``search()``, which parses every hit's
-    JSON: here only the page shown is read (a third of a search's time at 100k papers)."""
-    from ..search.embeddings import get_embedder, vector_coverage
-    from ..search.hybrid import SearchError, has_words, lexical_ranking, reciprocal_rank_fusion, vector_ranking
-
-    if not has_words(query):
-        raise SearchError("empty query: give some words to search for")
-    # unless the user asked for words only, say how many papers the vector half could not see
-    coverage = vector_coverage(store, embedder_name(settings)) if mode != "lexical" else None
-    mode = mode or ("hybrid" if has_vectors(store, settings) else "lexical")
-    if mode == "vector" and not has_vectors(store, settings):
-        raise SearchError(f"no {embedder_name(settings)} embeddings in {store.path}: run `papersift embed` first")
-    allowed = catalog.allowed(store, filters)
-    rankings: dict[str, list[tuple[int, float]]] = {}
-    if mode in ("hybrid", "lexical"):
-        rankings["lexical"] = lexical_ranking(store, query, SEARCH_DEPTH, allowed)
-    if mode in ("hybrid", "vector"):
-        rankings["vector"] = vector_ranking(store, query, SEARCH_DEPTH, get_embedder(settings), allowed)
-    scored = [(r, score) for r, score, _ in reciprocal_rank_fusion(rankings)][:SEARCH_DEPTH] if mode == "hybrid" else rankings[mode]
-    score_of = dict(scored)
-    rowids = catalog.keep(store, filters, [r for r, _ in scored])
-    id_of = lookup(store, "SELECT rowid, id FROM papers WHERE rowid IN ({marks})", rowids)
-    found = [r for r in rowids if r in id_of]
-    return SearchResult(ids=[id_of[r] for r in found], scores={id_of[r]: score_of[r] for r in found}, mode=mode, vectors=coverage)
-
-
-def similar_ids(store: Store, settings: Settings, paper: Paper, limit: int = 8) -> list[str]:
+def similar_ids(store: Store, settings: Settings, catalog: Catalog, paper: Paper, limit: int = 8) -> list[str]:
     """Nearest papers by embedding when there are vectors; else by the words of its title and keywords."""
     from ..search import search, similar
-    from ..search.embeddings import get_embedder
+    from ..search.hybrid import embedder_name
 
-    if has_vectors(store, settings):
-        hits = similar(store, paper.id, limit, embedder=get_embedder(settings))
+    if has_vectors(store.conn, embedder_name(settings)):
+        hits = similar(store, paper.id, limit, settings=settings)
     else:
         words = " ".join([paper.title or "", *paper.keywords]) or (paper.abstract or "")[:300]
-        hits = search(store, words, limit=limit + 1, mode="lexical")
+        hits = search(store, words, limit=limit + 1, mode="lexical", settings=settings, catalog=catalog)
     return [h.paper.id for h in hits if h.paper.id != paper.id][:limit]

@@ -1,74 +1,45 @@
-"""The catalog's filters, pages and facet counts, over an in-memory column snapshot.
+"""Which papers pass a filter, and the catalog's pages and facet counts, over an in-memory column snapshot.
+
+The one engine behind :class:`~papersift.search.filters.Filters`: search ranks only the papers it
+lets through, the catalog lists and counts them, so the CLI, the web pages and the API agree on
+what a filter means.
 
 SQLite answers one filter fast when an index fits it, but a page of the catalog wants the
 filtered list *and* eight facet counts under any mix of filters; at 100,000 papers that is
-hundreds of milliseconds of row lookups. So the app keeps the few columns facets need (from the
-narrow ``paper_facets`` and ``paper_keywords`` tables, the enrichment statuses and the curation
-flags) as numpy arrays, newest paper first: a filter is a boolean mask, a page is a slice of its
-positions, a facet is a ``bincount``. Each part is reloaded when its change counter (kept by
-triggers in the store) moves, so a star reloads only the flags.
+hundreds of milliseconds of row lookups. So the snapshot keeps the few columns facets need (from
+the narrow ``paper_facets`` and ``paper_keywords`` tables, the enrichment statuses and the
+curation flags) as numpy arrays, newest paper first: a filter is a boolean mask, a page is a
+slice of its positions, a facet is a ``bincount``. Each part is reloaded when its change counter
+(kept by triggers in the store) moves, so a star reloads only the flags.
 """
 
 from __future__ import annotations
 
 import copy
-import re
+import sys
 import threading
-from dataclasses import dataclass
-from datetime import date
 from collections.abc import Callable
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field
 
+from ..models import Paper
 from ..store import Store
+from ..store import catalog as db
+from .filters import STATUSES, Filters
 
-Status = Literal["ok", "flagged", "poor", "failed", "pending"]
+if TYPE_CHECKING:
+    from ..config import Settings
+
 AreaKey = Callable[[str | None, str | None], str | None]  # (area as stored, sub-area) -> the area's key
-STATUSES: tuple[str, ...] = ("pending", "ok", "flagged", "poor", "failed")
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 FACET_LIMIT = 20
-ALLOWED_MAX_SHARE = 0.5  # a search is told the allowed papers only when the filters keep at most this share
-FACET_CACHE = 256
-SYNC_RELOAD_BELOW = 20_000  # papers: a smaller store reloads before answering (well under 100 ms)  # filter sets whose counts are kept until the store changes
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
-
-
-class Filters(BaseModel):
-    """What narrows the catalog; every field is optional and the empty filter shows everything but hidden papers."""
-
-    area: str | None = Field(None, description="area key or label, as stored")
-    subarea: str | None = Field(None, description="sub-area key")
-    keyword: str | None = Field(None, description="one keyword, exactly")
-    source: str | None = Field(None, description="arxiv, openreview, hf, rss, file, ...")
-    venue: str | None = None
-    month: str | None = Field(None, description="YYYY-MM of the published date")
-    day: date | None = Field(None, description="one published date")
-    status: Status | None = Field(None, description="enrichment status in the reader's language")
-    starred: bool | None = None
-    read: bool | None = None
-    hidden: bool = Field(False, description="show only hidden papers (they are left out otherwise)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_unset(cls, data: Any) -> Any:
-        # HTML forms send every field, the unused ones empty
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v not in ("", None)}
-        return data
-
-    @field_validator("month")
-    @classmethod
-    def _month(cls, value: str | None) -> str | None:
-        if value is not None and not _MONTH.match(value):
-            raise ValueError("month must look like 2025-05")
-        return value
-
-    def active(self) -> dict[str, Any]:
-        """The filters in use, as query parameters."""
-        return {k: v for k, v in self.model_dump(mode="json").items() if v is not None and v is not False}
+ALLOWED_MOST_SHARE = 0.5  # above this share of the store, a ranker filters its hits rather than being told the allowed rowids
+FACET_CACHE = 256  # filter sets whose counts are kept until the store changes
+SYNC_RELOAD_BELOW = 20_000  # papers: a smaller store reloads before answering (well under 100 ms)
 
 
 class Page(BaseModel):
@@ -129,6 +100,11 @@ class Column:
     def code(self, value: str) -> int:
         return self.index.get(value, -2)  # -2 matches nothing
 
+    def where(self, passes: Callable[[str], bool]) -> np.ndarray:
+        """Which papers have a value that ``passes`` (the test runs once per distinct value)."""
+        codes = [code for code, value in enumerate(self.values) if passes(value)]
+        return np.isin(self.codes, np.array(codes, dtype=self.codes.dtype))
+
     def counts(self, mask: np.ndarray, limit: int | None = FACET_LIMIT) -> list[FacetValue]:
         codes = self.codes[mask]
         counts = np.bincount(codes[codes >= 0], minlength=len(self.values))
@@ -152,7 +128,7 @@ class Snapshot:
         self._load_curation(store)
 
     def _load_papers(self, store: Store) -> None:
-        rows = store.conn.execute("SELECT rowid, area, subarea, source, venue, published FROM paper_facets").fetchall()
+        rows = db.facet_rows(store.conn)
         rowids = _rowids(rows)
         day = Column.of([r[5] for r in rows])
         # newest first (no date last), then the later rowid: sorted here, cheaper than ORDER BY
@@ -174,9 +150,7 @@ class Snapshot:
         self._load_keywords(store)
 
     def _load_keywords(self, store: Store) -> None:
-        rows = store.conn.execute(
-            "SELECT paper_rowid, keyword FROM paper_keywords WHERE origin IN ('source', ?)", (self.lang,)
-        ).fetchall()
+        rows = db.keyword_rows(store.conn, self.lang)
         positions = self.positions(_rowids(rows))
         keep = positions >= 0
         column = Column.of([r[1] for r in rows])
@@ -186,19 +160,14 @@ class Snapshot:
     # reload one part while requests read the original
 
     def _load_enrichments(self, store: Store) -> None:
-        rows = store.conn.execute(
-            "SELECT p.rowid, e.status FROM enrichments e CROSS JOIN papers p ON p.id = e.paper_id WHERE e.lang = ?",
-            (self.lang,),
-        ).fetchall()
+        rows = db.enrichment_status_rows(store.conn, self.lang)
         status = np.zeros(len(self.rowids), dtype=np.int8)  # 0: pending
         codes = np.array([STATUSES.index(r[1]) if r[1] in STATUSES else 0 for r in rows], dtype=np.int8)
         self._set(status, _rowids(rows), codes)
         self.status = status
 
     def _load_curation(self, store: Store) -> None:
-        rows = store.conn.execute(
-            "SELECT p.rowid, c.starred, c.read, c.hidden FROM curation c CROSS JOIN papers p ON p.id = c.paper_id"
-        ).fetchall()
+        rows = db.curation_rows(store.conn)
         flags = {}
         for i, name in enumerate(("starred", "read", "hidden"), 1):
             flags[name] = np.zeros(len(self.rowids), dtype=bool)
@@ -225,15 +194,26 @@ class Snapshot:
         if within is not None:
             mask[:] = False
             mask[within] = True
-        for name in ("area", "subarea", "source", "venue", "month"):
+        for name in ("subarea", "source", "month"):
             value = getattr(filters, name)
             if value is not None:
                 mask &= self.columns[name].codes == self.columns[name].code(value)
+        if filters.area is not None:  # by its key or its label: the column holds the key
+            area = self._area_key(filters.area, None) if self._area_key else filters.area
+            mask &= self.columns["area"].codes == self.columns["area"].code(area)
+        if filters.venue:
+            venue = filters.venue.lower()
+            mask &= self.columns["venue"].where(lambda v: venue in v.lower())
         if filters.day is not None:
             mask &= self.columns["day"].codes == self.columns["day"].code(filters.day.isoformat())
+        if filters.date_from or filters.date_to:
+            since = filters.date_from.isoformat() if filters.date_from else ""
+            until = filters.date_to.isoformat() if filters.date_to else "9999"
+            mask &= self.columns["day"].where(lambda d: since <= d[:10] <= until)
         if filters.keyword is not None:
+            keyword = filters.keyword.lower()
             having = np.zeros(len(self.rowids), dtype=bool)
-            having[self.keyword_paper[self.keywords.codes == self.keywords.code(filters.keyword)]] = True
+            having[self.keyword_paper[self.keywords.where(lambda k: k.lower() == keyword)]] = True
             mask &= having
         if filters.status is not None:
             mask &= self.status == STATUSES.index(filters.status)
@@ -266,10 +246,6 @@ class Snapshot:
         return facets
 
 
-def _counters(store: Store) -> dict[str, int]:
-    return dict(store.conn.execute("SELECT part, n FROM change_counters"))
-
-
 def _rowids(rows: list[tuple]) -> np.ndarray:
     return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
@@ -295,7 +271,7 @@ class Catalog:
         self._worker: threading.Thread | None = None
 
     def snapshot(self, store: Store) -> Snapshot:
-        counters = _counters(store)  # read before loading: a write during the load means one more reload, never a miss
+        counters = db.change_counters(store.conn)  # read before loading: a write during the load means one more reload, never a miss
         with self._lock:
             snap, seen = self._snapshot, self._counters
             if snap is None:
@@ -339,7 +315,7 @@ class Catalog:
 
         def reload() -> None:
             with Store(path) as store:
-                counters = _counters(store)
+                counters = db.change_counters(store.conn)
                 fresh = Snapshot(store, self.lang, self.area_key)
             with self._lock:
                 self._install(fresh, counters)
@@ -367,43 +343,54 @@ class Catalog:
             return facets
         within = None
         if within_ids is not None:
-            within = snap.positions(np.array(list(_rowids_by_id(store, within_ids).values()), dtype=np.int64))
+            within = snap.positions(np.array(list(db.rowids_by_id(store.conn, within_ids).values()), dtype=np.int64))
             within = within[within >= 0]
         return snap.facets(filters, within)
 
-    def allowed(self, store: Store, filters: Filters) -> np.ndarray | None:
-        """The rowids a search may rank, when the filters narrow enough to be worth telling it;
-        else None (its hits then go through :meth:`keep`, cheaper than a list of most papers)."""
+    def allowed(self, store: Store, filters: Filters) -> Selection:
+        """The papers a search may rank."""
+        if not filters.active() and not db.any_hidden(store.conn):
+            return Selection(None)  # the empty filter leaves out hidden papers only: no snapshot to load
         snap = self.snapshot(store)
         mask = snap.mask(filters)
-        if np.count_nonzero(mask) > ALLOWED_MAX_SHARE * len(mask):
-            return None
-        return np.sort(snap.rowids[mask])
-
-    def keep(self, store: Store, filters: Filters, rowids: list[int]) -> list[int]:
-        """Those of these papers that pass ``filters``, in their order (search hits through the catalog's filters)."""
-        snap = self.snapshot(store)
-        positions = snap.positions(np.array(rowids, dtype=np.int64))
-        passing = snap.mask(filters)
-        return [r for r, p in zip(rowids, positions, strict=True) if p >= 0 and passing[p]]
+        passing = np.count_nonzero(mask)
+        if passing == len(mask):
+            return Selection(None)
+        return Selection(np.sort(snap.rowids[mask]), most=passing > ALLOWED_MOST_SHARE * len(mask))
 
 
-CHUNK = 10_000  # parameters per IN (...) list, well under SQLite's limit
+@dataclass(frozen=True)
+class Selection:
+    """The papers that pass a filter, as a ranker needs them."""
 
-
-def lookup(store: Store, sql: str, keys: list) -> dict:
-    """``dict(rows)`` of ``sql`` (with one ``{marks}`` for an IN list) over ``keys``, in chunks."""
-    found: dict = {}
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
-        found.update(store.conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk))
-    return found
+    rowids: np.ndarray | None  # sorted; None when every paper passes
+    most: bool = False  # they are most of the store: cheaper to drop the others from a ranking than to name them all
 
 
 def ids_of_rowids(store: Store, rowids: list[int]) -> list[str]:
-    found = lookup(store, "SELECT rowid, id FROM papers WHERE rowid IN ({marks})", rowids)
+    """Paper ids in the order of ``rowids`` (missing ones left out)."""
+    found = db.ids_by_rowid(store.conn, rowids)
     return [found[r] for r in rowids if r in found]
 
 
-def _rowids_by_id(store: Store, ids: list[str]) -> dict[str, int]:
-    return lookup(store, "SELECT id, rowid FROM papers WHERE id IN ({marks})", ids)
+def papers_by_id(store: Store, ids: list[str]) -> list[Paper]:
+    """Papers in the order of ``ids`` (missing ones left out)."""
+    found = db.paper_json_by_id(store.conn, ids)
+    return [Paper.model_validate_json(found[i]) for i in ids if i in found]
+
+
+_shared: dict[tuple[str, str], Catalog] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_catalog(store: Store, settings: Settings) -> Catalog:
+    """One catalog per database and reader's language for callers without their own (the CLI, the
+    library): it reloads before answering whenever the store changed, however large."""
+    from ..publish.view import Labeller
+
+    key = (str(store.path.resolve()), settings.llm.lang)
+    with _shared_lock:
+        if key not in _shared:
+            area_key = Labeller(settings.llm.lang, settings).area_key
+            _shared[key] = Catalog(settings.llm.lang, sync_below=sys.maxsize, area_key=area_key)
+        return _shared[key]
