@@ -79,7 +79,7 @@ def _selection(store: Store, on: date | None, since: date | None, everything: bo
     last = last_digest(store)
     if last:
         return "day > ?", (last.isoformat(),)
-    newest = store.conn.execute("SELECT max(coalesce(published, substr(created_at, 1, 10))) FROM papers").fetchone()[0]
+    newest = store.newest_day()
     return "day = ?", (newest or "",)
 
 

@@ -264,11 +264,7 @@ def iter_views(
     href: Callable[[Paper], str | None] | None = None,
 ) -> Iterator[PaperView]:
     """Every paper matching ``where`` (SQL over the papers table and ``day``), in source order."""
-    # papers.created_at is when the paper was first stored: the day of a paper without a date
-    day = "coalesce(published, substr(created_at, 1, 10))"
-    sql = f"SELECT data, {day} AS day FROM papers {'WHERE ' + where if where else ''} ORDER BY rowid"
-    for data, paper_day in store.conn.execute(sql, list(params)):
-        paper = Paper.model_validate_json(data)
+    for paper, paper_day in store.iter_papers_by_day(where, params):
         yield paper_view(
             paper, store.enrichment(paper.id, lang), lang, labeller, day=date.fromisoformat(paper_day), href=href
         )

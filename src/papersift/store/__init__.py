@@ -8,7 +8,11 @@ SQL on it; :class:`Store` combines them:
 - :mod:`.papers`: papers, their source records, keys, versions, full text and search index
 - :mod:`.topics`: topics set by a model or a user, training labels, predictions
 - :mod:`.enrichments`: cards and deep-dives
+- :mod:`.vectors`: embeddings
+- :mod:`.curation`: a reader's stars, hides, read marks and notes
+- :mod:`.calls`: the LLM call log and cache
 - :mod:`.runs`: runs, their items, the sync cursors
+- :mod:`.daily`: the daily run's digests and deliveries
 - :mod:`.base`: the connection and its transactions (no table)
 """
 
@@ -18,16 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from .base import StoreError, describe_database_error, now
+from .calls import CallTables
+from .curation import CurationTables
+from .daily import DailyTables
 from .enrichments import EnrichmentTables
 from .papers import UpsertStatus
 from .runs import RunTables
 from .schema import MIGRATIONS, Schema
 from .topics import TopicTables
+from .vectors import VectorTables
 
 __all__ = ["MIGRATIONS", "Store", "StoreError", "UpsertStatus", "describe_database_error", "now"]
 
 
-class Store(Schema, TopicTables, EnrichmentTables, RunTables):
+class Store(Schema, TopicTables, EnrichmentTables, VectorTables, CurationTables, CallTables, RunTables, DailyTables):
     """A papersift database. Open one per thread; connections are not shared."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, busy_timeout: float = 30.0):

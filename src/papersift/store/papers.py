@@ -21,6 +21,8 @@ from ..text import segment
 from .base import Connection, batched, now
 
 UpsertStatus = Literal["new", "updated", "unchanged"]
+# A paper's day: when it was published, else when it was first stored (papers.created_at)
+DAY = "coalesce(published, substr(created_at, 1, 10))"
 
 LIST_FIELDS = ("keywords", "categories")
 # Fields a newer arXiv version replaces; the rest keep the first source that had them.
@@ -158,7 +160,7 @@ class PaperTables(Connection):
         if not prepared:
             return []
         db, stamp = self.conn, now()
-        first_rowid = db.execute("SELECT coalesce(max(rowid), 0) + 1 FROM papers").fetchone()[0]
+        first_rowid = self.max_rowid() + 1
         ids = [paper_id_for(keys[0]) for *_, keys in prepared]
         rowids = range(first_rowid, first_rowid + len(prepared))
         db.executemany(
@@ -271,7 +273,7 @@ class PaperTables(Connection):
 
     def resolve(self, ref: str) -> str:
         """A paper id from its id, an arXiv id, a DOI or an OpenReview id."""
-        if self.conn.execute("SELECT 1 FROM papers WHERE id = ?", (ref,)).fetchone():
+        if self.has_paper(ref):
             return ref
         candidates = [ref] if ":" in ref else []
         try:
@@ -285,6 +287,31 @@ class PaperTables(Connection):
         if found is None:
             raise KeyError(ref)
         return found
+
+    def has_paper(self, paper_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM papers WHERE id = ?", (paper_id,)).fetchone() is not None
+
+    def max_rowid(self) -> int:
+        """The rowid of the paper stored last (0: none yet); papers stored later have larger ones."""
+        return self.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
+
+    def papers_after(self, rowid: int) -> list[tuple[int, Paper]]:
+        """(rowid, paper) of every paper stored after the one with ``rowid``, in the order they came."""
+        rows = self.conn.execute("SELECT rowid, data FROM papers WHERE rowid > ? ORDER BY rowid", (rowid,)).fetchall()
+        return [(r, Paper.model_validate_json(data)) for r, data in rows]
+
+    def find_by_source_id(self, source_id: str) -> str | None:
+        """The paper with a source record of this id in any source (record keys are ``source:id``)."""
+        row = self.conn.execute("SELECT paper_id FROM records WHERE key LIKE ? LIMIT 1", (f"%:{source_id}",)).fetchone()
+        return row[0] if row else None
+
+    def abstracts(self) -> Iterator[tuple[str, str | None]]:
+        """(paper id, abstract) of every paper, without reading the rest of it."""
+        yield from self.conn.execute("SELECT id, json_extract(data, '$.abstract') FROM papers")
+
+    def subareas(self) -> list[tuple[str, str | None]]:
+        """(paper id, sub-area) of every paper, in the order they came."""
+        return self.conn.execute("SELECT id, subarea FROM papers ORDER BY rowid").fetchall()
 
     def records_of(self, paper_id: str) -> list[Paper]:
         rows = self.conn.execute(
@@ -305,6 +332,17 @@ class PaperTables(Connection):
             sql += f" LIMIT {int(limit)}"
         for (data,) in self.conn.execute(sql, list(params)):
             yield Paper.model_validate_json(data)
+
+    def iter_papers_by_day(self, where: str = "", params: Iterable[Any] = ()) -> Iterator[tuple[Paper, str]]:
+        """Stream (paper, its day) in the order they came; ``where`` is a SQL condition over the papers
+        table's columns and ``day``: the date it was published, else the day it was first stored."""
+        sql = f"SELECT data, {DAY} AS day FROM papers {'WHERE ' + where if where else ''} ORDER BY rowid"
+        for data, paper_day in self.conn.execute(sql, list(params)):
+            yield Paper.model_validate_json(data), paper_day
+
+    def newest_day(self) -> str | None:
+        """The latest day of any paper (see :meth:`iter_papers_by_day`); None when there is none."""
+        return self.conn.execute(f"SELECT max({DAY}) FROM papers").fetchone()[0]
 
     def count(self, where: str = "", params: Iterable[Any] = ()) -> int:
         return self.conn.execute(f"SELECT count(*) FROM papers {'WHERE ' + where if where else ''}", list(params)).fetchone()[0]

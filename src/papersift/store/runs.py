@@ -48,6 +48,10 @@ class RunTables(Connection):
         rows = self.conn.execute("SELECT item FROM run_items WHERE run_id = ? AND state = ?", (run_id, state))
         return {r[0] for r in rows}
 
+    def item_count(self, run_id: int) -> int:
+        """How many items the run has marked, in any state."""
+        return self.conn.execute("SELECT count(*) FROM run_items WHERE run_id = ?", (run_id,)).fetchone()[0]
+
     def runs(self, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         sql = "SELECT id, kind, params, status, started_at, finished_at, stats FROM runs"
         rows = self.conn.execute(sql + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?", ([kind] if kind else []) + [limit])
