@@ -266,9 +266,8 @@ def _views(store: Store, settings: Settings, picks: list[Pick]):
     ids = [p.paper_id for p in picks]
     if not ids:
         return {}
-    marks = ",".join("?" * len(ids))
     labeller = Labeller(settings.llm.lang, settings)
-    return {v.id: v for v in iter_views(store, settings.llm.lang, labeller, where=f"id IN ({marks})", params=tuple(ids))}
+    return {v.id: v for v in iter_views(store, settings.llm.lang, labeller, ids=ids)}
 
 
 def deliver_pending(store: Store, settings: Settings, channels: list[ChannelConfig], report: DailyReport,

@@ -333,16 +333,40 @@ class PaperTables(Connection):
         for (data,) in self.conn.execute(sql, list(params)):
             yield Paper.model_validate_json(data)
 
-    def iter_papers_by_day(self, where: str = "", params: Iterable[Any] = ()) -> Iterator[tuple[Paper, str]]:
-        """Stream (paper, its day) in the order they came; ``where`` is a SQL condition over the papers
-        table's columns and ``day``: the date it was published, else the day it was first stored."""
-        sql = f"SELECT data, {DAY} AS day FROM papers {'WHERE ' + where if where else ''} ORDER BY rowid"
-        for data, paper_day in self.conn.execute(sql, list(params)):
+    def iter_papers_by_day(self, *, ids: Sequence[str] | None = None, on: str | None = None, since: str | None = None,
+                           after: str | None = None) -> Iterator[tuple[Paper, str]]:
+        """Stream (paper, its day: the date it was published, else the day it was first stored) in the
+        order they came; of these ids, of the day ``on``, from the day ``since``, after the day
+        ``after`` (ISO dates), each when given."""
+        conditions, params = [], []
+        if ids is not None:
+            conditions.append(f"id IN ({','.join('?' * len(ids))})")
+            params += ids
+        for value, test in ((on, "day = ?"), (since, "day >= ?"), (after, "day > ?")):
+            if value is not None:
+                conditions.append(test)
+                params.append(value)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        for data, paper_day in self.conn.execute(f"SELECT data, {DAY} AS day FROM papers {where} ORDER BY rowid", params):
             yield Paper.model_validate_json(data), paper_day
 
     def newest_day(self) -> str | None:
         """The latest day of any paper (see :meth:`iter_papers_by_day`); None when there is none."""
         return self.conn.execute(f"SELECT max({DAY}) FROM papers").fetchone()[0]
+
+    def newest_papers(self, limit: int, *, subarea: str | None = None, source: str | None = None,
+                      enrichment_statuses: Iterable[str] = ()) -> list[Paper]:
+        """At most ``limit`` papers, newest published first (then in the order they came); of the
+        sub-area and the source, and with an enrichment in each of the statuses, when given."""
+        conditions, params = [], []
+        for value, test in ((subarea, "subarea = ?"), (source, "source = ?")):
+            if value:
+                conditions.append(test)
+                params.append(value)
+        for status in enrichment_statuses:
+            conditions.append("id IN (SELECT paper_id FROM enrichments WHERE status = ?)")
+            params.append(status)
+        return list(self.iter_papers(" AND ".join(conditions), params, order="published DESC, rowid", limit=limit))
 
     def count(self, where: str = "", params: Iterable[Any] = ()) -> int:
         return self.conn.execute(f"SELECT count(*) FROM papers {'WHERE ' + where if where else ''}", list(params)).fetchone()[0]
