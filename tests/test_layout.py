@@ -70,3 +70,30 @@ def test_no_test_file_imports_another():
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])] if isinstance(node, ast.Import) else []
             offenders += [f"{path.name} imports {n}" for n in names if n.split(".")[0].startswith("test_")]
     assert offenders == []
+
+
+STORE = PACKAGE / "store"
+SQL_CALLS = {"execute", "executemany", "executescript"}
+
+
+def sql_outside_the_store(path: Path) -> list[str]:
+    """``file:line`` of each statement run, database connection reached (``.conn``) or opened
+    (``sqlite3.connect``) in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name, owner = node.func.attr, node.func.value
+            if name in SQL_CALLS or (name == "connect" and isinstance(owner, ast.Name) and owner.id == "sqlite3"):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {name}(")
+        if isinstance(node, ast.Attribute) and node.attr == "conn":
+            found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} .conn")
+    return found
+
+
+def test_only_the_store_runs_sql():
+    """Each table belongs to one module of papersift.store, the only code that runs SQL: the
+    stages call its methods, so a table's queries can be read, and changed, in one place."""
+    checked = [p for p in sorted(PACKAGE.rglob("*.py"))
+               if STORE not in p.parents]
+    assert len(checked) > 50 and sql_outside_the_store(STORE / "papers.py")  # the scan sees the tree and finds SQL
+    assert [hit for path in checked for hit in sql_outside_the_store(path)] == []

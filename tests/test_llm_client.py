@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from papersift.config import load_settings
 from papersift.llm.base import LLMError
-from papersift.llm.client import LLMClient, make_backend, recent_calls, run_totals, strict_schema
+from papersift.llm.client import LLMClient, make_backend, strict_schema
 from papersift.llm.openai_backend import OpenAIBackend
 from papersift.testing.llm_server import ScriptedServer
 
@@ -222,7 +222,7 @@ async def test_failed_calls_are_logged_and_never_served_from_the_cache(server, s
         with pytest.raises(LLMError):
             await client.chat(ask(), max_tokens=50)
         await client.chat(ask(), max_tokens=50)
-    errors = [c["error"] for c in recent_calls(store)]
+    errors = [c["error"] for c in store.recent_calls()]
     assert errors[0] is None and "HTTP 500" in errors[1]
     assert len(server.chat_requests) == 4
 
@@ -240,7 +240,7 @@ async def test_tokens_cached_prefix_and_cost_are_accounted_per_call_and_per_run(
     assert rows[0][3] == 0 and rows[1][3] > 0  # the shared system prompt is a cached prefix the second time
     for _, tokens_in, tokens_out, _, cost, _ in rows:
         assert cost == pytest.approx((tokens_in * 1.0 + tokens_out * 4.0) / 1e6)
-    totals = run_totals(store, 7)
+    totals = store.run_totals(7)
     assert totals["calls"] == usage.calls == 2
     assert totals["tokens_in"] == usage.tokens_in == rows[0][1] + rows[1][1]
     assert totals["cost"] == pytest.approx(usage.cost)

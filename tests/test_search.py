@@ -176,15 +176,14 @@ def test_filters_restrict_every_mode(tmp_path, sample_store):
 def test_a_filter_that_keeps_most_papers_ranks_as_one_that_names_them(sample_store):
     """When most papers pass, BM25 drops the others from its unfiltered list instead of being told them all."""
     from papersift.search.hybrid import BM25_WEIGHTS
-    from papersift.store.search import bm25_ranking
 
     match = fts_query("language models for reasoning and agents")
     every = np.array(sorted(r[0] for r in sample_store.conn.execute("SELECT rowid FROM papers")))
     allowed = every[every % 3 != 0]
     for depth in (2, 5, 20, 100):
-        named = bm25_ranking(sample_store.conn, match, depth, BM25_WEIGHTS, allowed)
+        named = sample_store.bm25_ranking(match, depth, BM25_WEIGHTS, allowed)
         assert named and set(r for r, _ in named) <= set(allowed.tolist())
-        assert bm25_ranking(sample_store.conn, match, depth, BM25_WEIGHTS, allowed, allowed_is_most=True) == named
+        assert sample_store.bm25_ranking(match, depth, BM25_WEIGHTS, allowed, allowed_is_most=True) == named
 
 
 def test_date_venue_and_starred_filters(store, sample_records):

@@ -67,27 +67,18 @@ def get_many(store: Store, paper_ids: Iterable[str]) -> dict[str, Curation]:
     ids = list(paper_ids)
     if not ids:
         return {}
-    marks = ",".join("?" * len(ids))
-    rows = store.conn.execute(
-        f"SELECT paper_id, starred, hidden, read, note, updated_at FROM curation WHERE paper_id IN ({marks})", ids
-    )
-    return {
-        r[0]: Curation(paper_id=r[0], starred=r[1], hidden=r[2], read=r[3], note=r[4], updated_at=r[5]) for r in rows
-    }
+    return {paper_id: Curation(paper_id=paper_id, **marks) for paper_id, marks in store.marks_of(ids).items()}
 
 
 def update(store: Store, paper_id: str, change: CurationChange) -> Curation:
     """Apply ``change`` to one paper's marks and return them all."""
     _require_paper(store, paper_id)
     given = change.model_fields_set
-    with store.transaction() as db:
+    with store.transaction():
         current = get(store, paper_id)
         merged = current.model_copy(update={k: getattr(change, k) for k in given}, deep=True)
         merged.updated_at = now()
-        db.execute(
-            "INSERT OR REPLACE INTO curation (paper_id, starred, hidden, read, note, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (paper_id, int(merged.starred), int(merged.hidden), int(merged.read), merged.note, merged.updated_at),
-        )
+        store.set_marks(paper_id, **merged.model_dump(exclude={"paper_id"}))
     return merged
 
 
@@ -136,5 +127,5 @@ def export_selection(store: Store, papers: Iterable[Paper], fmt: str, out: TextI
 
 
 def _require_paper(store: Store, paper_id: str) -> None:
-    if not store.conn.execute("SELECT 1 FROM papers WHERE id = ?", (paper_id,)).fetchone():
+    if not store.has_paper(paper_id):
         raise KeyError(paper_id)

@@ -42,9 +42,8 @@ class DemoReport:
 
 def _spread(store: Store, n: int) -> list[str]:
     """``n`` papers from different sub-areas, so the few cards show the range."""
-    rows = store.conn.execute("SELECT id, subarea FROM papers ORDER BY rowid").fetchall()
     picked, seen = [], set()
-    for paper_id, subarea in rows:
+    for paper_id, subarea in store.subareas():
         if len(picked) < n and subarea not in seen:
             picked.append(paper_id)
             seen.add(subarea)

@@ -38,7 +38,8 @@ from .config import NetSettings, Settings, default_config_path, load_settings
 from .llm import models
 from .llm.base import LLMError, Thinking
 from .llm.client import LLMClient, make_backend
-from .store import MIGRATIONS
+from .store import schema
+from .store.vectors import stored_vector_bytes
 
 PROBE_MESSAGES = [{"role": "user", "content": "Reply with one word: ready"}]
 PROBE_TOKENS = 8
@@ -149,8 +150,7 @@ def check_db(settings: Settings) -> CheckResult:
     if not path.exists():
         return _check_db_folder(path)
     try:
-        # mode=rw: never create a file; SQLite falls back to reading when the file is write-protected
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=5)
+        conn = schema.open_existing(path, timeout=5)
     except sqlite3.Error as exc:
         return _db_error(exc, path)
     try:
@@ -170,21 +170,21 @@ def _check_db_folder(path: Path) -> CheckResult:
 
 def _inspect_db(conn: sqlite3.Connection, path: Path) -> CheckResult:
     try:
-        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        problems = schema.integrity_problems(conn)
+        version = schema.version_of(conn)
     except sqlite3.Error as exc:
         return _db_error(exc, path)
     if problems != ["ok"]:
         return _broken("db", f"{path} fails its integrity check: {'; '.join(problems)}",
                        f"restore a backup, or salvage it: sqlite3 {path} .recover | sqlite3 recovered.db",
                        path=str(path), problems=problems)
-    latest = len(MIGRATIONS)
+    latest = len(schema.MIGRATIONS)
     if version > latest:
         return _broken("db", f"{path} is at schema version {version}, newer than this papersift ({latest})",
                        "use the newer papersift that wrote it, or a database this version made",
                        path=str(path), version=version)
     try:
-        _probe_write(conn)
+        schema.probe_write(conn)
     except sqlite3.Error as exc:
         return _db_error(exc, path)
     if version < latest:
@@ -192,16 +192,6 @@ def _inspect_db(conn: sqlite3.Connection, path: Path) -> CheckResult:
                         "the next papersift command that opens it migrates it (copy the file first to keep the old one)",
                         path=str(path), version=version)
     return _ok("db", f"{path}: integrity ok, schema version {version} (latest), writable", path=str(path), version=version)
-
-
-def _probe_write(conn: sqlite3.Connection) -> None:
-    """A write that touches the file, undone: it fails where the file or its folder is read-only."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("CREATE TABLE papersift_doctor_probe (x INTEGER)")
-        conn.execute("INSERT INTO papersift_doctor_probe VALUES (1)")
-    finally:
-        conn.execute("ROLLBACK")
 
 
 def _db_error(exc: sqlite3.Error, path: Path) -> CheckResult:
@@ -342,11 +332,10 @@ def _stored_dimension(db: Path, model: str) -> int | None:
     if not db.is_file():
         return None
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            row = conn.execute("SELECT length(vector) FROM embeddings WHERE model = ? LIMIT 1", (model,)).fetchone()
+        size = stored_vector_bytes(db, model)
     except sqlite3.Error:
         return None
-    return row[0] // 4 if row else None  # float32
+    return size // 4 if size is not None else None  # float32
 
 
 # --- sources -------------------------------------------------------------------------------------

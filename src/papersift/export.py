@@ -22,32 +22,19 @@ def paper_document(store: Store, paper: Paper) -> dict[str, Any]:
         {"source": r.source, "source_id": r.source_id, "url_abs": r.url_abs, "url_pdf": r.url_pdf}
         for r in store.records_of(paper.id)
     ]
-    enrichments = {
-        lang: {"status": status, **json.loads(data)}
-        for lang, status, data in store.conn.execute(
-            "SELECT lang, status, data FROM enrichments WHERE paper_id = ?", (paper.id,)
-        )
-    }
+    enrichments = {lang: {"status": status, **json.loads(data)} for lang, status, data in store.enrichments_of(paper.id)}
     if enrichments:
         doc["enrichment"] = enrichments
         doc["flags"] = sorted({e["status"] for e in enrichments.values() if e["status"] != "ok"})
-    deepdives = {
-        lang: json.loads(data)
-        for lang, data in store.conn.execute("SELECT lang, data FROM deepdives WHERE paper_id = ?", (paper.id,))
-    }
+    deepdives = {lang: json.loads(data) for lang, data in store.deepdives_of(paper.id).items()}
     if deepdives:
         doc["deepdive"] = deepdives
-    predictions = [
-        {"method": m, "area": a, "subarea": s, "confidence": c}
-        for m, a, s, c in store.conn.execute(
-            "SELECT method, area, subarea, confidence FROM predictions WHERE paper_id = ?", (paper.id,)
-        )
-    ]
+    predictions = store.predictions_of(paper.id)
     if predictions:
         doc["predictions"] = predictions
-    row = store.conn.execute("SELECT starred, hidden, read, note FROM curation WHERE paper_id = ?", (paper.id,)).fetchone()
-    if row:
-        doc["curation"] = {"starred": bool(row[0]), "hidden": bool(row[1]), "read": bool(row[2]), "note": row[3]}
+    marks = store.marks_of([paper.id]).get(paper.id)
+    if marks:
+        doc["curation"] = {k: marks[k] for k in ("starred", "hidden", "read", "note")}
     return doc
 
 

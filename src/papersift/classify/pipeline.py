@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold
 from ..config import cache_dir
 from ..models import Paper, Topic
 from ..search.embeddings import Embedder, embed_store, paper_text, vectors_for
-from ..store import Store, now
+from ..store import Store
 from . import supervised
 from .supervised import SEED, Example, SubareaClassifier, TrainingError
 from .taxonomy import Taxonomy
@@ -40,17 +40,9 @@ def models_dir() -> Path:
 # --- training data -------------------------------------------------------------------------------
 
 
-def user_corrections(store: Store) -> dict[str, str]:
-    """The latest sub-area a user gave each paper (the ``labels`` table keeps every correction)."""
-    rows = store.conn.execute(
-        "SELECT paper_id, subarea FROM labels WHERE origin = 'user' AND subarea IS NOT NULL ORDER BY id"
-    )
-    return dict(rows.fetchall())
-
-
 def labelled_papers(store: Store, exclude_abstracts: set[str] = frozenset()) -> list[tuple[Paper, str]]:
     """(paper, sub-area) for every paper a source or a user labelled."""
-    corrections = user_corrections(store)
+    corrections = store.user_corrections()
     found = []
     for paper in store.iter_papers():
         label = corrections.get(paper.id)
@@ -63,7 +55,7 @@ def labelled_papers(store: Store, exclude_abstracts: set[str] = frozenset()) -> 
 
 def unlabelled_papers(store: Store) -> list[Paper]:
     """Papers no source or user has labelled (model-assigned ones are classified again)."""
-    corrections = user_corrections(store)
+    corrections = store.user_corrections()
     return [
         p for p in store.iter_papers()
         if p.id not in corrections and not (p.topic and p.topic.origin in HUMAN_ORIGINS and p.topic.subarea)
@@ -168,17 +160,14 @@ def llm_votes(zero_shot: ZeroShotClassifier, papers: list[Paper], sample: list[t
 def save_prediction(store: Store, taxonomy: Taxonomy, prediction: Prediction, *, assign: bool) -> bool:
     """Record a prediction; make it the paper's topic unless a source or user labelled it. True if assigned."""
     area = taxonomy.area_of(prediction.subarea).key if prediction.subarea in taxonomy else None
-    with store.transaction() as db:
-        db.execute(
-            "INSERT OR REPLACE INTO predictions (paper_id, method, area, subarea, confidence, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (prediction.paper_id, prediction.method, area, prediction.subarea, prediction.confidence, now()),
-        )
+    with store.transaction():
+        store.save_prediction(prediction.paper_id, prediction.method, area, prediction.subarea, prediction.confidence)
         if not assign:
             return False
         paper = store.get(prediction.paper_id)
         if paper.topic and paper.topic.origin in HUMAN_ORIGINS and paper.topic.subarea:
             return False
-        if prediction.paper_id in user_corrections(store):
+        if prediction.paper_id in store.user_corrections():
             return False
         store.set_topic(prediction.paper_id, Topic(area=area, subarea=prediction.subarea, origin="model", confidence=prediction.confidence))
     return True

@@ -118,11 +118,9 @@ def calls(
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """List logged LLM calls with their tokens, cost and errors."""
-    from ..llm.client import recent_calls, run_totals
-
     with common.open_store() as store:
-        rows = recent_calls(store, limit, run_id=run)
-        totals = run_totals(store, run) if run is not None else None
+        rows = store.recent_calls(limit, run_id=run)
+        totals = store.run_totals(run) if run is not None else None
     if as_json:
         common.print_json({"calls": rows, "totals": totals} if totals is not None else rows)
         return

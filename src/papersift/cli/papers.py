@@ -31,19 +31,9 @@ def list_papers(
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """List papers, newest first."""
-    conditions, params = [], []
-    if subarea:
-        conditions.append("subarea = ?")
-        params.append(subarea)
-    if source:
-        conditions.append("source = ?")
-        params.append(source)
-    for wanted, status in ((flagged, "flagged"), (poor, "poor"), (failed, "failed")):
-        if wanted:
-            conditions.append("id IN (SELECT paper_id FROM enrichments WHERE status = ?)")
-            params.append(status)
+    statuses = [status for wanted, status in ((flagged, "flagged"), (poor, "poor"), (failed, "failed")) if wanted]
     with common.open_store() as store:
-        papers = list(store.iter_papers(" AND ".join(conditions), params, order="published DESC, rowid", limit=limit))
+        papers = store.newest_papers(limit, subarea=subarea, source=source, enrichment_statuses=statuses)
         if as_json:
             common.print_json([exporting.paper_document(store, p) for p in papers])
             return

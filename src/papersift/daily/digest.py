@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ..publish.render import environment, labels
 from ..publish.view import PaperView
-from ..store import Store, now
+from ..store import Store
 from .rank import Pick
 from .synthesis import CITATION, Synthesis
 
@@ -112,49 +112,27 @@ def start_cursor(store: Store) -> int:
     """The first run starts from the papers already stored: only what arrives from now on is new."""
     current = cursor(store)
     if current is None:
-        current = store.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
+        current = store.max_rowid()
         store.set_state(*CURSOR, str(current))
     return current
 
 
 def save_digest(store: Store, digest: DailyDigest, through_rowid: int, channels: list[str]) -> DailyDigest:
     """Store the digest with a pending delivery per channel and move the cursor past its papers, atomically."""
-    with store.transaction() as db:
-        digest_id = db.execute(
-            "INSERT INTO daily_digests (day, through_rowid, data, created_at) VALUES (?, ?, '{}', ?)",
-            (digest.day.isoformat(), through_rowid, now()),
-        ).lastrowid
+    with store.transaction():
+        digest_id = store.add_digest(digest.day.isoformat(), through_rowid, channels)
         digest = digest.model_copy(update={"id": digest_id})
-        db.execute("UPDATE daily_digests SET data = ? WHERE id = ?", (digest.model_dump_json(), digest_id))
-        db.executemany("INSERT INTO daily_deliveries (digest_id, channel, updated_at) VALUES (?, ?, ?)",
-                       [(digest_id, channel, now()) for channel in channels])
+        store.set_digest_data(digest_id, digest.model_dump_json())
         store.set_state(*CURSOR, str(through_rowid))
     return digest
 
 
 def digest_by_id(store: Store, digest_id: int) -> DailyDigest:
-    row = store.conn.execute("SELECT data FROM daily_digests WHERE id = ?", (digest_id,)).fetchone()
-    if row is None:
+    data = store.digest_data(digest_id)
+    if data is None:
         raise KeyError(digest_id)
-    return DailyDigest.model_validate_json(row[0])
+    return DailyDigest.model_validate_json(data)
 
 
 def recent_digests(store: Store, limit: int = 30) -> list[DailyDigest]:
-    rows = store.conn.execute("SELECT data FROM daily_digests ORDER BY id DESC LIMIT ?", (limit,))
-    return [DailyDigest.model_validate_json(r[0]) for r in rows]
-
-
-def pending_deliveries(store: Store) -> list[tuple[int, str, int]]:
-    """(digest id, channel, attempts so far) of every delivery not sent yet, oldest digest first."""
-    return store.conn.execute(
-        "SELECT digest_id, channel, attempts FROM daily_deliveries WHERE status != 'sent' ORDER BY digest_id, channel"
-    ).fetchall()
-
-
-def record_delivery(store: Store, digest_id: int, channel: str, error: str | None, attempts: int) -> None:
-    with store.transaction() as db:
-        db.execute(
-            "UPDATE daily_deliveries SET status = ?, attempts = attempts + ?, error = ?, sent_at = ?, updated_at = ?"
-            " WHERE digest_id = ? AND channel = ?",
-            ("failed" if error else "sent", attempts, error, None if error else now(), now(), digest_id, channel),
-        )
+    return [DailyDigest.model_validate_json(data) for data in store.recent_digest_data(limit)]

@@ -123,9 +123,7 @@ def _library_vectors(store: Store, embedder: Embedder, library: Library, report:
     missing = [h for h in texts if LIBRARY_PREFIX + h not in known]
     if missing:
         fresh = embedder.embed([texts[h][0] for h in missing])
-        with store.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO embeddings (paper_id, model, content_hash, vector) VALUES (?, ?, ?, ?)",
-                           [(LIBRARY_PREFIX + h, embedder.name, h, to_blob(v)) for h, v in zip(missing, fresh)])
+        store.save_vectors(embedder.name, [(LIBRARY_PREFIX + h, h, to_blob(v)) for h, v in zip(missing, fresh)])
         known.update({LIBRARY_PREFIX + h: v for h, v in zip(missing, fresh)})
     vectors, labels = [known[LIBRARY_PREFIX + h] for h in texts], [label for _, label in texts.values()]
     stored, absent = [], []
@@ -148,8 +146,7 @@ def _library_vectors(store: Store, embedder: Embedder, library: Library, report:
 def interests_for(store: Store, embedder: Embedder, library: Library, settings: Settings, report: DailyReport) -> Interests:
     """The reader's interests as vectors: library files, plus starred papers; hidden papers count against."""
     vectors, labels = _library_vectors(store, embedder, library, report)
-    starred = [r[0] for r in store.conn.execute("SELECT paper_id FROM curation WHERE starred = 1")]
-    hidden = [r[0] for r in store.conn.execute("SELECT paper_id FROM curation WHERE hidden = 1")]
+    starred, hidden = store.starred_papers(), store.hidden_papers()
     found = vectors_for(store, starred + hidden, embedder.name)
     for paper_id in starred:
         if paper_id in found:
@@ -169,24 +166,17 @@ def interests_for(store: Store, embedder: Embedder, library: Library, settings: 
 
 def new_papers(store: Store, after_rowid: int, library: Library) -> tuple[list[Paper], int]:
     """Papers stored after ``after_rowid`` that the reader neither hid nor has; and the newest rowid seen."""
-    hidden = {r[0] for r in store.conn.execute("SELECT paper_id FROM curation WHERE hidden = 1")}
+    hidden = set(store.hidden_papers())
     owned = library.keys()
-    rows = store.conn.execute("SELECT rowid, data FROM papers WHERE rowid > ? ORDER BY rowid", (after_rowid,)).fetchall()
-    papers = [Paper.model_validate_json(data) for _, data in rows]
-    fresh = [p for p in papers if p.id not in hidden and not owned.intersection(p.dedup_keys()) and not p.withdrawn]
-    return fresh, max((r[0] for r in rows), default=after_rowid)
+    rows = store.papers_after(after_rowid)
+    fresh = [p for _, p in rows if p.id not in hidden and not owned.intersection(p.dedup_keys()) and not p.withdrawn]
+    return fresh, max((rowid for rowid, _ in rows), default=after_rowid)
 
 
 def stale_cards(store: Store, lang: str) -> list[str]:
     """Papers whose card was written from another text than the paper has now (a new version changed it)."""
-    stale = []
-    rows = store.conn.execute(
-        "SELECT e.paper_id, json_extract(e.data, '$.source_hash'), p.data FROM enrichments e JOIN papers p ON p.id = e.paper_id"
-        " WHERE e.lang = ? AND e.status != 'failed' AND json_extract(e.data, '$.source_hash') IS NOT NULL", (lang,))
-    for paper_id, recorded, data in rows:
-        if recorded != source_hash(source_text(Paper.model_validate_json(data))):
-            stale.append(paper_id)
-    return stale
+    return [paper_id for paper_id, recorded, paper in store.card_sources(lang)
+            if recorded != source_hash(source_text(paper))]
 
 
 def _fetch(settings: Settings, report: DailyReport, progress: Progress) -> None:
@@ -276,9 +266,8 @@ def _views(store: Store, settings: Settings, picks: list[Pick]):
     ids = [p.paper_id for p in picks]
     if not ids:
         return {}
-    marks = ",".join("?" * len(ids))
     labeller = Labeller(settings.llm.lang, settings)
-    return {v.id: v for v in iter_views(store, settings.llm.lang, labeller, where=f"id IN ({marks})", params=tuple(ids))}
+    return {v.id: v for v in iter_views(store, settings.llm.lang, labeller, ids=ids)}
 
 
 def deliver_pending(store: Store, settings: Settings, channels: list[ChannelConfig], report: DailyReport,
@@ -286,7 +275,7 @@ def deliver_pending(store: Store, settings: Settings, channels: list[ChannelConf
     """Send every delivery not sent yet on the channels configured now, retrying each a few times."""
     by_name = {c.name: c for c in channels}
     context = DeliveryContext(store=store, settings=settings)
-    for digest_id, name, earlier in digests.pending_deliveries(store):
+    for digest_id, name, earlier in store.pending_deliveries():
         config = by_name.get(name)
         if config is None:
             report.notes.append(f"digest {digest_id}: channel {name!r} is no longer configured; not sent")
@@ -303,7 +292,7 @@ def deliver_pending(store: Store, settings: Settings, channels: list[ChannelConf
                 error = str(exc) or type(exc).__name__
                 if tries < config.attempts:
                     sleep(config.retry_delay * 2 ** (tries - 1))
-        digests.record_delivery(store, digest_id, name, error, tries)
+        store.record_delivery(digest_id, name, error, tries)
         report.deliveries.append({"digest_id": digest_id, "channel": name, "status": "failed" if error else "sent",
                                   "attempts": earlier + tries, "error": error})
 
@@ -341,7 +330,7 @@ def run_daily(settings: Settings, *, dry_run: bool = False, progress: Progress |
             papers, _ = new_papers(store, after, library) if after is not None else ([], 0)
             _report_picks(report, _picks(store, embedder, library, settings, papers, report, today), papers, store, settings)
             report.deliveries = [{"digest_id": d, "channel": c, "status": "pending", "attempts": a, "error": None}
-                                 for d, c, a in digests.pending_deliveries(store)]
+                                 for d, c, a in store.pending_deliveries()]
             report.elapsed = time.monotonic() - started
             return report
         run_id = store.start_run(RUN_KIND, {})

@@ -97,12 +97,12 @@ def find_paper(store: Store, ref: CardReference) -> str | None:
         try:
             return store.resolve(key)
         except KeyError:
-            row = store.conn.execute("SELECT paper_id FROM records WHERE key LIKE ? LIMIT 1", (f"%:{key}",)).fetchone()
-            if row:
-                return row[0]
+            found = store.find_by_source_id(key)
+            if found:
+                return found
     if ref.abstract:
         wanted = " ".join(ref.abstract.split())
-        for paper_id, abstract in store.conn.execute("SELECT id, json_extract(data, '$.abstract') FROM papers"):
+        for paper_id, abstract in store.abstracts():
             if " ".join((abstract or "").split()) == wanted:
                 return paper_id
     return None

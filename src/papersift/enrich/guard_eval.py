@@ -285,11 +285,8 @@ def stored_readings_report(store: Store, records: list[ReferenceRecord]) -> dict
     """Lengths and guard verdicts of the readings a store holds for the same papers (matched by
     abstract); None when it holds none."""
     by_abstract = {_same_text(r.abstract): r for r in records}
-    rows = store.conn.execute(
-        "SELECT json_extract(p.data, '$.abstract'), e.data FROM enrichments e JOIN papers p ON p.id = e.paper_id"
-    )
     readings, flagged = [], 0
-    for abstract, data in rows:
+    for abstract, data in store.enrichments_with_abstracts():
         record = by_abstract.get(_same_text(abstract or ""))
         if record is None:
             continue

@@ -39,7 +39,6 @@ from .prompts import card_messages, prompt_version, source_hash, source_text
 log = logging.getLogger(__name__)
 
 RUN_KIND = "enrich"
-PAGE = 256  # papers read from the store at a time
 MAX_TOKENS = 2048  # a full Chinese card is ~700-1,000 tokens
 KEPT_FAILURES = 50  # failure reasons kept in the run report
 WORKERS_PER_SLOT = 2
@@ -110,52 +109,13 @@ class RunReport:
 ProgressCallback = Callable[[RunReport], None]
 
 
-def _conditions(selection: Selection, lang: str, force: bool, run_id: int) -> tuple[str, list[Any]]:
-    conditions = ["id NOT IN (SELECT item FROM run_items WHERE run_id = ?)"]  # what this run already did
-    params: list[Any] = [run_id]
-    if not force:
-        # A failed paper is tried again by a later run; ok, flagged and poor ones are done.
-        conditions.append(
-            "NOT EXISTS (SELECT 1 FROM enrichments e WHERE e.paper_id = papers.id AND e.lang = ? AND e.status != 'failed')"
-        )
-        params.append(lang)
-    if selection.paper_ids:
-        conditions.append(f"id IN ({','.join('?' * len(selection.paper_ids))})")
-        params += selection.paper_ids
-    if selection.subarea:
-        conditions.append("subarea = ?")
-        params.append(selection.subarea)
-    if selection.source:
-        conditions.append("source = ?")
-        params.append(selection.source)
-    return " AND ".join(conditions), params
-
-
-def _pending(store: Store, where: str, params: list[Any], limit: int | None) -> Iterator[Paper]:
-    """The papers to do, a page at a time (keyset on rowid: no cursor stays open across writes)."""
-    last, yielded = 0, 0
-    while limit is None or yielded < limit:
-        page = min(PAGE, limit - yielded) if limit is not None else PAGE
-        rows = store.conn.execute(
-            f"SELECT rowid, data FROM papers WHERE rowid > ? AND {where} ORDER BY rowid LIMIT ?", [last, *params, page]
-        ).fetchall()
-        if not rows:
-            return
-        for rowid, data in rows:
-            last = rowid
-            yielded += 1
-            yield Paper.model_validate_json(data)
-
-
 def pending_papers(store: Store, lang: str, selection: Selection, force: bool, run_id: int) -> tuple[Iterator[Paper], int]:
     """The papers run ``run_id`` still has to do, streamed, and how many they are."""
-    where, params = _conditions(selection, lang, force, run_id)
     limit = selection.limit
     if limit is not None:  # a resumed run counts what it did before its restart
-        done = store.conn.execute("SELECT count(*) FROM run_items WHERE run_id = ?", (run_id,)).fetchone()[0]
-        limit = max(0, limit - done)
-    total = store.count(where, params)
-    return _pending(store, where, params, limit), min(total, limit) if limit is not None else total
+        limit = max(0, limit - store.item_count(run_id))
+    return store.papers_to_enrich(lang, run_id, force=force, paper_ids=selection.paper_ids, subarea=selection.subarea,
+                                  source=selection.source, limit=limit)
 
 
 class Enricher:

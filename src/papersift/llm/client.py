@@ -36,7 +36,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from ..config import Settings
 from ..plugins import PluginError
-from ..store import Store, now
+from ..store import Store
 from .base import BACKENDS, Backend, ChatRequest, ChatResult, LLMError, Thinking, TransientLLMError
 from .prompts import environment
 
@@ -318,16 +318,13 @@ class LLMClient:
     def _cached(self, key: str) -> ChatResult | None:
         if self.store is None:
             return None
-        row = self.store.conn.execute(
-            "SELECT response, reasoning, model, tokens_in, tokens_out, tokens_reasoning, tokens_cached FROM llm_calls"
-            " WHERE cache_key = ? AND error IS NULL AND response IS NOT NULL ORDER BY id DESC LIMIT 1",
-            (key,),
-        ).fetchone()
+        row = self.store.cached_call(key)
         if row is None:
             return None
-        response = json.loads(row[0])
-        return ChatResult(text=response["text"], reasoning=row[1], model=row[2] or "", tokens_in=row[3] or 0,
-                          tokens_out=row[4] or 0, tokens_reasoning=row[5] or 0, tokens_cached=row[6] or 0,
+        response = json.loads(row["response"])
+        return ChatResult(text=response["text"], reasoning=row["reasoning"], model=row["model"] or "",
+                          tokens_in=row["tokens_in"] or 0, tokens_out=row["tokens_out"] or 0,
+                          tokens_reasoning=row["tokens_reasoning"] or 0, tokens_cached=row["tokens_cached"] or 0,
                           finish_reason=response.get("finish_reason"))
 
     def _log(self, key: str, request: ChatRequest, result: ChatResult | None, duration: float,
@@ -339,17 +336,14 @@ class LLMClient:
              "schema": request.schema, "thinking": str(request.thinking)}, ensure_ascii=False)
         response = json.dumps({"text": result.text, "finish_reason": result.finish_reason}, ensure_ascii=False) if result else None
         reasoning = result.reasoning if result and self.llm.keep_reasoning else None
-        with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO llm_calls (cache_key, run_id, paper_id, backend, model, request, response, reasoning,"
-                " tokens_in, tokens_out, tokens_reasoning, tokens_cached, cost, duration, error, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, run_id if run_id is not None else self.run_id, paper_id, self.backend.name,
-                 (result.model if result and result.model else self.model), encoded_request, response, reasoning,
-                 result.tokens_in if result else 0, result.tokens_out if result else 0,
-                 result.tokens_reasoning if result else 0, result.tokens_cached if result else 0,
-                 cost, round(duration, 4), error, now()),
-            )
+        self.store.log_call(
+            cache_key=key, run_id=run_id if run_id is not None else self.run_id, paper_id=paper_id,
+            backend=self.backend.name, model=result.model if result and result.model else self.model,
+            request=encoded_request, response=response, reasoning=reasoning,
+            tokens_in=result.tokens_in if result else 0, tokens_out=result.tokens_out if result else 0,
+            tokens_reasoning=result.tokens_reasoning if result else 0, tokens_cached=result.tokens_cached if result else 0,
+            cost=cost, duration=round(duration, 4), error=error,
+        )
 
 
 def reask_message(error: str) -> str:
@@ -361,28 +355,3 @@ def _describe(exc: Exception) -> str:
         problems = [f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:8]]
         return "; ".join(problems)
     return str(exc)
-
-
-def run_totals(store: Store, run_id: int) -> dict[str, Any]:
-    """Calls, tokens and cost that one run logged."""
-    row = store.conn.execute(
-        "SELECT count(*), sum(error IS NOT NULL), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0),"
-        " coalesce(sum(tokens_reasoning), 0), coalesce(sum(tokens_cached), 0), coalesce(sum(cost), 0.0)"
-        " FROM llm_calls WHERE run_id = ?",
-        (run_id,),
-    ).fetchone()
-    names = ("calls", "errors", "tokens_in", "tokens_out", "tokens_reasoning", "tokens_cached", "cost")
-    return {name: (value or 0) for name, value in zip(names, row)}
-
-
-def recent_calls(store: Store, limit: int = 20, run_id: int | None = None) -> list[dict[str, Any]]:
-    """The latest logged calls (of one run, if given), newest first, without request and response."""
-    where = "WHERE run_id = ?" if run_id is not None else ""
-    rows = store.conn.execute(
-        "SELECT id, created_at, run_id, paper_id, backend, model, tokens_in, tokens_out, tokens_reasoning,"
-        f" tokens_cached, cost, duration, error FROM llm_calls {where} ORDER BY id DESC LIMIT ?",
-        ([run_id] if run_id is not None else []) + [limit],
-    )
-    names = ("id", "created_at", "run_id", "paper_id", "backend", "model", "tokens_in", "tokens_out",
-             "tokens_reasoning", "tokens_cached", "cost", "duration", "error")
-    return [dict(zip(names, row)) for row in rows]

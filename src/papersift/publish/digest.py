@@ -67,20 +67,20 @@ def mark_published(store: Store, digest: Digest) -> None:
         store.set_state(*STATE, newest.isoformat())
 
 
-def _selection(store: Store, on: date | None, since: date | None, everything: bool) -> tuple[str, tuple]:
+def _selection(store: Store, on: date | None, since: date | None, everything: bool) -> dict[str, str]:
+    """The days to publish, as :meth:`Store.iter_papers_by_day` selects them."""
     if (on is not None) + (since is not None) + everything > 1:
         raise ValueError("choose one of a date, a start date, or all")
     if everything:
-        return "", ()
+        return {}
     if on:
-        return "day = ?", (on.isoformat(),)
+        return {"on": on.isoformat()}
     if since:
-        return "day >= ?", (since.isoformat(),)
+        return {"since": since.isoformat()}
     last = last_digest(store)
     if last:
-        return "day > ?", (last.isoformat(),)
-    newest = store.conn.execute("SELECT max(coalesce(published, substr(created_at, 1, 10))) FROM papers").fetchone()[0]
-    return "day = ?", (newest or "",)
+        return {"after": last.isoformat()}
+    return {"on": store.newest_day() or ""}
 
 
 def _ordered(papers: list[PaperView], order: str, lang: str) -> list[DigestGroup]:
@@ -111,8 +111,7 @@ def build_digest(
 ) -> Digest:
     if order not in ORDERS:
         raise ValueError(f"unknown digest order {order!r}; use one of {', '.join(ORDERS)}")
-    where, params = _selection(store, on, since, everything)
-    views = list(iter_views(store, lang, Labeller(lang, settings), where=where, params=params, href=href))
+    views = list(iter_views(store, lang, Labeller(lang, settings), href=href, **_selection(store, on, since, everything)))
     views.sort(key=lambda p: p.day, reverse=True)  # stable: source order within a day
     days = [
         DigestDay(day=day, count=len(papers), groups=_ordered(papers, order, lang))

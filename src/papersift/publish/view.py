@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -224,7 +224,7 @@ def paper_view(
 
 def view_of(store: Store, paper_id: str, lang: str, *, settings=None, href: Callable[[Paper], str | None] | None = None) -> PaperView:
     """One stored paper as a reader sees it (the web UI's paper page); ``KeyError`` if unknown."""
-    for view in iter_views(store, lang, Labeller(lang, settings), where="id = ?", params=(paper_id,), href=href):
+    for view in iter_views(store, lang, Labeller(lang, settings), ids=[paper_id], href=href):
         return view
     raise KeyError(paper_id)
 
@@ -234,16 +234,11 @@ def iter_views(
     lang: str,
     labeller: Labeller,
     *,
-    where: str = "",
-    params: tuple = (),
     href: Callable[[Paper], str | None] | None = None,
+    **selection: Any,
 ) -> Iterator[PaperView]:
-    """Every paper matching ``where`` (SQL over the papers table and ``day``), in source order."""
-    # papers.created_at is when the paper was first stored: the day of a paper without a date
-    day = "coalesce(published, substr(created_at, 1, 10))"
-    sql = f"SELECT data, {day} AS day FROM papers {'WHERE ' + where if where else ''} ORDER BY rowid"
-    for data, paper_day in store.conn.execute(sql, list(params)):
-        paper = Paper.model_validate_json(data)
+    """Every paper of the selection (ids, a day: see :meth:`Store.iter_papers_by_day`), in source order."""
+    for paper, paper_day in store.iter_papers_by_day(**selection):
         yield paper_view(
             paper, store.enrichment(paper.id, lang), lang, labeller, day=date.fromisoformat(paper_day), href=href
         )

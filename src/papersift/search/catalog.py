@@ -27,7 +27,6 @@ from pydantic import BaseModel, Field
 
 from ..models import Paper
 from ..store import Store
-from ..store import catalog as db
 from .filters import STATUSES, Filters
 
 if TYPE_CHECKING:
@@ -128,7 +127,7 @@ class Snapshot:
         self._load_curation(store)
 
     def _load_papers(self, store: Store) -> None:
-        rows = db.facet_rows(store.conn)
+        rows = store.facet_rows()
         rowids = _rowids(rows)
         day = Column.of([r[5] for r in rows])
         # newest first (no date last), then the later rowid: sorted here, cheaper than ORDER BY
@@ -150,7 +149,7 @@ class Snapshot:
         self._load_keywords(store)
 
     def _load_keywords(self, store: Store) -> None:
-        rows = db.keyword_rows(store.conn, self.lang)
+        rows = store.keyword_rows(self.lang)
         positions = self.positions(_rowids(rows))
         keep = positions >= 0
         column = Column.of([r[1] for r in rows])
@@ -160,14 +159,14 @@ class Snapshot:
     # reload one part while requests read the original
 
     def _load_enrichments(self, store: Store) -> None:
-        rows = db.enrichment_status_rows(store.conn, self.lang)
+        rows = store.enrichment_status_rows(self.lang)
         status = np.zeros(len(self.rowids), dtype=np.int8)  # 0: pending
         codes = np.array([STATUSES.index(r[1]) if r[1] in STATUSES else 0 for r in rows], dtype=np.int8)
         self._set(status, _rowids(rows), codes)
         self.status = status
 
     def _load_curation(self, store: Store) -> None:
-        rows = db.curation_rows(store.conn)
+        rows = store.curation_rows()
         flags = {}
         for i, name in enumerate(("starred", "read", "hidden"), 1):
             flags[name] = np.zeros(len(self.rowids), dtype=bool)
@@ -271,7 +270,7 @@ class Catalog:
         self._worker: threading.Thread | None = None
 
     def snapshot(self, store: Store) -> Snapshot:
-        counters = db.change_counters(store.conn)  # read before loading: a write during the load means one more reload, never a miss
+        counters = store.change_counters()  # read before loading: a write during the load means one more reload, never a miss
         with self._lock:
             snap, seen = self._snapshot, self._counters
             if snap is None:
@@ -315,7 +314,7 @@ class Catalog:
 
         def reload() -> None:
             with Store(path) as store:
-                counters = db.change_counters(store.conn)
+                counters = store.change_counters()
                 fresh = Snapshot(store, self.lang, self.area_key)
             with self._lock:
                 self._install(fresh, counters)
@@ -343,13 +342,13 @@ class Catalog:
             return facets
         within = None
         if within_ids is not None:
-            within = snap.positions(np.array(list(db.rowids_by_id(store.conn, within_ids).values()), dtype=np.int64))
+            within = snap.positions(np.array(list(store.rowids_by_id(within_ids).values()), dtype=np.int64))
             within = within[within >= 0]
         return snap.facets(filters, within)
 
     def allowed(self, store: Store, filters: Filters) -> Selection:
         """The papers a search may rank."""
-        if not filters.active() and not db.any_hidden(store.conn):
+        if not filters.active() and not store.any_hidden():
             return Selection(None)  # the empty filter leaves out hidden papers only: no snapshot to load
         snap = self.snapshot(store)
         mask = snap.mask(filters)
@@ -369,13 +368,13 @@ class Selection:
 
 def ids_of_rowids(store: Store, rowids: list[int]) -> list[str]:
     """Paper ids in the order of ``rowids`` (missing ones left out)."""
-    found = db.ids_by_rowid(store.conn, rowids)
+    found = store.ids_by_rowid(rowids)
     return [found[r] for r in rowids if r in found]
 
 
 def papers_by_id(store: Store, ids: list[str]) -> list[Paper]:
     """Papers in the order of ``ids`` (missing ones left out)."""
-    found = db.paper_json_by_id(store.conn, ids)
+    found = store.paper_json_by_id(ids)
     return [Paper.model_validate_json(found[i]) for i in ids if i in found]
 
 

@@ -148,11 +148,8 @@ def get_embedder(settings: Settings | EmbeddingSettings | None = None) -> Embedd
 
 def translated_parts(store: Store, paper_id: str) -> list[str]:
     """Translated title and TL;DR of every usable enrichment of the paper."""
-    rows = store.conn.execute(
-        "SELECT lang FROM enrichments WHERE paper_id = ? AND status != 'failed' ORDER BY lang", (paper_id,)
-    ).fetchall()
     parts = []
-    for (lang,) in rows:
+    for lang in store.usable_enrichment_langs(paper_id):
         enrichment = store.enrichment(paper_id, lang)
         if enrichment and enrichment.card:
             parts += [enrichment.card.title, enrichment.card.tldr]
@@ -192,8 +189,8 @@ class EmbedReport:
 
 def _stale(store: Store, model: str) -> Iterator[tuple[str, str, str]]:
     """(paper_id, text, hash) of every paper with no vector or a vector of older text."""
-    known = dict(store.conn.execute("SELECT paper_id, content_hash FROM embeddings WHERE model = ?", (model,)))
-    enriched = {r[0] for r in store.conn.execute("SELECT DISTINCT paper_id FROM enrichments WHERE status != 'failed'")}
+    known = store.vector_hashes(model)
+    enriched = store.usably_enriched_papers()
     for paper in store.iter_papers():
         text = paper_text(paper, translated_parts(store, paper.id) if paper.id in enriched else [])
         digest = content_hash(text)
@@ -221,11 +218,8 @@ def embed_store(
         except EmbeddingError as exc:
             report.errors.append(f"papers {batch[0][0]}…{batch[-1][0]}: {exc}")
             continue
-        with store.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO embeddings (paper_id, model, content_hash, vector) VALUES (?, ?, ?, ?)",
-                [(pid, embedder.name, digest, to_blob(vec)) for (pid, _, digest), vec in zip(batch, vectors)],
-            )
+        with store.transaction():
+            store.save_vectors(embedder.name, [(pid, digest, to_blob(vec)) for (pid, _, digest), vec in zip(batch, vectors)])
             store.set_state(STATE_SOURCE, embedder.name, uuid.uuid4().hex)
         report.embedded += len(batch)
         if on_progress:
@@ -251,21 +245,12 @@ class VectorCoverage(BaseModel):
 
 def vector_coverage(store: Store, model: str) -> VectorCoverage:
     """How many of the store's papers have no vector of ``model`` (never embedded since ingest)."""
-    missing = store.count("NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_id = papers.id AND e.model = ?)", [model])
-    return VectorCoverage(model=model, papers=store.count(), without_vectors=missing)
+    return VectorCoverage(model=model, papers=store.count(), without_vectors=store.papers_without_vectors(model))
 
 
 def vectors_for(store: Store, paper_ids: list[str], model: str) -> dict[str, np.ndarray]:
     """Stored vectors of these papers (those that have one)."""
-    found: dict[str, np.ndarray] = {}
-    for start in range(0, len(paper_ids), 500):
-        chunk = paper_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = store.conn.execute(
-            f"SELECT paper_id, vector FROM embeddings WHERE model = ? AND paper_id IN ({marks})", [model, *chunk]
-        )
-        found.update((pid, from_blob(blob)) for pid, blob in rows)
-    return found
+    return {pid: from_blob(blob) for pid, blob in store.vector_blobs(model, paper_ids)}
 
 
 # --- the in-memory matrix that vector search scans ------------------------------------------
@@ -296,10 +281,7 @@ def load_matrix(store: Store, model: str) -> VectorMatrix:
         cached = _matrices.get(key)
         if cached is not None and cached.generation == generation:
             return cached
-        rows = store.conn.execute(
-            "SELECT p.rowid, e.vector FROM embeddings e JOIN papers p ON p.id = e.paper_id WHERE e.model = ? ORDER BY p.rowid",
-            (model,),
-        ).fetchall()
+        rows = store.vectors_by_rowid(model)
         if rows:
             rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)

@@ -24,9 +24,7 @@ from pydantic import BaseModel, Field
 
 from ..models import Paper
 from ..store import Store
-from ..store import search as db
 from ..text import segment
-from ..store.catalog import ids_by_rowid
 from .catalog import Catalog, Selection, papers_by_id, shared_catalog
 from .embeddings import (
     Embedder, EmbeddingError, USEEmbedder, VectorCoverage, VectorMatrix, get_embedder, load_matrix, paper_text, vector_coverage,
@@ -116,7 +114,7 @@ def lexical_ranking(store: Store, query: str, depth: int, allowed: Selection = S
     match = fts_query(query)
     if match is None or (allowed.rowids is not None and len(allowed.rowids) == 0):
         return []
-    return db.bm25_ranking(store.conn, match, depth, BM25_WEIGHTS, allowed.rowids, allowed_is_most=allowed.most)
+    return store.bm25_ranking(match, depth, BM25_WEIGHTS, allowed.rowids, allowed_is_most=allowed.most)
 
 
 def _top(matrix: VectorMatrix, query: np.ndarray, depth: int, allowed: np.ndarray | None, exclude: set[int] = frozenset()) -> list[tuple[int, float]]:
@@ -168,7 +166,7 @@ def embedder_name(settings: Settings) -> str:
 
 
 def _hits(store: Store, scored: list[tuple[int, float, dict[str, int]]]) -> list[Hit]:
-    papers = db.paper_json_by_rowid(store.conn, [r for r, _, _ in scored])
+    papers = store.paper_json_by_rowid([r for r, _, _ in scored])
     return [Hit(paper=Paper.model_validate_json(papers[r]), score=s, ranks=ranks) for r, s, ranks in scored if r in papers]
 
 
@@ -209,14 +207,14 @@ def search_papers(
             raise SearchError("empty query: give some words to search for, or a filter to list papers by")
         return _newest(store, catalog, filters, limit, page)
     model = embedder.name if embedder else embedder_name(settings)
-    has_vectors = db.has_vectors(store.conn, model)
+    has_vectors = store.has_vectors(model)
     coverage = vector_coverage(store, model) if mode != "lexical" else None
     mode = ("hybrid" if has_vectors else "lexical") if mode == "auto" else mode
     if mode == "vector" and not has_vectors:
         raise SearchError(f"no {model} embeddings in {store.path}: run `papersift embed` first")
     embedder = (embedder or _embedder(settings)) if has_vectors and mode != "lexical" else None
     scored = _ranked(store, query, mode, max(depth, limit), catalog.allowed(store, filters), embedder)
-    id_of = ids_by_rowid(store.conn, [r for r, _, _ in scored])
+    id_of = store.ids_by_rowid([r for r, _, _ in scored])
     scored = [s for s in scored if s[0] in id_of]  # a paper deleted since it was ranked
     start = (page - 1) * limit
     return SearchResult(mode=mode, total=len(scored), ids=[id_of[r] for r, _, _ in scored],
@@ -266,7 +264,7 @@ def _query_vector(store: Store, paper_ids: list[str], embedder: Embedder) -> tup
             paper_id = store.resolve(paper_id)
         except KeyError:
             raise SearchError(f"no paper {paper_id!r} in {store.path}") from None
-        rowid = db.rowid_of(store.conn, paper_id)
+        rowid = store.rowid_of(paper_id)
         rowids.add(rowid)
         row = matrix.row_of(rowid)
         if row is not None:

@@ -10,7 +10,6 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from ..store import Store
-from ..store import catalog as db
 
 
 class Count(BaseModel):
@@ -37,7 +36,7 @@ class Stats(BaseModel):
 
 def day_counts(store: Store, limit: int = 90) -> list[Count]:
     """Papers per day (the published date, else the day stored), newest first."""
-    days = db.day_counts(store.conn, limit)
+    days = store.day_counts(limit)
     return [Count(key=d, count=days[d]) for d in sorted(days, reverse=True)[:limit]]
 
 
@@ -46,8 +45,8 @@ def rising_keywords(store: Store, lang: str, newest: date, window: int = 30, lim
     (add-one smoothed ratio); the window ends at the newest paper, not today, so an old catalog has one too."""
     mid = (newest - timedelta(days=window)).isoformat()
     start = (newest - timedelta(days=2 * window)).isoformat()
-    recent = db.keyword_counts(store.conn, lang, mid, newest.isoformat())
-    before = db.keyword_counts(store.conn, lang, start, mid)
+    recent = store.keyword_counts(lang, mid, newest.isoformat())
+    before = store.keyword_counts(lang, start, mid)
     rows = [(k, r, before.get(k, 0)) for k, r in recent.items()]
     rising = [
         RisingKeyword(keyword=k, recent=r, before=b, ratio=round((r + 1) / (b + 1), 2))
@@ -59,15 +58,15 @@ def rising_keywords(store: Store, lang: str, newest: date, window: int = 30, lim
 
 
 def stats(store: Store, lang: str, labeller) -> Stats:
-    newest = db.newest_published(store.conn)
+    newest = store.newest_published()
     newest = date.fromisoformat(newest) if newest else None
     by_subarea = [
         Count(key=s or "", label=labeller.label(s), count=n)
-        for s, n in db.subarea_counts(store.conn)
+        for s, n in store.subarea_counts()
     ]
     enrichments = [
         Count(key=s, count=n)
-        for s, n in db.enrichment_counts(store.conn, lang)
+        for s, n in store.enrichment_counts(lang).items()
     ]
     return Stats(
         papers=store.count(),
@@ -128,11 +127,11 @@ def about(store: Store, settings: Settings) -> About:
     llm = settings.llm
     by_model = [
         ModelCost(backend=b, model=m, calls=c, errors=e, tokens_in=ti, tokens_out=to, tokens_reasoning=tr, cost=cost, seconds=round(s, 1))
-        for b, m, c, e, ti, to, tr, cost, s in db.llm_cost_by_model(store.conn)
+        for b, m, c, e, ti, to, tr, cost, s in store.llm_cost_by_model()
     ]
     runs = [
         RunCost(id=i, kind=k, status=st, started_at=sa, finished_at=fa, calls=c, tokens_in=ti, tokens_out=to, cost=cost)
-        for i, k, st, sa, fa, c, ti, to, cost in db.run_costs(store.conn, limit=30)
+        for i, k, st, sa, fa, c, ti, to, cost in store.run_costs(limit=30)
     ]
     costs = [m.cost for m in by_model if m.cost is not None]
     return About(

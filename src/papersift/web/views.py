@@ -19,7 +19,6 @@ from ..publish.render import environment
 from ..publish.view import Labeller, PaperView, paper_view
 from ..search.catalog import Catalog
 from ..store import Store
-from ..store.search import has_vectors
 
 SAFE_SCHEMES = ("http", "https")
 
@@ -67,7 +66,7 @@ def similar_ids(store: Store, settings: Settings, catalog: Catalog, paper: Paper
     from ..search import search, similar
     from ..search.hybrid import embedder_name
 
-    if has_vectors(store.conn, embedder_name(settings)):
+    if store.has_vectors(embedder_name(settings)):
         hits = similar(store, paper.id, limit, settings=settings)
     else:
         words = " ".join([paper.title or "", *paper.keywords]) or (paper.abstract or "")[:300]

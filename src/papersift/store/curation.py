@@ -1,0 +1,40 @@
+"""Curation: what a reader marks on papers.
+
+Owns ``curation``: one row a paper, made on its first change (starred, hidden, read, a note).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .base import Connection
+
+MARKS = ("starred", "hidden", "read", "note", "updated_at")
+
+
+class CurationTables(Connection):
+    def marks_of(self, paper_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Paper id -> its ``MARKS`` (the flags as bools), of the papers that have any."""
+        ids = list(paper_ids)
+        rows = self.conn.execute(
+            f"SELECT paper_id, {', '.join(MARKS)} FROM curation WHERE paper_id IN ({','.join('?' * len(ids))})", ids
+        )
+        return {
+            paper_id: {"starred": bool(starred), "hidden": bool(hidden), "read": bool(read), "note": note, "updated_at": updated_at}
+            for paper_id, starred, hidden, read, note, updated_at in rows
+        }
+
+    def set_marks(self, paper_id: str, *, starred: bool, hidden: bool, read: bool, note: str | None, updated_at: str) -> None:
+        """Replace all of a paper's marks."""
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO curation (paper_id, {', '.join(MARKS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                (paper_id, int(starred), int(hidden), int(read), note, updated_at),
+            )
+
+    def starred_papers(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT paper_id FROM curation WHERE starred = 1")]
+
+    def hidden_papers(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT paper_id FROM curation WHERE hidden = 1")]
