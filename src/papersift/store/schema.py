@@ -227,7 +227,7 @@ MIGRATIONS: list[str] = [
     DROP TRIGGER IF EXISTS papers_changed_insert;
     DROP TRIGGER IF EXISTS papers_changed_update;
     """,
-    # 5: deep-dive articles, one a paper and language (the JSON of publish.deepdive.DeepDive)
+    # 5: deep-dive articles, one a paper and language (the JSON of enrich.deepdive.DeepDive)
     """
     CREATE TABLE deepdives (
         paper_id TEXT NOT NULL,
