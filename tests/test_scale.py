@@ -27,7 +27,9 @@ from papersift.cli import app  # noqa: E402
 from papersift.config import Settings  # noqa: E402
 from papersift.models import Enrichment, Paper  # noqa: E402
 from papersift.scale.parquet import ParquetFolderError, enrich_parquet, export_pending, import_cards  # noqa: E402
+from papersift.scale.ray_embed import embed_on_ray  # noqa: E402
 from papersift.scale.ray_enrich import enrich_on_ray  # noqa: E402
+from papersift.search.embeddings import embed_store, get_embedder, vectors_for  # noqa: E402
 from papersift.sources.files import paper_from_mapping  # noqa: E402
 from papersift.store import Store  # noqa: E402
 from papersift.testing.llm_server import ScriptedServer  # noqa: E402
@@ -252,6 +254,23 @@ def test_a_wrong_folder_is_a_clear_error_naming_the_file(store, tmp_path, sample
     (tmp_path / "papers" / "notes.parquet").unlink()
     with pytest.raises(ParquetFolderError, match="holds Parquet files already"):
         enrich_parquet(settings(), tmp_path / "papers", tmp_path / "papers", base_urls=["http://127.0.0.1:9/v1"])
+
+
+def test_embedding_on_ray_stores_the_vectors_a_local_embed_would(local_ray, tmp_path, sample_records):
+    with ScriptedServer() as server:  # hashed bag-of-words vectors: cheap and deterministic
+        embedding = {"backend": "openai", "base_url": server.base_url, "model": "hashed"}
+        with Store(tmp_path / "ray.db") as on_ray, Store(tmp_path / "local.db") as local:
+            add_papers(on_ray, sample_records, 40)
+            add_papers(local, sample_records, 40)
+            report = embed_on_ray(on_ray, Settings(embedding=embedding), actors=1)
+            embed_store(local, get_embedder(Settings(embedding=embedding)))
+            assert (report.embedded, report.unchanged, report.errors) == (40, 0, [])
+            ids = [p.id for p in on_ray.iter_papers()]
+            expected = vectors_for(local, ids, "openai:hashed")
+            assert {pid: v.tolist() for pid, v in vectors_for(on_ray, ids, "openai:hashed").items()} == \
+                {pid: v.tolist() for pid, v in expected.items()}
+            again = embed_on_ray(on_ray, Settings(embedding=embedding), actors=1)
+            assert (again.embedded, again.unchanged) == (0, 40)
 
 
 def test_no_server_is_a_clear_error(store):

@@ -69,6 +69,34 @@ def scale_enrich(
         common.console.print(_summary(report))
 
 
+@app.command("embed")
+def scale_embed(
+    address: str = typer.Option(None, "--address", help="The Ray cluster to join (default: RAY_ADDRESS, else a local Ray)."),
+    actors: int = typer.Option(2, "--actors", help="Ray actors, each holding the embedder."),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Embed new and changed papers as `papersift embed` does, the model run by Ray actors."""
+    from ..scale.ray_embed import embed_on_ray
+    from ..search.embeddings import EmbeddingError
+
+    settings = common.settings()
+    _ray(address)
+    with common.open_store() as store:
+        try:
+            report = embed_on_ray(store, settings, actors=actors)
+        except EmbeddingError as exc:
+            common.fail(str(exc))
+    if as_json:
+        common.print_json(report.as_dict())
+    else:
+        for error in report.errors:
+            common.console.print(f"[yellow]failed[/] {error}", highlight=False, markup=True)
+        common.console.print(f"{report.model}: [green]{report.embedded} embedded[/], {report.unchanged} unchanged"
+                             + (f", [red]{len(report.errors)} batch(es) failed[/]" if report.errors else ""), highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
 @app.command("export-pending")
 def scale_export_pending(
     out: str = typer.Option(..., "--out", help="Folder (or s3://… URI) to write the Parquet files to."),

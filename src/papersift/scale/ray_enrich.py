@@ -52,11 +52,16 @@ class CardActor:
         from ..enrich.pipeline import Enricher
         from ..llm.client import LLMClient
 
+        from ..enrich.language import language
+        from ..text import segment
+
         enrichers = {}
         for url in base_urls:
             server = Settings.model_validate({**settings, "llm": {**settings["llm"], "backend": "openai", "base_url": url}})
             client = LLMClient(server)  # no store here: the driver writes, the actor only talks to servers
             enrichers[url] = Enricher(client, server.llm.lang, model=client.model, glossary=load_glossary(server))
+        if language(settings["llm"]["lang"]).counts_characters:
+            segment("预热")  # load the segmenter's dictionary now, not while the first papers wait (as a local run)
         return ServerPool(enrichers, workers_per_server=settings["llm"]["concurrency"])
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
