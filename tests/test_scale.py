@@ -29,6 +29,7 @@ from papersift.models import Enrichment, Paper  # noqa: E402
 from papersift.scale.parquet import ParquetFolderError, enrich_parquet, export_pending, import_cards  # noqa: E402
 from papersift.scale.ray_embed import embed_on_ray  # noqa: E402
 from papersift.scale.ray_enrich import enrich_on_ray  # noqa: E402
+from papersift.scale.servers import ServersDown  # noqa: E402
 from papersift.search.embeddings import embed_store, get_embedder, vectors_for  # noqa: E402
 from papersift.sources.files import paper_from_mapping  # noqa: E402
 from papersift.store import Store  # noqa: E402
@@ -117,7 +118,7 @@ def test_with_every_server_dead_the_run_stops_and_its_papers_stay_pending(local_
     server = ScriptedServer(responder=card_reply)
     with server:
         url = server.base_url
-    with pytest.raises(Exception, match="no server answers"):
+    with pytest.raises(ServersDown, match=f"no server answers: {url}"):
         enrich_on_ray(store, settings(), base_urls=[url], actors=1, batch_size=2)
     assert stored_once(store) == (0, 0)
     assert store.runs("enrich")[0]["status"] == "interrupted"

@@ -44,6 +44,8 @@ def scale_enrich(
     with --input and --output, the whole run stays on the cluster (Parquet in, Parquet out)."""
     if (input_dir is None) != (output_dir is None):
         common.fail("--input and --output go together: papers from one folder, cards to the other")
+    from ..scale.servers import ServersDown
+
     settings = common.settings()
     overrides = {k: v for k, v in {"model": model, "concurrency": concurrency, "lang": lang}.items() if v is not None}
     settings.llm = settings.llm.model_copy(update=overrides)
@@ -53,7 +55,7 @@ def scale_enrich(
         _ray(address)
         try:
             report = enrich_parquet(settings, input_dir, output_dir, base_urls=server, actors=actors)
-        except (ParquetFolderError, ValueError) as exc:
+        except (ParquetFolderError, ServersDown, ValueError) as exc:
             common.fail(str(exc))
     else:
         from ..enrich.pipeline import Selection
@@ -61,8 +63,12 @@ def scale_enrich(
 
         _ray(address)
         with common.open_store() as store:
-            report = enrich_on_ray(store, settings, base_urls=server, actors=actors, selection=Selection(limit=limit), force=force,
-                                   progress=lambda r: common.console.print(f"{r.done} done, {r.papers_per_s:.2f} papers/s", end="\r"))
+            try:
+                report = enrich_on_ray(store, settings, base_urls=server, actors=actors, selection=Selection(limit=limit),
+                                       force=force, progress=lambda r: common.console.print(
+                                           f"{r.done} done, {r.papers_per_s:.2f} papers/s", end="\r"))
+            except ServersDown as exc:
+                common.fail(f"{exc}; the papers not done stay pending for the next run")
     if as_json:
         common.print_json(report.as_dict())
     else:

@@ -170,6 +170,7 @@ def enrich_parquet(settings: Settings, input_dir: str | Path, output_dir: str | 
     import ray
 
     from .ray_enrich import card_stage
+    from .servers import servers_down_in
 
     if not base_urls:
         raise ValueError("give at least one OpenAI-compatible server URL (--server)")
@@ -182,7 +183,13 @@ def enrich_parquet(settings: Settings, input_dir: str | Path, output_dir: str | 
     started = time.monotonic()
     papers = ray.data.read_parquet(files, filesystem=filesystem).select_columns(list(PAPER_COLUMNS))
     cards = card_stage(papers, settings, base_urls, actors=actors, batch_size=batch_size)
-    cards.select_columns(list(CARD_COLUMNS)).write_parquet(str(output_dir))
+    try:
+        cards.select_columns(list(CARD_COLUMNS)).write_parquet(str(output_dir))
+    except Exception as exc:
+        down = servers_down_in(exc)
+        if down is None:
+            raise
+        raise down from exc
     report.elapsed = time.monotonic() - started
     statuses = _statuses(output_dir)
     for status, n in statuses.items():

@@ -26,7 +26,7 @@ from ..config import Settings
 from ..enrich.pipeline import RUN_KIND, ProgressCallback, RunReport, Selection, pending_papers, run_params, save_result
 from ..models import Enrichment, Paper
 from ..store import Store
-from .servers import ServerPool
+from .servers import ServerPool, servers_down_in
 
 CHUNK = 10_000  # papers handed to Ray at a time: bounds the driver's memory
 
@@ -144,9 +144,12 @@ def enrich_on_ray(
                 if progress:
                     progress(report)
         report.status = "done"
-    except BaseException:
+    except BaseException as exc:
         report.status = "interrupted"
-        raise
+        down = servers_down_in(exc)
+        if down is None:
+            raise
+        raise down from exc
     finally:
         report.elapsed = time.monotonic() - started
         store.finish_run(run_id, report.as_dict(), status=report.status)

@@ -32,6 +32,14 @@ class ServersDown(RuntimeError):
     """No server answers: the papers still waiting cannot be done by anyone."""
 
 
+def servers_down_in(exc: BaseException) -> ServersDown | None:
+    """The :class:`ServersDown` a Ray task raised, from the failed task's error (Ray passes the
+    task's exception on as the text of its traceback), or None for any other failure."""
+    marker = f"{ServersDown.__module__}.{ServersDown.__name__}: "
+    message = next((line.split(marker, 1)[1] for line in str(exc).splitlines() if marker in line), None)
+    return ServersDown(message) if message is not None else None
+
+
 def call_failed(enrichment: Enrichment) -> bool:
     """Whether a call to the server failed for this paper (then the server may be the cause)."""
     return enrichment.status == "failed" or any(r.startswith(ASKING_AGAIN_FAILED) for r in enrichment.reasons)
