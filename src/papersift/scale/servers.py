@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Mapping
 
 import httpx
@@ -57,8 +56,8 @@ class ServerPool:
         self.probe_every = probe_every
         self.queue: asyncio.Queue[tuple[Paper, asyncio.Future]] = asyncio.Queue()
         self.down: set[str] = set()
-        self.served: Counter[str] = Counter()  # papers finished, by server
         self._http = httpx.AsyncClient(timeout=PROBE_TIMEOUT)
+        # The workers live as long as the actor's loop (the actor's process): nothing closes them.
         self._workers = [asyncio.create_task(self._work(url)) for url in self.enrichers
                          for _ in range(max(1, workers_per_server))]
 
@@ -72,14 +71,6 @@ class ServerPool:
 
     async def enrich_all(self, papers: list[Paper]) -> list[tuple[Enrichment, bool]]:
         return await asyncio.gather(*(self.enrich(p) for p in papers))
-
-    async def aclose(self) -> None:
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        await self._http.aclose()
-        for enricher in self.enrichers.values():
-            await enricher.client.aclose()
 
     async def _work(self, url: str) -> None:
         enricher = self.enrichers[url]
@@ -99,8 +90,8 @@ class ServerPool:
                 self.queue.put_nowait((paper, done))  # another server takes it
                 await self._wait_until_up(url)
                 continue
-            self.served[url] += 1
-            done.set_result(result)
+            if not done.done():  # its batch may have failed while this paper was out
+                done.set_result(result)
 
     async def _answers(self, url: str) -> bool:
         try:
