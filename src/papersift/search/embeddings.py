@@ -187,7 +187,15 @@ class EmbedReport:
         return {"model": self.model, "embedded": self.embedded, "unchanged": self.unchanged, "errors": self.errors}
 
 
-def _stale(store: Store, model: str) -> Iterator[tuple[str, str, str]]:
+def save_vectors(store: Store, model: str, rows: list[tuple[str, str, np.ndarray]]) -> None:
+    """Store (paper_id, content hash, vector) rows of one model in one transaction, and tell the
+    search's cached matrix that the model's vectors changed."""
+    with store.transaction():
+        store.save_vectors(model, [(pid, digest, to_blob(vec)) for pid, digest, vec in rows])
+        store.set_state(STATE_SOURCE, model, uuid.uuid4().hex)
+
+
+def stale_papers(store: Store, model: str) -> Iterator[tuple[str, str, str]]:
     """(paper_id, text, hash) of every paper with no vector or a vector of older text."""
     known = store.vector_hashes(model)
     enriched = store.usably_enriched_papers()
@@ -207,7 +215,7 @@ def embed_store(
 ) -> EmbedReport:
     """Embed every new or changed paper, a batch per transaction; a failed batch is reported, not fatal."""
     report = EmbedReport(embedder.name)
-    stale = list(_stale(store, embedder.name))
+    stale = list(stale_papers(store, embedder.name))
     report.unchanged = store.count() - len(stale)
     if on_total:
         on_total(len(stale))
@@ -218,9 +226,7 @@ def embed_store(
         except EmbeddingError as exc:
             report.errors.append(f"papers {batch[0][0]}…{batch[-1][0]}: {exc}")
             continue
-        with store.transaction():
-            store.save_vectors(embedder.name, [(pid, digest, to_blob(vec)) for (pid, _, digest), vec in zip(batch, vectors)])
-            store.set_state(STATE_SOURCE, embedder.name, uuid.uuid4().hex)
+        save_vectors(store, embedder.name, [(pid, digest, vec) for (pid, _, digest), vec in zip(batch, vectors)])
         report.embedded += len(batch)
         if on_progress:
             on_progress(len(batch))
