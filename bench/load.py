@@ -111,8 +111,10 @@ async def one_client(base: str, deadline: float, seed: int, ids: list[str], samp
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         await client.get("/")  # a first visit sets the CSRF cookie, as a browser's does
         csrf = {"X-CSRF-Token": client.cookies.get("papersift_csrf", ""), "Origin": base}
-        while time.monotonic() < deadline:
-            kind = rng.choices(kinds, weights)[0]
+        # Each client makes at least one request, and clients start on different kinds: a short
+        # run on a busy machine still tries every kind.
+        kind = kinds[seed % len(kinds)]
+        while True:
             method, url, body = request_for(kind, rng, ids)
             started = time.perf_counter()
             try:
@@ -122,6 +124,9 @@ async def one_client(base: str, deadline: float, seed: int, ids: list[str], samp
                 status, text = 0, str(exc)
             ms = (time.perf_counter() - started) * 1000
             samples.append(Sample(kind, ms, status, "locked" in text.lower()))
+            if time.monotonic() >= deadline:
+                return
+            kind = rng.choices(kinds, weights)[0]
 
 
 async def run_clients(base: str, clients: int, seconds: float, ids: list[str], seed: int) -> list[Sample]:

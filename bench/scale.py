@@ -31,6 +31,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import sys
 import tempfile
@@ -165,10 +166,9 @@ def embed_runs(template: Path, folder: Path, actors: int) -> dict:
 def markdown(rows: list[dict], embed: dict | None, args: argparse.Namespace, started: str) -> str:
     load = os.getloadavg()
     lines = [
-        "## Scale-out",
+        f"## {args.section}",
         "",
-        f"`python bench/scale.py --papers {args.papers} --latency {' '.join(map(str, args.latency))}"
-        f"{f' --embed {args.embed}' if args.embed else ''} --write`, {started}, {platform.machine()}, {os.cpu_count()} cores "
+        f"`{shlex.join(['python', 'bench/scale.py', *sys.argv[1:]])}`, {started}, {platform.machine()}, {os.cpu_count()} cores "
         f"(shared with other work; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}), "
         f"Ray {__import__('ray').__version__} started locally on those cores. Scripted servers (subprocesses on the same "
         f"machine): {' or '.join(f'{x * 1000:.0f}' for x in args.latency)} ms a request, {args.concurrency} served at once each; papersift keeps "
@@ -202,7 +202,8 @@ def main() -> None:
     parser.add_argument("--no-slow", action="store_true", help="skip the run with one server at half speed")
     parser.add_argument("--embed", type=int, default=0, help="also time embedding this many papers, locally and on Ray")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--write", action="store_true", help="replace '## Scale-out' in bench/RESULTS.md")
+    parser.add_argument("--write", action="store_true", help="replace its section of bench/RESULTS.md")
+    parser.add_argument("--section", default="Scale-out", help="the section's title (a run at another size keeps its own)")
     args = parser.parse_args()
 
     import ray
@@ -230,7 +231,7 @@ def main() -> None:
     text = markdown(rows, embed, args, started)
     print(json.dumps({"runs": rows, "embed": embed}, indent=2) if args.json else text)
     if args.write:
-        write_section("Scale-out", text + "\n")
+        write_section(args.section, text + "\n")
 
 
 if __name__ == "__main__":
