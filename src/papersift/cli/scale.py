@@ -7,6 +7,7 @@ from __future__ import annotations
 import typer
 
 from . import common
+from .search import print_embed_report
 
 app = typer.Typer(help="Run the long jobs on a Ray cluster.", no_args_is_help=True)
 
@@ -92,15 +93,7 @@ def scale_embed(
             report = embed_on_ray(store, settings, actors=actors)
         except EmbeddingError as exc:
             common.fail(str(exc))
-    if as_json:
-        common.print_json(report.as_dict())
-    else:
-        for error in report.errors:
-            common.console.print(f"[yellow]failed[/] {error}", highlight=False, markup=True)
-        common.console.print(f"{report.model}: [green]{report.embedded} embedded[/], {report.unchanged} unchanged"
-                             + (f", [red]{len(report.errors)} batch(es) failed[/]" if report.errors else ""), highlight=False)
-    if report.errors:
-        raise typer.Exit(1)
+    print_embed_report(report, as_json)
 
 
 @app.command("export-pending")

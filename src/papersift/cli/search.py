@@ -117,6 +117,11 @@ def embed_command(as_json: bool = common.JSON_OPTION) -> None:
         task = bar.add_task(f"embed ({embedder.name})", total=None)
         report = embed_store(store, embedder, on_total=lambda n: bar.update(task, total=n),
                              on_progress=lambda n: bar.advance(task, n))
+    print_embed_report(report, as_json)
+
+
+def print_embed_report(report, as_json: bool) -> None:
+    """What an embedding run did (``embed`` and ``scale embed``); exit 1 when a batch failed."""
     if as_json:
         common.print_json(report.as_dict())
     else:
