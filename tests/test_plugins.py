@@ -105,6 +105,9 @@ def test_an_embedder_plugin_is_chosen_by_embedding_backend(installed, monkeypatc
     result = run("embed", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["model"] == "checksum-8" and json.loads(result.stdout)["embedded"] == 2
+    searched = run("search", "paper", "--mode", "vector", "--json")  # search looks for the plugin's vectors
+    assert searched.exit_code == 0, searched.output
+    assert json.loads(searched.stdout)["mode"] == "vector" and len(json.loads(searched.stdout)["hits"]) == 2
 
 
 def test_a_channel_plugin_is_a_daily_deliver_type_with_its_options_checked(installed, tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..search.embeddings import BATCH, EmbeddingError, EmbedReport, get_embedder, save_vectors, stale_papers
+from ..search.embeddings import BATCH, EmbeddingError, EmbedReport, embedder_name, get_embedder, save_vectors, stale_papers
 from ..store import Store
 
 
@@ -42,7 +42,7 @@ def embed_on_ray(store: Store, settings: Settings, *, actors: int = 2, batch_siz
     one is started when none is); the vectors are the same as :func:`~papersift.search.embed_store`'s."""
     import ray
 
-    model = get_embedder(settings).name
+    model = embedder_name(settings)  # the driver needs the name only: the actors load the model
     report = EmbedReport(model)
     stale = [{"paper_id": pid, "text": text, "digest": digest} for pid, text, digest in stale_papers(store, model)]
     report.unchanged = store.count() - len(stale)

@@ -143,6 +143,17 @@ def get_embedder(settings: Settings | EmbeddingSettings | None = None) -> Embedd
     return make(config)
 
 
+def embedder_name(settings: Settings) -> str:
+    """The configured embedder's name (its vectors' model in the store): the built-ins' without
+    loading a model; a plugin's from the embedder it makes."""
+    backend = settings.embedding.backend
+    if backend == "use":
+        return USEEmbedder.name
+    if backend == "openai":
+        return f"openai:{settings.embedding.model}"
+    return get_embedder(settings).name
+
+
 # --- what a paper's vector is made of ------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from ..store import Store
 from ..text import segment
 from .catalog import Catalog, Selection, papers_by_id, shared_catalog
 from .embeddings import (
-    Embedder, EmbeddingError, USEEmbedder, VectorCoverage, VectorMatrix, get_embedder, load_matrix, paper_text, vector_coverage,
+    Embedder, EmbeddingError, VectorCoverage, VectorMatrix, embedder_name, get_embedder, load_matrix, paper_text, vector_coverage,
 )
 from .filters import Filters
 
@@ -157,12 +157,6 @@ def reciprocal_rank_fusion(
 
 
 # --- the library calls -------------------------------------------------------------------------
-
-
-def embedder_name(settings: Settings) -> str:
-    """The configured embedder's name (its vectors' model in the store), without loading its model."""
-    backend = settings.embedding.backend
-    return USEEmbedder.name if backend == "use" else f"openai:{settings.embedding.model}"
 
 
 def _hits(store: Store, scored: list[tuple[int, float, dict[str, int]]]) -> list[Hit]:

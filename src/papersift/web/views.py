@@ -64,7 +64,7 @@ def web_papers(store: Store, papers: Iterable[Paper], lang: str, labeller: Label
 def similar_ids(store: Store, settings: Settings, catalog: Catalog, paper: Paper, limit: int = 8) -> list[str]:
     """Nearest papers by embedding when there are vectors; else by the words of its title and keywords."""
     from ..search import search, similar
-    from ..search.hybrid import embedder_name
+    from ..search.embeddings import embedder_name
 
     if store.has_vectors(embedder_name(settings)):
         hits = similar(store, paper.id, limit, settings=settings)
