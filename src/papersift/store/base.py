@@ -109,8 +109,7 @@ class Connection:
     def lookup(self, sql: str, keys: list) -> dict:
         """``dict(rows)`` of ``sql`` (with one ``{marks}`` for an IN list) over ``keys``, in chunks."""
         found: dict = {}
-        for start in range(0, len(keys), IN_LIST_CHUNK):
-            chunk = keys[start : start + IN_LIST_CHUNK]
+        for chunk in batched(keys, IN_LIST_CHUNK):
             found.update(self.conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk))
         return found
 
