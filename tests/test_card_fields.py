@@ -14,7 +14,7 @@ import pytest
 
 from papersift.config import LLMSettings, Settings
 from papersift.enrich.fieldwise import FIELDS, cleaned, keywords_of
-from papersift.enrich.pipeline import enrich_papers, writes_by_field
+from papersift.enrich.pipeline import card_mode, enrich_papers
 from papersift.testing.llm_server import ScriptedServer
 from papersift.models import READING_FIELDS
 from papersift.store import Store
@@ -112,15 +112,16 @@ def test_an_english_field_is_asked_again_in_the_target_language(store):
     assert "is not written in Simplified Chinese" in again[0].messages[-1]["content"]
 
 
-@pytest.mark.parametrize("mode, backend, by_field", [
-    ("auto", "embedded", True), ("auto", "openai", False), ("whole", "embedded", False), ("fields", "openai", True)])
-def test_auto_writes_by_field_for_the_embedded_engine_and_whole_for_a_server(mode, backend, by_field):
-    assert writes_by_field(Settings(llm=LLMSettings(backend=backend, card_mode=mode))) is by_field
+@pytest.mark.parametrize("mode, backend, used", [
+    ("auto", "embedded", "grounded"), ("auto", "openai", "whole"), ("whole", "embedded", "whole"),
+    ("fields", "openai", "fields"), ("grounded", "openai", "grounded")])
+def test_auto_is_grounded_for_the_embedded_engine_and_whole_for_a_server(mode, backend, used):
+    assert card_mode(Settings(llm=LLMSettings(backend=backend, card_mode=mode))) == used
 
 
 def test_an_unknown_card_mode_is_a_clear_error():
-    with pytest.raises(ValueError, match="llm.card_mode must be one of auto, whole, fields, not 'json'"):
-        writes_by_field(Settings(llm=LLMSettings(card_mode="json")))
+    with pytest.raises(ValueError, match="llm.card_mode must be one of auto, whole, grounded, fields, not 'json'"):
+        card_mode(Settings(llm=LLMSettings(card_mode="json")))
 
 
 def test_labels_and_quotes_a_small_model_adds_are_taken_off_and_keywords_split():

@@ -18,7 +18,7 @@ import pytest
 from papersift.config import load_settings
 from papersift.enrich import guard
 from papersift.enrich.language import check_card_language
-from papersift.enrich.pipeline import Enricher, writes_by_field
+from papersift.enrich.pipeline import Enricher, card_mode
 from papersift.enrich.prompts import source_text
 from papersift.llm import models
 from papersift.llm.base import LLMError
@@ -102,7 +102,7 @@ async def test_the_default_embedded_model_writes_a_card_that_passes_the_checks_i
     paper = paper_from_mapping(record).model_copy(update={"id": record["id"]})  # as the store would name it
     settings = load_settings(llm={"backend": "embedded", "n_ctx": 4096})
     async with LLMClient(settings) as client:  # the way enrich writes with this engine: a field at a time
-        enricher = Enricher(client, "zh", model=client.model, by_field=writes_by_field(settings))
+        enricher = Enricher(client, "zh", model=client.model, mode=card_mode(settings))
         enrichment, _ = await enricher.enrich(paper)
 
     assert enrichment.status != "failed", enrichment.reasons

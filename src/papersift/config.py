@@ -56,8 +56,9 @@ class LLMSettings(BaseModel):
     thinking_switch: str = "auto"
     keep_reasoning: bool = True
     # How a card is written: "whole" (one structured call: right for a server, one cached prefix),
-    # "fields" (a short plain-text call a field: what a small model writes best), or "auto"
-    # (fields for the embedded engine, whole for a server).
+    # "grounded" (each field from the abstract's own sentences, a short call each: what a small
+    # model writes best), "fields" (a short call a field, from the whole abstract), or "auto"
+    # (grounded for the embedded engine, whole for a server).
     card_mode: str = "auto"
     # Embedded engine: a registry name (see papersift.llm.models) or a path to any GGUF file.
     embedded_model: str = "qwen2.5-coder-1.5b"

@@ -33,6 +33,7 @@ from ..text import segment
 from . import guard, quality
 from .fieldwise import FIELDS, FieldWriter, as_card, field_of, malformed, texts_of
 from .glossary import Glossary, load_glossary
+from .grounded import GroundedWriter
 from .language import check_card_language, language
 from .prompts import card_messages, prompt_version, source_hash, source_text
 
@@ -121,19 +122,21 @@ def pending_papers(store: Store, lang: str, selection: Selection, force: bool, r
 class Enricher:
     """Turns one paper into an :class:`Enrichment` with an LLM client; stores nothing itself.
 
-    The card is written whole, in one structured call (servers), or a field at a time
-    (``by_field``: the embedded engine, see :mod:`.fieldwise`); either way it is then checked by
-    the guard and the gate, and what they object to is asked again once.
+    The card is written whole, in one structured call (``mode="whole"``: servers), from the
+    abstract's own sentences (``"grounded"``: the embedded engine, see :mod:`.grounded`), or a field
+    at a time from the whole abstract (``"fields"``, see :mod:`.fieldwise`); either way it is then
+    checked by the guard and the gate, and what they object to is asked again once.
     """
 
     def __init__(self, client: Any, lang: str, *, model: str, keep_reasoning: bool = True,
-                 glossary: Glossary | None = None, by_field: bool = False):
+                 glossary: Glossary | None = None, mode: str = "whole"):
         self.client = client
         self.lang = lang
         self.model = model
         self.keep_reasoning = keep_reasoning
         self.glossary = glossary
-        self.fields = FieldWriter(client, lang, glossary, f"card-field@{prompt_version()}") if by_field else None
+        writers = {"fields": FieldWriter, "grounded": GroundedWriter}
+        self.fields = writers[mode](client, lang, glossary, f"card-{mode}@{prompt_version()}") if mode in writers else None
 
     def _check_language(self, card: Card) -> Card:
         verdict = check_card_language(card, self.lang)
@@ -238,15 +241,18 @@ def _account(report: RunReport, client: Any) -> None:
         setattr(report, name, getattr(usage, name))
 
 
-CARD_MODES = ("auto", "whole", "fields")
+CARD_MODES = ("auto", "whole", "grounded", "fields")
 
 
-def writes_by_field(settings: Settings) -> bool:
-    """``llm.card_mode``: a card a field at a time for the embedded engine (``auto``), or as set."""
+def card_mode(settings: Settings) -> str:
+    """``llm.card_mode``: ``auto`` is the grounded card for the embedded engine and the one-call
+    card for a server; otherwise as set."""
     mode = settings.llm.card_mode
     if mode not in CARD_MODES:
         raise ValueError(f"llm.card_mode must be one of {', '.join(CARD_MODES)}, not {mode!r}")
-    return mode == "fields" or (mode == "auto" and settings.llm.backend == "embedded")
+    if mode == "auto":
+        return "grounded" if settings.llm.backend == "embedded" else "whole"
+    return mode
 
 
 def run_params(settings: Settings, selection: Selection, force: bool) -> dict[str, Any]:
@@ -255,7 +261,7 @@ def run_params(settings: Settings, selection: Selection, force: bool) -> dict[st
     model = llm.model or (llm.embedded_model if llm.backend == "embedded" else None)
     return {"lang": llm.lang, "backend": llm.backend, "model": model,
             "base_url": llm.base_url, "thinking": llm.thinking, "prompt": prompt_version(),
-            "card": "fields" if writes_by_field(settings) else "whole",
+            "card": card_mode(settings),
             "force": force, **selection.params()}
 
 
@@ -355,7 +361,7 @@ async def enrich_papers_async(
     one_at_a_time = getattr(getattr(client, "backend", None), "one_at_a_time", False)
     workers = 1 if one_at_a_time else WORKERS_PER_SLOT * max(1, settings.llm.concurrency)
     enricher = Enricher(client, lang, model=report.model, keep_reasoning=settings.llm.keep_reasoning,
-                        glossary=glossary, by_field=writes_by_field(settings))
+                        glossary=glossary, mode=card_mode(settings))
     run = EnrichRun(store, enricher, report, workers=workers, progress=progress)
     try:
         async with asyncio.TaskGroup() as tasks:

@@ -24,7 +24,8 @@ PAPER_TEMPLATE = "card_paper.jinja"
 @lru_cache(maxsize=1)
 def prompt_version() -> str:
     env = environment()
-    names = (SYSTEM_TEMPLATE, PAPER_TEMPLATE, "card_fields_system.jinja", "card_field.jinja")  # both ways to write a card
+    names = (SYSTEM_TEMPLATE, PAPER_TEMPLATE, "card_fields_system.jinja", "card_field.jinja",  # every way to write a card
+             "card_grounded_system.jinja", "card_grounded_task.jinja")
     sources = [env.loader.get_source(env, name)[0] for name in names]
     return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:12]
 

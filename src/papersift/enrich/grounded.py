@@ -1,0 +1,271 @@
+"""The grounded card: every field written from the abstract's own sentences, never from the whole.
+
+The packaged 1.5B model translates a sentence or two well and keeps its numbers; asked to compose
+"the motivation" from a whole abstract, it copies, cuts off and slips on units. So here the model
+is never shown the whole abstract:
+
+- the abstract is cut into sentences (:mod:`.sentences`) and each reading field is given its own
+  one or two (:mod:`.roles`);
+- each sentence's quantities are put into the target language's units by code first
+  (:mod:`.units`: "235 billion" → 2350亿), and a reply that drops or changes one is asked again;
+- each reading field is one short request over its sentences; the digest paragraph is the
+  abstract translated sentence by sentence and joined; the TL;DR condenses the problem and the
+  headline result; the title is translated with the paper's own name kept (a "Name:" lead by code);
+- the keywords are the source's: the author keywords, else the abstract's defined terms and names.
+
+Every request is the same short system message and a few sentences, so it stays small and fast
+on a CPU. The card then meets the same guard, gate and glossary as any other
+(:class:`~papersift.enrich.pipeline.Enricher`); what they object to is asked again here, field by
+field, with the objection. Servers keep the one-call card.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from ..llm.prompts import environment
+from ..models import READING_FIELDS, Paper
+from .fieldwise import cleaned
+from .glossary import Glossary
+from .guard import has_name_shape, is_generic
+from .language import Language, language
+from .quality import foreign_words, title_names
+from .roles import Plan, assign
+from .sentences import split_sentences
+from .units import missing, rewrite_quantities
+
+SYSTEM_TEMPLATE = "card_grounded_system.jinja"
+TASK_TEMPLATE = "card_grounded_task.jinja"
+WORD_TEMPLATE = "card_grounded_word.jinja"
+MAX_TOKENS = {"title": 100, "sentence": 300, "tldr": 160, "field": 180, "word": 16}
+MAX_WORD_TRANSLATION = 10
+MAX_KEYWORDS = 6
+MIN_KEYWORDS = 3
+CHUNK_WORDS = 60  # the digest is translated two sentences a request while they stay under this
+_LEAD = re.compile(r"^\s*([^:：\s]{1,40})\s*[:：]\s*(\S.*)$")
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_DEFINED = re.compile(r"((?:[A-Za-z][\w\-]*\s+){0,4}[A-Za-z][\w\-]*)\s+\(([A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9\-]*)\)")
+_NAME = re.compile(r"(?<![\w\-/.])[A-Za-z][\w\-.]*[A-Za-z0-9](?![\w/])")
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_QUOTED = re.compile(r'"([^"]+)"')
+_SPACES = re.compile(r"\s+")
+DROPPED = "it dropped or changed {quantities}: write each exactly as given"
+CUT_OFF = "it ran past the length limit: write it shorter"
+ABOUT_THE_TEXT = "it talks about the text instead of saying what the paper says: write the content itself"
+# A field that describes its source ("这段文本描述了…") instead of saying what it says: what a small
+# model writes when the sentences do not answer the question it was asked.
+_ABOUT_THE_TEXT = re.compile(r"(?:这段|该|此|这些)(?:原文|文本|文字|句子|段落)|原文(?:中|讲|描述|提到)|\b(?:this|the given|these) (?:text|sentences?|passage)\b", re.I)
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers a translation must keep: the unit-rewritten quantities and every digit run."""
+    rewritten = rewrite_quantities(text, "zh")  # only the digits are taken: any language will do
+    return [*rewritten.quantities, *_DIGITS.findall(text)]
+
+
+def with_glossary(text: str, glossary: Glossary | None) -> str:
+    """The text with each glossary term already in its translation, longest terms first: a model
+    told "write large language model as 大语言模型" still writes 大型语言模型; one that reads 大语言模型
+    copies it."""
+    for term in sorted(glossary.used_terms(text) if glossary else (), key=lambda t: -len(t.english)):
+        text = term.pattern.sub(term.translation, text)
+    return text
+
+
+def keywords(paper: Paper) -> list[str]:
+    """The author keywords; else the paper's own names (the title's), the terms the abstract
+    defines ("Support Retention Ratio (SRR)") and the names it uses most (GRPO, MMaDA)."""
+    if paper.keywords:
+        return paper.keywords[:MAX_KEYWORDS]
+    title, abstract = paper.title or "", _URL.sub(" ", paper.abstract or "")
+    defined = [d for long_form, short in _DEFINED.findall(abstract) if (d := definition(long_form, short))]
+    shorts = {d.rsplit("(", 1)[1].rstrip(")") for d in defined}
+    counts = Counter(m[0] for m in _NAME.finditer(abstract) if is_name(m[0]) and m[0] not in shorts)
+    frequent = [name for name, n in counts.most_common() if n >= 2]
+    found = list(dict.fromkeys([*title_names(title), *defined, *frequent]))
+    if len(found) < MIN_KEYWORDS:
+        found = list(dict.fromkeys([*found, *counts]))
+    return found[:MAX_KEYWORDS] or [title.split(":")[0].strip()[:60] or "paper"]
+
+
+def is_name(word: str) -> bool:
+    plural_acronym = len(word) > 2 and word.endswith("s") and word[:-1].isupper()
+    return has_name_shape(word) and not is_generic(word) and not plural_acronym
+
+
+def definition(long_form: str, short: str) -> str | None:
+    """"Mixture-of-Expert (MoE)" from "of both dense and Mixture-of-Expert" and "MoE": the words
+    before the brackets from the first that starts as the acronym does, or None."""
+    words = long_form.split()
+    while words and words[0][0].upper() != short[0].upper():
+        words = words[1:]
+    if not words or is_generic(short) or (len(short) > 2 and short.endswith("s") and short[:-1].isupper()):
+        return None
+    return f"{' '.join(words)} ({short})"
+
+
+def without_echo(reply: str, prompt: str) -> str:
+    """The reply without the lines that repeat the request (a small model sometimes writes its
+    instruction back before the answer)."""
+    asked = _SPACES.sub("", prompt)
+    kept = [line for line in reply.splitlines() if not line.strip() or _SPACES.sub("", line) not in asked]
+    return "\n".join(kept) if any(line.strip() for line in kept) else reply
+
+
+def chunks(sentences: list[str]) -> list[str]:
+    """The sentences two by two while a pair stays under ``CHUNK_WORDS`` words, else one by one."""
+    groups: list[list[str]] = []
+    for sentence in sentences:
+        last = groups[-1] if groups else None
+        if last and len(last) < 2 and len(" ".join([*last, sentence]).split()) <= CHUNK_WORDS:
+            last.append(sentence)
+        else:
+            groups.append([sentence])
+    return [" ".join(group) for group in groups]
+
+
+class GroundedWriter:
+    """Writes a card's fields from its sentences, one short call each (see the module); the same
+    ``write`` as :class:`~papersift.enrich.fieldwise.FieldWriter`, so the Enricher uses either."""
+
+    def __init__(self, client: Any, lang: str, glossary: Glossary | None, template: str):
+        self.client = client
+        self.lang = lang
+        self.language: Language = language(lang)
+        self.glossary = glossary
+        self.template = template
+
+    async def write(self, paper: Paper, fields: dict[str, tuple[str, str] | None]) -> tuple[dict[str, str], set[str]]:
+        """The text of each field asked, and those still cut off; ``(previous, fix)`` asks again."""
+        plan = assign(split_sentences(paper.abstract or ""))
+        values: dict[str, str] = {}
+        cut: set[str] = set()
+        later = [f for f in fields if f == "tldr" or f.startswith("reading.") and plan.fields[f[8:]].shared]
+        for field in [*(f for f in fields if f not in later), *later]:  # written last, avoiding what the others say
+            previous, fix = fields[field] or (None, None)
+            if field == "keywords":
+                values[field] = ", ".join(keywords(paper))
+                continue
+            if field == "digest":
+                values[field], was_cut = await self.digest(paper, previous, fix)
+            elif field == "title":
+                values[field], was_cut = await self.title(paper, previous, fix)
+            elif field == "tldr":
+                title = values.get("title") or paper.title or ""
+                values[field], was_cut = await self.ask(paper, "tldr", self.tldr_source(paper, plan, title), previous, fix)
+            else:
+                name = field.removeprefix("reading.")
+                avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
+                values[field], was_cut = await self.ask(paper, name, self.source(self.field_text(paper, plan, name)),
+                                                        previous, fix, avoid=avoid)
+            if was_cut:
+                cut.add(field)
+        return values, cut
+
+    def source(self, text: str) -> str:
+        """Sentences as the model sees them: glossary terms and quantities already in the target language."""
+        return rewrite_quantities(with_glossary(text, self.glossary), self.lang).text
+
+    async def ask(self, paper: Paper, task: str, text: str, previous: str | None = None, fix: str | None = None, *,
+                  names: list[str] = (), avoid: str | None = None) -> tuple[str, bool]:
+        """One request and its cleaned reply, asked once more at once if the reply left English
+        words, lost a number of a sentence it translates, or ran past its bound; and whether the
+        reply that stands was cut at its bound."""
+        reply, was_cut = await self._request(paper, task, text, previous, fix, names, avoid)
+        if previous is None and (problems := self.problems(task, text, reply, was_cut, names)):
+            reply, was_cut = await self._request(paper, task, text, reply, "; ".join(problems), names, avoid)
+        return await self.translate_words(paper, reply, text), was_cut
+
+    async def translate_words(self, paper: Paper, reply: str, source: str) -> str:
+        """The reply with each English word it left inside its sentences translated alone, in the
+        context of the source: asked again, the 1.5B model keeps "proprietary模型" as it was, yet
+        asked for the one word it answers 专有的."""
+        system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
+        for word in dict.fromkeys(foreign_words(reply, self.language)):
+            pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", re.I)
+            context = next((s for s in split_sentences(source) if pattern.search(s)), reply)
+            prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
+            result = await self.client.chat([{"role": "system", "content": system},
+                                             {"role": "user", "content": prompt.strip()}],
+                                            max_tokens=MAX_TOKENS["word"], paper_id=paper.id, template=self.template)
+            translation = cleaned(result.text).rstrip("。.")
+            if 0 < len(translation) <= MAX_WORD_TRANSLATION and not re.search(r"[A-Za-z]", translation):
+                reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
+        return reply
+
+    async def _request(self, paper: Paper, task: str, text: str, previous: str | None, fix: str | None,
+                       names: list[str], avoid: str | None) -> tuple[str, bool]:
+        env = environment()
+        system = env.get_template(SYSTEM_TEMPLATE).render(lang=self.language)
+        prompt = env.get_template(TASK_TEMPLATE).render(lang=self.language, task=task, text=text, names=list(names),
+                                                        avoid=avoid, previous=previous, fix=fix)
+        result = await self.client.chat([{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
+                                        max_tokens=MAX_TOKENS.get(task, MAX_TOKENS["field"]), paper_id=paper.id,
+                                        template=self.template)
+        return cleaned(without_echo(result.text, prompt)), result.finish_reason == "length"
+
+    @staticmethod
+    def problems(task: str, text: str, reply: str, was_cut: bool, names: list[str]) -> list[str]:
+        problems = []
+        if was_cut:
+            problems.append(CUT_OFF)
+        if task == "sentence" and (lost := missing([*numbers_in(text), *names], reply)):
+            problems.append(DROPPED.format(quantities=", ".join(lost)))
+        if task != "sentence" and _ABOUT_THE_TEXT.search(reply):
+            problems.append(ABOUT_THE_TEXT)
+        return problems
+
+    async def title(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
+        """The title translated; a one-word lead before a colon ("Thinkless: …") is the paper's name,
+        kept by code while the rest is translated."""
+        title = paper.title or (split_sentences(paper.abstract or "") or [""])[0]
+        lead = _LEAD.match(title)
+        if not lead:
+            return await self.ask(paper, "title", title, previous, fix, names=title_names(title))
+        if previous:
+            previous = previous.removeprefix(lead[1]).lstrip(":： ")
+        rest, was_cut = await self.ask(paper, "title", lead[2], previous, fix, names=title_names(lead[2]))
+        return f"{lead[1]}{'：' if self.language.counts_characters else ': '}{rest}", was_cut
+
+    @staticmethod
+    def headline(paper: Paper, plan: Plan) -> int | None:
+        """The unit the TL;DR takes its result from: the experiments unit with the most numbers
+        (none where the author wrote a TL;DR)."""
+        results = plan.fields["experiments"].units
+        if paper.tldr or not results:
+            return None
+        return max(results, key=lambda u: len(_DIGITS.findall(plan.units[u])))
+
+    def field_text(self, paper: Paper, plan: Plan, name: str) -> str:
+        """A reading field's sentences; the experiments field leaves the headline result to the
+        TL;DR where it has another sentence, so that the two do not say the same thing."""
+        units = plan.fields[name].units
+        headline = self.headline(paper, plan)
+        if name == "experiments" and len(units) > 1 and headline is not None:
+            units = tuple(u for u in units if u != headline)
+        return " ".join(plan.units[u] for u in units)
+
+    def tldr_source(self, paper: Paper, plan: Plan, title: str) -> str:
+        """The author TL;DR where there is one; else the translated title and the headline result."""
+        if paper.tldr:
+            return self.source(paper.tldr)
+        headline = self.headline(paper, plan)
+        parts = [title, self.source(plan.units[headline]) if headline is not None else ""]
+        return "。".join(p.rstrip("。.") for p in parts if p) + "。"
+
+    async def digest(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
+        """The abstract translated a sentence or two at a time, joined. Asked again, only the parts
+        whose translation holds what the fix quotes are redone (all if it quotes none of them)."""
+        sources = [self.source(chunk) for chunk in chunks(split_sentences(paper.abstract or ""))]
+        own_names = title_names(paper.title or "")
+        names = [[n for n in own_names if n in source] for source in sources]
+        rendered = [await self.ask(paper, "sentence", source, names=kept) for source, kept in zip(sources, names)]
+        if previous is not None and fix:
+            quoted = [q for q in _QUOTED.findall(fix) if q.strip()]
+            redo = [i for i, (text, _) in enumerate(rendered) if any(q in text for q in quoted)] or range(len(rendered))
+            for i in redo:
+                rendered[i] = await self.ask(paper, "sentence", sources[i], rendered[i][0], fix, names=names[i])
+        joiner = "" if self.language.counts_characters else " "
+        return joiner.join(text for text, _ in rendered), any(was_cut for _, was_cut in rendered)
