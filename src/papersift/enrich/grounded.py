@@ -34,7 +34,7 @@ from .language import Language, language
 from .quality import foreign_words, title_names
 from .roles import Plan, assign
 from .sentences import split_sentences
-from .units import missing, rewrite_quantities
+from .units import missing, numbers_in, rewrite_quantities
 
 SYSTEM_TEMPLATE = "card_grounded_system.jinja"
 TASK_TEMPLATE = "card_grounded_task.jinja"
@@ -57,12 +57,6 @@ ABOUT_THE_TEXT = "it talks about the text instead of saying what the paper says:
 # A field that describes its source ("这段文本描述了…") instead of saying what it says: what a small
 # model writes when the sentences do not answer the question it was asked.
 _ABOUT_THE_TEXT = re.compile(r"(?:这段|该|此|这些)(?:原文|文本|文字|句子|段落)|原文(?:中|讲|描述|提到)|\b(?:this|the given|these) (?:text|sentences?|passage)\b", re.I)
-
-
-def numbers_in(text: str) -> list[str]:
-    """The numbers a translation must keep: the unit-rewritten quantities and every digit run."""
-    rewritten = rewrite_quantities(text, "zh")  # only the digits are taken: any language will do
-    return [*rewritten.quantities, *_DIGITS.findall(text)]
 
 
 def with_glossary(text: str, glossary: Glossary | None) -> str:
@@ -211,7 +205,8 @@ class GroundedWriter:
         problems = []
         if was_cut:
             problems.append(CUT_OFF)
-        if task == "sentence" and (lost := missing([*numbers_in(text), *names], reply)):
+        lost = [*missing(numbers_in(text), reply), *(n for n in names if n not in reply)] if task == "sentence" else []
+        if lost:
             problems.append(DROPPED.format(quantities=", ".join(lost)))
         if task != "sentence" and _ABOUT_THE_TEXT.search(reply):
             problems.append(ABOUT_THE_TEXT)

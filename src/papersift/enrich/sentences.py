@@ -16,11 +16,11 @@ ABBREVIATIONS = (
     "Eq.", "Eqs.", "Sec.", "Tab.", "No.", "Dr.", "Prof.", "Mr.", "Ms.", "St.", "Inc.", "Ltd.", "Jr.", "al.", "U.S.",
 )
 _PROTECTED = re.compile(
-    r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]"  # LaTeX
+    "|".join(rf"(?<![A-Za-z]){re.escape(a)}" for a in sorted(ABBREVIATIONS, key=len, reverse=True))  # first: e.g. is no name
+    + r"|\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]"  # LaTeX
     r"|https?://\S+|www\.\S+"  # links (a sentence's own full stop after a link is taken back below)
     r"|\d\.\d|[A-Za-z0-9]\.(?=[A-Za-z0-9])"  # decimals, versions, dotted names
-    r"|\.{3}|…"
-    r"|" + "|".join(rf"(?<![A-Za-z]){re.escape(a)}" for a in sorted(ABBREVIATIONS, key=len, reverse=True)),
+    r"|\.{3}|…",
     re.S,
 )
 # A sentence ends at . ! ? (closing quotes and brackets included) before the start of another: a capital,

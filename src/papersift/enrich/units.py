@@ -28,6 +28,8 @@ _QUANTITY = re.compile(
     r"(?:\s*(?P<word>thousand|million|billion|trillion)s?\b|(?P<letter>M)(?![A-Za-z0-9]))"
 )
 _SPACE = re.compile(r"\s+")
+# A number as a translation must give it back: digits, with a Chinese unit where the source has one.
+_NUMBER_TOKEN = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:万亿|亿|万)?")
 
 
 @dataclass
@@ -70,7 +72,14 @@ def rewrite_quantities(text: str, lang: str) -> Rewritten:
     return Rewritten(_QUANTITY.sub(replace, text), written)
 
 
-def missing(quantities: list[str], reply: str) -> list[str]:
-    """The quantities the reply does not write as given (spaces aside): dropped, or converted again."""
-    squeezed = _SPACE.sub("", reply)
-    return [q for q in quantities if q not in squeezed]
+def numbers_in(text: str) -> list[str]:
+    """The numbers of a text as a translation must keep them: ``6亿 to 2350亿, 29 languages`` ->
+    ``["6亿", "2350亿", "29"]`` (a number inside a name, 2.5 of Qwen2.5, too)."""
+    return _NUMBER_TOKEN.findall(_SPACE.sub("", text.replace(",", "")))
+
+
+def missing(numbers: list[str], reply: str) -> list[str]:
+    """The numbers the reply does not write as given (spaces and thousands commas aside): dropped,
+    or converted again (235 亿 for 2350亿); a number is matched whole, never inside another (6 in 0.6)."""
+    written = set(numbers_in(reply))
+    return [n for n in dict.fromkeys(numbers) if n not in written]

@@ -1,0 +1,247 @@
+"""The grounded card (``llm.card_mode = "grounded"``, the embedded engine's default): every field
+written from the abstract's own sentences, quantities in the target's units by code.
+
+The parts are tested on their own (the sentence splitter, the unit rewriter, the role plan), then
+the whole card against the scripted server, which stands in for the model: it answers each short
+request with a Chinese text of the right kind, or with what the test wants it to get wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from papersift.config import LLMSettings, Settings
+from papersift.enrich.grounded import chunks, keywords, with_glossary
+from papersift.enrich.glossary import Glossary, Term
+from papersift.enrich.pipeline import enrich_papers
+from papersift.enrich.roles import assign, clauses
+from papersift.enrich.sentences import split_sentences
+from papersift.enrich.units import missing, numbers_in, rewrite_quantities
+from papersift.models import READING_FIELDS, Paper
+from papersift.store import Store
+from papersift.testing.llm_server import ScriptedServer
+
+from examples import THINKLESS
+
+# --- sentences --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("abstract, sentences", [
+    ("We cut the cost from $O(n^2)$ to $O(n \\log n)$. It works.",
+     ["We cut the cost from $O(n^2)$ to $O(n \\log n)$.", "It works."]),
+    ("Prior work (e.g. Smith et al. and Lee et al.) fails, i.e. it diverges. We fix it.",
+     ["Prior work (e.g. Smith et al. and Lee et al.) fails, i.e. it diverges.", "We fix it."]),
+    ("Accuracy rises from 71.5% to 78.2% vs. 3.4 points for Qwen2.5-7B. See Fig. 2 for more.",
+     ["Accuracy rises from 71.5% to 78.2% vs. 3.4 points for Qwen2.5-7B.", "See Fig. 2 for more."]),
+    ("Code is at https://github.com/x/y.z. Data at www.example.org/a.b. Done!",
+     ["Code is at https://github.com/x/y.z.", "Data at www.example.org/a.b.", "Done!"]),
+    ("The loss is $\\mathcal{L} = a. b$ here. $\\alpha$ is small. mPLUG-Owl is strong.",
+     ["The loss is $\\mathcal{L} = a. b$ here.", "$\\alpha$ is small.", "mPLUG-Owl is strong."]),
+    ("Does it scale? Yes: to 235 billion parameters.", ["Does it scale?", "Yes: to 235 billion parameters."]),
+    ("一句中文。第二句！", ["一句中文。", "第二句！"]),
+])
+def test_an_abstract_is_cut_at_its_sentences_and_nowhere_else(abstract, sentences):
+    assert split_sentences(abstract) == sentences
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab. $\\(e.g.)0123456789?!\n")), max_size=80))
+def test_the_sentences_are_the_text_itself_cut_into_pieces(text):
+    assert " ".join(split_sentences(text)) == " ".join(text.split())
+
+
+# --- units ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("english, chinese, quantities", [
+    ("from 0.6 to 235 billion parameters", "from 6亿 to 2350亿 parameters", ["6亿", "2350亿"]),
+    ("1.01M samples", "101万 samples", ["101万"]),
+    ("36 trillion tokens", "36万亿 tokens", ["36万亿"]),
+    ("50 thousand images and 1,200 million words", "5万 images and 12亿 words", ["5万", "12亿"]),
+    ("a budget of $5 million", "a budget of $500万", ["500万"]),
+    ("3 million", "300万", ["300万"]),
+    ("7B and 32K context, 18 languages, 2.5% better", "7B and 32K context, 18 languages, 2.5% better", []),
+    ("Qwen2.5 and GPT-4.1", "Qwen2.5 and GPT-4.1", []),
+])
+def test_quantities_are_put_into_chinese_units_by_code(english, chinese, quantities):
+    rewritten = rewrite_quantities(english, "zh")
+    assert (rewritten.text, rewritten.quantities) == (chinese, quantities)
+
+
+def test_other_languages_keep_their_quantities_and_a_reply_must_keep_each_as_given():
+    assert rewrite_quantities("235 billion", "en").text == "235 billion"
+    assert missing(["6亿", "2350亿"], "参数规模从 6亿 到 2350 亿") == []
+    assert missing(["6亿", "2350亿"], "参数规模从 0.6 到 235 亿") == ["6亿", "2350亿"]
+    assert missing(numbers_in("from 6亿 to 2350亿, 1,200 of 29 (2.5%)"), "从6亿到2350亿，29 中的 1200（2.5%）") == []
+
+
+def test_glossary_terms_reach_the_model_already_translated():
+    glossary = Glossary("zh", (Term("large language model", "大语言模型"), Term("language model", "语言模型")))
+    assert with_glossary("Large Language Models (LLMs) and a language model", glossary) == "大语言模型 (LLMs) and a 语言模型"
+
+
+# --- the plan -------------------------------------------------------------------------------------------
+
+CLEAR = [
+    "Large language models are now used everywhere, yet serving them remains expensive for most users.",
+    "However, existing cache compression methods discard tokens that later turn out to matter.",
+    "We observe that attention to a token is stable across neighbouring layers of the model.",
+    "We propose StableKV, a method that shares one eviction decision across groups of layers.",
+    "Experiments on LongBench and RULER with Llama-3-8B show that StableKV cuts memory by 60% at equal accuracy.",
+    "Our code is available to the community.",
+]
+
+
+def test_sentences_with_clear_cues_go_to_their_fields_each_its_own():
+    plan = assign(CLEAR)
+    assert plan.fields["method"].units[0] == 3 and plan.fields["experiments"].units[0] == 4
+    assert plan.fields["motivation"].units[0] == 0
+    firsts = [plan.fields[f].units[0] for f in READING_FIELDS]
+    assert len(set(firsts)) == len(READING_FIELDS) and not any(plan.fields[f].shared for f in READING_FIELDS)
+
+
+def test_a_short_abstract_is_cut_at_its_clauses_and_a_field_left_over_shares_a_neighbours_sentence():
+    short = ["Models forget, which hurts long chats; we study why this happens in detail across many settings.",
+             "We propose a memory module that stores summaries of the earlier turns of each conversation.",
+             "It improves recall by 12% on two benchmarks."]
+    units = clauses(short, len(READING_FIELDS))
+    assert len(units) == 4 and units[0] == "Models forget, which hurts long chats;"
+    plan = assign(short)
+    shared = [f for f in READING_FIELDS if plan.fields[f].shared]
+    assert len(shared) == 2  # four units for six fields
+    assert all(plan.neighbour(f) and plan.neighbour(f) not in shared for f in shared)
+
+
+def test_keywords_come_from_the_source():
+    assert keywords(THINKLESS)[:2] == ["Thinkless", "Decoupled Group Relative Policy Optimization (DeGRPO)"]
+    assert keywords(THINKLESS.model_copy(update={"keywords": ["adaptive reasoning"]})) == ["adaptive reasoning"]
+    assert all(k in f"{THINKLESS.title} {THINKLESS.abstract}" or "(" in k for k in keywords(THINKLESS))
+
+
+def test_the_digest_is_asked_two_sentences_at_a_time_while_they_are_short():
+    assert chunks(["a b.", "c d.", "e f.", "g " * 70 + "h."]) == ["a b. c d.", "e f.", "g " * 70 + "h."]
+
+
+# --- the card, against the scripted server --------------------------------------------------------------
+
+ROLE_TEXT = {  # a distinct, well-sized field for each role the request names
+    "研究动机": "推理模型对所有问题都进行冗长的思维链推理，在大量简单问题上造成了可观的计算浪费。",
+    "要解决的问题": "如何让模型依据任务复杂度与自身能力，自主决定何时需要长链思考、何时直接简短作答。",
+    "现象分析": "许多问题本身存在直接的解法，统一采用精细推理并不会带来收益，反而拖慢响应速度。",
+    "主要方法": "提出可学习框架 Thinkless，用两个控制标记区分长短推理，并以解耦的组相对策略优化算法训练。",
+    "数据与实验": "在 Minerva Algebra、MATH-500 与 GSM8K 等基准上，长链推理的使用比例下降了 50% 至 90%。",
+    "主要贡献": "以强化学习让模型学会按需切换推理模式，在保持准确率的同时显著提升推理效率。",
+}
+
+
+def text_of(body: dict) -> str:
+    return re.search(r"<text>\n(.*)\n</text>", body["messages"][-1]["content"], re.S)[1]
+
+
+def good_reply(body: dict) -> str:
+    """What a model that follows the grounded requests writes."""
+    asked = body["messages"][-1]["content"]
+    if asked.startswith("把这个论文标题"):
+        return "大语言模型学习何时思考"
+    if "概括论文" in asked:
+        return "Thinkless 让模型按任务难度选择长短推理，长链推理使用减少 50%-90%。"
+    if asked.startswith("把这段原文"):  # a translation: as long as Chinese renders it, every number and name kept
+        text = text_of(body)
+        kept = re.findall(r"\d+(?:\.\d+)?(?:万亿|亿|万)?%?|[A-Z][\w\-]*[A-Z0-9][\w\-]*|Thinkless|<\w+>", text)
+        return "这部分原文被完整译出" + "、".join(kept) + "，" + "译文" * len(text.split()) + "。"
+    role = re.search(r"论文的(\S+?)。", asked)
+    return ROLE_TEXT[role[1]] if role else "原始"
+
+
+def grounded_settings(server: ScriptedServer, db, **llm) -> Settings:
+    options = {"backend": "openai", "base_url": server.base_url, "model": "scripted", "api_key": "test",
+               "concurrency": 1, "timeout": 5.0, "max_retries": 1, "card_mode": "grounded"} | llm
+    return Settings(db=db, llm=LLMSettings(**options))
+
+
+def stored(store: Store, paper_id: str):
+    return store.enrichment(paper_id, "zh")
+
+
+def test_no_request_holds_the_whole_abstract_and_the_card_passes_the_checks(store):
+    paper_id = store.upsert(THINKLESS)[0]
+    with ScriptedServer(responder=good_reply) as server:
+        report = enrich_papers(store, grounded_settings(server, store.path))
+        requests = server.chat_requests
+
+    enrichment = stored(store, paper_id)
+    assert report.ok == 1, enrichment.reasons
+    sentences = split_sentences(THINKLESS.abstract)
+    assert all(len(split_sentences(text_of(r.body))) <= 3 for r in requests)  # a title and a sentence at most
+    assert all("response_format" not in r.body for r in requests)
+    assert len({json.dumps(r.messages[0], ensure_ascii=False) for r in requests}) == 1  # one system message
+    card = enrichment.card
+    assert card.title == "Thinkless：大语言模型学习何时思考"  # the lead name kept by code
+    assert [getattr(card.reading, f) for f in READING_FIELDS] == list(ROLE_TEXT.values())
+    assert card.keywords[0] == "Thinkless"
+    translations = [r for r in requests if r.messages[-1]["content"].startswith("把这段原文")]
+    assert len(translations) == len(chunks(sentences)) and card.digest.count("这部分原文被完整译出") == len(translations)
+
+
+def test_the_model_sees_2350_yi_and_a_reply_that_slips_on_it_is_asked_again(store):
+    qwen = Paper(source="arxiv", arxiv_id="2505.09388", title="Qwen3 Technical Report",
+                 abstract="We present Qwen3, a family of models. The models range from 0.6 to 235 billion parameters.")
+    paper_id = store.upsert(qwen)[0]
+
+    def slip_once(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if asked.startswith("把这段原文") and "2350亿" in text_of(body) and "没有通过" not in asked:
+            return "模型参数规模从 0.6 到 235 亿。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=slip_once) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        asked = [r.messages[-1]["content"] for r in server.chat_requests if "2350亿" in r.messages[-1]["content"]]
+
+    assert any("from 6亿 to 2350亿 parameters" in a for a in asked)
+    assert not any("235 billion" in r for r in asked)
+    again = [a for a in asked if "没有通过" in a]
+    assert any("0.6 到 235 亿" in a and "6亿, 2350亿" in a for a in again)
+    assert "2350亿" in stored(store, paper_id).card.digest
+
+
+def test_an_english_word_left_in_a_field_is_translated_alone_in_its_context(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    source = assign(split_sentences(THINKLESS.abstract)).text("motivation")
+    assert "remarkable performance" in source
+
+    def leave_english(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的研究动机" in asked:
+            return ROLE_TEXT["研究动机"].replace("可观的", "remarkable ")
+        return good_reply(body)
+
+    with ScriptedServer(responder=leave_english) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        words = [r.messages[-1]["content"] for r in server.chat_requests if "“remarkable”" in r.messages[-1]["content"]]
+
+    [word] = words
+    assert "demonstrated remarkable performance on tasks" in word  # the source sentence, for its sense
+    assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "原始")
+
+
+def test_a_field_that_talks_about_its_text_is_asked_again(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def meta(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的现象分析" in asked and "没有通过" not in asked:
+            return "这段文本描述了论文中使用的方法，包括动态模式切换和利用旗舰模型的知识来减少计算资源。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=meta) as server:
+        report = enrich_papers(store, grounded_settings(server, store.path))
+        again = [r.messages[-1]["content"] for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
+
+    assert report.ok == 1 and len(again) == 1 and "talks about the text" in again[0]
+    assert stored(store, paper_id).card.reading.observation == ROLE_TEXT["现象分析"]
