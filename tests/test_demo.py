@@ -35,6 +35,11 @@ def test_the_demo_runs_every_stage_and_a_rerun_asks_the_llm_nothing(tmp_path):
         again = run_demo(tmp_path, settings, enrich=2, say=lines.append)
         assert again.ingested["new"] == 0 and len(server.chat_requests) == len(asked)
     assert [line[:4] for line in lines if re.match(r"\d/5 ", line)][:5] == ["1/5 ", "2/5 ", "3/5 ", "4/5 ", "5/5 "]
+    # one finished card, as a newcomer sees it: title, TL;DR, the six fields and the status
+    card = lines[lines.index("", lines.index(next(l for l in lines if l.startswith("3/5 ")))):]
+    assert any(l.startswith("    TL;DR: ") for l in card) and "    status: ok" in card
+    assert all(any(l.startswith(f"    {label}: ") for l in card)
+               for label in ("研究动机", "解决问题", "现象分析", "主要方法", "数据与实验", "主要贡献"))
 
 
 def test_the_demos_publications_show_real_titles_dates_authors_and_arxiv_links(tmp_path):

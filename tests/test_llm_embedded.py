@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from papersift.config import load_settings
-from papersift.enrich import guard
-from papersift.enrich.language import check_card_language
+from papersift.enrich import guard, quality
+from papersift.enrich.language import check_card_language, language
 from papersift.enrich.pipeline import Enricher, card_mode
 from papersift.enrich.prompts import source_text
 from papersift.llm import models
@@ -91,23 +91,29 @@ def _default_model_available() -> str | None:
 
 
 @pytest.mark.embedded
-async def test_the_default_embedded_model_writes_a_card_that_passes_the_checks_it_is_stored_under(sample_records):
-    """The path enrichment takes, on one real abstract: the card schema under the grammar, the
-    language check with its re-ask, the faithfulness guard. Whatever the status, it must be the
-    one the card deserves: an ``ok`` card is in Chinese and holds no number the abstract lacks."""
+async def test_the_default_embedded_model_writes_a_grounded_card_with_six_distinct_fields(sample_records):
+    """The path enrichment takes with this engine, on one real abstract: the grounded card (each
+    field from its own sentences), the language check, the guard and the gate. The six reading
+    fields are six different texts that the gate does not find repeating each other, and the
+    status is the one the card deserves: an ``ok`` card is in Chinese and holds no number the
+    abstract lacks."""
     reason = _default_model_available()
     if reason:
         pytest.skip(reason)
     record = next(r for r in sample_records if r["id"] == "c8f5df2594e")  # a short abstract with percentages
     paper = paper_from_mapping(record).model_copy(update={"id": record["id"]})  # as the store would name it
     settings = load_settings(llm={"backend": "embedded", "n_ctx": 4096})
-    async with LLMClient(settings) as client:  # the way enrich writes with this engine: a field at a time
+    assert card_mode(settings) == "grounded"
+    async with LLMClient(settings) as client:
         enricher = Enricher(client, "zh", model=client.model, mode=card_mode(settings))
         enrichment, _ = await enricher.enrich(paper)
 
     assert enrichment.status != "failed", enrichment.reasons
     card = Card.model_validate(enrichment.card.model_dump())
-    assert card.title and card.tldr and all(getattr(card.reading, f) for f in READING_FIELDS) and card.digest
+    fields = {f: getattr(card.reading, f) for f in READING_FIELDS}
+    assert card.title and card.tldr and all(fields.values()) and card.digest
+    assert len(set(fields.values())) == len(READING_FIELDS)
+    assert quality.repeated_pairs({f"reading.{f}": t for f, t in fields.items()}, language("zh")) == []
     verdict = guard.check_card(card, source_text(paper))
     if enrichment.status == "ok":
         assert check_card_language(card, "zh").ok and verdict.ok, verdict.reasons

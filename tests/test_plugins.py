@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from papersift.cli import app
 from papersift.cli.plugins import registries
 from papersift.config import load_settings
-from papersift.daily.sources import DailyConfigError, check_sources, run_source
+from papersift.daily.fetch import DailyConfigError, check_sources, run_source
 from papersift.deliver import make_channels
 from papersift.llm.base import LLMError
 from papersift.llm.client import make_backend
@@ -71,7 +71,9 @@ def test_a_source_plugin_bad_record_imports_nothing_unless_skip_invalid(installe
 def test_the_daily_run_names_a_source_plugin_by_type(installed, toy_file):
     spec = {"type": "toy", "name": "toys", "path": str(toy_file), "venue": "ToyConf"}
     check_sources([spec])
-    result = run_source(spec, 0, load_settings())
+    settings = load_settings()
+    with Store(settings.db) as store:  # the daily run's own store: sources no longer open one through the CLI
+        result = run_source(spec, 0, settings, store)
     assert (result.name, result.new, result.error) == ("toys", 2, None)
     with pytest.raises(DailyConfigError, match=r"daily.sources\[0\] \(toy\): unknown key 'colour'; toy takes: .*venue"):
         check_sources([{**spec, "colour": "red"}])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .models import Paper
+from .models import READING_FIELDS, Paper
 from .store import Store
 
 DATA = files("papersift") / "data"
@@ -98,10 +98,12 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
         if enrich:
             model = settings.llm.model or (settings.llm.embedded_model if settings.llm.backend == "embedded" else "")
             say(f"3/{STEPS} enrich: {enrich} paper(s) with the {settings.llm.backend} LLM ({model}); "
-                "the embedded model takes about two minutes a paper on 2 cores")
+                "the embedded model takes about a minute a paper on 2 cores")
             run = enrich_papers(store, settings, paper_ids=_spread(store, enrich),
                                 progress=lambda r: say(f"    {r.done}/{r.total} done ({r.ok} ok, {r.flagged} flagged, {r.poor} poor, {r.failed} failed)"))
             report.enrichment = {k: v for k, v in run.as_dict().items() if k in ("ok", "flagged", "poor", "failed", "tokens_in", "tokens_out", "elapsed", "cache_hits", "failures")}
+            for line in card_lines(store, _spread(store, enrich), lang):
+                say(line)
         else:
             say(f"3/{STEPS} enrich: skipped (--enrich 0)")
 
@@ -125,6 +127,23 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
         report.outputs["database"] = store.path
         say(f"5/{STEPS} publish: catalog, digest and a static site of {site.files} files")
     return report
+
+
+def card_lines(store: Store, paper_ids: list[str], lang: str) -> list[str]:
+    """One finished card as the terminal shows it: the first ``ok`` one of these papers, else the
+    first with a card, with its status and, if it was held back, why."""
+    from .publish.render import labels
+
+    enriched = [(pid, e) for pid in paper_ids if (e := store.enrichment(pid, lang)) and e.card]
+    if not enriched:
+        return []
+    paper_id, enrichment = next(((p, e) for p, e in enriched if e.status == "ok"), enriched[0])
+    card, names = enrichment.card, labels(lang)
+    lines = ["", f"    {store.get(paper_id).title}", f"    {card.title}", f"    TL;DR: {card.tldr}"]
+    lines += [f"    {names[f]}: {getattr(card.reading, f)}" for f in READING_FIELDS]
+    lines += [f"    #{' #'.join(card.keywords)}", f"    status: {enrichment.status}"]
+    lines += [f"      {reason}" for reason in enrichment.reasons[:5]]
+    return lines + [""]
 
 
 def _headline(paper: Any) -> str:

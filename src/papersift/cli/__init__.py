@@ -21,11 +21,13 @@ app = typer.Typer(
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     db: Path = typer.Option(None, "--db", help="The SQLite database (default: $PAPERSIFT_DB, the config file, or ~/.local/share/papersift/papersift.db).", envvar="PAPERSIFT_DB"),
 ) -> None:
     """papersift: research papers, triaged and read for you."""
-    common.state.db = str(db) if db else None
-    common.state.settings = None
+    if not isinstance(ctx.obj, common.Invocation):
+        ctx.obj = common.Invocation()
+    ctx.obj.db, ctx.obj.settings = (str(db) if db else None), None
 
 
 # Each stage registers its commands here; the modules stay importable on their own.
@@ -59,9 +61,11 @@ _plugins.register(app)
 
 
 def main() -> None:
+    invocation = common.Invocation()  # kept here too: the error below is printed after the command's context closed
     try:
-        app()
+        app(obj=invocation)
     except sqlite3.Error as exc:
         # A locked, read-only or full database is for the user to fix, not a bug: say which, in one line.
-        common.console.print(f"[bold red]error:[/] {escape(common.database_error(exc))}", highlight=False, soft_wrap=True)
+        message = common.database_error(exc, invocation)
+        common.console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None

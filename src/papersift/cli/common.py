@@ -6,12 +6,14 @@ import json
 import sqlite3
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer.main import get_current_context  # click's, as the Typer in use vendors it or not
 
 from ..config import Settings, load_settings
 from ..store import Store
@@ -20,21 +22,30 @@ console = Console(stderr=True)
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
-class State:
-    settings: Settings | None = None
+@dataclass
+class Invocation:
+    """What the root command was given (``--db``) and the settings loaded from it, carried by
+    Typer's context (``ctx.obj``) to every subcommand."""
+
     db: str | None = None
+    settings: Settings | None = None
 
 
-state = State()
+def invocation() -> Invocation:
+    """The running command's invocation (a fresh one outside any command)."""
+    ctx = get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return root.obj if root is not None and isinstance(root.obj, Invocation) else Invocation()
 
 
 def settings() -> Settings:
-    if state.settings is None:
+    current = invocation()
+    if current.settings is None:
         try:
-            state.settings = load_settings(db=state.db)
+            current.settings = load_settings(db=current.db)
         except ValueError as exc:
             fail(str(exc))
-    return state.settings
+    return current.settings
 
 
 @contextmanager
@@ -51,13 +62,14 @@ def open_store() -> Iterator[Store]:
         store.close()
 
 
-def database_error(exc: sqlite3.Error) -> str:
+def database_error(exc: sqlite3.Error, current: Invocation | None = None) -> str:
     """One line for a database a command could not use: locked, read-only, full, or else."""
     from ..store import describe_database_error
 
-    if state.settings:
-        return describe_database_error(exc, state.settings.db, state.settings.busy_timeout)
-    return describe_database_error(exc, state.db or "the database")
+    current = current or invocation()
+    if current.settings:
+        return describe_database_error(exc, current.settings.db, current.settings.busy_timeout)
+    return describe_database_error(exc, current.db or "the database")
 
 
 def print_json(data: Any) -> None:

@@ -21,7 +21,7 @@ def doctor(
 
     names = [name.strip() for name in only.split(",") if name.strip()] if only else list(CHECKS)
     try:
-        results = diagnose(names, db=common.state.db)
+        results = diagnose(names, db=common.invocation().db)
     except ValueError as exc:
         common.fail(f"--only: {exc}")
     if as_json:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +10,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from ..models import Paper
 from ..plugins import PluginError
-from ..sources.base import SOURCES, HarvestInterrupted, IngestReport, RecordError, Source, SourceError, ingest
+from ..sources.base import HarvestInterrupted, IngestReport, Source, SourceError
+from ..sources.kinds import SOURCES, SourceOptionsError, describe_source, ingest_source
 from ..sources.http import HttpClient
 from . import common
 
@@ -39,31 +37,38 @@ app = typer.Typer(help="Bring papers into the store from a source.", no_args_is_
 SKIP_INVALID_OPTION = typer.Option(False, "--skip-invalid", help="Import the good records and report the bad ones.")
 
 
-def source(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """An ingest command that brings papers in: a built-in source, a ``type`` of ``[[daily.sources]]``."""
-
-    def register(command: Callable[..., Any]) -> Callable[..., Any]:
-        SOURCES.builtin(name, command)
-        return app.command(name)(command)
-
-    return register
-
-
 def progress_bar(total: int | None = None) -> Progress:
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.speed:>7.0f}/s" if total is None else ""), TimeElapsedColumn()]
     return Progress(*columns, console=common.console, transient=True, disable=not common.console.is_terminal)
 
 
-def run_ingest(items: Iterable[Paper | RecordError], *, where: str, skip_invalid: bool, as_json: bool) -> IngestReport:
-    """Drive one import with a progress bar and print its report; used by every ``ingest`` command."""
-    with common.open_store() as store, progress_bar() as bar:
+def run_source(kind: str, options: dict[str, Any], *, as_json: bool, skip_invalid: bool = False) -> IngestReport | None:
+    """Run :func:`~papersift.sources.kinds.ingest_source` with a progress bar and print its report;
+    every ``ingest`` command is this with its own options."""
+    settings = common.settings()
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        where = describe_source(kind, options, settings)
+    except SourceOptionsError as exc:
+        common.fail(f"{kind}: {exc}")
+    with common.open_store() as store, http_client() as client, progress_bar() as bar:
         task = bar.add_task(f"ingest {where}", total=None)
         try:
-            report = ingest(store, items, where=where, skip_invalid=skip_invalid, on_item=lambda: bar.advance(task))
-        except SourceError as exc:
+            report = ingest_source(kind, options, store, settings, skip_invalid=skip_invalid, client=client,
+                                   on_item=lambda: bar.advance(task))
+        except HarvestInterrupted as exc:
+            print_report(exc.report, where=where, as_json=as_json)
             common.fail(str(exc))
-    print_report(report, where=where, as_json=as_json)
+        except (SourceError, SourceOptionsError) as exc:
+            common.fail(str(exc))
+    if report is None:
+        if as_json:
+            common.print_json({"skipped": True, "reason": "already fetched; use --full to fetch again"})
+        else:
+            common.console.print(f"{where}: already fetched; use --full to fetch again", highlight=False)
+    else:
+        print_report(report, where=where, as_json=as_json)
     return report
 
 
@@ -80,21 +85,15 @@ def print_report(report: IngestReport, *, where: str, as_json: bool) -> None:
         )
 
 
-@source("file")
+@app.command("file")
 def ingest_file(
     path: Path = typer.Argument(..., help="A JSONL, CSV, BibTeX or RIS file."),
     fmt: str = typer.Option(None, "--format", help="jsonl | csv | bibtex | ris (default: from the extension)."),
     skip_invalid: bool = SKIP_INVALID_OPTION,
     as_json: bool = common.JSON_OPTION,
-) -> IngestReport:
+) -> IngestReport | None:
     """Import a local file. By default a file with any bad record imports nothing."""
-    from ..sources.files import read_file
-
-    try:
-        items = read_file(path, fmt)
-    except SourceError as exc:
-        common.fail(str(exc))
-    return run_ingest(items, where=str(path), skip_invalid=skip_invalid, as_json=as_json)
+    return run_source("file", {"path": path, "format": fmt, "skip_invalid": skip_invalid}, as_json=as_json)
 
 
 def plugin_command(name: str, read: Source) -> Any:
@@ -113,11 +112,7 @@ def plugin_command(name: str, read: Source) -> Any:
 
     def ingest_plugin(**values):
         skip_invalid, as_json = values.pop("skip_invalid"), values.pop("as_json")
-        try:
-            items = read(**values)
-        except SourceError as exc:
-            common.fail(f"{name}: {exc}")
-        return run_ingest(items, where=name, skip_invalid=skip_invalid, as_json=as_json)
+        return run_source(name, values, as_json=as_json, skip_invalid=skip_invalid)
 
     ingest_plugin.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *ours])
     ingest_plugin.__doc__ = inspect.getdoc(read) or f"Bring papers in from the {name} source (a plugin)."
@@ -138,39 +133,16 @@ def unusable_command(name: str, error: str) -> Any:
     return typer.main.get_command(single)
 
 
+def http_client() -> HttpClient:
+    return HttpClient(common.settings().net)
+
+
 # --- network sources ----------------------------------------------------------------------
 
 FULL_OPTION = typer.Option(False, "--full", help="Ignore what earlier runs fetched and ask for everything again.")
 
 
-
-
-def http_client() -> HttpClient:
-    return HttpClient(common.settings().net)
-
-
-def run_sync(sync: Callable[..., IngestReport | None], *, where: str, as_json: bool) -> IngestReport | None:
-    """Run one network harvest ``sync(store, client, on_item=...)`` with a progress bar, print its report."""
-    with common.open_store() as store, http_client() as client, progress_bar() as bar:
-        task = bar.add_task(f"ingest {where}", total=None)
-        try:
-            report = sync(store, client, on_item=lambda: bar.advance(task))
-        except HarvestInterrupted as exc:
-            print_report(exc.report, where=where, as_json=as_json)
-            common.fail(str(exc))
-        except SourceError as exc:
-            common.fail(str(exc))
-    if report is None:
-        if as_json:
-            common.print_json({"skipped": True, "reason": "already fetched; use --full to fetch again"})
-        else:
-            common.console.print(f"{where}: already fetched; use --full to fetch again", highlight=False)
-    else:
-        print_report(report, where=where, as_json=as_json)
-    return report
-
-
-@source("arxiv")
+@app.command("arxiv")
 def ingest_arxiv(
     category: str = typer.Option(None, "--category", help="An arXiv category, e.g. cs.CL."),
     query: str = typer.Option(None, "--query", help="A search: a phrase, or arXiv's syntax (ti:, abs:, AND, ...)."),
@@ -182,21 +154,14 @@ def ingest_arxiv(
     as_json: bool = common.JSON_OPTION,
 ) -> IngestReport | None:
     """Fetch papers from the arXiv export API (one request every 3 s, as arXiv asks)."""
-    from ..sources import arxiv
-
-    try:
-        q = arxiv.ArxivQuery(
-            category=category, search=query, ids=tuple(i.strip() for i in (ids or "").split(",") if i.strip()),
-            date_from=common.parse_day(date_from, "--from"), date_until=common.parse_day(date_until, "--until"),
-        )
-    except ValueError as exc:
-        common.fail(f"{exc}: give --category, --query, --ids or --from/--until")
-    base_url = common.settings().net.arxiv_api_url
-    return run_sync(lambda store, client, on_item: arxiv.sync(store, client, q, base_url=base_url, full=full, limit=limit, on_item=on_item),
-             where=f"arXiv {q.search_query() or q.params().get('id_list')}", as_json=as_json)
+    if not (category or query or ids or date_from or date_until):
+        common.fail("an arXiv query needs something to ask: give --category, --query, --ids or --from/--until")
+    return run_source("arxiv", {"category": category, "query": query, "ids": ids, "max": limit, "full": full,
+                                "from": common.parse_day(date_from, "--from"),
+                                "until": common.parse_day(date_until, "--until")}, as_json=as_json)
 
 
-@source("oai")
+@app.command("oai")
 def ingest_oai(
     set_spec: str = typer.Option(None, "--set", help="An OAI set, e.g. cs or cs:cs:CL."),
     date_from: str = typer.Option(None, "--from", help="Records changed on or after this day (YYYY-MM-DD)."),
@@ -206,19 +171,11 @@ def ingest_oai(
     as_json: bool = common.JSON_OPTION,
 ) -> IngestReport | None:
     """Harvest arXiv in bulk over OAI-PMH (ListRecords with resumption tokens)."""
-    from ..sources import oai
-
-    if fmt not in oai.FORMATS:
-        common.fail(f"--format {fmt!r}: use one of {', '.join(oai.FORMATS)}")
-    start, end = common.parse_day(date_from, "--from"), common.parse_day(date_until, "--until")
-    base_url = common.settings().net.arxiv_oai_url
-    return run_sync(lambda store, client, on_item: oai.sync(
-        store, client, base_url=base_url, metadata_prefix=fmt, set_spec=set_spec, full=full, on_item=on_item,
-        date_from=start.isoformat() if start else None, date_until=end.isoformat() if end else None,
-    ), where=f"OAI-PMH {base_url} set={set_spec or 'all'}", as_json=as_json)
+    return run_source("oai", {"set": set_spec, "format": fmt, "full": full, "from": common.parse_day(date_from, "--from"),
+                              "until": common.parse_day(date_until, "--until")}, as_json=as_json)
 
 
-@source("openreview")
+@app.command("openreview")
 def ingest_openreview(
     venue_id: str = typer.Argument(..., help="A venue id, e.g. ICLR.cc/2025/Conference."),
     limit: int = typer.Option(None, "--max", help="At most this many papers."),
@@ -232,39 +189,28 @@ def ingest_openreview(
 
     A later run fetches only the papers created or edited since (a decision posted, a revision).
     """
-    from ..sources import openreview
-
-    base_url = common.settings().net.openreview_api_url
-    return run_sync(lambda store, client, on_item: openreview.sync(
-        store, client, venue_id, base_url=base_url, all_submissions=all_submissions, limit=limit, full=full, on_item=on_item,
-    ), where=f"OpenReview {venue_id}", as_json=as_json)
+    return run_source("openreview", {"venue_id": venue_id, "max": limit, "all_submissions": all_submissions,
+                                     "full": full}, as_json=as_json)
 
 
-@source("hf-daily")
+@app.command("hf-daily")
 def ingest_hf_daily(
     day: str = typer.Option(None, "--date", help="The day's list to fetch (YYYY-MM-DD; default: today, UTC)."),
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
 ) -> IngestReport | None:
     """Fetch the Hugging Face daily papers of one day."""
-    from ..sources import hf
-
-    wanted = common.parse_day(day, "--date") or datetime.now(UTC).date()
-    base_url = common.settings().net.hf_api_url
-    return run_sync(lambda store, client, on_item: hf.sync(store, client, wanted, base_url=base_url, full=full, on_item=on_item),
-             where=f"HF daily papers {wanted}", as_json=as_json)
+    return run_source("hf-daily", {"date": common.parse_day(day, "--date"), "full": full}, as_json=as_json)
 
 
-@source("rss")
+@app.command("rss")
 def ingest_rss(
     url: str = typer.Argument(..., help="The feed's URL (RSS or Atom), e.g. https://rss.arxiv.org/rss/cs.CL."),
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
 ) -> IngestReport | None:
     """Fetch an RSS/Atom feed; an unchanged feed (ETag/Last-Modified) costs one request."""
-    from ..sources import rss
-
-    return run_sync(lambda store, client, on_item: rss.sync(store, client, url, full=full, on_item=on_item), where=url, as_json=as_json)
+    return run_source("rss", {"url": url, "full": full}, as_json=as_json)
 
 
 @app.command("pdf")

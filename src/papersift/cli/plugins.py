@@ -16,7 +16,7 @@ def registries() -> dict:
     from ..llm.base import BACKENDS
     from ..publish.formats import FORMATS
     from ..search.embeddings import EMBEDDERS
-    from ..sources.base import SOURCES
+    from ..sources.kinds import SOURCES
     from . import ingest  # noqa: F401 - registers the built-in sources, which are its commands
 
     return {"sources": SOURCES, "backends": BACKENDS, "embedders": EMBEDDERS, "formats": FORMATS, "channels": CHANNELS}

@@ -39,7 +39,7 @@ from ..store import Store
 from . import digest as digests
 from .library import Library, read_library
 from .rank import Interests, Pick, label_of, rank
-from .sources import SourceResult, check_sources, run_source, source_name
+from .fetch import check_sources, run_source, source_name
 from .synthesis import Synthesis, write_synthesis
 
 RUN_KIND = "daily"
@@ -179,11 +179,10 @@ def stale_cards(store: Store, lang: str) -> list[str]:
             if recorded != source_hash(source_text(paper))]
 
 
-def _fetch(settings: Settings, report: DailyReport, progress: Progress) -> None:
+def _fetch(store: Store, settings: Settings, report: DailyReport, progress: Progress) -> None:
     for i, spec in enumerate(settings.daily.sources):
         progress(f"fetching {source_name(spec, i)}")
-        result: SourceResult = run_source(spec, i, settings)
-        report.sources.append(result.as_dict())
+        report.sources.append(run_source(spec, i, settings, store).as_dict())
 
 
 def _fetch_library(store: Store, settings: Settings, library: Library, report: DailyReport, progress: Progress) -> None:
@@ -197,7 +196,7 @@ def _fetch_library(store: Store, settings: Settings, library: Library, report: D
     if missing:
         progress(f"fetching {len(missing)} library paper(s) from arXiv")
         spec = {"type": "arxiv", "name": "library", "ids": missing}
-        report.sources.append(run_source(spec, len(settings.daily.sources), settings).as_dict())
+        report.sources.append(run_source(spec, len(settings.daily.sources), settings, store).as_dict())
 
 
 def _embed_and_classify(store: Store, embedder: Embedder, settings: Settings, report: DailyReport, progress: Progress) -> None:
@@ -335,7 +334,7 @@ def run_daily(settings: Settings, *, dry_run: bool = False, progress: Progress |
             return report
         run_id = store.start_run(RUN_KIND, {})
         after = digests.start_cursor(store)
-        _fetch(settings, report, progress)
+        _fetch(store, settings, report, progress)
         _fetch_library(store, settings, library, report, progress)
         _embed_and_classify(store, embedder, settings, report, progress)
         papers, through = new_papers(store, after, library)

@@ -1,4 +1,4 @@
-"""What every source shares: record errors that name their place, the ingest loop, and the plugin registry."""
+"""What every source shares: record errors that name their place, and the ingest loops."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from ..models import Paper
-from ..plugins import Registry
 from ..store import Store
 
 
@@ -29,11 +28,6 @@ class Source(Protocol):
     """
 
     def __call__(self, **options: Any) -> Iterable[Paper | RecordError]: ...
-
-
-# The built-in sources are ``papersift ingest`` commands of their own (papersift.cli.ingest registers
-# them: network harvests keep a cursor in the store); a plugin's is a Source.
-SOURCES: Registry[Any] = Registry("sources", "source")
 
 
 class SourceError(Exception):
