@@ -29,10 +29,10 @@ from pathlib import Path
 
 from papersift.config import load_settings
 from papersift.demo import PAPERS
-from papersift.enrich.card_eval import evaluate_store, find_paper, load_card_references
-from papersift.enrich.language import language
+from papersift.evaluate.cards import evaluate_store, find_paper, load_card_references
+from papersift.checks.language import language
 from papersift.enrich.pipeline import enrich_papers
-from papersift.enrich.quality import card_texts, length
+from papersift.checks.quality import card_texts, length
 from papersift.sources.base import ingest
 from papersift.sources.files import read_jsonl
 from papersift.store import Store

@@ -1,6 +1,6 @@
 """Faithfulness guard benchmark: false alarms on reference readings and catches of planted errors.
 
-The same measure as ``papersift eval readings`` (``papersift.enrich.guard_eval``), over several
+The same measure as ``papersift eval readings`` (``papersift.evaluate.readings``), over several
 seeds, with the CPU time it takes; no LLM is involved. Each reference reading (``summary_zh``,
 six fields) is checked against its abstract; then copies with ONE planted error each — a number
 changed, a model/dataset/benchmark name swapped for one from another record's abstract, or the
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from papersift.enrich import guard_eval  # noqa: E402
+from papersift.evaluate import readings  # noqa: E402
 from results import run_line, write_section  # noqa: E402
 
 REFERENCE = Path(os.environ.get("PAPERSIFT_SHARED") or ROOT.parent / "shared") / "data" / "catalog-dev.jsonl"
@@ -34,7 +34,7 @@ def pct(rate: float | None) -> str:
 
 def measure(records: list, seed: int) -> dict:
     cpu = time.process_time()
-    report = guard_eval.evaluate(records, seed=seed)
+    report = readings.evaluate(records, seed=seed)
     cpu = time.process_time() - cpu
     return {"seed": seed, "cpu_s": cpu, "summary": report.summary({}), "flagged": report.flagged_examples}
 
@@ -79,9 +79,9 @@ def main() -> int:
     if not args.reference.exists():
         print(f"{args.reference} is missing (set PAPERSIFT_SHARED)", file=sys.stderr)
         return 2
-    records = guard_eval.load_reference(args.reference)
+    records = readings.load_reference(args.reference)
     runs = [measure(records, seed) for seed in args.seeds]
-    text = markdown(runs, guard_eval.reading_lengths([r.reading for r in records]), args.reference)
+    text = markdown(runs, readings.reading_lengths([r.reading for r in records]), args.reference)
     print(text)
     if args.write:
         write_section("Faithfulness guard", text)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from papersift.config import LLMSettings, Settings
 from papersift.enrich.grounded import chunks, keywords, with_glossary
-from papersift.enrich.glossary import Glossary, Term
+from papersift.checks.glossary import Glossary, Term
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.roles import assign, clauses
 from papersift.enrich.sentences import split_sentences

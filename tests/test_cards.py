@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from papersift import export
 from papersift.cli import app
 from papersift.config import LLMSettings, Settings, load_settings
-from papersift.enrich import quality
-from papersift.enrich.glossary import GlossaryError, load_glossary, read_glossary, STARTER_GLOSSARY
+from papersift.checks import quality
+from papersift.checks.glossary import GlossaryError, load_glossary, read_glossary, STARTER_GLOSSARY
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.prompts import card_schema
 from papersift.testing.llm_server import ScriptedServer, default_reply

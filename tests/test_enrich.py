@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 
 from papersift.cli import app
 from papersift.config import LLMSettings, Settings
-from papersift.enrich.language import check_card_language, target_share, language
+from papersift.checks.language import check_card_language, target_share, language
 from papersift.enrich.pipeline import RunAborted, enrich_papers
-from papersift.enrich.glossary import load_glossary
+from papersift.checks.glossary import load_glossary
 from papersift.enrich.prompts import card_messages, system_message
 from papersift.testing.llm_server import ScriptedServer
 from papersift.models import READING_FIELDS, Card, Paper

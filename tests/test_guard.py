@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papersift.enrich import numbers
-from papersift.enrich.guard import GuardResult, SourceIndex, check, check_card
+from papersift.checks import numbers
+from papersift.checks.guard import GuardResult, SourceIndex, check, check_card
 from papersift.models import Card, Reading
 
 QWEN3 = ("We present Qwen3, a family of dense and Mixture-of-Experts models ranging from 0.6 to 235 billion "

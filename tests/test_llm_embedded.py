@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from papersift.config import load_settings
-from papersift.enrich import guard, quality
-from papersift.enrich.language import check_card_language, language
+from papersift.checks import guard, quality
+from papersift.checks.language import check_card_language, language
 from papersift.enrich.pipeline import Enricher, card_mode
 from papersift.enrich.prompts import source_text
 from papersift.llm import models

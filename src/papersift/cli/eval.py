@@ -26,7 +26,7 @@ READINGS_HELP = (
 
 def _references(reference: Path | None, load: Any, help_text: str) -> list[Any]:
     """The records of a ``--reference`` file, or a clear error naming the file (and the line)."""
-    from ..enrich.guard_eval import ReferenceFileError
+    from ..evaluate.readings import ReferenceFileError
 
     if reference is None:
         common.fail(f"--reference FILE is needed. {help_text}")
@@ -50,11 +50,11 @@ def readings(
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Check reference readings with the faithfulness guard, then plant one error per copy and count catches."""
-    from ..enrich import guard_eval
+    from ..evaluate import readings
 
-    records = _references(reference, guard_eval.load_reference, REFERENCE_HELP)[:limit]
-    report = guard_eval.evaluate(records, seed=seed)
-    lengths: dict[str, Any] = {**guard_eval.reading_lengths([r.reading for r in records])}
+    records = _references(reference, readings.load_reference, REFERENCE_HELP)[:limit]
+    report = readings.evaluate(records, seed=seed)
+    lengths: dict[str, Any] = {**readings.reading_lengths([r.reading for r in records])}
     generated = _stored(records)
     if generated is not None:
         lengths["generated"] = generated
@@ -69,7 +69,7 @@ def readings(
 
 def _stored(records: list) -> dict[str, Any] | None:
     """Lengths and guard verdicts of the stored readings of the same papers, if the store exists."""
-    from ..enrich import guard_eval
+    from ..evaluate import readings
     from ..store import Store, StoreError
 
     path = Path(common.settings().db)
@@ -80,7 +80,7 @@ def _stored(records: list) -> dict[str, Any] | None:
     except StoreError as exc:
         common.fail(str(exc))
     try:
-        return guard_eval.stored_readings_report(store, records)
+        return readings.stored_readings_report(store, records)
     finally:
         store.close()
 
@@ -135,11 +135,11 @@ def cards(
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Compare the cards a store holds with reference readings or digest paragraphs."""
-    from ..enrich import card_eval
+    from ..evaluate import cards
 
-    references = _references(reference, card_eval.load_card_references, CARDS_REFERENCE_HELP)
+    references = _references(reference, cards.load_card_references, CARDS_REFERENCE_HELP)
     with common.open_store() as store:
-        report = card_eval.evaluate_store(store, references, lang or common.settings().llm.lang)
+        report = cards.evaluate_store(store, references, lang or common.settings().llm.lang)
     if as_json:
         common.print_json(report)
     else:

@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..enrich import guard
-from ..enrich.language import MIN_SHARE, MIN_UNITS, language, target_share
+from ..checks import guard
+from ..checks.language import MIN_SHARE, MIN_UNITS, language, target_share
 from ..enrich.prompts import source_text
 from ..llm.base import LLMError
 from ..llm.prompts import environment, quoted

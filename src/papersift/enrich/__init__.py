@@ -1,10 +1,12 @@
-"""papersift.enrich: every paper's card in the reader's language, checked before it is stored.
+"""papersift.enrich: every paper's card in the reader's language, and deep-dive articles.
 
 - :mod:`.pipeline`: ``enrich_papers(store, settings, ...) -> RunReport``, the resumable run;
 - :mod:`.prompts`: the card prompt (templates in ``papersift/prompts``), static part first;
-- :mod:`.language`: target languages and the check that a reply is written in one;
-- :mod:`.guard` / :mod:`.numbers`: the faithfulness guard;
-- :mod:`.quality`: the quality gate (repeated, cut-off, badly sized fields, titles, the glossary);
-- :mod:`.glossary`: English term → translation, starter (``glossary.toml``) plus the user's file;
-- :mod:`.guard_eval` / :mod:`.card_eval`: ``papersift eval readings`` and ``eval cards``.
+- :mod:`.grounded`: the card written from the abstract's own sentences (the embedded engine's way),
+  with :mod:`.sentences`, :mod:`.roles` (which sentences each field is written from) and :mod:`.units`;
+- :mod:`.fieldwise`: the card a field at a time from the whole abstract;
+- :mod:`.deepdive` / :mod:`.sections`: the deep-dive article from the full text.
+
+What a card must pass before it is stored is in :mod:`papersift.checks`; how cards measure up
+against reference readings, in :mod:`papersift.evaluate`.
 """

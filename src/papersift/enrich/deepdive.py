@@ -258,7 +258,7 @@ class _Writer:
         raise DeepDiveError("the notes of this paper do not fit the context even after four rounds: raise --context")
 
     async def article(self, material: str, fulltext: str) -> tuple[ArticleDraft, list[str], bool]:
-        from . import guard
+        from ..checks import guard
 
         messages = [{"role": "system", "content": system_prompt(ARTICLE_SYSTEM)}, {"role": "user", "content": self._user(material)}]
         draft = await self._ask(messages, ArticleDraft, self.options.output_tokens, "article")

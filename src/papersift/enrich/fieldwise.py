@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from ..llm.prompts import environment
 from ..models import READING_FIELDS, Card, Paper, Reading
-from .glossary import Glossary
-from .language import check_card_language, language
+from ..checks.glossary import Glossary
+from ..checks.language import check_card_language, language
 from .prompts import paper_message
-from .quality import card_texts
+from ..checks.quality import card_texts
 
 SYSTEM_TEMPLATE = "card_fields_system.jinja"
 FIELD_TEMPLATE = "card_field.jinja"

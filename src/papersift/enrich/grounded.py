@@ -28,10 +28,10 @@ from typing import Any
 from ..llm.prompts import environment
 from ..models import READING_FIELDS, Paper
 from .fieldwise import cleaned
-from .glossary import Glossary
-from .guard import has_name_shape, is_generic
-from .language import Language, language
-from .quality import foreign_words, title_names
+from ..checks.glossary import Glossary
+from ..checks.guard import has_name_shape, is_generic
+from ..checks.language import Language, language
+from ..checks.quality import foreign_words, title_names
 from .roles import Plan, assign
 from .sentences import split_sentences
 from .units import missing, numbers_in, rewrite_quantities

@@ -30,11 +30,11 @@ from ..llm.prompts import environment
 from ..models import Card, Enrichment, EnrichmentStatus, Paper
 from ..store import Store
 from ..text import segment
-from . import guard, quality
+from ..checks import guard, quality
 from .fieldwise import FIELDS, FieldWriter, as_card, field_of, malformed, texts_of
-from .glossary import Glossary, load_glossary
+from ..checks.glossary import Glossary, load_glossary
 from .grounded import GroundedWriter
-from .language import check_card_language, language
+from ..checks.language import check_card_language, language
 from .prompts import card_messages, prompt_version, source_hash, source_text
 
 log = logging.getLogger(__name__)

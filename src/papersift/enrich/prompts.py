@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from ..llm.prompts import environment, quoted
 from ..models import Card, Paper
-from .glossary import Glossary
-from .language import Language, language
+from ..checks.glossary import Glossary
+from ..checks.language import Language, language
 
 SYSTEM_TEMPLATE = "card_system.jinja"
 PAPER_TEMPLATE = "card_paper.jinja"

@@ -48,11 +48,11 @@ class CardActor:
 
     @staticmethod
     async def _pool(settings: dict[str, Any], base_urls: list[str]) -> ServerPool:
-        from ..enrich.glossary import load_glossary
+        from ..checks.glossary import load_glossary
         from ..enrich.pipeline import Enricher
         from ..llm.client import LLMClient
 
-        from ..enrich.language import language
+        from ..checks.language import language
         from ..text import segment
 
         enrichers = {}

@@ -58,7 +58,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from ..enrich.glossary import Term
+from ..checks.glossary import Term
 from ..llm.reasoning import SOFT_OFF, SOFT_ON, THINK_CLOSE
 
 STATUS_FAULTS = ("429", "429_bare", "500", "503")

@@ -1,7 +1,7 @@
 """The faithfulness guard: every number and every model, dataset or benchmark name in an LLM's output
 must be grounded in the source text, before the output is stored as good.
 
-Numbers are compared as values (``papersift.enrich.numbers``), so unit conversions pass —
+Numbers are compared as values (``papersift.checks.numbers``), so unit conversions pass —
 ``235 billion`` = ``2350亿``, ``1.01M`` = ``101万``, ``eleven`` = ``11``, ``53%`` = ``0.53`` — while
 ``235 亿`` for "235 billion" is flagged. Names are Latin-script tokens that look like names
 (``CaPPO``, ``Qwen2-7B``, ``GSM8K``, ``HH-RLHF``; in Chinese text also plain capitalised words such as

@@ -6,7 +6,7 @@ A TOML file of tables keyed by language code, English term → translation::
     "chain-of-thought" = "思维链"
     "mixture of experts" = "混合专家"
 
-papersift ships a starter glossary (``enrich/glossary.toml``, the ML terms of the reference
+papersift ships a starter glossary (``checks/glossary.toml``, the ML terms of the reference
 readings); the file named by ``glossary`` in the config (``PAPERSIFT_GLOSSARY``) extends it and
 overrides its entries, and an empty translation removes one. The glossary for the target language
 goes into the static system prompt (so a server's prefix cache still holds across papers), and

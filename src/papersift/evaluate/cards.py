@@ -26,10 +26,10 @@ from typing import Any
 
 from ..models import READING_FIELDS, Card
 from ..store import Store
-from . import numbers
-from .guard_eval import ReferenceFileError
-from .language import Language, language
-from .quality import card_texts, latin_word_share, length, repeated_pairs
+from ..checks import numbers
+from .readings import ReferenceFileError
+from ..checks.language import Language, language
+from ..checks.quality import card_texts, latin_word_share, length, repeated_pairs
 
 
 @dataclass

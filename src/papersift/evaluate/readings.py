@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from ..models import READING_FIELDS, Enrichment
 from ..store import Store
-from . import numbers, quality
-from .guard import SourceIndex, check_text, has_name_shape, is_generic, squash
+from ..checks import numbers, quality
+from ..checks.guard import SourceIndex, check_text, has_name_shape, is_generic, squash
 
 _PLAIN_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _DIGITS_ONLY = re.compile(r"[\d,]*\.?\d+")
