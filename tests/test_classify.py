@@ -13,7 +13,7 @@ from sklearn.svm import LinearSVC
 from typer.testing import CliRunner
 
 from papersift.classify import pipeline, supervised
-from papersift.classify.taxonomy import TaxonomyError, load_taxonomy, read_taxonomy
+from papersift.taxonomy import TaxonomyError, load_taxonomy, read_taxonomy
 from papersift.classify.zeroshot import ZeroShotClassifier
 from papersift.cli import app
 from papersift.config import load_settings

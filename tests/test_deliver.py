@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from papersift.config import load_settings
-from papersift.daily.digest import DailyDigest, DigestPaper, save_digest
+from papersift.daily.digest import DailyDigest, DigestPaper, recent_digests, save_digest
 from papersift.daily.synthesis import Synthesis
 from papersift.deliver import DeliveryContext, DeliveryError, make_channels
 from papersift.publish.view import PaperView
@@ -82,7 +82,9 @@ def email_channel(port: int, security: str, **extra):
 
 
 def context(tmp_path) -> DeliveryContext:
-    return DeliveryContext(store=Store(tmp_path / "papers.db"), settings=load_settings())
+    """As the daily run gives it: the feed reads the digests composed so far through the context."""
+    store = Store(tmp_path / "papers.db")
+    return DeliveryContext(store=store, settings=load_settings(), recent_digests=lambda n: recent_digests(store, n))
 
 
 def test_email_over_starttls_logs_in_with_the_password_from_the_environment(trusted, tmp_path):

@@ -100,7 +100,7 @@ def set_note(store: Store, paper_id: str, note: str | None) -> Curation:
 
 def correct_topic(store: Store, paper_id: str, subarea: str, settings=None) -> Topic:
     """File a paper under ``subarea`` (a taxonomy key) as the user's call; it becomes a training label."""
-    from .classify.taxonomy import load_taxonomy
+    from .taxonomy import load_taxonomy
 
     _require_paper(store, paper_id)
     taxonomy = load_taxonomy(settings)

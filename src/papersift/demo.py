@@ -65,7 +65,7 @@ def _read_bundled(resource, where: str) -> list[Paper]:
 
 def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[str], None] = print) -> DemoReport:
     from .classify.pipeline import classify_store, examples_for
-    from .classify.taxonomy import load_taxonomy
+    from .taxonomy import load_taxonomy
     from .enrich.pipeline import enrich_papers
     from .publish import catalog as catalog_fmt
     from .publish import digest as digest_fmt
@@ -132,7 +132,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
 def card_lines(store: Store, paper_ids: list[str], lang: str) -> list[str]:
     """One finished card as the terminal shows it: the first ``ok`` one of these papers, else the
     first with a card, with its status and, if it was held back, why."""
-    from .publish.render import labels
+    from .labels import labels
 
     enriched = [(pid, e) for pid in paper_ids if (e := store.enrichment(pid, lang)) and e.card]
     if not enriched:

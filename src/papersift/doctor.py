@@ -105,7 +105,7 @@ def config_failure(exc: ValueError) -> CheckResult:
 
 
 def check_config(settings: Settings) -> CheckResult:
-    from .classify.taxonomy import TaxonomyError, load_taxonomy
+    from .taxonomy import TaxonomyError, load_taxonomy
 
     problems = []
     try:

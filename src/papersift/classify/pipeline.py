@@ -24,7 +24,7 @@ from ..search.embeddings import Embedder, embed_store, paper_text, vectors_for
 from ..store import Store
 from . import supervised
 from .supervised import SEED, Example, SubareaClassifier, TrainingError
-from .taxonomy import Taxonomy
+from ..taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from .zeroshot import ZeroShotClassifier

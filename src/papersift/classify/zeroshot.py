@@ -18,7 +18,7 @@ from ..config import Settings
 from ..llm.prompts import environment, quoted
 from ..models import Paper
 from ..store import Store
-from .taxonomy import Taxonomy
+from ..taxonomy import Taxonomy
 
 SYSTEM_TEMPLATE = "classify_system.jinja"
 PAPER_TEMPLATE = "classify_paper.jinja"

@@ -69,7 +69,7 @@ def classify(
     """Assign a sub-area to every paper no source or user labelled; or train, or evaluate."""
     from ..classify import pipeline
     from ..classify.supervised import TrainingError
-    from ..classify.taxonomy import TaxonomyError, load_taxonomy
+    from ..taxonomy import TaxonomyError, load_taxonomy
     from ..search.embeddings import EmbeddingError, embed_store, get_embedder
 
     if method not in METHODS:

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..publish.render import environment, labels
+from ..labels import labels
+from ..publish.render import environment
 from ..publish.view import PaperView
 from ..store import Store
 from .rank import Pick

@@ -33,7 +33,8 @@ from ..config import Settings, config_relative
 from ..deliver import ChannelConfig, DeliveryContext, make_channels
 from ..enrich.prompts import source_hash, source_text
 from ..models import Paper
-from ..publish.view import Labeller, iter_views
+from ..taxonomy import Labeller
+from ..publish.view import iter_views
 from ..search.embeddings import Embedder, EmbeddingError, content_hash, paper_text, to_blob, vectors_for
 from ..store import Store
 from . import digest as digests
@@ -202,7 +203,7 @@ def _fetch_library(store: Store, settings: Settings, library: Library, report: D
 def _embed_and_classify(store: Store, embedder: Embedder, settings: Settings, report: DailyReport, progress: Progress) -> None:
     from ..classify.pipeline import classify_store
     from ..classify.supervised import TrainingError
-    from ..classify.taxonomy import load_taxonomy
+    from ..taxonomy import load_taxonomy
     from ..search.embeddings import embed_store
 
     progress("embedding")
@@ -273,7 +274,7 @@ def deliver_pending(store: Store, settings: Settings, channels: list[ChannelConf
                     progress: Progress, sleep: Callable[[float], None] = time.sleep) -> None:
     """Send every delivery not sent yet on the channels configured now, retrying each a few times."""
     by_name = {c.name: c for c in channels}
-    context = DeliveryContext(store=store, settings=settings)
+    context = DeliveryContext(store=store, settings=settings, recent_digests=lambda limit: digests.recent_digests(store, limit))
     for digest_id, name, earlier in store.pending_deliveries():
         config = by_name.get(name)
         if config is None:

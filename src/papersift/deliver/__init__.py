@@ -9,6 +9,7 @@ through the ``papersift.channels`` entry point group (docs/plugins.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,12 @@ class DeliveryError(Exception):
 
 @dataclass
 class DeliveryContext:
+    """What a channel may use besides the digest: the store, the settings, and the newest digests
+    composed so far (the daily run's, newest first), for a channel that publishes several."""
+
     store: Store
     settings: Settings
+    recent_digests: Callable[[int], list[Any]] = lambda limit: []
 
 
 class ChannelConfig(BaseModel):

@@ -21,7 +21,6 @@ class FeedChannel(ChannelConfig):
     def send(self, digest, context) -> None:
         from feedgen.feed import FeedGenerator
 
-        from ..daily.digest import recent_digests
         from ..publish.files import write_atomic
 
         fg = FeedGenerator()
@@ -30,7 +29,7 @@ class FeedChannel(ChannelConfig):
         fg.link(href=self.site_url, rel="alternate")
         fg.description("papersift daily digests")
         newest = datetime(1970, 1, 1, tzinfo=UTC)
-        for item in reversed(recent_digests(context.store, self.keep)):
+        for item in reversed(context.recent_digests(self.keep)):
             stamp = datetime.combine(item.day, time(0, 0), tzinfo=UTC)
             newest = max(newest, stamp)
             entry = fg.add_entry()

@@ -13,8 +13,10 @@ from pydantic import BaseModel
 from ..models import Paper
 from ..store import Store
 from . import markdown as md
-from .render import count_label, environment, labels
-from .view import Labeller, PaperView, iter_views
+from ..labels import labels
+from .render import count_label, environment
+from ..taxonomy import Labeller
+from .view import PaperView, iter_views
 
 
 class SubareaGroup(BaseModel):

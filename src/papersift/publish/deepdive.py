@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ..enrich.deepdive import Bullet, DeepDive, Subsection
 from .markdown import link, md_text
-from .render import environment, labels, safe_url
+from ..labels import labels
+from .render import environment, safe_url
 
 
 def _metadata(dive: DeepDive) -> list[str]:

@@ -18,8 +18,10 @@ from ..models import Paper
 from ..store import Store
 from . import markdown as md
 from .catalog import group as group_by_topic
-from .render import count_label, environment, labels
-from .view import Labeller, PaperView, iter_views
+from ..labels import labels
+from .render import count_label, environment
+from ..taxonomy import Labeller
+from .view import PaperView, iter_views
 
 ORDERS = ("source", "score", "category")
 STATE = ("publish", "last_digest")

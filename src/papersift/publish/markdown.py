@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .render import labels, safe_url
+from ..labels import labels
+from .render import safe_url
 from .view import PaperView
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")

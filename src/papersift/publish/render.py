@@ -23,7 +23,7 @@ Templates (``publish/templates/``), names are stable:
   ``digest_index.html`` (``days``), ``paper.html`` (``p``), ``deepdive.html`` (``dive``),
   ``index.html`` (the site's home: ``catalog``, ``days``).
 
-Every template sees ``L`` (the label dict of the environment's language, see :data:`LABELS`),
+Every template sees ``L`` (the label dict of the environment's language, see :data:`papersift.labels.LABELS`),
 ``lang``, and the filters ``count`` (``"{n} 篇"`` / ``"{n} papers"``), ``bold`` (``**x**`` →
 ``<strong>``, after escaping) and ``safe_url`` (None for a ``javascript:`` link and the like).
 Math: any element with class ``tex`` is typeset by KaTeX auto-render in the browser; the text
@@ -42,6 +42,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from ..labels import labels
+
 STATIC_DIR = Path(__file__).with_name("static")
 
 READING_ICONS = {
@@ -52,97 +54,6 @@ READING_ICONS = {
     "experiments": "📊",
     "contribution": "⭐",
 }
-
-LABELS: dict[str, dict[str, str]] = {
-    "zh": {
-        "motivation": "研究动机",
-        "problem": "解决问题",
-        "observation": "现象分析",
-        "method": "主要方法",
-        "experiments": "数据与实验",
-        "contribution": "主要贡献",
-        "show_abstract": "查看完整摘要",
-        "abstract": "摘要",
-        "papers": "{n} 篇",
-        "tldr": "TL;DR",
-        "tldr_generated": "（生成）",
-        "note_failed": "⚠️ 解读生成失败，下面是原文摘要。",
-        "note_flagged": "⚠️ 忠实性检查未通过，解读可能有误：",
-        "note_poor": "⚠️ 质量检查未通过，解读可能重复、残缺或篇幅失当：",
-        "note_pending": "ℹ️ 尚未解读，下面是原文摘要。",
-        "untitled": "（无标题）",
-        "uncategorised": "未分类",
-        "catalog": "论文目录",
-        "digest": "每日速递",
-        "digest_index": "往期速递",
-        "feed": "RSS 订阅",
-        "paper_page": "原文页面",
-        "home": "首页",
-        "keywords": "关键词",
-        "authors": "作者",
-        "published": "日期",
-        "source": "来源",
-        "title": "论文标题",
-        "link": "链接",
-        "deepdive": "深度解析",
-        "version": "版本",
-        "primary_category": "主分类",
-        "deepdive_flagged": "⚠️ 忠实性检查未通过，文中可能有未经原文支持的内容：",
-        "sep": "：",
-        "tldr_original": "作者原文",
-        "provenance": "解读来源",
-        "alt_link": "来源页面",
-        "synthesis": "今日综述",
-        "why": "推荐理由",
-    },
-    "en": {
-        "motivation": "Motivation",
-        "problem": "Problem",
-        "observation": "Observation",
-        "method": "Method",
-        "experiments": "Data & experiments",
-        "contribution": "Contribution",
-        "show_abstract": "Show abstract",
-        "abstract": "Abstract",
-        "papers": "{n} papers",
-        "tldr": "TL;DR",
-        "tldr_generated": " (generated)",
-        "note_failed": "⚠️ The reading could not be generated; the original abstract follows.",
-        "note_flagged": "⚠️ Flagged by the faithfulness check; the reading may contain errors:",
-        "note_poor": "⚠️ Failed the quality check; the reading may be repetitive, cut off or badly sized:",
-        "note_pending": "ℹ️ Not read yet; the original abstract follows.",
-        "untitled": "(untitled)",
-        "uncategorised": "Uncategorised",
-        "catalog": "Catalog",
-        "digest": "Daily digest",
-        "digest_index": "All digests",
-        "feed": "RSS feed",
-        "paper_page": "Paper page",
-        "home": "Home",
-        "keywords": "Keywords",
-        "authors": "Authors",
-        "published": "Date",
-        "source": "Source",
-        "title": "Title",
-        "link": "Link",
-        "deepdive": "Deep dive",
-        "version": "Version",
-        "primary_category": "Primary category",
-        "deepdive_flagged": "⚠️ Flagged by the faithfulness check; some statements may not be supported by the paper:",
-        "sep": ": ",
-        "tldr_original": "Author's words",
-        "provenance": "Reading by",
-        "alt_link": "Source page",
-        "synthesis": "The day in brief",
-        "why": "Why",
-    },
-}
-
-
-def labels(lang: str) -> dict[str, str]:
-    """The labels of ``lang``; a language without its own set reads English labels."""
-    return LABELS.get(lang, LABELS["en"])
-
 
 def count_label(n: int, lang: str) -> str:
     """``186 篇`` / ``186 papers`` (``1 paper``)."""

@@ -23,7 +23,8 @@ from pydantic import BaseModel
 
 from ..models import READING_FIELDS, Enrichment, Paper
 from ..store import Store
-from .render import READING_ICONS, labels, safe_url
+from ..labels import labels
+from .render import READING_ICONS, safe_url
 
 Status = Literal["ok", "flagged", "poor", "failed", "pending"]
 
@@ -89,37 +90,6 @@ class PaperView(BaseModel):
     @property
     def breadcrumb(self) -> str:
         return f"{self.area_label} › {self.subarea_label}"
-
-
-class Labeller:
-    """Area and sub-area labels from the taxonomy (``papersift.classify``); unknown keys show as themselves."""
-
-    def __init__(self, lang: str, settings=None):
-        self.lang = lang
-        self.taxonomy = _taxonomy(settings)
-
-    def area_key(self, area: str | None, subarea: str | None) -> str | None:
-        """The area's key: sources may give its label (the shared catalog does) or only a sub-area."""
-        if self.taxonomy is None or (area is None and subarea is None):
-            return area
-        try:
-            return self.taxonomy.area(area).key if area else self.taxonomy.area_of(subarea).key
-        except KeyError:
-            return area
-
-    def label(self, key: str | None) -> str:
-        if key is None:
-            return labels(self.lang)["uncategorised"]
-        return self.taxonomy.label(key, self.lang) if self.taxonomy is not None else key
-
-
-def _taxonomy(settings):
-    from ..classify.taxonomy import TaxonomyError, load_taxonomy
-
-    try:
-        return load_taxonomy(settings)
-    except TaxonomyError:
-        return None  # a broken user taxonomy must not stop publishing: show keys
 
 
 def _excerpt(text: str, n: int = 90) -> str:

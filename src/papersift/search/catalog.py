@@ -385,7 +385,7 @@ _shared_lock = threading.Lock()
 def shared_catalog(store: Store, settings: Settings) -> Catalog:
     """One catalog per database and reader's language for callers without their own (the CLI, the
     library): it reloads before answering whenever the store changed, however large."""
-    from ..publish.view import Labeller
+    from ..taxonomy import Labeller
 
     key = (str(store.path.resolve()), settings.llm.lang)
     with _shared_lock:

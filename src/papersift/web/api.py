@@ -13,7 +13,7 @@ from .. import curation, search
 from ..config import Settings
 from ..models import Paper, Topic
 from ..publish.digest import DigestDay, build_digest
-from ..publish.view import Labeller
+from ..taxonomy import Labeller
 from ..search import Filters, SearchError, VectorCoverage
 from ..search.catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Facets, papers_by_id
 from ..search.hybrid import has_words

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..config import Settings, load_settings
 from ..publish.render import STATIC_DIR as PUBLISH_STATIC
-from ..publish.view import Labeller
+from ..taxonomy import Labeller
 from ..store import Store, describe_database_error
 from . import api, pages
 from ..search.catalog import Catalog

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from fastapi import HTTPException, Request
 
 from ..config import Settings
-from ..publish.view import Labeller
+from ..taxonomy import Labeller
 from ..store import Store
 from ..search.catalog import Catalog
 

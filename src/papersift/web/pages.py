@@ -19,13 +19,13 @@ from .. import curation
 from ..config import Settings
 from ..models import Paper
 from ..publish.digest import build_digest
-from ..publish.view import Labeller
+from ..taxonomy import Labeller
 from ..search import Filters, SearchError, search_papers
 from ..search.catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Page, papers_by_id
 from ..store import Store
 from . import insights
 from .deps import get_catalog, get_labeller, get_settings, get_store, require_paper
-from .labels import web_labels
+from ..labels import labels
 from .views import paper_href, similar_ids, web_papers
 
 router = APIRouter(include_in_schema=False)
@@ -39,10 +39,7 @@ FiltersDep = Annotated[Filters, Query()]
 
 
 def render(request: Request, name: str, **context: Any) -> HTMLResponse:
-    lang = request.app.state.lang
-    html = request.app.state.env.get_template(name).render(
-        csrf=request.state.csrf, W=web_labels(lang), here=_here(request), **context
-    )
+    html = request.app.state.env.get_template(name).render(csrf=request.state.csrf, here=_here(request), **context)
     return HTMLResponse(html)
 
 
@@ -67,7 +64,7 @@ def linker(path: str, filters: Filters, **fixed: Any):
 
 
 def facet_labeller(labeller: Labeller, lang: str):
-    words = web_labels(lang)
+    words = labels(lang)
 
     def label(name: str, value: Any) -> str:
         if name in ("area", "subarea"):
@@ -157,7 +154,7 @@ def search_page(
 def paper_page(
     request: Request, paper_id: str, store: StoreDep, settings: SettingsDep, catalog: CatalogDep, labeller: LabellerDep
 ) -> HTMLResponse:
-    from ..classify.taxonomy import TaxonomyError, load_taxonomy
+    from ..taxonomy import TaxonomyError, load_taxonomy
 
     lang = request.app.state.lang
     paper = store.get(require_paper(store, paper_id))

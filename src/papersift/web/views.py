@@ -16,7 +16,8 @@ from .. import curation
 from ..config import Settings
 from ..models import Paper
 from ..publish.render import environment
-from ..publish.view import Labeller, PaperView, paper_view
+from ..taxonomy import Labeller
+from ..publish.view import PaperView, paper_view
 from ..search.catalog import Catalog
 from ..store import Store
 

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from .labels import labels
+
 if TYPE_CHECKING:
-    from ..config import Settings
+    from .config import Settings
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 
@@ -151,3 +153,32 @@ def load_taxonomy(settings: Settings | None = None) -> Taxonomy:
     if key not in _cache:
         _cache[key] = read_taxonomy(path)
     return _cache[key]
+
+
+class Labeller:
+    """Area and sub-area labels from the taxonomy, in the reader's language; unknown keys show as themselves."""
+
+    def __init__(self, lang: str, settings=None):
+        self.lang = lang
+        self.taxonomy = _taxonomy(settings)
+
+    def area_key(self, area: str | None, subarea: str | None) -> str | None:
+        """The area's key: sources may give its label (the shared catalog does) or only a sub-area."""
+        if self.taxonomy is None or (area is None and subarea is None):
+            return area
+        try:
+            return self.taxonomy.area(area).key if area else self.taxonomy.area_of(subarea).key
+        except KeyError:
+            return area
+
+    def label(self, key: str | None) -> str:
+        if key is None:
+            return labels(self.lang)["uncategorised"]
+        return self.taxonomy.label(key, self.lang) if self.taxonomy is not None else key
+
+
+def _taxonomy(settings):
+    try:
+        return load_taxonomy(settings)
+    except TaxonomyError:
+        return None  # a broken user taxonomy must not stop publishing: show keys

@@ -1,10 +1,50 @@
-"""The web app's own labels (the card's labels come from :data:`papersift.publish.render.LABELS`)."""
+"""Every label a reader sees around the generated text, one table a language: the publications' (the
+reading's field names, notes on held-back cards, page titles) and the web app's (menus, filters, buttons).
+A language without its own table reads English labels."""
 
 from __future__ import annotations
 
-WEB_LABELS: dict[str, dict[str, str]] = {
+LABELS: dict[str, dict[str, str]] = {
     "zh": {
+        "motivation": "研究动机",
+        "problem": "解决问题",
+        "observation": "现象分析",
+        "method": "主要方法",
+        "experiments": "数据与实验",
+        "contribution": "主要贡献",
+        "show_abstract": "查看完整摘要",
+        "abstract": "摘要",
+        "papers": "{n} 篇",
+        "tldr": "TL;DR",
+        "tldr_generated": "（生成）",
+        "note_failed": "⚠️ 解读生成失败，下面是原文摘要。",
+        "note_flagged": "⚠️ 忠实性检查未通过，解读可能有误：",
+        "note_poor": "⚠️ 质量检查未通过，解读可能重复、残缺或篇幅失当：",
+        "note_pending": "ℹ️ 尚未解读，下面是原文摘要。",
+        "untitled": "（无标题）",
+        "uncategorised": "未分类",
         "catalog": "论文目录",
+        "digest": "每日速递",
+        "digest_index": "往期速递",
+        "feed": "RSS 订阅",
+        "paper_page": "原文页面",
+        "home": "首页",
+        "keywords": "关键词",
+        "authors": "作者",
+        "published": "日期",
+        "source": "来源",
+        "title": "论文标题",
+        "link": "链接",
+        "deepdive": "深度解析",
+        "version": "版本",
+        "primary_category": "主分类",
+        "deepdive_flagged": "⚠️ 忠实性检查未通过，文中可能有未经原文支持的内容：",
+        "sep": "：",
+        "tldr_original": "作者原文",
+        "provenance": "解读来源",
+        "alt_link": "来源页面",
+        "synthesis": "今日综述",
+        "why": "推荐理由",
         "search": "搜索",
         "search_placeholder": "搜索论文（中文或英文）",
         "digests": "每日速递",
@@ -15,7 +55,6 @@ WEB_LABELS: dict[str, dict[str, str]] = {
         "area": "领域",
         "subarea": "子领域",
         "keyword": "关键词",
-        "source": "来源",
         "venue": "会议/期刊",
         "month": "月份",
         "day": "日期",
@@ -61,7 +100,45 @@ WEB_LABELS: dict[str, dict[str, str]] = {
         "without_vectors": "{n} / {total} 篇论文还没有 {model} 向量：检索只能按字词找到它们（不按语义，也不跨语言）。运行 papersift embed 补上。",
     },
     "en": {
+        "motivation": "Motivation",
+        "problem": "Problem",
+        "observation": "Observation",
+        "method": "Method",
+        "experiments": "Data & experiments",
+        "contribution": "Contribution",
+        "show_abstract": "Show abstract",
+        "abstract": "Abstract",
+        "papers": "{n} papers",
+        "tldr": "TL;DR",
+        "tldr_generated": " (generated)",
+        "note_failed": "⚠️ The reading could not be generated; the original abstract follows.",
+        "note_flagged": "⚠️ Flagged by the faithfulness check; the reading may contain errors:",
+        "note_poor": "⚠️ Failed the quality check; the reading may be repetitive, cut off or badly sized:",
+        "note_pending": "ℹ️ Not read yet; the original abstract follows.",
+        "untitled": "(untitled)",
+        "uncategorised": "Uncategorised",
         "catalog": "Catalog",
+        "digest": "Daily digest",
+        "digest_index": "All digests",
+        "feed": "RSS feed",
+        "paper_page": "Paper page",
+        "home": "Home",
+        "keywords": "Keywords",
+        "authors": "Authors",
+        "published": "Date",
+        "source": "Source",
+        "title": "Title",
+        "link": "Link",
+        "deepdive": "Deep dive",
+        "version": "Version",
+        "primary_category": "Primary category",
+        "deepdive_flagged": "⚠️ Flagged by the faithfulness check; some statements may not be supported by the paper:",
+        "sep": ": ",
+        "tldr_original": "Author's words",
+        "provenance": "Reading by",
+        "alt_link": "Source page",
+        "synthesis": "The day in brief",
+        "why": "Why",
         "search": "Search",
         "search_placeholder": "Search papers (English or Chinese)",
         "digests": "Daily digests",
@@ -72,7 +149,6 @@ WEB_LABELS: dict[str, dict[str, str]] = {
         "area": "Area",
         "subarea": "Sub-area",
         "keyword": "Keyword",
-        "source": "Source",
         "venue": "Venue",
         "month": "Month",
         "day": "Day",
@@ -120,5 +196,6 @@ WEB_LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def web_labels(lang: str) -> dict[str, str]:
-    return WEB_LABELS.get(lang, WEB_LABELS["en"])
+def labels(lang: str) -> dict[str, str]:
+    """The labels of ``lang``; a language without its own set reads English labels."""
+    return LABELS.get(lang, LABELS["en"])
