@@ -1,7 +1,7 @@
 """Enrichment benchmark: does papersift keep an LLM server saturated, and at what cost to itself?
 
 1,000 synthetic papers (real sample abstracts, each made unique) are enriched against the
-scripted OpenAI-compatible server (``papersift.testing.llm_server``), run in a subprocess with a
+scripted OpenAI-compatible server (``tests/support/llm_server.py``), run in a subprocess with a
 fixed latency per request and a limit on requests served at once. A server like that allows at
 most ``concurrency / latency`` requests a second; papersift should reach it (goal ≥ 0.95). The
 default runs twice: at 50 ms a request, where papersift's own CPU time per paper sets the pace
@@ -48,7 +48,7 @@ from papersift.sources.files import paper_from_mapping  # noqa: E402
 from papersift.store import Store  # noqa: E402
 from results import run_line, write_section  # noqa: E402
 
-SERVER = ["-m", "papersift.testing.llm_server"]
+SERVER = [str(ROOT / "tests" / "support" / "llm_server.py")]
 SAMPLE = ROOT / "src" / "papersift" / "data" / "sample.jsonl"
 
 
@@ -149,7 +149,7 @@ def embedded_run(n: int) -> dict:
 
 METHOD = (
     "Synthetic papers (the 35 real sample abstracts, each made unique with a title and a study number) are "
-    "enriched against the scripted OpenAI-compatible server (`papersift.testing.llm_server`, run in a subprocess) "
+    "enriched against the scripted OpenAI-compatible server (`tests/support/llm_server.py`, run in a subprocess) "
     "with a fixed latency per request and a limit on requests served at once, through the whole pipeline: prompt, "
     "`LLMClient.structured` (openai SDK backend, cache and log in the store), language check, faithfulness guard, "
     "`store.save_enrichment` and the run's per-paper state. The ideal is what the server allows: "

@@ -2,7 +2,7 @@
 
 A store of ``--papers`` synthetic papers (bench/ingest.py's records) is served by ``papersift
 serve`` on 127.0.0.1. For the whole run two writers work on the same file: ``papersift enrich``
-against the scripted LLM server (``python -m papersift.testing.llm_server --latency 0.2``, so cards
+against the scripted LLM server (``python tests/support/llm_server.py --latency 0.2``, so cards
 keep arriving) and ``papersift ingest file`` of a new batch of ``--batch`` papers, again and
 again. Meanwhile ``--clients`` clients (asyncio, one keep-alive connection each, like browsers)
 send requests back to back for ``--seconds``: the catalog, a filtered catalog, a search, a
@@ -184,7 +184,7 @@ def run(db: Path, *, clients: int, seconds: float, batch: int, seed: int = 7) ->
     processes: list[subprocess.Popen] = []
     writers, stop = Writers(), threading.Event()
     try:
-        llm = subprocess.Popen([sys.executable, "-m", "papersift.testing.llm_server", "--port", str(llm_port), "--latency", "0.2"],
+        llm = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent.parent / "tests" / "support" / "llm_server.py"), "--port", str(llm_port), "--latency", "0.2"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         processes.append(llm)
         # Each writes its stderr to a file: a pipe nobody reads until the end fills up and blocks its writer.

@@ -1,7 +1,7 @@
 """Scale-out benchmark: the local engine and the Ray engine against 1, 2 and 4 servers, and a slow one.
 
 ``--papers`` synthetic papers (bench/enrich.py's: real sample abstracts, each made unique) are
-enriched against scripted OpenAI-compatible servers (``python -m papersift.testing.llm_server``,
+enriched against scripted OpenAI-compatible servers (``python tests/support/llm_server.py``,
 one subprocess each) with a fixed latency a request and at most ``--concurrency`` requests served
 at once, as a vLLM replica with ``--max-num-seqs`` would. Together the servers allow at most
 ``sum(concurrency / latency)`` requests a second: the ideal. Each row is a fresh store.

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from papersift.llm.base import ChatRequest, ChatResult
-from papersift.testing.llm_server import default_reply
+from support.llm_server import default_reply
 
 HOLD_SECONDS = 60  # long past what any test waits: the test kills the worker well before
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from papersift.config import LLMSettings, Settings
 from papersift.enrich.prompts import card_schema
-from papersift.testing.llm_server import ScriptedServer, default_reply
+from support.llm_server import ScriptedServer, default_reply
 
 
 def card_reply(body: dict, lang: str | None = None) -> dict:

@@ -15,7 +15,7 @@ import pytest
 from papersift.config import LLMSettings, Settings
 from papersift.enrich.fieldwise import FIELDS, cleaned, keywords_of
 from papersift.enrich.pipeline import card_mode, enrich_papers
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 from papersift.models import READING_FIELDS
 from papersift.store import Store
 

@@ -24,7 +24,7 @@ from papersift.enrich.sentences import split_sentences
 from papersift.enrich.units import missing, numbers_in, rewrite_quantities
 from papersift.models import READING_FIELDS, Paper
 from papersift.store import Store
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 
 from examples import THINKLESS
 

@@ -22,7 +22,7 @@ from papersift.checks import quality
 from papersift.checks.glossary import GlossaryError, load_glossary, read_glossary, STARTER_GLOSSARY
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.prompts import card_schema
-from papersift.testing.llm_server import ScriptedServer, default_reply
+from support.llm_server import ScriptedServer, default_reply
 from papersift.models import READING_FIELDS, Card, Enrichment, Paper, Reading
 from papersift.publish import catalog, digest, site
 from papersift.store import Store

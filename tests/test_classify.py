@@ -194,7 +194,7 @@ def zero_shot_for(server, store, keys=SEVEN) -> ZeroShotClassifier:
 
 
 def test_zero_shot_sends_the_taxonomy_and_constrains_the_answer_to_its_keys(labelled_store):
-    from papersift.testing.llm_server import ScriptedServer
+    from support.llm_server import ScriptedServer
 
     with ScriptedServer(responder=scripted_choice) as server:
         report = pipeline.classify_store(labelled_store, load_taxonomy(), USEEmbedder.shared(), method="llm",
@@ -213,7 +213,7 @@ def test_zero_shot_sends_the_taxonomy_and_constrains_the_answer_to_its_keys(labe
 
 
 def test_combined_stores_each_method_and_one_failed_paper_does_not_sink_the_rest(labelled_store):
-    from papersift.testing.llm_server import ScriptedServer
+    from support.llm_server import ScriptedServer
 
     victim = next(p for p in labelled_store.iter_papers() if not p.topic)
     with ScriptedServer(responder=scripted_choice) as server:
@@ -286,7 +286,7 @@ def test_eval_on_a_file_trains_without_the_files_papers(tmp_path):
 
 
 def test_eval_on_scores_the_llm_and_combined_methods_too(tmp_path):
-    from papersift.testing.llm_server import ScriptedServer
+    from support.llm_server import ScriptedServer
 
     records = [paper_from_mapping(json.loads(line)) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
     truth = {p.abstract[:80]: p.topic.subarea for p in records}

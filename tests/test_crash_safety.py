@@ -50,7 +50,7 @@ from aiosmtpd.controller import Controller
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 from papersift.store import Store
 
 from conftest import free_port

@@ -21,7 +21,7 @@ from papersift.cli import app
 from papersift.config import load_settings
 from papersift.daily import DailyLocked, run_daily
 from papersift.daily.run import run_lock, stale_cards
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 from papersift.store import Store
 
 from conftest import free_port

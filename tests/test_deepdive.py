@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from papersift.cli import app
 from papersift.config import LLMSettings, Settings
 from papersift.llm.reasoning import BUDGET_CLOSING
-from papersift.testing.llm_server import ScriptedServer, count_tokens
+from support.llm_server import ScriptedServer, count_tokens
 from papersift.models import Paper
 from papersift.enrich import deepdive as dd
 from papersift.enrich.sections import split_sections

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from papersift.cli import app
 from papersift.config import Settings
 from papersift.demo import PAPERS, run_demo
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 from papersift.store import Store
 
 BUNDLED = [json.loads(line) for line in PAPERS.read_text(encoding="utf-8").splitlines()]

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from papersift import doctor  # noqa: F401  (imported before a test drops root: see run_unprivileged)
 from papersift.cli import app
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 from papersift.search.embeddings import to_blob
 from papersift.store import Store
 

@@ -25,7 +25,7 @@ from papersift.checks.language import check_card_language, target_share, languag
 from papersift.enrich.pipeline import RunAborted, enrich_papers
 from papersift.checks.glossary import load_glossary
 from papersift.enrich.prompts import card_messages, system_message
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 from papersift.models import READING_FIELDS, Card, Paper
 from papersift.sources.files import paper_from_mapping
 from papersift.store import Store

@@ -3,7 +3,7 @@ what papersift does about it. Every fault ends in a retry, a failure recorded wi
 a one-line error with exit code 1; never a traceback, never a lost paper. The README's
 reliability table lists these tests.
 
-LLM faults are played by the scripted server (``papersift.testing.llm_server``) and, for broken
+LLM faults are played by the scripted server (``tests/support/llm_server.py``) and, for broken
 connections, by the loopback server; source faults by the loopback server; database faults are
 real: a file size limit on the process (``RLIMIT_FSIZE``) or ``PRAGMA max_page_count`` for a full
 disk, an immutable or read-only file, and a transaction held open by another connection.
@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from papersift.cli import app
 from papersift.config import NetSettings, load_settings
-from papersift.testing.llm_server import ScriptedServer, default_reply
+from support.llm_server import ScriptedServer, default_reply
 from papersift.sources.base import ingest
 from papersift.sources.files import paper_from_mapping, read_jsonl
 from papersift.sources.http import HttpClient

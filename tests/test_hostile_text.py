@@ -21,7 +21,7 @@ import pytest
 
 from papersift.config import load_settings
 from papersift.enrich.pipeline import enrich_papers
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 from papersift.models import Card, Paper
 from papersift.publish.site import build_site
 from papersift.sources.base import ingest

@@ -6,58 +6,50 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "src" / "papersift"
+from support.layout import PACKAGE, circles, imports, module_graph, module_name, package_graph, render_architecture
 
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports(path: Path, name: str, modules: set[str]) -> set[str]:
-    """The papersift modules ``path`` imports, anywhere in it (a function-level import counts too)."""
-    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-            target = (f"{base}.{node.module}" if node.module else base) if node.level else node.module or ""
-            for alias in node.names:
-                found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return {m for m in found if m in modules and not (m.startswith(name + ".") or name.startswith(m + "."))}
-
-
-def circles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Every module that can reach itself, with the path (depth-first, iterative)."""
-    found = []
-    for start in graph:
-        stack = [(start, [start])]
-        seen = {start}
-        while stack:
-            node, path = stack.pop()
-            for nxt in graph[node]:
-                if nxt == start:
-                    found.append(path)
-                elif nxt not in seen:
-                    seen.add(nxt)
-                    stack.append((nxt, [*path, nxt]))
-    return found
-
+ROOT = PACKAGE.parent.parent
 
 def test_no_module_imports_one_that_imports_it_back():
-    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph = {name: imports(path, name, set(files)) for name, path in files.items()}
+    files, graph = module_graph()
     assert len(graph) > 50 and graph["papersift.web.api"]  # the walk sees the tree and its imports
     assert circles(graph) == []
 
 
-def test_no_product_module_imports_the_test_tooling():
-    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    product = {name for name in files if not name.startswith("papersift.testing")}
-    users = sorted(name for name in product if any(m.startswith("papersift.testing") for m in imports(files[name], name, set(files))))
+def test_no_package_imports_one_that_imports_it_back():
+    """Drawn as packages (a top-level module counts as one), the flow still goes one way: the
+    module test misses a circle that passes through two modules of one package."""
+    graph = package_graph()
+    assert len(graph) > 15 and "papersift.checks" in graph["papersift.enrich"]
+    assert circles(graph) == []
+
+
+def test_only_the_command_line_imports_the_command_line():
+    files, graph = module_graph()
+    users = sorted(name for name, targets in graph.items()
+                   if not name.startswith("papersift.cli") and any(t.startswith("papersift.cli") for t in targets))
     assert users == []
+
+
+def top_level_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and not node.level:
+            found.add((node.module or "").split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+def test_no_product_module_imports_the_test_support():
+    """The scripted LLM server and the other test tools live in tests/support, outside the wheel."""
+    users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if top_level_imports(p) & {"support", "tests"})
+    assert users == [] and (ROOT / "tests" / "support" / "llm_server.py").exists()
+
+
+def test_the_architecture_page_is_the_code_as_it_is():
+    assert (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8") == render_architecture(), (
+        "docs/architecture.md is stale: run `.venv/bin/python tests/support/layout.py > docs/architecture.md`")
 
 
 def test_no_test_file_imports_another():

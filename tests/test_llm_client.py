@@ -13,7 +13,7 @@ from papersift.config import load_settings
 from papersift.llm.base import LLMError
 from papersift.llm.client import LLMClient, make_backend, strict_schema
 from papersift.llm.openai_backend import OpenAIBackend
-from papersift.testing.llm_server import ScriptedServer
+from support.llm_server import ScriptedServer
 
 PAPER = ("Title: Sparse Mixers for Long Context\n"
          "Abstract: We present SparseMix-7B, trained on 2.5 trillion tokens. It improves LongBench by 4.2% "

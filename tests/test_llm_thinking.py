@@ -9,7 +9,7 @@ import pytest
 from papersift.config import load_settings
 from papersift.llm.client import LLMClient
 from papersift.llm.reasoning import BUDGET_CLOSING, split_reasoning, with_soft_switch
-from papersift.testing.llm_server import REASONING_WORDS, ScriptedServer
+from support.llm_server import REASONING_WORDS, ScriptedServer
 
 MESSAGES = [{"role": "system", "content": "Answer in English."},
             {"role": "user", "content": "Summarise: GPT-4o scores 88.7 on MMLU."}]

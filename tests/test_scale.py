@@ -33,7 +33,7 @@ from papersift.scale.servers import ServersDown  # noqa: E402
 from papersift.search.embeddings import embed_store, get_embedder, vectors_for  # noqa: E402
 from papersift.sources.files import paper_from_mapping  # noqa: E402
 from papersift.store import Store  # noqa: E402
-from papersift.testing.llm_server import ScriptedServer  # noqa: E402
+from support.llm_server import ScriptedServer  # noqa: E402
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 

@@ -237,7 +237,7 @@ def test_only_new_or_changed_papers_are_embedded_again_and_the_matrix_follows(st
 
 
 def test_openai_compatible_embedding_server(store, sample_records):
-    from papersift.testing.llm_server import ScriptedServer
+    from support.llm_server import ScriptedServer
     from papersift.sources.files import paper_from_mapping
 
     for raw in sample_records[:3]:

@@ -69,7 +69,7 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
     from .enrich.pipeline import enrich_papers
     from .publish import catalog as catalog_fmt
     from .publish import digest as digest_fmt
-    from .publish.files import write_atomic
+    from .atomic import write_atomic
     from .publish.render import inline_assets
     from .publish.site import build_site
     from .search.embeddings import embed_store, get_embedder

@@ -24,6 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
+from ..atomic import atomic_path
 from ..models import Paper
 
 SEED = 0
@@ -201,9 +202,8 @@ def save(classifier: SubareaClassifier, directory: Path) -> Path:
 
     directory.mkdir(parents=True, exist_ok=True)
     path = model_path(directory, classifier.training_hash)
-    tmp = path.with_suffix(".part")
-    joblib.dump(classifier, tmp)
-    tmp.replace(path)  # a half-written model is never picked up
+    with atomic_path(path) as tmp:  # a half-written model is never picked up
+        joblib.dump(classifier, tmp)
     (directory / "latest.json").write_text(json.dumps({"hash": classifier.training_hash}), encoding="utf-8")
     return path
 

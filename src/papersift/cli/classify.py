@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from . import common
-from .ingest import progress_bar
 
 METHODS = ("supervised", "llm", "combined")
 
@@ -113,7 +112,7 @@ def _assign(store, taxonomy, embedder, method: str, as_json: bool) -> None:
     from ..classify import pipeline
 
     zero_shot = _zero_shot(store, taxonomy) if method != "supervised" else None
-    with progress_bar(total=1) as bar:
+    with common.progress_bar() as bar:
         task = bar.add_task(f"classify ({method})", total=len(pipeline.unlabelled_papers(store)))
         report = pipeline.classify_store(store, taxonomy, embedder, method=method, zero_shot=zero_shot,
                                          on_progress=lambda n: bar.advance(task, n))

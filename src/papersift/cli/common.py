@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.main import get_current_context  # click's, as the Typer in use vendors it or not
 
 from ..config import Settings, load_settings
@@ -89,3 +90,11 @@ def parse_day(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         fail(f"{option}: {value!r} is not a date (use YYYY-MM-DD)")
+
+
+def progress_bar(detail: str = "") -> Progress:
+    """The progress bar of every long command, shown only on a terminal; ``detail`` is a column
+    template after the count ("{task.speed:>7.0f}/s", "{task.fields[stats]}")."""
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn(detail), TimeElapsedColumn()]
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)

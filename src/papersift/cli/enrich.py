@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 from rich.table import Table
 
@@ -30,14 +29,6 @@ def _with_llm_options(settings: Settings, **options: Any) -> Settings:
     if given.get("concurrency") is not None and given["concurrency"] < 1:
         common.fail("--concurrency must be at least 1")
     return settings.model_copy(update={"llm": settings.llm.model_copy(update=given)})
-
-
-def _progress_bar() -> Progress:
-    return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-        console=common.console, transient=True, disable=not common.console.is_terminal,
-    )
 
 
 def _live_stats(report: RunReport) -> str:
@@ -92,7 +83,7 @@ def enrich(
                 paper_ids = [store.resolve(ref) for ref in refs]
             except KeyError as exc:
                 common.fail(f"--ids: no paper {exc.args[0]!r} in {store.path}")
-        with _progress_bar() as bar:
+        with common.progress_bar("{task.fields[stats]}") as bar:
             task = bar.add_task(f"enrich ({settings.llm.lang})", total=None, stats="")
 
             def show(report: RunReport) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
 from ..plugins import PluginError
@@ -37,12 +36,6 @@ app = typer.Typer(help="Bring papers into the store from a source.", no_args_is_
 SKIP_INVALID_OPTION = typer.Option(False, "--skip-invalid", help="Import the good records and report the bad ones.")
 
 
-def progress_bar(total: int | None = None) -> Progress:
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.speed:>7.0f}/s" if total is None else ""), TimeElapsedColumn()]
-    return Progress(*columns, console=common.console, transient=True, disable=not common.console.is_terminal)
-
-
 def run_source(kind: str, options: dict[str, Any], *, as_json: bool, skip_invalid: bool = False) -> IngestReport | None:
     """Run :func:`~papersift.sources.kinds.ingest_source` with a progress bar and print its report;
     every ``ingest`` command is this with its own options."""
@@ -52,7 +45,7 @@ def run_source(kind: str, options: dict[str, Any], *, as_json: bool, skip_invali
         where = describe_source(kind, options, settings)
     except SourceOptionsError as exc:
         common.fail(f"{kind}: {exc}")
-    with common.open_store() as store, http_client() as client, progress_bar() as bar:
+    with common.open_store() as store, http_client() as client, common.progress_bar("{task.speed:>7.0f}/s") as bar:
         task = bar.add_task(f"ingest {where}", total=None)
         try:
             report = ingest_source(kind, options, store, settings, skip_invalid=skip_invalid, client=client,

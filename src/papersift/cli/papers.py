@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import typer
+
+from ..atomic import atomic_path
 from rich.table import Table
 
 from .. import export as exporting
@@ -94,10 +96,8 @@ def export(
         common.fail(f"unknown format {fmt!r}; use one of {', '.join(exporting.FORMATS)}")
     with common.open_store() as store:
         if output:
-            tmp = output.with_name(output.name + ".part")
-            with tmp.open("w", encoding="utf-8", newline="") as fh:
+            with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
                 n = exporting.export(store, fmt, fh)
-            tmp.replace(output)  # never leave a half-written export behind
             common.console.print(f"exported {n} papers to {output}")
         else:
             exporting.export(store, fmt, sys.stdout)

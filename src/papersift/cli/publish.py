@@ -22,7 +22,7 @@ def _lang(lang: str | None) -> str:
 
 
 def _emit(content: str | bytes, output: Path | None, what: str) -> None:
-    from ..publish.files import write_atomic
+    from ..atomic import write_atomic
 
     if output is None:
         if isinstance(content, bytes):

@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from . import common
-from .ingest import progress_bar
 
 
 def _embedder():
@@ -113,7 +112,7 @@ def embed_command(as_json: bool = common.JSON_OPTION) -> None:
     from ..search.embeddings import embed_store
 
     embedder = _embedder()
-    with common.open_store() as store, progress_bar(total=1) as bar:
+    with common.open_store() as store, common.progress_bar() as bar:
         task = bar.add_task(f"embed ({embedder.name})", total=None)
         report = embed_store(store, embedder, on_total=lambda n: bar.update(task, total=n),
                              on_progress=lambda n: bar.advance(task, n))

@@ -21,7 +21,7 @@ class FeedChannel(ChannelConfig):
     def send(self, digest, context) -> None:
         from feedgen.feed import FeedGenerator
 
-        from ..publish.files import write_atomic
+        from ..atomic import write_atomic
 
         fg = FeedGenerator()
         fg.id(self.site_url)
@@ -55,7 +55,7 @@ class SiteChannel(ChannelConfig):
     site_url: str | None = None
 
     def send(self, digest, context) -> None:
-        from ..publish.files import write_atomic
+        from ..atomic import write_atomic
         from ..publish.site import build_site
 
         out = config_relative(self.out)

@@ -23,7 +23,7 @@ from ..store import Store
 from . import catalog as catalog_fmt
 from . import deepdive as deepdive_fmt
 from . import digest as digest_fmt
-from .files import write_atomic
+from ..atomic import write_atomic
 from .render import STATIC_DIR, environment
 from .view import PaperView
 

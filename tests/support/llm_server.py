@@ -32,7 +32,7 @@ Use it as a context manager (it runs in a background thread)::
     with ScriptedServer(latency=0.05, concurrency_limit=4) as server:
         settings.llm.base_url = server.base_url
 
-or from a shell: ``python -m papersift.testing.llm_server --port 8011``.
+or from a shell: ``python tests/support/llm_server.py --port 8011``.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from ..checks.glossary import Term
-from ..llm.reasoning import SOFT_OFF, SOFT_ON, THINK_CLOSE
+from papersift.checks.glossary import Term
+from papersift.llm.reasoning import SOFT_OFF, SOFT_ON, THINK_CLOSE
 
 STATUS_FAULTS = ("429", "429_bare", "500", "503")
 BODY_FAULTS = ("html", "bad_utf8", "huge")
@@ -777,7 +777,7 @@ def hashed_embedding(text: str, dim: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m papersift.testing.llm_server", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/support/llm_server.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8011, help="port on 127.0.0.1 (0: any free one)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
     parser.add_argument("--token-latency", type=float, default=0.0, help="seconds between streamed chunks")
