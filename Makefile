@@ -65,9 +65,12 @@ demo: setup
 	$(BIN)/papersift doctor --only llm
 	$(BIN)/papersift demo
 
+# ruff first (pyflakes, bugbear, imports; the formatter, line width 120: pyproject.toml), then pytest.
 # pytest's exit code stands as it is: 5 (no test ran) fails too. In CI (CI=true) a skipped test
 # fails (tests/conftest.py); -rs prints why each test skipped.
 test: setup apt-browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 bench: setup

@@ -27,17 +27,17 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from results import write_section
+
+from papersift.checks.language import language
+from papersift.checks.quality import card_texts, length
 from papersift.config import load_settings
 from papersift.demo import PAPERS
-from papersift.evaluate.cards import evaluate_store, find_paper, load_card_references
-from papersift.checks.language import language
 from papersift.enrich.pipeline import enrich_papers
-from papersift.checks.quality import card_texts, length
+from papersift.evaluate.cards import evaluate_store, find_paper, load_card_references
 from papersift.sources.base import ingest
 from papersift.sources.files import read_jsonl
 from papersift.store import Store
-
-from results import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PAPERSIFT_SHARED", ROOT.parent / "shared")) / "data"
@@ -51,16 +51,29 @@ def catalog_sample(folder: Path, n: int) -> Path:
     """Every ``CATALOG_STEP``-th record of the catalog, ``n`` of them, as a JSONL file to ingest and to score against."""
     lines = CATALOG.read_text(encoding="utf-8").splitlines()[::CATALOG_STEP][:n]
     path = folder / "catalog-sample.jsonl"
-    path.write_text("\n".join(json.dumps({k: v for k, v in json.loads(line).items() if k in ("id", "abstract", "keywords",
-                                                                                              "tldr", "summary_zh")},
-                                         ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    k: v
+                    for k, v in json.loads(line).items()
+                    if k in ("id", "abstract", "keywords", "tldr", "summary_zh")
+                },
+                ensure_ascii=False,
+            )
+            for line in lines
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
 def run_mode(mode: str, papers: int, folder: Path, catalog: int = 0) -> dict:
     label = f"{mode}-catalog" if catalog else mode
-    settings = load_settings(db=folder / f"{label}.db", llm={**load_settings().llm.model_dump(), "card_mode": mode,
-                                                            "concurrency": 1})
+    settings = load_settings(
+        db=folder / f"{label}.db", llm={**load_settings().llm.model_dump(), "card_mode": mode, "concurrency": 1}
+    )
     source = catalog_sample(folder, catalog) if catalog else PAPERS
     references = load_card_references(source)[:catalog] if catalog else load_card_references(REFERENCE)[:papers]
     with Store(settings.db) as store:
@@ -71,22 +84,42 @@ def run_mode(mode: str, papers: int, folder: Path, catalog: int = 0) -> dict:
         per_paper = [b - a for a, b in zip(finished, finished[1:])]
         scores = evaluate_store(store, references, "zh")["overall"]
         lang = language("zh")
-        fields = [length(text, lang) for pid in ids if (e := store.enrichment(pid, "zh")) and e.card
-                  for name, text in card_texts(e.card).items() if name.startswith("reading.")]
+        fields = [
+            length(text, lang)
+            for pid in ids
+            if (e := store.enrichment(pid, "zh")) and e.card
+            for name, text in card_texts(e.card).items()
+            if name.startswith("reading.")
+        ]
         for pid in ids:  # every ok card, to be read
             e = store.enrichment(pid, "zh")
             if e and e.status == "ok":
-                print(f"--- {label} ok card of {pid}:\n{store.get(pid).abstract}\n{e.card.model_dump_json(indent=1)}", flush=True)
-        reasons = [f"{pid} {e.status}: " + "; ".join(e.reasons)[:400] for pid in ids
-                   if (e := store.enrichment(pid, "zh")) and e.status != "ok"]
-    return {"mode": label, "papers": len(ids), "reasons": reasons, "report": report, "scores": scores, "seconds": statistics.median(per_paper) if per_paper else 0.0,
-            "field_median": statistics.median(fields) if fields else None, "model": report.model}
+                print(
+                    f"--- {label} ok card of {pid}:\n{store.get(pid).abstract}\n{e.card.model_dump_json(indent=1)}",
+                    flush=True,
+                )
+        reasons = [
+            f"{pid} {e.status}: " + "; ".join(e.reasons)[:400]
+            for pid in ids
+            if (e := store.enrichment(pid, "zh")) and e.status != "ok"
+        ]
+    return {
+        "mode": label,
+        "papers": len(ids),
+        "reasons": reasons,
+        "report": report,
+        "scores": scores,
+        "seconds": statistics.median(per_paper) if per_paper else 0.0,
+        "field_median": statistics.median(fields) if fields else None,
+        "model": report.model,
+    }
 
 
 def markdown(rows: list[dict]) -> str:
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
-        "## Cards", "",
+        "## Cards",
+        "",
         f"`python bench/cards.py`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
         f"{os.cpu_count()} cores, load average at the end {load}. Model: {rows[0]['model']}. Papers: the bundled "
         "trending day's papers that have a reference digest paragraph, and (`-catalog` rows) every 24th paper of "
@@ -94,17 +127,23 @@ def markdown(rows: list[dict]) -> str:
         "states (`papersift eval cards`). Goals (issue 22): ≥ 80% of the cards `ok`, ≥ 90% of the reference numbers "
         f"found, median reading field 55–70 characters, ≤ 60 s a paper (median). Before the grounded mode "
         "(2026-11-29, same papers): `fields` 6 papers 0 ok / 2 poor / 2 flagged / 2 failed, 113 s a paper; `whole` "
-        "3 papers 0 ok / 2 poor / 1 flagged, 227 s a paper.", "",
+        "3 papers 0 ok / 2 poor / 1 flagged, 227 s a paper.",
+        "",
         "| card mode | papers | ok / poor / flagged / failed | numbers found | median reading field | median digest (reference) | cards with repeats (ok ones) | LLM calls | s a paper (median) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         r, s = row["report"], row["scores"]
-        recall = f"{s['number_recall']:.0%} ({s['numbers_found']}/{s['numbers_total']})" if s["number_recall"] is not None else "—"
+        recall = (
+            f"{s['number_recall']:.0%} ({s['numbers_found']}/{s['numbers_total']})"
+            if s["number_recall"] is not None
+            else "—"
+        )
         lines.append(
             f"| {row['mode']} | {row['papers']} | {r.ok} / {r.poor} / {r.flagged} / {r.failed} | {recall} | "
             f"{row['field_median'] or '—'} | {s['median_length'] or '—'} ({s['median_reference_length']}) | "
-            f"{s['cards_with_repeats']} ({s['ok_cards_with_repeats']}) | {r.calls} | {row['seconds']:.0f} |")
+            f"{s['cards_with_repeats']} ({s['ok_cards_with_repeats']}) | {r.calls} | {row['seconds']:.0f} |"
+        )
     for row in rows:  # why the others were held back, for whoever reads the run
         for reason in row["reasons"]:
             lines.append(f"\n- {row['mode']}: {reason}")

@@ -24,12 +24,13 @@ from sklearn.svm import LinearSVC
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from results import run_line, write_section  # noqa: E402
+
 from papersift.classify import pipeline, supervised  # noqa: E402
 from papersift.search.embeddings import USEEmbedder  # noqa: E402
 from papersift.sources.base import ingest  # noqa: E402
 from papersift.sources.files import read_jsonl  # noqa: E402
 from papersift.store import Store  # noqa: E402
-from results import run_line, write_section  # noqa: E402
 
 REFERENCE = Path(os.environ.get("PAPERSIFT_SHARED") or ROOT.parent / "shared") / "data" / "catalog-dev.jsonl"
 
@@ -47,25 +48,36 @@ def baseline_accuracy(examples: list[supervised.Example], folds: int) -> float:
 
 def markdown(ours: pipeline.Evaluation, baseline: float, reference: Path, seconds: float) -> str:
     width = max(len(label) for label in ours.labels)
-    confusion = "\n".join(f"{label:<{width}}  " + " ".join(f"{n:3d}" for n in row) for label, row in zip(ours.labels, ours.confusion))
-    return "\n".join([
-        "## Classification", "",
-        f"{run_line()}. `{reference.name}`, {ours.n} papers, {len(ours.labels)} sub-areas. "
-        + __doc__.split("\n\n")[1].replace("\n", " "),
-        "",
-        "| | accuracy | macro-F1 |",
-        "|---|---|---|",
-        f"| papersift (nested CV; models chosen per fold: {', '.join(ours.chosen)}) | **{ours.accuracy:.3f}** | **{ours.macro_f1:.3f}** |",
-        f"| plain TF-IDF + linear SVM (same folds and text) | {baseline:.3f} | – |",
-        "",
-        f"Confusion (rows true, columns predicted, in the order of the rows); {seconds:.0f} s in all, embedding included:",
-        "", "```", confusion, "```", "",
-    ])
+    confusion = "\n".join(
+        f"{label:<{width}}  " + " ".join(f"{n:3d}" for n in row) for label, row in zip(ours.labels, ours.confusion)
+    )
+    return "\n".join(
+        [
+            "## Classification",
+            "",
+            f"{run_line()}. `{reference.name}`, {ours.n} papers, {len(ours.labels)} sub-areas. "
+            + __doc__.split("\n\n")[1].replace("\n", " "),
+            "",
+            "| | accuracy | macro-F1 |",
+            "|---|---|---|",
+            f"| papersift (nested CV; models chosen per fold: {', '.join(ours.chosen)}) | **{ours.accuracy:.3f}** | **{ours.macro_f1:.3f}** |",
+            f"| plain TF-IDF + linear SVM (same folds and text) | {baseline:.3f} | – |",
+            "",
+            f"Confusion (rows true, columns predicted, in the order of the rows); {seconds:.0f} s in all, embedding included:",
+            "",
+            "```",
+            confusion,
+            "```",
+            "",
+        ]
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reference", type=Path, default=REFERENCE, help="labelled papers (JSONL with a sub-area label)")
+    parser.add_argument(
+        "--reference", type=Path, default=REFERENCE, help="labelled papers (JSONL with a sub-area label)"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="replace '## Classification' in bench/RESULTS.md")
     args = parser.parse_args()

@@ -42,11 +42,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from results import run_line, write_section  # noqa: E402
+
 from papersift.config import LLMSettings, Settings  # noqa: E402
 from papersift.enrich.pipeline import Selection, enrich_papers_async  # noqa: E402
 from papersift.sources.files import paper_from_mapping  # noqa: E402
 from papersift.store import Store  # noqa: E402
-from results import run_line, write_section  # noqa: E402
 
 SERVER = [str(ROOT / "tests" / "support" / "llm_server.py")]
 SAMPLE = ROOT / "src" / "papersift" / "data" / "sample.jsonl"
@@ -76,8 +77,7 @@ def synthetic_records(n: int) -> list[dict]:
 
 
 def start_server(latency: float, concurrency: int) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, *SERVER,  "--port", "0", "--latency", str(latency),
-               "--concurrency", str(concurrency)]
+    command = [sys.executable, *SERVER, "--port", "0", "--latency", str(latency), "--concurrency", str(concurrency)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT / "src")})
     line = server.stdout.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
@@ -95,8 +95,15 @@ def scripted_run(papers: int, latency: float, concurrency: int, in_flight: int) 
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(Path(tmp) / "bench.db")
             store.upsert_many(paper_from_mapping(r) for r in synthetic_records(papers))
-            llm = LLMSettings(backend="openai", base_url=base_url, model="scripted-qwen3", api_key="bench",
-                              concurrency=in_flight, timeout=30, max_retries=2)
+            llm = LLMSettings(
+                backend="openai",
+                base_url=base_url,
+                model="scripted-qwen3",
+                api_key="bench",
+                concurrency=in_flight,
+                timeout=30,
+                max_retries=2,
+            )
             settings = Settings(db=store.path, llm=llm)
             rss_before = rss_mib()
             rss_at_tenth: list[float] = []
@@ -116,15 +123,26 @@ def scripted_run(papers: int, latency: float, concurrency: int, in_flight: int) 
     # The run's own clock starts when the workers do: the one-off start (importing the client,
     # loading the segmenter's dictionary) is left out of the ratio and shown in wall_s.
     return {
-        "papers": report.done, "ok": report.ok, "flagged": report.flagged, "failed": report.failed,
-        "calls": report.calls, "latency_s": latency, "concurrency": concurrency, "in_flight": in_flight,
-        "wall_s": round(wall, 2), "run_s": round(report.elapsed, 2), "papers_per_s": round(report.papers_per_s, 1),
+        "papers": report.done,
+        "ok": report.ok,
+        "flagged": report.flagged,
+        "failed": report.failed,
+        "calls": report.calls,
+        "latency_s": latency,
+        "concurrency": concurrency,
+        "in_flight": in_flight,
+        "wall_s": round(wall, 2),
+        "run_s": round(report.elapsed, 2),
+        "papers_per_s": round(report.papers_per_s, 1),
         "ideal_papers_per_s": round(concurrency / latency * report.done / max(report.calls, 1), 1),
         "throughput_ratio": round(ideal / report.elapsed, 3),
         "cpu_ms_per_paper": round(1000 * cpu / max(report.done, 1), 2),
-        "rss_before_mib": round(rss_before, 1), "rss_at_10pct_mib": round(rss_at_tenth[0], 1) if rss_at_tenth else None,
-        "rss_end_mib": round(rss_mib(), 1), "peak_rss_mib": round(peak_rss_mib(), 1),
-        "tokens_in": report.tokens_in, "tokens_cached": report.tokens_cached,
+        "rss_before_mib": round(rss_before, 1),
+        "rss_at_10pct_mib": round(rss_at_tenth[0], 1) if rss_at_tenth else None,
+        "rss_end_mib": round(rss_mib(), 1),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "tokens_in": report.tokens_in,
+        "tokens_cached": report.tokens_cached,
         "cached_prefix_share": round(report.tokens_cached / max(report.tokens_in, 1), 3),
     }
 
@@ -141,10 +159,18 @@ def embedded_run(n: int) -> dict:
         report = asyncio.run(enrich_papers_async(store, settings))
         wall = time.perf_counter() - wall
         store.close()
-    return {"papers": report.done, "ok": report.ok, "flagged": report.flagged, "failed": report.failed,
-            "model": report.model, "wall_s": round(wall, 1), "papers_per_s": round(report.done / wall, 4),
-            "s_per_paper": round(wall / max(report.done, 1), 1), "tokens_out": report.tokens_out,
-            "failures": report.failures}
+    return {
+        "papers": report.done,
+        "ok": report.ok,
+        "flagged": report.flagged,
+        "failed": report.failed,
+        "model": report.model,
+        "wall_s": round(wall, 1),
+        "papers_per_s": round(report.done / wall, 4),
+        "s_per_paper": round(wall / max(report.done, 1), 1),
+        "tokens_out": report.tokens_out,
+        "failures": report.failures,
+    }
 
 
 METHOD = (
@@ -184,27 +210,42 @@ def markdown(results: list[dict], embedded: dict | None) -> str:
         if "skipped" in embedded:
             lines.append(f"Embedded model: skipped ({embedded['skipped']}).")
         else:
-            lines.append(f"Embedded model ({embedded['model']}): {embedded['papers']} real sample papers in {embedded['wall_s']} s, "
-                         f"{embedded['papers_per_s']} papers/s ({embedded['s_per_paper']} s a paper); "
-                         f"{embedded['ok']} ok, {embedded['flagged']} flagged, {embedded['failed']} failed.")
+            lines.append(
+                f"Embedded model ({embedded['model']}): {embedded['papers']} real sample papers in {embedded['wall_s']} s, "
+                f"{embedded['papers_per_s']} papers/s ({embedded['s_per_paper']} s a paper); "
+                f"{embedded['ok']} ok, {embedded['flagged']} flagged, {embedded['failed']} failed."
+            )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--papers", type=int, default=1000, help="synthetic papers to enrich")
-    parser.add_argument("--latency", type=float, nargs="+", default=[0.05, 0.5],
-                        help="seconds the server takes per request; one run per value")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        nargs="+",
+        default=[0.05, 0.5],
+        help="seconds the server takes per request; one run per value",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="requests the server serves at once")
-    parser.add_argument("--in-flight", type=int, nargs="+", default=[16, 24],
-                        help="papersift's limit on requests in flight (its --concurrency); one run per value")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        nargs="+",
+        default=[16, 24],
+        help="papersift's limit on requests in flight (its --concurrency); one run per value",
+    )
     parser.add_argument("--embedded", action="store_true", help="also time the embedded model on real sample papers")
     parser.add_argument("--embedded-papers", type=int, default=2, help="sample papers for --embedded")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--write", action="store_true", help="replace '## Enrichment' in bench/RESULTS.md")
     args = parser.parse_args()
-    results = [scripted_run(args.papers, latency, args.concurrency, in_flight)
-               for latency in args.latency for in_flight in args.in_flight]
+    results = [
+        scripted_run(args.papers, latency, args.concurrency, in_flight)
+        for latency in args.latency
+        for in_flight in args.in_flight
+    ]
     embedded = embedded_run(args.embedded_papers) if args.embedded else None
     text = markdown(results, embedded)
     if args.json:

@@ -21,8 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from papersift.evaluate import readings  # noqa: E402
 from results import run_line, write_section  # noqa: E402
+
+from papersift.evaluate import readings  # noqa: E402
 
 REFERENCE = Path(os.environ.get("PAPERSIFT_SHARED") or ROOT.parent / "shared") / "data" / "catalog-dev.jsonl"
 KINDS = {"number": "numbers", "name": "names swapped", "name_variant": "name sizes changed"}
@@ -42,18 +43,25 @@ def measure(records: list, seed: int) -> dict:
 def markdown(runs: list[dict], lengths: dict, reference: Path) -> str:
     first = runs[0]["summary"]
     lines = [
-        "## Faithfulness guard", "",
-        f"{run_line()}. Reference: `{reference.name}` ({first['n']} readings). " + __doc__.split("\n\n")[1].replace("\n", " "),
+        "## Faithfulness guard",
+        "",
+        f"{run_line()}. Reference: `{reference.name}` ({first['n']} readings). "
+        + __doc__.split("\n\n")[1].replace("\n", " "),
         "",
         "| seed | flagged readings | false-alarm rate | planted | caught | catch rate | "
-        + " | ".join(KINDS.values()) + " | CPU s |",
+        + " | ".join(KINDS.values())
+        + " | CPU s |",
         "|---|---|---|---|---|---|" + "---|" * len(KINDS) + "---|",
     ]
     for run in runs:
         s = run["summary"]
-        kinds = " | ".join(f"{k['caught']}/{k['planted']} ({pct(k['catch_rate'])})" for k in (s["by_kind"][kind] for kind in KINDS))
-        lines.append(f"| {run['seed']} | {s['flagged']} | {pct(s['false_alarm_rate'])} | {s['planted']} | {s['planted_caught']} "
-                     f"| {pct(s['catch_rate'])} | {kinds} | {run['cpu_s']:.2f} |")
+        kinds = " | ".join(
+            f"{k['caught']}/{k['planted']} ({pct(k['catch_rate'])})" for k in (s["by_kind"][kind] for kind in KINDS)
+        )
+        lines.append(
+            f"| {run['seed']} | {s['flagged']} | {pct(s['false_alarm_rate'])} | {s['planted']} | {s['planted_caught']} "
+            f"| {pct(s['catch_rate'])} | {kinds} | {run['cpu_s']:.2f} |"
+        )
     gate = ", ".join(f"{rule} {n}" for rule, n in sorted(first["gate_by_rule"].items())) or "none"
     lines += [
         "",
@@ -66,13 +74,18 @@ def markdown(runs: list[dict], lengths: dict, reference: Path) -> str:
         "",
     ]
     for item in runs[0]["flagged"]:
-        lines.append(f"- `{item['id']}`: " + "; ".join(f"{kind} `{value}` in {field}" for kind, field, value in item["violations"]))
+        lines.append(
+            f"- `{item['id']}`: "
+            + "; ".join(f"{kind} `{value}` in {field}" for kind, field, value in item["violations"])
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reference", type=Path, default=REFERENCE, help="reference readings (JSONL with abstract and summary_zh)")
+    parser.add_argument(
+        "--reference", type=Path, default=REFERENCE, help="reference readings (JSONL with abstract and summary_zh)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="one run per seed")
     parser.add_argument("--write", action="store_true", help="replace '## Faithfulness guard' in bench/RESULTS.md")
     args = parser.parse_args()

@@ -30,14 +30,16 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-from results import write_section
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+from results import write_section
+
 PAGE = 1000
-WORDS = ("model language attention sparse training data benchmark reasoning agent tool retrieval "
-         "alignment scaling token memory latency vision diffusion policy reward graph").split()
+WORDS = (
+    "model language attention sparse training data benchmark reasoning agent tool retrieval "
+    "alignment scaling token memory latency vision diffusion policy reward graph"
+).split()
 
 
 def synthetic(i: int) -> dict:
@@ -66,9 +68,9 @@ def oai_record(i: int) -> str:
     r = synthetic(i)
     return (
         f"<record><header><identifier>oai:arXiv.org:{r['arxiv_id']}</identifier><datestamp>{r['published']}</datestamp>"
-        f"<setSpec>cs:cs:CL</setSpec></header><metadata><arXivRaw xmlns=\"http://arxiv.org/OAI/arXivRaw/\">"
+        f'<setSpec>cs:cs:CL</setSpec></header><metadata><arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/">'
         f"<id>{r['arxiv_id']}</id><submitter>{escape(r['authors'][0])}</submitter>"
-        f"<version version=\"v1\"><date>Mon, 6 Jan 2025 18:59:59 GMT</date><size>512kb</size><source_type>D</source_type></version>"
+        f'<version version="v1"><date>Mon, 6 Jan 2025 18:59:59 GMT</date><size>512kb</size><source_type>D</source_type></version>'
         f"<title>{escape(r['title'])}</title><authors>{escape(', '.join(r['authors']))}</authors>"
         f"<categories>{' '.join(r['categories'])}</categories><comments>12 pages</comments>"
         f"<license>http://creativecommons.org/licenses/by/4.0/</license><abstract>{escape(r['abstract'])}</abstract>"
@@ -78,12 +80,17 @@ def oai_record(i: int) -> str:
 
 def oai_page(start: int, total: int) -> bytes:
     end = min(start + PAGE, total)
-    token = f"<resumptionToken cursor=\"{start}\" completeListSize=\"{total}\">{end}</resumptionToken>" if end < total \
-        else f"<resumptionToken cursor=\"{start}\" completeListSize=\"{total}\"/>"
+    token = (
+        f'<resumptionToken cursor="{start}" completeListSize="{total}">{end}</resumptionToken>'
+        if end < total
+        else f'<resumptionToken cursor="{start}" completeListSize="{total}"/>'
+    )
     body = "".join(oai_record(i) for i in range(start, end))
-    return (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><OAI-PMH xmlns=\"http://www.openarchives.org/OAI/2.0/\">"
-            f"<responseDate>2025-01-08T10:00:00Z</responseDate><request verb=\"ListRecords\">bench</request>"
-            f"<ListRecords>{body}{token}</ListRecords></OAI-PMH>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+        f'<responseDate>2025-01-08T10:00:00Z</responseDate><request verb="ListRecords">bench</request>'
+        f"<ListRecords>{body}{token}</ListRecords></OAI-PMH>"
+    ).encode()
 
 
 def serve_oai(total: int) -> ThreadingHTTPServer:
@@ -174,8 +181,10 @@ def main() -> None:
     print(text)
     if args.write:
         load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-        write_section("Ingest, latest run", f"## Ingest, latest run\n\n`python bench/ingest.py --write` (load average at the end {load}). "
-                      f"{text}\n")
+        write_section(
+            "Ingest, latest run",
+            f"## Ingest, latest run\n\n`python bench/ingest.py --write` (load average at the end {load}). {text}\n",
+        )
 
 
 def report(rows: list[tuple[str, int, dict]], small: int, large: int) -> str:
@@ -187,12 +196,17 @@ def report(rows: list[tuple[str, int, dict]], small: int, large: int) -> str:
         "| input | records | seconds | papers/s | peak RSS (MiB) |",
         "|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {kind} | {n:,} | {r['seconds']:.1f} | {r['per_second']:,.0f} | {r['maxrss_mib']:.0f} |" for kind, n, r in rows]
+    lines += [
+        f"| {kind} | {n:,} | {r['seconds']:.1f} | {r['per_second']:,.0f} | {r['maxrss_mib']:.0f} |"
+        for kind, n, r in rows
+    ]
     lines.append("")
     for kind in ("JSONL", "OAI-PMH"):
         a, b = by[(kind, small)], by[(kind, large)]
-        lines.append(f"- {kind}: peak RSS at {large:,} / at {small:,} records = {b['maxrss_mib'] / a['maxrss_mib']:.2f} "
-                     f"(input {large // small}x larger); speed {large:,} vs {small:,} = {b['per_second'] / a['per_second']:.2f}")
+        lines.append(
+            f"- {kind}: peak RSS at {large:,} / at {small:,} records = {b['maxrss_mib'] / a['maxrss_mib']:.2f} "
+            f"(input {large // small}x larger); speed {large:,} vs {small:,} = {b['per_second'] / a['per_second']:.2f}"
+        )
     return "\n".join(lines)
 
 

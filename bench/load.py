@@ -136,7 +136,9 @@ async def run_clients(base: str, clients: int, seconds: float, ids: list[str], s
     return samples
 
 
-def keep_ingesting(env: dict[str, str], work: Path, batch: int, first: int, stop: threading.Event, writers: Writers) -> None:
+def keep_ingesting(
+    env: dict[str, str], work: Path, batch: int, first: int, stop: threading.Event, writers: Writers
+) -> None:
     start = first
     while not stop.is_set():
         path = work / f"batch-{start}.jsonl"
@@ -145,7 +147,9 @@ def keep_ingesting(env: dict[str, str], work: Path, batch: int, first: int, stop
         if done.returncode == 0:
             writers.ingest_batches += 1
         else:
-            writers.ingest_failures.append(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+            writers.ingest_failures.append(
+                done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            )
         start += batch
 
 
@@ -184,21 +188,46 @@ def run(db: Path, *, clients: int, seconds: float, batch: int, seed: int = 7) ->
     processes: list[subprocess.Popen] = []
     writers, stop = Writers(), threading.Event()
     try:
-        llm = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent.parent / "tests" / "support" / "llm_server.py"), "--port", str(llm_port), "--latency", "0.2"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        llm = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).resolve().parent.parent / "tests" / "support" / "llm_server.py"),
+                "--port",
+                str(llm_port),
+                "--latency",
+                "0.2",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         processes.append(llm)
         # Each writes its stderr to a file: a pipe nobody reads until the end fills up and blocks its writer.
-        serve = subprocess.Popen([*CLI, "serve", "--port", str(web_port)], env=env, stderr=log_file(db, "serve"), text=True)
+        serve = subprocess.Popen(
+            [*CLI, "serve", "--port", str(web_port)], env=env, stderr=log_file(db, "serve"), text=True
+        )
         processes.append(serve)
         wait_until_up(f"http://127.0.0.1:{llm_port}/v1/models", llm, "the scripted LLM server")
         wait_until_up(f"{base}/static/web/app.css", serve, "papersift serve")
-        llm_env = {**env, "PAPERSIFT_LLM_BACKEND": "openai", "PAPERSIFT_LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
-                   "PAPERSIFT_LLM_MODEL": "scripted-qwen3", "PAPERSIFT_LLM_API_KEY": "test"}
+        llm_env = {
+            **env,
+            "PAPERSIFT_LLM_BACKEND": "openai",
+            "PAPERSIFT_LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
+            "PAPERSIFT_LLM_MODEL": "scripted-qwen3",
+            "PAPERSIFT_LLM_API_KEY": "test",
+        }
         writers.enriched_before = enriched(db)
-        enrich = subprocess.Popen([*CLI, "enrich", "--concurrency", "8"], env=llm_env, stdout=subprocess.DEVNULL,
-                                  stderr=log_file(db, "enrich"), text=True)
+        enrich = subprocess.Popen(
+            [*CLI, "enrich", "--concurrency", "8"],
+            env=llm_env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file(db, "enrich"),
+            text=True,
+        )
         processes.append(enrich)
-        ingester = threading.Thread(target=keep_ingesting, args=(env, db.parent, batch, first_new, stop, writers), daemon=True)
+        ingester = threading.Thread(
+            target=keep_ingesting, args=(env, db.parent, batch, first_new, stop, writers), daemon=True
+        )
         ingester.start()
         wait_for_first_card(db, writers.enriched_before, enrich)
         samples = asyncio.run(run_clients(base, clients, seconds, ids, seed))
@@ -219,12 +248,24 @@ def run(db: Path, *, clients: int, seconds: float, batch: int, seed: int = 7) ->
 
 
 def errors(samples: list[Sample]) -> dict[str, int]:
-    return {"5xx": sum(s.status >= 500 for s in samples), "connection failed": sum(s.status == 0 for s in samples),
-            "locked": sum(s.locked for s in samples)}
+    return {
+        "5xx": sum(s.status >= 500 for s in samples),
+        "connection failed": sum(s.status == 0 for s in samples),
+        "locked": sum(s.locked for s in samples),
+    }
 
 
-def report(samples: list[Sample], writers: Writers, *, papers: int, clients: int, seconds: float, batch: int,
-           load_before: float, load_after: float) -> str:
+def report(
+    samples: list[Sample],
+    writers: Writers,
+    *,
+    papers: int,
+    clients: int,
+    seconds: float,
+    batch: int,
+    load_before: float,
+    load_after: float,
+) -> str:
     by_kind: dict[str, list[float]] = defaultdict(list)
     for s in samples:
         by_kind[s.kind].append(s.ms)
@@ -253,10 +294,15 @@ def report(samples: list[Sample], writers: Writers, *, papers: int, clients: int
     ]
     for kind in MIX:
         p50, p95 = percentiles(by_kind[kind])
-        lines.append(f"| {kind} | {len(by_kind[kind])} | {p50:.0f} | {p95:.0f} | {p50 / static50:.1f}× | {p95 / static95:.1f}× |")
-    lines += ["", "The clients share the 2 cores with the server and both writers, so the absolute times measure the "
-              "whole machine under load; the ratios to the static file (served by the same process, under the same "
-              "load) are what to compare across runs."]
+        lines.append(
+            f"| {kind} | {len(by_kind[kind])} | {p50:.0f} | {p95:.0f} | {p50 / static50:.1f}× | {p95 / static95:.1f}× |"
+        )
+    lines += [
+        "",
+        "The clients share the 2 cores with the server and both writers, so the absolute times measure the "
+        "whole machine under load; the ratios to the static file (served by the same process, under the same "
+        "load) are what to compare across runs.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -282,8 +328,16 @@ def main() -> None:
         build_store(db, args.papers)
         load_before = os.getloadavg()[0]
         samples, writers = run(db, clients=args.clients, seconds=args.seconds, batch=args.batch)
-        section = report(samples, writers, papers=args.papers, clients=args.clients, seconds=args.seconds,
-                         batch=args.batch, load_before=load_before, load_after=os.getloadavg()[0])
+        section = report(
+            samples,
+            writers,
+            papers=args.papers,
+            clients=args.clients,
+            seconds=args.seconds,
+            batch=args.batch,
+            load_before=load_before,
+            load_after=os.getloadavg()[0],
+        )
     print(section)
     if not args.no_write:
         write_section("Load", section)

@@ -32,6 +32,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+from results import write_section
 
 from papersift.daily.rank import Interests, label_of, rank
 from papersift.models import Paper
@@ -39,8 +40,6 @@ from papersift.search.embeddings import USEEmbedder, paper_text
 from papersift.search.hybrid import lexical_ranking
 from papersift.sources.files import paper_from_mapping
 from papersift.store import Store
-
-from results import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = Path(os.environ.get("PAPERSIFT_SHARED") or ROOT.parent / "shared") / "data" / "catalog-dev.jsonl"
@@ -79,7 +78,7 @@ def split(papers: list[tuple[Paper, str]], area: str, seed: int) -> tuple[list[P
     library = own[: len(own) // 2]
     kept = {p.id for p in library}
     day: list[Paper] = []
-    for key, members in sorted(by_area.items()):
+    for _area, members in sorted(by_area.items()):
         pool = [p for p in members if p.id not in kept]
         day += rng.sample(pool, PER_AREA)
     rng.shuffle(day)  # the source's order says nothing
@@ -92,7 +91,10 @@ def bm25_order(day: list[Paper], library: list[Paper], tmp: Path) -> list[str]:
     query = " ".join(k for k, _ in counts.most_common(30))
     with Store(tmp / f"bm25-{time.monotonic_ns()}.db") as store:
         ids = [store.upsert(p.model_copy(update={"id": None}))[0] for p in day]
-        by_rowid = {store.conn.execute("SELECT rowid FROM papers WHERE id = ?", (i,)).fetchone()[0]: p.id for i, p in zip(ids, day)}
+        by_rowid = {
+            store.conn.execute("SELECT rowid FROM papers WHERE id = ?", (i,)).fetchone()[0]: p.id
+            for i, p in zip(ids, day)
+        }
         ranked = [by_rowid[rowid] for rowid, _ in lexical_ranking(store, query, depth=len(day))]
     return ranked + [p.id for p in day if p.id not in ranked]
 
@@ -108,20 +110,30 @@ def run(tmp: Path) -> dict[str, dict[str, float]]:
     for seed in SEEDS:
         for area in sorted({key for _, key in papers}):
             library, day, label = split(papers, area, seed)
-            interests = Interests(vectors=np.stack([vectors[p.id] for p in library]), labels=[label_of(p) for p in library])
+            interests = Interests(
+                vectors=np.stack([vectors[p.id] for p in library]), labels=[label_of(p) for p in library]
+            )
             orders = {
                 "papersift (likeness + recency + MMR 0.3)": [
-                    pick.paper_id for pick in rank(day, vectors, interests, top=K, today=TODAY)],
+                    pick.paper_id for pick in rank(day, vectors, interests, top=K, today=TODAY)
+                ],
                 "papersift without diversity": [
-                    pick.paper_id for pick in rank(day, vectors, interests, top=K, today=TODAY, diversity=0.0)],
+                    pick.paper_id for pick in rank(day, vectors, interests, top=K, today=TODAY, diversity=0.0)
+                ],
                 "recency order": [p.id for p in sorted(day, key=lambda p: p.published, reverse=True)],
                 "BM25 over the library's keywords": bm25_order(day, library, tmp),
             }
             for name, order in orders.items():
                 relevant = [label[i] == area for i in order]
                 scores.setdefault(name, []).append((precision(relevant), ndcg(relevant, PER_AREA)))
-    return {name: {"p@10": float(np.mean([s[0] for s in v])), "ndcg@10": float(np.mean([s[1] for s in v])),
-                   "readers": len(v)} for name, v in scores.items()}
+    return {
+        name: {
+            "p@10": float(np.mean([s[0] for s in v])),
+            "ndcg@10": float(np.mean([s[1] for s in v])),
+            "readers": len(v),
+        }
+        for name, v in scores.items()
+    }
 
 
 def markdown(result: dict[str, dict[str, float]]) -> str:

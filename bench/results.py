@@ -19,7 +19,7 @@ def write_section(title: str, text: str, path: Path = RESULTS) -> None:
         new = old.rstrip("\n") + "\n\n" + text
     else:
         end = old.find("\n## ", start + 1)
-        new = old[:start] + text + (old[end + 1:] if end != -1 else "")
+        new = old[:start] + text + (old[end + 1 :] if end != -1 else "")
     path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
 
@@ -27,5 +27,7 @@ def run_line() -> str:
     """The command as run, when, on what machine and under what load: the figures move with all four."""
     command = shlex.join(["python", f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"`{command}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, load average at the end {load} (1 / 5 / 15 min)")
+    return (
+        f"`{command}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average at the end {load} (1 / 5 / 15 min)"
+    )

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from results import run_line, write_section
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
@@ -28,8 +29,6 @@ from papersift.enrich.roles import WEIGHTS, RoleModel, assign, clauses, features
 from papersift.enrich.sentences import split_sentences
 from papersift.models import READING_FIELDS
 from papersift.search.embeddings import USEEmbedder
-
-from results import run_line, write_section
 
 SHARED = Path(os.environ.get("PAPERSIFT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 CATALOG = SHARED / "data" / "catalog-dev.jsonl"
@@ -47,7 +46,7 @@ def aligned(records: list[dict]) -> list[dict]:
         units = clauses(split_sentences(record["abstract"]), len(READING_FIELDS))
         reading = [record["summary_zh"][f] for f in READING_FIELDS]
         vectors = embedder.embed(units + reading)
-        sims = vectors[:len(units)] @ vectors[len(units):].T  # (units, fields)
+        sims = vectors[: len(units)] @ vectors[len(units) :].T  # (units, fields)
         papers.append({"units": units, "best": sims.argmax(axis=0), "sim": sims.max(axis=0)})
     return papers
 
@@ -63,8 +62,9 @@ def fit(papers: list[dict], position_only: bool = False) -> RoleModel:
         for name in row:
             counts[name] = counts.get(name, 0) + 1
     names = sorted(n for n, c in counts.items() if c >= MIN_DF or not n.startswith("w:"))
-    model = RoleModel({n: i for i, n in enumerate(names)}, np.zeros((len(names), len(READING_FIELDS))),
-                      np.zeros(len(READING_FIELDS)))
+    model = RoleModel(
+        {n: i for i, n in enumerate(names)}, np.zeros((len(names), len(READING_FIELDS))), np.zeros(len(READING_FIELDS))
+    )
     x, y = model.matrix(rows), np.array(labels)
     for f in range(len(READING_FIELDS)):
         lr = LogisticRegression(C=C, max_iter=3000).fit(x, y[:, f])
@@ -92,8 +92,11 @@ def by_plan(model: RoleModel):
     def choose(paper: dict) -> list[tuple[int, ...]]:
         plan = assign(paper["units"], model)
         # the plan cuts the same units as the alignment did (both call clauses on the same sentences)
-        return [sorted(plan.fields[f].units, key=lambda u: -model.scores(paper["units"])[u, k])
-                for k, f in enumerate(READING_FIELDS)]
+        return [
+            sorted(plan.fields[f].units, key=lambda u: -model.scores(paper["units"])[u, k])
+            for k, f in enumerate(READING_FIELDS)
+        ]
+
     return choose
 
 
@@ -104,8 +107,10 @@ def measure(papers: list[dict]) -> dict[str, dict[str, np.ndarray]]:
         results["papersift"].append(score(testing, by_plan(fit(training))))
         results["position only"].append(score(testing, by_plan(fit(training, position_only=True))))
         results["reading order"].append(score(testing, lambda p: [(u,) for u in reading_order(len(p["units"]))]))
-    return {name: {k: np.mean([fold[k] for fold in folds], axis=0) for k in ("first", "among")}
-            for name, folds in results.items()}
+    return {
+        name: {k: np.mean([fold[k] for fold in folds], axis=0) for k in ("first", "among")}
+        for name, folds in results.items()
+    }
 
 
 def markdown(papers: list[dict], measured: dict) -> str:
@@ -113,14 +118,19 @@ def markdown(papers: list[dict], measured: dict) -> str:
     units = [len(p["units"]) for p in papers]
     header = "| method | " + " | ".join(READING_FIELDS) + " | mean |"
     lines = [
-        "## Card plan", "", run_line() + ".", "",
+        "## Card plan",
+        "",
+        run_line() + ".",
+        "",
         f"{len(papers)} reference readings (catalog-dev.jsonl), {FOLDS}-fold cross-validation over papers. Each reference "
         "field is aligned to the abstract unit (sentence, or clause where the abstract has fewer than six sentences) "
         f"nearest it by the multilingual sentence encoder: median cosine {np.median(sims):.2f}, "
         f"{np.mean(sims < 0.4):.0%} of fields below 0.4. Units a paper: median {int(np.median(units))}, "
         f"{min(units)}–{max(units)}. A cell is the share of held-out papers whose aligned unit is the one the field is "
-        "written from first (its best-scored unit), then, in brackets, among the one or two it is written from.", "",
-        header, "|---|" + "---|" * (len(READING_FIELDS) + 1),
+        "written from first (its best-scored unit), then, in brackets, among the one or two it is written from.",
+        "",
+        header,
+        "|---|" + "---|" * (len(READING_FIELDS) + 1),
     ]
     for name, m in measured.items():
         cells = [f"{a:.0%} ({b:.0%})" for a, b in zip(m["first"], m["among"])]
@@ -131,8 +141,12 @@ def markdown(papers: list[dict], measured: dict) -> str:
 def save(model: RoleModel) -> None:
     names = sorted(model.names, key=model.names.get)
     keep = [i for i, n in enumerate(names) if np.abs(model.weights[i]).max() >= 1e-4]
-    data = {"fields": list(READING_FIELDS), "features": [names[i] for i in keep],
-            "weights": np.round(model.weights[keep], 4).tolist(), "bias": np.round(model.bias, 4).tolist()}
+    data = {
+        "fields": list(READING_FIELDS),
+        "features": [names[i] for i in keep],
+        "weights": np.round(model.weights[keep], 4).tolist(),
+        "bias": np.round(model.bias, 4).tolist(),
+    }
     WEIGHTS.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
 
 

@@ -92,12 +92,21 @@ class Cards:
 def row(engine: str, latencies: list[float], concurrency: int, report, wall: float, cards: Cards) -> dict:
     ideal = sum(concurrency / latency for latency in latencies) * report.done / max(report.calls, 1)
     return {
-        "engine": engine, "servers": len(latencies), "latencies_s": latencies, "papers": report.done, "ok": report.ok,
-        "failed": report.failed, "calls": report.calls, "run_s": round(report.elapsed, 2), "wall_s": round(wall, 2),
-        "papers_per_s": round(report.papers_per_s, 1), "ideal_papers_per_s": round(ideal, 1),
+        "engine": engine,
+        "servers": len(latencies),
+        "latencies_s": latencies,
+        "papers": report.done,
+        "ok": report.ok,
+        "failed": report.failed,
+        "calls": report.calls,
+        "run_s": round(report.elapsed, 2),
+        "wall_s": round(wall, 2),
+        "papers_per_s": round(report.papers_per_s, 1),
+        "ideal_papers_per_s": round(ideal, 1),
         "throughput_ratio": round(report.papers_per_s / ideal, 3),
         "first_card_s": round(cards.first[0] - cards.started, 2) if cards.first else None,
-        "steady_papers_per_s": round(cards.steady_per_s, 1), "steady_ratio": round(cards.steady_per_s / ideal, 3),
+        "steady_papers_per_s": round(cards.steady_per_s, 1),
+        "steady_ratio": round(cards.steady_per_s / ideal, 3),
         "tokens_in": report.tokens_in,
         "tokens_out": report.tokens_out,
     }
@@ -107,8 +116,15 @@ def local_run(template: Path, folder: Path, latency: float, concurrency: int) ->
     server, url = start_server(latency, concurrency)
     try:
         store = fresh_store(template, folder, "local")
-        llm = LLMSettings(backend="openai", base_url=url, model="scripted-qwen3", api_key="bench",
-                          concurrency=math.ceil(IN_FLIGHT_FACTOR * concurrency), timeout=60, max_retries=2)
+        llm = LLMSettings(
+            backend="openai",
+            base_url=url,
+            model="scripted-qwen3",
+            api_key="bench",
+            concurrency=math.ceil(IN_FLIGHT_FACTOR * concurrency),
+            timeout=60,
+            max_retries=2,
+        )
         cards = Cards()
         report = asyncio.run(enrich_papers_async(store, Settings(db=store.path, llm=llm), progress=cards))
         wall = time.perf_counter() - cards.started
@@ -126,11 +142,18 @@ def ray_run(template: Path, folder: Path, latencies: list[float], concurrency: i
     try:
         store = fresh_store(template, folder, f"ray-{len(latencies)}")
         per_actor = math.ceil(IN_FLIGHT_FACTOR * concurrency / actors)
-        llm = LLMSettings(backend="openai", model="scripted-qwen3", api_key="bench", concurrency=per_actor,
-                          timeout=60, max_retries=2)
+        llm = LLMSettings(
+            backend="openai", model="scripted-qwen3", api_key="bench", concurrency=per_actor, timeout=60, max_retries=2
+        )
         cards = Cards()
-        report = enrich_on_ray(store, Settings(db=store.path, llm=llm), base_urls=[url for _, url in servers],
-                               actors=actors, batch_size=16, progress=cards)
+        report = enrich_on_ray(
+            store,
+            Settings(db=store.path, llm=llm),
+            base_urls=[url for _, url in servers],
+            actors=actors,
+            batch_size=16,
+            progress=cards,
+        )
         wall = time.perf_counter() - cards.started
         store.close()
     finally:
@@ -159,8 +182,14 @@ def embed_runs(template: Path, folder: Path, actors: int) -> dict:
         on_ray = time.perf_counter() - on_ray
     n = local_report.embedded
     assert ray_report.embedded == n, (ray_report, local_report)
-    return {"papers": n, "local_s": round(local, 1), "ray_s": round(on_ray, 1), "actors": actors,
-            "local_papers_per_s": round(n / local, 1), "ray_papers_per_s": round(n / on_ray, 1)}
+    return {
+        "papers": n,
+        "local_s": round(local, 1),
+        "ray_s": round(on_ray, 1),
+        "actors": actors,
+        "local_papers_per_s": round(n / local, 1),
+        "ray_papers_per_s": round(n / on_ray, 1),
+    }
 
 
 def markdown(rows: list[dict], embed: dict | None, args: argparse.Namespace, started: str) -> str:
@@ -180,21 +209,31 @@ def markdown(rows: list[dict], embed: dict | None, args: argparse.Namespace, sta
     ]
     for r in rows:
         latencies = ", ".join(f"{x * 1000:.0f}" for x in r["latencies_s"])
-        lines.append(f"| {r['engine']} | {r['servers']} ({latencies} ms) | {r['papers']} ({r['ok']}/{r['failed']}, {r['calls']}) "
-                     f"| {r['run_s']} ({r['wall_s']}) | {r['papers_per_s']} | {r['ideal_papers_per_s']} | {r['throughput_ratio']} "
-                     f"| {r['first_card_s']} | {r['steady_papers_per_s']} ({r['steady_ratio']}) |")
+        lines.append(
+            f"| {r['engine']} | {r['servers']} ({latencies} ms) | {r['papers']} ({r['ok']}/{r['failed']}, {r['calls']}) "
+            f"| {r['run_s']} ({r['wall_s']}) | {r['papers_per_s']} | {r['ideal_papers_per_s']} | {r['throughput_ratio']} "
+            f"| {r['first_card_s']} | {r['steady_papers_per_s']} ({r['steady_ratio']}) |"
+        )
     if embed:
-        lines += ["", f"Embedding {embed['papers']} papers with the default embedder (USE, numpy), vectors stored: `papersift embed` {embed['local_s']} s "
-                      f"({embed['local_papers_per_s']} papers/s); `papersift scale embed` (Ray Data `map_batches` over {embed['actors']} actors holding "
-                      f"the embedder) {embed['ray_s']} s ({embed['ray_papers_per_s']} papers/s), on the same cores."]
+        lines += [
+            "",
+            f"Embedding {embed['papers']} papers with the default embedder (USE, numpy), vectors stored: `papersift embed` {embed['local_s']} s "
+            f"({embed['local_papers_per_s']} papers/s); `papersift scale embed` (Ray Data `map_batches` over {embed['actors']} actors holding "
+            f"the embedder) {embed['ray_s']} s ({embed['ray_papers_per_s']} papers/s), on the same cores.",
+        ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--papers", type=int, default=10_000, help="synthetic papers a run")
-    parser.add_argument("--latency", type=float, nargs="+", default=[0.5],
-                        help="seconds a request takes at a server; a set of runs per value")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        nargs="+",
+        default=[0.5],
+        help="seconds a request takes at a server; a set of runs per value",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="requests a server serves at once")
     parser.add_argument("--servers", type=int, nargs="+", default=[1, 2, 4], help="server counts for the Ray engine")
     parser.add_argument("--actors", type=int, default=2, help="Ray actors")
@@ -203,7 +242,9 @@ def main() -> None:
     parser.add_argument("--embed", type=int, default=0, help="also time embedding this many papers, locally and on Ray")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--write", action="store_true", help="replace its section of bench/RESULTS.md")
-    parser.add_argument("--section", default="Scale-out", help="the section's title (a run at another size keeps its own)")
+    parser.add_argument(
+        "--section", default="Scale-out", help="the section's title (a run at another size keeps its own)"
+    )
     args = parser.parse_args()
 
     import ray

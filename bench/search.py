@@ -30,38 +30,48 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+from results import write_section
 from scipy import sparse
 
 from papersift.models import Paper, Topic
-from papersift.search.embeddings import STATE_SOURCE, USEEmbedder, load_matrix, to_blob
 from papersift.search import Filters, search
+from papersift.search.embeddings import STATE_SOURCE, USEEmbedder, load_matrix, to_blob
 from papersift.store import Store
 
-from results import write_section
-
 DIM = 512
-SEVEN = ["instruction-tuning-alignment", "reasoning-cot", "efficiency-compression", "agents-tools",
-         "multimodal-foundation", "model-architecture", "llm-pretraining"]
-TERMS = ("model language attention sparse training data benchmark reasoning agent tool retrieval alignment "
-         "scaling token memory latency vision diffusion policy reward graph transformer decoding speculative "
-         "quantization pruning distillation cache context window instruction preference feedback chain thought "
-         "math code planning search web image video audio multimodal encoder decoder mixture experts routing "
-         "state space recurrent linear kernel optimizer schedule pretraining corpus filtering contamination "
-         "hallucination safety jailbreak robustness calibration uncertainty evaluation leaderboard synthetic "
-         "curriculum exploration verifier process outcome grpo ppo dpo rlhf sft lora adapter prompt embedding "
-         "tokenizer vocabulary byte positional rotary normalization layer residual depth width compute flops "
-         "throughput gpu kernel serving batch inference parallel pipeline shard gradient loss objective "
-         "contrastive masked autoregressive generation sampling temperature beam energy flow score noise "
-         "denoising latent vae clip caption grounding detection segmentation tracking depth point cloud "
-         "robot manipulation navigation embodied simulation environment game reward shaping credit "
-         "assignment memory retrieval augmented knowledge graph entity relation question answering summarization "
-         "translation multilingual chinese english dialogue persona user simulation tutor medical clinical "
-         "legal finance scientific chemistry protein").split()
+SEVEN = [
+    "instruction-tuning-alignment",
+    "reasoning-cot",
+    "efficiency-compression",
+    "agents-tools",
+    "multimodal-foundation",
+    "model-architecture",
+    "llm-pretraining",
+]
+TERMS = (
+    "model language attention sparse training data benchmark reasoning agent tool retrieval alignment "
+    "scaling token memory latency vision diffusion policy reward graph transformer decoding speculative "
+    "quantization pruning distillation cache context window instruction preference feedback chain thought "
+    "math code planning search web image video audio multimodal encoder decoder mixture experts routing "
+    "state space recurrent linear kernel optimizer schedule pretraining corpus filtering contamination "
+    "hallucination safety jailbreak robustness calibration uncertainty evaluation leaderboard synthetic "
+    "curriculum exploration verifier process outcome grpo ppo dpo rlhf sft lora adapter prompt embedding "
+    "tokenizer vocabulary byte positional rotary normalization layer residual depth width compute flops "
+    "throughput gpu kernel serving batch inference parallel pipeline shard gradient loss objective "
+    "contrastive masked autoregressive generation sampling temperature beam energy flow score noise "
+    "denoising latent vae clip caption grounding detection segmentation tracking depth point cloud "
+    "robot manipulation navigation embodied simulation environment game reward shaping credit "
+    "assignment memory retrieval augmented knowledge graph entity relation question answering summarization "
+    "translation multilingual chinese english dialogue persona user simulation tutor medical clinical "
+    "legal finance scientific chemistry protein"
+).split()
 
 
 def vocabulary(n_made_up: int, rng: random.Random) -> tuple[list[str], np.ndarray]:
-    made_up = {"".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
-               for _ in range(n_made_up * 2)}
+    made_up = {
+        "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+        for _ in range(n_made_up * 2)
+    }
     words = list(dict.fromkeys([*TERMS, *sorted(made_up)[:n_made_up]]))
     weights = 1.0 / np.arange(1, len(words) + 1) ** 1.07  # Zipf: a few words everywhere, most rare
     return words, weights / weights.sum()
@@ -74,8 +84,9 @@ class HashedEmbedder:
 
     def __init__(self, words: list[str]):
         self.index = {w: i for i, w in enumerate(words)}
-        self.table = np.stack([np.random.default_rng(zlib.crc32(w.encode())).standard_normal(DIM).astype(np.float32)
-                               for w in words])
+        self.table = np.stack(
+            [np.random.default_rng(zlib.crc32(w.encode())).standard_normal(DIM).astype(np.float32) for w in words]
+        )
 
     def counts(self, texts: list[str]) -> sparse.csr_matrix:
         rows, cols = [], []
@@ -110,12 +121,18 @@ def synthetic_papers(n: int, words: list[str], p: np.ndarray, seed: int) -> list
     papers = []
     for i in range(n):
         tokens = [words[j] for j in draws[i]]
-        papers.append(Paper(
-            source="bench", source_id=str(i), title=" ".join(tokens[:10]).capitalize(),
-            abstract=" ".join(tokens[10:160]).capitalize() + ".", keywords=tokens[160:164],
-            venue=f"Venue {i % 20}", published=start + timedelta(days=int(i % 700)),
-            topic=Topic(area="foundation-models", subarea=SEVEN[i % 7], origin="source"),
-        ))
+        papers.append(
+            Paper(
+                source="bench",
+                source_id=str(i),
+                title=" ".join(tokens[:10]).capitalize(),
+                abstract=" ".join(tokens[10:160]).capitalize() + ".",
+                keywords=tokens[160:164],
+                venue=f"Venue {i % 20}",
+                published=start + timedelta(days=int(i % 700)),
+                topic=Topic(area="foundation-models", subarea=SEVEN[i % 7], origin="source"),
+            )
+        )
     return papers
 
 
@@ -149,13 +166,17 @@ def run(n: int, n_queries: int, directory: Path) -> dict:
     result["ingest_s"] = time.perf_counter() - t  # papers, their records and keys, the FTS5 index
 
     t = time.perf_counter()
-    rows = store.conn.execute("SELECT id, title, json_extract(data, '$.abstract'), json_extract(data, '$.keywords') FROM papers").fetchall()
+    rows = store.conn.execute(
+        "SELECT id, title, json_extract(data, '$.abstract'), json_extract(data, '$.keywords') FROM papers"
+    ).fetchall()
     for start in range(0, len(rows), 5000):
         chunk = rows[start : start + 5000]
         vectors = hashed.embed([f"{r[1]} {r[3]} {r[2]}" for r in chunk])
         with store.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO embeddings (paper_id, model, content_hash, vector) VALUES (?, ?, ?, ?)",
-                           [(r[0], hashed.name, "bench", to_blob(v)) for r, v in zip(chunk, vectors)])
+            db.executemany(
+                "INSERT OR REPLACE INTO embeddings (paper_id, model, content_hash, vector) VALUES (?, ?, ?, ?)",
+                [(r[0], hashed.name, "bench", to_blob(v)) for r, v in zip(chunk, vectors)],
+            )
     store.set_state(STATE_SOURCE, hashed.name, "v1")
     result["vectors_s"] = time.perf_counter() - t
 
@@ -199,7 +220,7 @@ def markdown(r: dict, n_queries: int) -> str:
     lat = lambda key: f"{r[key][0]:.1f} / {r[key][1]:.1f}"  # noqa: E731
     return f"""## Search
 
-`python bench/search.py` — a synthetic store of {r['papers']:,} papers (generated text from a
+`python bench/search.py` — a synthetic store of {r["papers"]:,} papers (generated text from a
 Zipf vocabulary of 200 ML terms and 20,000 made-up words; hashed-vocabulary vectors of dimension
 {DIM}, the dimension of the default USE model: see the script's docstring), {n_queries} queries of
 2–4 words, limit 10. {platform.machine()}, {os.cpu_count()} cores shared with other work, Python
@@ -207,19 +228,19 @@ Zipf vocabulary of 200 ML terms and 20,000 made-up words; hashed-vocabulary vect
 
 | | p50 / p95 ms |
 |---|---|
-| lexical (FTS5 BM25) | {lat('lexical')} |
-| vector (brute force over the cached matrix, hashed query vector) | {lat('vector')} |
-| hybrid (both, weighted RRF) | {lat('hybrid')} |
-| hybrid with filters (sub-area + date range) | {lat('hybrid_filtered')} |
-| USE embedding of the query alone | {lat('use_query')} |
-| hybrid, paying the real USE query embedding | {lat('hybrid_use')} |
-| raw scan: `matrix @ q` + argpartition, {r['papers']:,} × {DIM} | {lat('matmul')} |
+| lexical (FTS5 BM25) | {lat("lexical")} |
+| vector (brute force over the cached matrix, hashed query vector) | {lat("vector")} |
+| hybrid (both, weighted RRF) | {lat("hybrid")} |
+| hybrid with filters (sub-area + date range) | {lat("hybrid_filtered")} |
+| USE embedding of the query alone | {lat("use_query")} |
+| hybrid, paying the real USE query embedding | {lat("hybrid_use")} |
+| raw scan: `matrix @ q` + argpartition, {r["papers"]:,} × {DIM} | {lat("matmul")} |
 
-Build: papers + records + keys + FTS5 index {r['ingest_s']:.1f} s; vectors into the
-`embeddings` table {r['vectors_s']:.1f} s; loading the {r['vector_mb']:.0f} MB matrix from SQLite
-(first query, then cached until an embed run changes it) {r['matrix_load_s']:.2f} s.
-Store on disk: {r['size_mb']:.0f} MB (of which vectors {r['vector_mb']:.0f} MB).
-Vector recall@10 against brute force: {r['vector_recall_at_10']:.3f} (exact search: 1.0 by construction).
+Build: papers + records + keys + FTS5 index {r["ingest_s"]:.1f} s; vectors into the
+`embeddings` table {r["vectors_s"]:.1f} s; loading the {r["vector_mb"]:.0f} MB matrix from SQLite
+(first query, then cached until an embed run changes it) {r["matrix_load_s"]:.2f} s.
+Store on disk: {r["size_mb"]:.0f} MB (of which vectors {r["vector_mb"]:.0f} MB).
+Vector recall@10 against brute force: {r["vector_recall_at_10"]:.3f} (exact search: 1.0 by construction).
 
 Why brute force: numpy over the in-memory matrix needs no extension and stays exact; the
 notes (shared/notes/dependencies.md) measured sqlite-vec `vec0` at ~55 ms a query for

@@ -38,12 +38,18 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-
 from results import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBAREAS = ["instruction-tuning-alignment", "reasoning-cot", "efficiency-compression", "agents-tools",
-            "multimodal-foundation", "model-architecture", "llm-pretraining"]
+SUBAREAS = [
+    "instruction-tuning-alignment",
+    "reasoning-cot",
+    "efficiency-compression",
+    "agents-tools",
+    "multimodal-foundation",
+    "model-architecture",
+    "llm-pretraining",
+]
 SOURCES = ["arxiv", "openreview", "hf", "rss"]
 SYLLABLES = "ka lo mi nu tra spe vi dor el fa gen ix quo ra sel tum ber con dis pha".split()
 
@@ -67,15 +73,20 @@ def build_store(path: Path, n: int, seed: int = 7) -> None:
     with Store(path) as store, store.transaction():
         for i in range(n):
             text = rng.choices(words, weights, k=70)
-            store.upsert(Paper(
-                source=rng.choice(SOURCES), source_id=f"syn-{i}",
-                title=" ".join(text[:10]).capitalize(), abstract=" ".join(text[10:]),
-                authors=[f"Author {rng.randint(1, 20_000)}"], keywords=rng.sample(keywords, 3),
-                venue=rng.choice([None, None, "ICLR 2025", "NeurIPS 2025", "ACL 2025"]),
-                published=start + timedelta(days=rng.randint(0, 364)),
-                url_abs=f"https://example.org/abs/{i}",
-                topic=Topic(area="foundation-models", subarea=rng.choice(SUBAREAS)),
-            ))
+            store.upsert(
+                Paper(
+                    source=rng.choice(SOURCES),
+                    source_id=f"syn-{i}",
+                    title=" ".join(text[:10]).capitalize(),
+                    abstract=" ".join(text[10:]),
+                    authors=[f"Author {rng.randint(1, 20_000)}"],
+                    keywords=rng.sample(keywords, 3),
+                    venue=rng.choice([None, None, "ICLR 2025", "NeurIPS 2025", "ACL 2025"]),
+                    published=start + timedelta(days=rng.randint(0, 364)),
+                    url_abs=f"https://example.org/abs/{i}",
+                    topic=Topic(area="foundation-models", subarea=rng.choice(SUBAREAS)),
+                )
+            )
 
 
 def free_port() -> int:
@@ -123,14 +134,18 @@ def upsert_one(db: Path) -> None:
 
     with Store(db) as store:
         n = store.count()
-        store.upsert(Paper(source="rss", source_id=f"late-{n}", title=f"A late paper {n}", abstract="Arrived while serving."))
+        store.upsert(
+            Paper(source="rss", source_id=f"late-{n}", title=f"A late paper {n}", abstract="Arrived while serving.")
+        )
 
 
 def measure(base: str, db: Path, n_queries: int, rng: random.Random) -> dict[str, list[float]]:
     words = vocabulary(20_000, random.Random(7))[:2000]
     urls = {
         "catalog": ["/"] + [f"/?page={p}" for p in range(2, 101)],
-        "filtered": [f"/?subarea={s}&source={src}&page={p}" for p in range(1, 5) for s in SUBAREAS for src in SOURCES][:100],
+        "filtered": [f"/?subarea={s}&source={src}&page={p}" for p in range(1, 5) for s in SUBAREAS for src in SOURCES][
+            :100
+        ],
         "search": [f"/search?q={rng.choice(words)}+{rng.choice(words)}" for _ in range(n_queries)],
         "static": ["/static/web/app.css"] * 100,
     }
@@ -144,8 +159,11 @@ def measure(base: str, db: Path, n_queries: int, rng: random.Random) -> dict[str
         token = client.cookies["papersift_csrf"]
         starred = []
         for i in range(20):
-            client.post(f"/api/papers/{paper}/curation", json={"read": i % 2 == 0},
-                        headers={"X-CSRF-Token": token, "Origin": base}).raise_for_status()
+            client.post(
+                f"/api/papers/{paper}/curation",
+                json={"read": i % 2 == 0},
+                headers={"X-CSRF-Token": token, "Origin": base},
+            ).raise_for_status()
             starred.append(timed(client, "/"))
         samples["catalog after a star"] = starred
         upserted, visible = [], []
@@ -179,7 +197,9 @@ def report(samples: dict[str, list[float]], papers: int, build_s: float) -> str:
     ]
     for name, values in samples.items():
         p50, p95 = percentiles(values)
-        lines.append(f"| {name} | {len(values)} | {p50:.1f} | {p95:.1f} | {p50 / static_p50:.1f}× | {p95 / static_p95:.1f}× |")
+        lines.append(
+            f"| {name} | {len(values)} | {p50:.1f} | {p95:.1f} | {p50 / static_p50:.1f}× | {p95 / static_p95:.1f}× |"
+        )
     lines += [
         "",
         f"A paper stored by another process shows up in the catalog {statistics.median(lag) / 1000:.1f} s later "

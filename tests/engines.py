@@ -14,8 +14,9 @@ import os
 import time
 from pathlib import Path
 
-from papersift.llm.base import ChatRequest, ChatResult
 from support.llm_server import default_reply
+
+from papersift.llm.base import ChatRequest, ChatResult
 
 HOLD_SECONDS = 60  # long past what any test waits: the test kills the worker well before
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 import re
 
 import pytest
+from examples import GOOD, THINKLESS
+from support.llm_server import ScriptedServer
 
 from papersift.config import LLMSettings, Settings
 from papersift.enrich.fieldwise import FIELDS, cleaned, keywords_of
 from papersift.enrich.pipeline import card_mode, enrich_papers
-from support.llm_server import ScriptedServer
 from papersift.models import READING_FIELDS
 from papersift.store import Store
 
-from examples import GOOD, THINKLESS
-
-LABELS = {"translated title": "title", "TL;DR": "tldr", "keywords": "keywords", "digest paragraph": "digest",
-          **{name: f"reading.{name}" for name in READING_FIELDS}}
+LABELS = {
+    "translated title": "title",
+    "TL;DR": "tldr",
+    "keywords": "keywords",
+    "digest paragraph": "digest",
+    **{name: f"reading.{name}" for name in READING_FIELDS},
+}
 TASK = re.compile(r"^(?:Write the|Your) (translated title|TL;DR|keywords|digest paragraph|\w+)[: ]")
 
 
@@ -39,8 +43,16 @@ def good_field(field: str) -> str:
 
 
 def settings_for(server: ScriptedServer, db, **llm) -> Settings:
-    options = {"backend": "openai", "base_url": server.base_url, "model": "scripted", "api_key": "test",
-               "concurrency": 1, "timeout": 5.0, "max_retries": 1, "card_mode": "fields"} | llm
+    options = {
+        "backend": "openai",
+        "base_url": server.base_url,
+        "model": "scripted",
+        "api_key": "test",
+        "concurrency": 1,
+        "timeout": 5.0,
+        "max_retries": 1,
+        "card_mode": "fields",
+    } | llm
     return Settings(db=db, llm=LLMSettings(**options))
 
 
@@ -79,7 +91,7 @@ def test_only_the_field_that_fails_a_check_is_asked_again_with_what_to_fix(store
 
     with ScriptedServer(responder=repeat_once) as server:
         report = enrich_papers(store, settings_for(server, store.path))
-        again = server.chat_requests[len(FIELDS):]
+        again = server.chat_requests[len(FIELDS) :]
 
     assert report.ok == 1 and report.guard_reasks == 1
     [request] = again
@@ -92,7 +104,9 @@ def test_only_the_field_that_fails_a_check_is_asked_again_with_what_to_fix(store
 def test_a_field_still_wrong_after_its_second_ask_leaves_the_card_poor_with_the_reason(store):
     paper_id = store.upsert(THINKLESS)[0]
     cut = GOOD.reading.method.rstrip("。")[:-6]  # stops mid-sentence every time
-    with ScriptedServer(responder=lambda body: cut if field_asked(body) == "reading.method" else good_field(field_asked(body))) as server:
+    with ScriptedServer(
+        responder=lambda body: cut if field_asked(body) == "reading.method" else good_field(field_asked(body))
+    ) as server:
         report = enrich_papers(store, settings_for(server, store.path))
 
     enrichment = stored(store, paper_id)
@@ -103,18 +117,30 @@ def test_a_field_still_wrong_after_its_second_ask_leaves_the_card_poor_with_the_
 def test_an_english_field_is_asked_again_in_the_target_language(store):
     store.upsert(THINKLESS)
     english = "Thinkless trains a model to choose between short and long reasoning with two control tokens."
-    with ScriptedServer(responder=lambda body: english if field_asked(body) == "tldr" and
-                        body["messages"][-1]["content"].startswith("Write") else good_field(field_asked(body))) as server:
+    with ScriptedServer(
+        responder=lambda body: (
+            english
+            if field_asked(body) == "tldr" and body["messages"][-1]["content"].startswith("Write")
+            else good_field(field_asked(body))
+        )
+    ) as server:
         report = enrich_papers(store, settings_for(server, store.path))
-        again = server.chat_requests[len(FIELDS):]
+        again = server.chat_requests[len(FIELDS) :]
 
     assert report.ok == 1 and [field_asked(r.body) for r in again] == ["tldr"]
     assert "is not written in Simplified Chinese" in again[0].messages[-1]["content"]
 
 
-@pytest.mark.parametrize("mode, backend, used", [
-    ("auto", "embedded", "grounded"), ("auto", "openai", "whole"), ("whole", "embedded", "whole"),
-    ("fields", "openai", "fields"), ("grounded", "openai", "grounded")])
+@pytest.mark.parametrize(
+    "mode, backend, used",
+    [
+        ("auto", "embedded", "grounded"),
+        ("auto", "openai", "whole"),
+        ("whole", "embedded", "whole"),
+        ("fields", "openai", "fields"),
+        ("grounded", "openai", "grounded"),
+    ],
+)
 def test_auto_is_grounded_for_the_embedded_engine_and_whole_for_a_server(mode, backend, used):
     assert card_mode(Settings(llm=LLMSettings(backend=backend, card_mode=mode))) == used
 
@@ -125,17 +151,30 @@ def test_an_unknown_card_mode_is_a_clear_error():
 
 
 def test_labels_and_quotes_a_small_model_adds_are_taken_off_and_keywords_split():
-    assert cleaned("研究动机：推理模型对所有问题都进行冗长的思维链推理。") == "推理模型对所有问题都进行冗长的思维链推理。"
-    assert cleaned("**Motivation:** 推理模型对所有问题都进行冗长的思维链推理。") == "推理模型对所有问题都进行冗长的思维链推理。"
+    assert (
+        cleaned("研究动机：推理模型对所有问题都进行冗长的思维链推理。") == "推理模型对所有问题都进行冗长的思维链推理。"
+    )
+    assert (
+        cleaned("**Motivation:** 推理模型对所有问题都进行冗长的思维链推理。")
+        == "推理模型对所有问题都进行冗长的思维链推理。"
+    )
     assert cleaned("“Thinkless：大语言模型学习何时思考”") == "Thinkless：大语言模型学习何时思考"
     assert cleaned("Thinkless: LLM 学习何时思考") == "Thinkless: LLM 学习何时思考"  # the paper's name is no label
-    assert keywords_of("1. Thinkless\n2. DeGRPO、adaptive reasoning；RL.") == ["Thinkless", "DeGRPO", "adaptive reasoning", "RL"]
+    assert keywords_of("1. Thinkless\n2. DeGRPO、adaptive reasoning；RL.") == [
+        "Thinkless",
+        "DeGRPO",
+        "adaptive reasoning",
+        "RL",
+    ]
 
 
-@pytest.mark.parametrize("name, times, fix", [
-    ("method", 12, "at most 400 characters: write it shorter"),  # far over the field's 400 characters
-    ("motivation", 30, "was cut off: write it much shorter"),  # far past its token bound: the server cuts it
-])
+@pytest.mark.parametrize(
+    "name, times, fix",
+    [
+        ("method", 12, "at most 400 characters: write it shorter"),  # far over the field's 400 characters
+        ("motivation", 30, "was cut off: write it much shorter"),  # far past its token bound: the server cuts it
+    ],
+)
 def test_a_rambling_field_is_asked_again_shorter_alone_before_the_card_is_checked(store, name, times, fix):
     paper_id = store.upsert(THINKLESS)[0]
     field, good = f"reading.{name}", getattr(GOOD.reading, name)
@@ -146,7 +185,7 @@ def test_a_rambling_field_is_asked_again_shorter_alone_before_the_card_is_checke
 
     with ScriptedServer(responder=ramble_once) as server:
         report = enrich_papers(store, settings_for(server, store.path))
-        [again] = server.chat_requests[len(FIELDS):]
+        [again] = server.chat_requests[len(FIELDS) :]
 
     assert report.ok == 1 and field_asked(again.body) == field
     assert fix in again.messages[-1]["content"]

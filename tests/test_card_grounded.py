@@ -12,39 +12,51 @@ import json
 import re
 
 import pytest
+from examples import THINKLESS
 from hypothesis import given
 from hypothesis import strategies as st
+from support.llm_server import ScriptedServer
 
-from papersift.config import LLMSettings, Settings
-from papersift.enrich.grounded import chunks, keywords, with_glossary
 from papersift.checks.glossary import Glossary, Term
+from papersift.config import LLMSettings, Settings
+from papersift.enrich.grounded import chunks, keywords, with_glossary, without_echo
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.roles import assign, clauses
 from papersift.enrich.sentences import split_sentences
 from papersift.enrich.units import missing, numbers_in, rewrite_quantities
 from papersift.models import READING_FIELDS, Paper
 from papersift.store import Store
-from support.llm_server import ScriptedServer
-
-from examples import THINKLESS
 
 # --- sentences --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("abstract, sentences", [
-    ("We cut the cost from $O(n^2)$ to $O(n \\log n)$. It works.",
-     ["We cut the cost from $O(n^2)$ to $O(n \\log n)$.", "It works."]),
-    ("Prior work (e.g. Smith et al. and Lee et al.) fails, i.e. it diverges. We fix it.",
-     ["Prior work (e.g. Smith et al. and Lee et al.) fails, i.e. it diverges.", "We fix it."]),
-    ("Accuracy rises from 71.5% to 78.2% vs. 3.4 points for Qwen2.5-7B. See Fig. 2 for more.",
-     ["Accuracy rises from 71.5% to 78.2% vs. 3.4 points for Qwen2.5-7B.", "See Fig. 2 for more."]),
-    ("Code is at https://github.com/x/y.z. Data at www.example.org/a.b. Done!",
-     ["Code is at https://github.com/x/y.z.", "Data at www.example.org/a.b.", "Done!"]),
-    ("The loss is $\\mathcal{L} = a. b$ here. $\\alpha$ is small. mPLUG-Owl is strong.",
-     ["The loss is $\\mathcal{L} = a. b$ here.", "$\\alpha$ is small.", "mPLUG-Owl is strong."]),
-    ("Does it scale? Yes: to 235 billion parameters.", ["Does it scale?", "Yes: to 235 billion parameters."]),
-    ("一句中文。第二句！", ["一句中文。", "第二句！"]),
-])
+@pytest.mark.parametrize(
+    "abstract, sentences",
+    [
+        (
+            "We cut the cost from $O(n^2)$ to $O(n \\log n)$. It works.",
+            ["We cut the cost from $O(n^2)$ to $O(n \\log n)$.", "It works."],
+        ),
+        (
+            "Prior work (e.g. Smith et al. and Lee et al.) fails, i.e. it diverges. We fix it.",
+            ["Prior work (e.g. Smith et al. and Lee et al.) fails, i.e. it diverges.", "We fix it."],
+        ),
+        (
+            "Accuracy rises from 71.5% to 78.2% vs. 3.4 points for Qwen2.5-7B. See Fig. 2 for more.",
+            ["Accuracy rises from 71.5% to 78.2% vs. 3.4 points for Qwen2.5-7B.", "See Fig. 2 for more."],
+        ),
+        (
+            "Code is at https://github.com/x/y.z. Data at www.example.org/a.b. Done!",
+            ["Code is at https://github.com/x/y.z.", "Data at www.example.org/a.b.", "Done!"],
+        ),
+        (
+            "The loss is $\\mathcal{L} = a. b$ here. $\\alpha$ is small. mPLUG-Owl is strong.",
+            ["The loss is $\\mathcal{L} = a. b$ here.", "$\\alpha$ is small.", "mPLUG-Owl is strong."],
+        ),
+        ("Does it scale? Yes: to 235 billion parameters.", ["Does it scale?", "Yes: to 235 billion parameters."]),
+        ("一句中文。第二句！", ["一句中文。", "第二句！"]),
+    ],
+)
 def test_an_abstract_is_cut_at_its_sentences_and_nowhere_else(abstract, sentences):
     assert split_sentences(abstract) == sentences
 
@@ -57,16 +69,19 @@ def test_the_sentences_are_the_text_itself_cut_into_pieces(text):
 # --- units ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("english, chinese, quantities", [
-    ("from 0.6 to 235 billion parameters", "from 6亿 to 2350亿 parameters", ["6亿", "2350亿"]),
-    ("1.01M samples", "101万 samples", ["101万"]),
-    ("36 trillion tokens", "36万亿 tokens", ["36万亿"]),
-    ("50 thousand images and 1,200 million words", "5万 images and 12亿 words", ["5万", "12亿"]),
-    ("a budget of $5 million", "a budget of $500万", ["500万"]),
-    ("3 million", "300万", ["300万"]),
-    ("7B and 32K context, 18 languages, 2.5% better", "7B and 32K context, 18 languages, 2.5% better", []),
-    ("Qwen2.5 and GPT-4.1", "Qwen2.5 and GPT-4.1", []),
-])
+@pytest.mark.parametrize(
+    "english, chinese, quantities",
+    [
+        ("from 0.6 to 235 billion parameters", "from 6亿 to 2350亿 parameters", ["6亿", "2350亿"]),
+        ("1.01M samples", "101万 samples", ["101万"]),
+        ("36 trillion tokens", "36万亿 tokens", ["36万亿"]),
+        ("50 thousand images and 1,200 million words", "5万 images and 12亿 words", ["5万", "12亿"]),
+        ("a budget of $5 million", "a budget of $500万", ["500万"]),
+        ("3 million", "300万", ["300万"]),
+        ("7B and 32K context, 18 languages, 2.5% better", "7B and 32K context, 18 languages, 2.5% better", []),
+        ("Qwen2.5 and GPT-4.1", "Qwen2.5 and GPT-4.1", []),
+    ],
+)
 def test_quantities_are_put_into_chinese_units_by_code(english, chinese, quantities):
     rewritten = rewrite_quantities(english, "zh")
     assert (rewritten.text, rewritten.quantities) == (chinese, quantities)
@@ -81,7 +96,10 @@ def test_other_languages_keep_their_quantities_and_a_reply_must_keep_each_as_giv
 
 def test_glossary_terms_reach_the_model_already_translated():
     glossary = Glossary("zh", (Term("large language model", "大语言模型"), Term("language model", "语言模型")))
-    assert with_glossary("Large Language Models (LLMs) and a language model", glossary) == "大语言模型 (LLMs) and a 语言模型"
+    assert (
+        with_glossary("Large Language Models (LLMs) and a language model", glossary)
+        == "大语言模型 (LLMs) and a 语言模型"
+    )
 
 
 # --- the plan -------------------------------------------------------------------------------------------
@@ -92,7 +110,7 @@ CLEAR = [
     "We observe that attention to a token is stable across neighbouring layers of the model.",
     "We propose StableKV, a method that shares one eviction decision across groups of layers.",
     "Experiments on LongBench and RULER with Llama-3-8B show that StableKV cuts memory by 60% at equal accuracy.",
-    "Our code is available to the community.",
+    "Overall, StableKV is the first eviction method that needs no retraining and works with any attention kernel.",
 ]
 
 
@@ -105,9 +123,11 @@ def test_sentences_with_clear_cues_go_to_their_fields_each_its_own():
 
 
 def test_a_short_abstract_is_cut_at_its_clauses_and_a_field_left_over_shares_a_neighbours_sentence():
-    short = ["Models forget, which hurts long chats; we study why this happens in detail across many settings.",
-             "We propose a memory module that stores summaries of the earlier turns of each conversation.",
-             "It improves recall by 12% on two benchmarks."]
+    short = [
+        "Models forget, which hurts long chats; we study why this happens in detail across many settings.",
+        "We propose a memory module that stores summaries of the earlier turns of each conversation.",
+        "It improves recall by 12% on two benchmarks.",
+    ]
     units = clauses(short, len(READING_FIELDS))
     assert len(units) == 4 and units[0] == "Models forget, which hurts long chats;"
     plan = assign(short)
@@ -147,19 +167,29 @@ def good_reply(body: dict) -> str:
     asked = body["messages"][-1]["content"]
     if asked.startswith("把这个论文标题"):
         return "大语言模型学习何时思考"
-    if "概括论文" in asked:
+    if "概括" in asked:
         return "Thinkless 让模型按任务难度选择长短推理，长链推理使用减少 50%-90%。"
     if asked.startswith("把这段原文"):  # a translation: as long as Chinese renders it, every number and name kept
         text = text_of(body)
-        kept = re.findall(r"\d+(?:\.\d+)?(?:万亿|亿|万)?%?|[A-Z][\w\-]*[A-Z0-9][\w\-]*|Thinkless|<\w+>", text)
+        kept = re.findall(
+            r"\d+(?:\.\d+)?(?:万亿|亿|万)?%?|[A-Z][\w\-]*[A-Z0-9][\w\-]*|Thinkless|<\w+>|[\u4e00-\u9fff]+", text
+        )
         return "这部分原文被完整译出" + "、".join(kept) + "，" + "译文" * len(text.split()) + "。"
     role = re.search(r"论文的(\S+?)。", asked)
     return ROLE_TEXT[role[1]] if role else "原始"
 
 
 def grounded_settings(server: ScriptedServer, db, **llm) -> Settings:
-    options = {"backend": "openai", "base_url": server.base_url, "model": "scripted", "api_key": "test",
-               "concurrency": 1, "timeout": 5.0, "max_retries": 1, "card_mode": "grounded"} | llm
+    options = {
+        "backend": "openai",
+        "base_url": server.base_url,
+        "model": "scripted",
+        "api_key": "test",
+        "concurrency": 1,
+        "timeout": 5.0,
+        "max_retries": 1,
+        "card_mode": "grounded",
+    } | llm
     return Settings(db=db, llm=LLMSettings(**options))
 
 
@@ -184,12 +214,18 @@ def test_no_request_holds_the_whole_abstract_and_the_card_passes_the_checks(stor
     assert [getattr(card.reading, f) for f in READING_FIELDS] == list(ROLE_TEXT.values())
     assert card.keywords[0] == "Thinkless"
     translations = [r for r in requests if r.messages[-1]["content"].startswith("把这段原文")]
-    assert len(translations) == len(chunks(sentences)) and card.digest.count("这部分原文被完整译出") == len(translations)
+    assert len(translations) == len(chunks(sentences)) and card.digest.count("这部分原文被完整译出") == len(
+        translations
+    )
 
 
 def test_the_model_sees_2350_yi_and_a_reply_that_slips_on_it_is_asked_again(store):
-    qwen = Paper(source="arxiv", arxiv_id="2505.09388", title="Qwen3 Technical Report",
-                 abstract="We present Qwen3, a family of models. The models range from 0.6 to 235 billion parameters.")
+    qwen = Paper(
+        source="arxiv",
+        arxiv_id="2505.09388",
+        title="Qwen3 Technical Report",
+        abstract="We present Qwen3, a family of models. The models range from 0.6 to 235 billion parameters.",
+    )
     paper_id = store.upsert(qwen)[0]
 
     def slip_once(body: dict) -> str:
@@ -243,5 +279,17 @@ def test_a_field_that_talks_about_its_text_is_asked_again(store):
         report = enrich_papers(store, grounded_settings(server, store.path))
         again = [r.messages[-1]["content"] for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
 
-    assert report.ok == 1 and len(again) == 1 and "talks about the text" in again[0]
+    assert report.ok == 1 and again and all("talks about the text" in a for a in again) and len(again) == 1
     assert stored(store, paper_id).card.reading.observation == ROLE_TEXT["现象分析"]
+
+
+def test_an_instruction_written_back_before_the_answer_is_taken_off():
+    asked = "这段原文讲的是论文的现象分析。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。\n<text>\nX\n</text>"
+    reply = "这段原文讲的是论文的现象分析。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。\n\n许多问题存在直接解法。"
+    assert without_echo(reply, asked).strip() == "许多问题存在直接解法。"
+    assert without_echo("许多问题存在直接解法。", asked) == "许多问题存在直接解法。"
+
+
+def test_a_code_link_no_field_wants_stays_in_the_digest_only():
+    plan = assign([*CLEAR[:5], "Our code and models are available at https://github.com/x/stablekv."])
+    assert all(5 not in plan.fields[f].units for f in READING_FIELDS)

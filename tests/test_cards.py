@@ -12,23 +12,23 @@ import statistics
 from pathlib import Path
 
 import pytest
+from examples import GOOD, THINKLESS
 from fastapi.testclient import TestClient
+from support.llm_server import ScriptedServer, default_reply
 from typer.testing import CliRunner
 
 from papersift import export
+from papersift.checks import quality
+from papersift.checks.glossary import STARTER_GLOSSARY, GlossaryError, load_glossary, read_glossary
 from papersift.cli import app
 from papersift.config import LLMSettings, Settings, load_settings
-from papersift.checks import quality
-from papersift.checks.glossary import GlossaryError, load_glossary, read_glossary, STARTER_GLOSSARY
+from papersift.enrich.card_prompt import card_schema
 from papersift.enrich.pipeline import enrich_papers
-from papersift.enrich.prompts import card_schema
-from support.llm_server import ScriptedServer, default_reply
 from papersift.models import READING_FIELDS, Card, Enrichment, Paper, Reading
 from papersift.publish import catalog, digest, site
 from papersift.store import Store
 from papersift.web import create_app
 
-from examples import GOOD, THINKLESS
 
 def with_reading(card: Card, **fields: str) -> Card:
     return card.model_copy(update={"reading": card.reading.model_copy(update=fields)})
@@ -75,9 +75,14 @@ def test_a_digest_much_shorter_than_the_abstract_is_caught():
 
 
 def test_english_words_inside_chinese_sentences_are_caught_but_names_and_parenthesised_terms_are_not():
-    mixed = with_reading(GOOD, contribution="该框架demonstrated其灵活性，可以seamlessly集成到现有推理模型中，并effectively提升效率。")
+    mixed = with_reading(
+        GOOD, contribution="该框架demonstrated其灵活性，可以seamlessly集成到现有推理模型中，并effectively提升效率。"
+    )
     assert rules(mixed) == [("foreign_words", "reading.contribution")]
-    kept = with_reading(GOOD, contribution="提出解耦组相对策略优化（Decoupled Group Relative Policy Optimization），让 Thinkless 学会按需思考。")
+    kept = with_reading(
+        GOOD,
+        contribution="提出解耦组相对策略优化（Decoupled Group Relative Policy Optimization），让 Thinkless 学会按需思考。",
+    )
     assert rules(kept) == []
 
 
@@ -100,12 +105,19 @@ def test_a_glossary_term_rendered_another_way_is_caught():
 
 def test_the_gate_counts_words_for_a_language_written_with_spaces():
     sentence = "The paper studies when a reasoning model should think at length and when a short answer is enough."
-    english = GOOD.model_copy(update={
-        "title": "Thinkless: an LLM learns when to think",
-        "tldr": "Thinkless teaches an LLM to choose between short and long reasoning, cutting long reasoning by 50% to 90%.",
-        "reading": Reading(**{f: f"{f.capitalize()}: " + sentence.replace("paper", f"{f} part of the paper") for f in READING_FIELDS}),
-        "digest": " ".join([sentence] * 12),
-    })
+    english = GOOD.model_copy(
+        update={
+            "title": "Thinkless: an LLM learns when to think",
+            "tldr": "Thinkless teaches an LLM to choose between short and long reasoning, cutting long reasoning by 50% to 90%.",
+            "reading": Reading(
+                **{
+                    f: f"{f.capitalize()}: " + sentence.replace("paper", f"{f} part of the paper")
+                    for f in READING_FIELDS
+                }
+            ),
+            "digest": " ".join([sentence] * 12),
+        }
+    )
     issues = quality.check_card(english, THINKLESS, "en").issues
     # the six fields share most of their words: repeats, measured on word 3-grams; lengths are fine
     assert {i.rule for i in issues} == {"repeated"}
@@ -136,15 +148,24 @@ def test_the_reask_message_names_the_field_and_the_rule():
 
 
 def settings_for(server: ScriptedServer, db: Path, **top) -> Settings:
-    llm = LLMSettings(backend="openai", base_url=server.base_url, model="scripted", api_key="test",
-                      concurrency=2, timeout=5.0, max_retries=1)
+    llm = LLMSettings(
+        backend="openai",
+        base_url=server.base_url,
+        model="scripted",
+        api_key="test",
+        concurrency=2,
+        timeout=5.0,
+        max_retries=1,
+    )
     return Settings(db=db, llm=llm, **top)
 
 
 def scripted_card(body: dict) -> dict:
     """The scripted server's default card for the paper as first asked."""
-    first_ask = {"messages": body["messages"][:2],
-                 "response_format": {"type": "json_schema", "json_schema": {"schema": card_schema()}}}
+    first_ask = {
+        "messages": body["messages"][:2],
+        "response_format": {"type": "json_schema", "json_schema": {"schema": card_schema()}},
+    }
     return json.loads(default_reply(first_ask))
 
 
@@ -208,8 +229,10 @@ def test_a_title_that_translates_the_papers_name_is_asked_again_naming_it(store)
 
 def test_a_user_glossary_extends_and_overrides_the_starter(tmp_path):
     user = tmp_path / "glossary.toml"
-    user.write_text('[zh]\n"chain of thought" = "思考链"\n"world model" = ""\n"test-time training" = "测试时训练"\n',
-                    encoding="utf-8")
+    user.write_text(
+        '[zh]\n"chain of thought" = "思考链"\n"world model" = ""\n"test-time training" = "测试时训练"\n',
+        encoding="utf-8",
+    )
     terms = {t.english.casefold(): t.translation for t in load_glossary(Settings(glossary=user)).terms}
     assert terms["chain of thought"] == "思考链" and "chain-of-thought" not in terms  # overridden
     assert terms["test-time training"] == "测试时训练" and "world model" not in terms
@@ -228,8 +251,14 @@ def test_a_bad_glossary_file_is_named_with_the_entry_at_fault(tmp_path):
 def test_a_glossary_term_rendered_another_way_is_asked_again_and_the_prefix_stays_the_same(store, tmp_path):
     user = tmp_path / "glossary.toml"
     user.write_text('[zh]\n"control tokens" = "控制标记"\n', encoding="utf-8")
-    other = THINKLESS.model_copy(update={"arxiv_id": "2505.99999", "source_id": "2505.99999", "title": "Another Paper",
-                                         "abstract": THINKLESS.abstract.replace("Thinkless", "Another")})
+    other = THINKLESS.model_copy(
+        update={
+            "arxiv_id": "2505.99999",
+            "source_id": "2505.99999",
+            "title": "Another Paper",
+            "abstract": THINKLESS.abstract.replace("Thinkless", "Another"),
+        }
+    )
     thinkless_id = store.upsert(THINKLESS)[0]
     store.upsert(other)
 
@@ -260,8 +289,9 @@ def judged_store(tmp_path):
     path = tmp_path / "cards.db"
     with Store(path) as store:
         good = store.upsert(THINKLESS)[0]
-        poor = store.upsert(THINKLESS.model_copy(update={"arxiv_id": "2505.00001", "source_id": "2505.00001",
-                                                         "title": "Repeats"}))[0]
+        poor = store.upsert(
+            THINKLESS.model_copy(update={"arxiv_id": "2505.00001", "source_id": "2505.00001", "title": "Repeats"})
+        )[0]
         store.save_enrichment(Enrichment(paper_id=good, lang="zh", status="ok", card=GOOD))
         copied = GOOD.model_copy(update={"reading": Reading(**{f: GOOD.reading.motivation for f in READING_FIELDS})})
         store.save_enrichment(Enrichment(paper_id=poor, lang="zh", status="poor", card=copied))
@@ -269,19 +299,27 @@ def judged_store(tmp_path):
 
 
 def eval_cards(db: Path, reference: Path, *args: str):
-    return CliRunner().invoke(app, ["eval", "cards", "--reference", str(reference), *args],
-                              env={"PAPERSIFT_DB": str(db)})
+    return CliRunner().invoke(
+        app, ["eval", "cards", "--reference", str(reference), *args], env={"PAPERSIFT_DB": str(db)}
+    )
 
 
 def test_eval_cards_reports_status_numbers_lengths_repeats_and_latin_words(judged_store, tmp_path):
     reading = {f: getattr(GOOD.reading, f) for f in READING_FIELDS} | {
-        "experiments": "在 GSM8K 等基准上，长链推理的使用减少 50% 至 90%，准确率保持 99%。"}
+        "experiments": "在 GSM8K 等基准上，长链推理的使用减少 50% 至 90%，准确率保持 99%。"
+    }
     reference = tmp_path / "ref.jsonl"
-    reference.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
-        {"arxiv_id": "2505.13379", "summary_zh": reading},
-        {"arxiv_id": "2505.00001", "summary_zh": reading},
-        {"id": "not-in-the-store", "summary_zh": reading},
-    ]), encoding="utf-8")
+    reference.write_text(
+        "\n".join(
+            json.dumps(r, ensure_ascii=False)
+            for r in [
+                {"arxiv_id": "2505.13379", "summary_zh": reading},
+                {"arxiv_id": "2505.00001", "summary_zh": reading},
+                {"id": "not-in-the-store", "summary_zh": reading},
+            ]
+        ),
+        encoding="utf-8",
+    )
     result = eval_cards(judged_store, reference, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -304,8 +342,9 @@ def test_eval_cards_reports_status_numbers_lengths_repeats_and_latin_words(judge
 
 def test_eval_cards_takes_digest_paragraphs_as_reference(judged_store, tmp_path):
     reference = tmp_path / "digest.jsonl"
-    reference.write_text(json.dumps({"arxiv_id": "2505.13379", "summary_zh": GOOD.digest}, ensure_ascii=False),
-                         encoding="utf-8")
+    reference.write_text(
+        json.dumps({"arxiv_id": "2505.13379", "summary_zh": GOOD.digest}, ensure_ascii=False), encoding="utf-8"
+    )
     report = json.loads(eval_cards(judged_store, reference, "--json").stdout)
     [paper] = report["papers"]
     assert report["kind"] == "digest" and paper["numbers_found"] == paper["numbers_total"] == 2

@@ -11,7 +11,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 CONFTEST = Path(__file__).resolve().parent / "conftest.py"
-TESTS = '''
+TESTS = """
 import pytest
 
 def test_runs():
@@ -34,17 +34,17 @@ def test_needs_shared_data(shared_data):
 @pytest.mark.xfail(reason="a known bug")
 def test_known_bug():
     assert False
-'''
+"""
 
 
-SKIPPED_MODULE = '''
+SKIPPED_MODULE = """
 import pytest
 
 ray = pytest.importorskip("no_such_module_for_this_test")
 
 def test_on_a_cluster():
     pass
-'''
+"""
 
 
 def with_our_conftest(pytester):
@@ -77,11 +77,13 @@ def test_in_ci_every_skip_fails_and_says_why(session, monkeypatch, value):
     # a skip in the test body fails the test; one while setting it up (mark, fixture) errors its setup
     result.assert_outcomes(passed=1, failed=1, errors=2, xfailed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines_random([
-        "FAILED test_session.py::test_needs_chromium*skipped, and CI=* runs every test: no /usr/bin/chromium*",
-        "ERROR test_session.py::test_needs_a_font*skipped, and CI=* runs every test: no CJK font installed*",
-        "ERROR test_session.py::test_needs_shared_data*skipped, and CI=* runs every test: ../shared/data/catalog-dev.jsonl not available*",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "FAILED test_session.py::test_needs_chromium*skipped, and CI=* runs every test: no /usr/bin/chromium*",
+            "ERROR test_session.py::test_needs_a_font*skipped, and CI=* runs every test: no CJK font installed*",
+            "ERROR test_session.py::test_needs_shared_data*skipped, and CI=* runs every test: ../shared/data/catalog-dev.jsonl not available*",
+        ]
+    )
 
 
 def test_a_module_skipped_while_collecting_it_fails_in_ci_too(pytester, monkeypatch):
@@ -91,4 +93,6 @@ def test_a_module_skipped_while_collecting_it_fails_in_ci_too(pytester, monkeypa
     monkeypatch.setenv("CI", "true")
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)  # a collection error: pytest stops before running anything
-    result.stdout.fnmatch_lines(["*skipped, and CI=true runs every test: could not import 'no_such_module_for_this_test'*"])
+    result.stdout.fnmatch_lines(
+        ["*skipped, and CI=true runs every test: could not import 'no_such_module_for_this_test'*"]
+    )

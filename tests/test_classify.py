@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SAMPLE, shared_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from typer.testing import CliRunner
 
 from papersift.classify import pipeline, supervised
-from papersift.taxonomy import TaxonomyError, load_taxonomy, read_taxonomy
 from papersift.classify.zeroshot import ZeroShotClassifier
 from papersift.cli import app
 from papersift.config import load_settings
@@ -21,12 +21,18 @@ from papersift.models import Topic
 from papersift.search.embeddings import USEEmbedder, embed_store
 from papersift.sources.files import paper_from_mapping, read_jsonl
 from papersift.store import Store
-
-from conftest import SAMPLE, shared_file
+from papersift.taxonomy import TaxonomyError, load_taxonomy, read_taxonomy
 
 runner = CliRunner()
-SEVEN = ["instruction-tuning-alignment", "reasoning-cot", "efficiency-compression", "agents-tools",
-         "multimodal-foundation", "model-architecture", "llm-pretraining"]
+SEVEN = [
+    "instruction-tuning-alignment",
+    "reasoning-cot",
+    "efficiency-compression",
+    "agents-tools",
+    "multimodal-foundation",
+    "model-architecture",
+    "llm-pretraining",
+]
 UNLABELLED = 7  # the last record of each of the seven sub-areas in the sample loses its label
 
 
@@ -65,7 +71,10 @@ def test_a_user_taxonomy_replaces_the_default(tmp_path, monkeypatch):
     ("content", "message"),
     [
         ("[[areas]]\nkey = 'x'\n", "areas.0.labels: Field required"),
-        ("[[areas]]\nkey = 'Bad Key'\nlabels = {en='x'}\n[[areas.subareas]]\nkey='y'\nlabels={en='y'}\n", "areas.0.key"),
+        (
+            "[[areas]]\nkey = 'Bad Key'\nlabels = {en='x'}\n[[areas.subareas]]\nkey='y'\nlabels={en='y'}\n",
+            "areas.0.key",
+        ),
         ("[[areas]\n", "invalid TOML"),
         ("[[areas]]\nkey='a'\nlabels={en='a'}\n[[areas.subareas]]\nkey='a'\nlabels={en='a'}\n", "unique"),
     ],
@@ -114,12 +123,16 @@ def test_classify_assigns_unlabelled_papers_and_keeps_every_prediction(labelled_
     before = topics(labelled_store)
     report = pipeline.classify_store(labelled_store, load_taxonomy(), USEEmbedder.shared())
     assert report.classified == report.assigned == UNLABELLED
-    assert report.model["n_train"] == 35 - UNLABELLED and set(report.model["bases"].split("+")) <= {"word", "char", "emb"}
+    assert report.model["n_train"] == 35 - UNLABELLED and set(report.model["bases"].split("+")) <= {
+        "word",
+        "char",
+        "emb",
+    }
     rows = labelled_store.conn.execute("SELECT paper_id, method, area, subarea, confidence FROM predictions").fetchall()
     assert len(rows) == UNLABELLED and {r[1] for r in rows} == {"supervised"}
     assert all(r[2] == "foundation-models" and r[3] in SEVEN and 0 < r[4] <= 1 for r in rows)
     after = topics(labelled_store)
-    for paper_id, method, area, subarea, confidence in rows:
+    for paper_id, _method, area, subarea, confidence in rows:
         assert before[paper_id] is None
         assert after[paper_id] == Topic(area=area, subarea=subarea, origin="model", confidence=confidence)
     # the labelled papers are untouched
@@ -188,8 +201,9 @@ def scripted_choice(body: dict) -> dict:
 
 
 def zero_shot_for(server, store, keys=SEVEN) -> ZeroShotClassifier:
-    settings = load_settings(llm={"backend": "openai", "base_url": server.base_url, "model": "scripted",
-                                  "timeout": 5.0, "max_retries": 1})
+    settings = load_settings(
+        llm={"backend": "openai", "base_url": server.base_url, "model": "scripted", "timeout": 5.0, "max_retries": 1}
+    )
     return ZeroShotClassifier.from_settings(settings, load_taxonomy(), store, keys)
 
 
@@ -197,14 +211,21 @@ def test_zero_shot_sends_the_taxonomy_and_constrains_the_answer_to_its_keys(labe
     from support.llm_server import ScriptedServer
 
     with ScriptedServer(responder=scripted_choice) as server:
-        report = pipeline.classify_store(labelled_store, load_taxonomy(), USEEmbedder.shared(), method="llm",
-                                         zero_shot=zero_shot_for(server, labelled_store))
+        report = pipeline.classify_store(
+            labelled_store,
+            load_taxonomy(),
+            USEEmbedder.shared(),
+            method="llm",
+            zero_shot=zero_shot_for(server, labelled_store),
+        )
         request = server.chat_requests[0].body
     assert report.classified == report.assigned == UNLABELLED and report.errors == []
     system = request["messages"][0]["content"]
     assert all(key in system for key in SEVEN) and "KV-cache compression" in system  # descriptions guide it
     assert request["response_format"]["json_schema"]["schema"]["properties"]["subarea"]["enum"] == SEVEN
-    rows = labelled_store.conn.execute("SELECT paper_id, subarea, confidence FROM predictions WHERE method = 'llm'").fetchall()
+    rows = labelled_store.conn.execute(
+        "SELECT paper_id, subarea, confidence FROM predictions WHERE method = 'llm'"
+    ).fetchall()
     assert len(rows) == UNLABELLED
     for paper_id, subarea, confidence in rows:
         paper = labelled_store.get(paper_id)
@@ -219,13 +240,20 @@ def test_combined_stores_each_method_and_one_failed_paper_does_not_sink_the_rest
     with ScriptedServer(responder=scripted_choice) as server:
         # prose instead of JSON, for the first ask and for the re-ask that follows it
         server.fail_when(lambda body: any(victim.abstract[:60] in m["content"] for m in body["messages"]), "prose")
-        report = pipeline.classify_store(labelled_store, load_taxonomy(), USEEmbedder.shared(), method="combined",
-                                         zero_shot=zero_shot_for(server, labelled_store))
+        report = pipeline.classify_store(
+            labelled_store,
+            load_taxonomy(),
+            USEEmbedder.shared(),
+            method="combined",
+            zero_shot=zero_shot_for(server, labelled_store),
+        )
     assert report.classified == UNLABELLED - 1 and len(report.errors) == 1 and victim.id in report.errors[0]
     methods = labelled_store.conn.execute("SELECT method, count(*) FROM predictions GROUP BY method").fetchall()
     assert dict(methods) == {"supervised": UNLABELLED, "llm": UNLABELLED - 1, "combined": UNLABELLED - 1}
     assert labelled_store.get(victim.id).topic is None  # its supervised guess is stored, not assigned
-    combined = labelled_store.conn.execute("SELECT paper_id, subarea, confidence FROM predictions WHERE method = 'combined'")
+    combined = labelled_store.conn.execute(
+        "SELECT paper_id, subarea, confidence FROM predictions WHERE method = 'combined'"
+    )
     for paper_id, subarea, confidence in combined:
         assert labelled_store.get(paper_id).topic.subarea == subarea and 0 < confidence <= 1
 
@@ -307,10 +335,17 @@ def test_eval_on_scores_the_llm_and_combined_methods_too(tmp_path):
     with ScriptedServer(responder=oracle) as server:
         server.fail_when(lambda body: victim.abstract[:80] in asked(body), "prose")
         llm = pipeline.evaluate_on(store, held_out, embedder, method="llm", zero_shot=zero_shot_for(server, store))
-        combined = pipeline.evaluate_on(store, held_out, embedder, method="combined", zero_shot=zero_shot_for(server, store))
+        combined = pipeline.evaluate_on(
+            store, held_out, embedder, method="combined", zero_shot=zero_shot_for(server, store)
+        )
     assert {p.topic.subarea for p in held_out} == set(SEVEN)
-    assert llm.as_dict(brief=True) == {"accuracy": round(6 / 7, 4), "macro_f1": llm.as_dict()["macro_f1"], "n": 7,
-                                       "method": "llm", "llm_failed": 1}  # the failed call counts as wrong
+    assert llm.as_dict(brief=True) == {
+        "accuracy": round(6 / 7, 4),
+        "macro_f1": llm.as_dict()["macro_f1"],
+        "n": 7,
+        "method": "llm",
+        "llm_failed": 1,
+    }  # the failed call counts as wrong
     assert "(LLM call failed)" in llm.labels
     # the perfect votes decide every paper but the one whose call failed, where the supervised answer stands
     assert combined.llm_failed == 1 and combined.accuracy >= 6 / 7
@@ -322,7 +357,10 @@ def test_eval_on_scores_the_llm_and_combined_methods_too(tmp_path):
 def test_classify_command_assigns_and_reports(tmp_path):
     db = str(tmp_path / "c.db")
     records = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
-    stripped = [{k: v for k, v in r.items() if k != "subcategory_key" and k != "category" and k != "subcategory"} for r in records[:3]]
+    stripped = [
+        {k: v for k, v in r.items() if k != "subcategory_key" and k != "category" and k != "subcategory"}
+        for r in records[:3]
+    ]
     (tmp_path / "new.jsonl").write_text("\n".join(json.dumps(r) for r in stripped) + "\n", encoding="utf-8")
     (tmp_path / "old.jsonl").write_text("\n".join(json.dumps(r) for r in records[3:]) + "\n", encoding="utf-8")
     for name in ("old.jsonl", "new.jsonl"):
@@ -352,5 +390,7 @@ def test_on_the_shared_catalog_cross_validation_beats_a_plain_tfidf_baseline(tmp
         model = LinearSVC().fit(vectorizer.fit_transform([texts[i] for i in train]), labels[train])
         correct += (model.predict(vectorizer.transform([texts[i] for i in test])) == labels[test]).sum()
     baseline = correct / len(labels)
-    print(f"5-fold CV on {ours.n} papers: ours {ours.accuracy:.3f} (macro-F1 {ours.macro_f1:.3f}), TF-IDF+SVM {baseline:.3f}")
+    print(
+        f"5-fold CV on {ours.n} papers: ours {ours.accuracy:.3f} (macro-F1 {ours.macro_f1:.3f}), TF-IDF+SVM {baseline:.3f}"
+    )
     assert ours.n == 481 and ours.accuracy > baseline

@@ -49,7 +49,13 @@ def test_ingest_stats_export_round_trip(tmp_path, sample_records):
     sample = ROOT / "src" / "papersift" / "data" / "sample.jsonl"
     assert run("--db", db, "ingest", "file", sample).exit_code == 0
     result = run("--db", db, "ingest", "file", sample, "--json")
-    assert json.loads(result.stdout) == {"new": 0, "updated": 0, "unchanged": len(sample_records), "invalid": 0, "errors": []}
+    assert json.loads(result.stdout) == {
+        "new": 0,
+        "updated": 0,
+        "unchanged": len(sample_records),
+        "invalid": 0,
+        "errors": [],
+    }
     stats = json.loads(run("--db", db, "stats", "--json").stdout)
     assert stats["papers"] == len(sample_records) and sum(stats["by_label"].values()) == len(sample_records)
     out = tmp_path / "export.jsonl"
@@ -91,7 +97,10 @@ def test_a_bad_file_exits_non_zero_naming_file_and_line_and_leaves_the_db_as_it_
 def test_papers_list_and_show(tmp_path):
     db = tmp_path / "x.db"
     f = tmp_path / "a.jsonl"
-    f.write_text(json.dumps({"title": "Qwen3 Technical Report", "abstract": "We present Qwen3.", "arxiv_id": "2505.09388v1"}) + "\n")
+    f.write_text(
+        json.dumps({"title": "Qwen3 Technical Report", "abstract": "We present Qwen3.", "arxiv_id": "2505.09388v1"})
+        + "\n"
+    )
     run("--db", db, "ingest", "file", f)
     listed = json.loads(run("--db", db, "papers", "list", "--json").stdout)
     assert [p["title"] for p in listed] == ["Qwen3 Technical Report"]

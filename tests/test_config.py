@@ -18,7 +18,12 @@ def test_toml_then_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("PAPERSIFT_LLM_BASE_URL", "http://127.0.0.1:8000/v1")
     monkeypatch.setenv("PAPERSIFT_LLM_MODEL", "other")
     s = load_settings(db="/tmp/x.db")
-    assert (s.llm.base_url, s.llm.model, s.llm.backend, str(s.db)) == ("http://127.0.0.1:8000/v1", "other", "openai", "/tmp/x.db")
+    assert (s.llm.base_url, s.llm.model, s.llm.backend, str(s.db)) == (
+        "http://127.0.0.1:8000/v1",
+        "other",
+        "openai",
+        "/tmp/x.db",
+    )
 
 
 def test_a_broken_config_file_is_named(tmp_path, monkeypatch):
@@ -54,5 +59,7 @@ def test_a_misspelt_key_is_named_with_the_file_and_the_closest_valid_key(tmp_pat
     cfg.write_text('databse = "/tmp/p.db"\n')
     with pytest.raises(ValueError, match=r"unknown key 'databse'; the keys there are db, llm, "):
         load_settings()
-    cfg.write_text('[daily.interests]\ntop = 5\n[llm.prices."gpt-4o-mini"]\ninput = 0.15\n')  # free-form tables stay free
+    cfg.write_text(
+        '[daily.interests]\ntop = 5\n[llm.prices."gpt-4o-mini"]\ninput = 0.15\n'
+    )  # free-form tables stay free
     assert load_settings().daily.interests.top == 5

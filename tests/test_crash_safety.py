@@ -47,13 +47,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from conftest import free_port
 from pytest_httpserver import HTTPServer
+from support.llm_server import ScriptedServer
 from werkzeug import Request, Response
 
-from support.llm_server import ScriptedServer
 from papersift.store import Store
-
-from conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -134,8 +133,10 @@ def store_state(db: Path) -> dict[str, int]:
             "enriched": one("SELECT count(*) FROM enrichments"),
             "logged_calls": one("SELECT count(*) FROM llm_calls WHERE error IS NULL"),
             # the same request (prompt, model, options) answered twice: the cache should have served it
-            "requests_paid_twice": one("SELECT count(*) FROM (SELECT cache_key FROM llm_calls WHERE error IS NULL"
-                                       " GROUP BY cache_key HAVING count(*) > 1)"),
+            "requests_paid_twice": one(
+                "SELECT count(*) FROM (SELECT cache_key FROM llm_calls WHERE error IS NULL"
+                " GROUP BY cache_key HAVING count(*) > 1)"
+            ),
             "deliveries_pending": one("SELECT count(*) FROM daily_deliveries WHERE status != 'sent'"),
         }
     finally:
@@ -152,7 +153,9 @@ def store_state(db: Path) -> dict[str, int]:
 def setup_ingest(ctx: Context) -> None:
     write_jsonl(ctx.work / "first.jsonl", SEED_PAPERS)
     write_jsonl(ctx.work / "big.jsonl", INGEST_PAPERS)  # its first SEED_PAPERS records are known already
-    subprocess.run([*CLI, "ingest", "file", str(ctx.work / "first.jsonl")], env=ctx.env, check=True, capture_output=True)
+    subprocess.run(
+        [*CLI, "ingest", "file", str(ctx.work / "first.jsonl")], env=ctx.env, check=True, capture_output=True
+    )
     ctx.expected_papers = INGEST_PAPERS
 
 
@@ -170,10 +173,16 @@ def check_ingest_done(ctx: Context) -> None:
 def setup_enrich(ctx: Context) -> None:
     papers = 60
     write_jsonl(ctx.work / "papers.jsonl", papers)
-    subprocess.run([*CLI, "ingest", "file", str(ctx.work / "papers.jsonl")], env=ctx.env, check=True, capture_output=True)
+    subprocess.run(
+        [*CLI, "ingest", "file", str(ctx.work / "papers.jsonl")], env=ctx.env, check=True, capture_output=True
+    )
     ctx.expected_papers = papers
-    ctx.env |= {"PAPERSIFT_LLM_BACKEND": "openai", "PAPERSIFT_LLM_BASE_URL": ctx.server.base_url,
-                "PAPERSIFT_LLM_MODEL": "scripted-qwen3", "PAPERSIFT_LLM_API_KEY": "test"}
+    ctx.env |= {
+        "PAPERSIFT_LLM_BACKEND": "openai",
+        "PAPERSIFT_LLM_BASE_URL": ctx.server.base_url,
+        "PAPERSIFT_LLM_MODEL": "scripted-qwen3",
+        "PAPERSIFT_LLM_API_KEY": "test",
+    }
 
 
 def check_enrich_done(ctx: Context) -> None:
@@ -190,11 +199,17 @@ def check_cards_paid_once(ctx: Context, state: dict[str, int]) -> None:
         statuses = dict(store.conn.execute("SELECT status, count(*) FROM enrichments GROUP BY status"))
         assert "failed" not in statuses, statuses  # flagged or poor cards are finished cards
         # one call a paper, two for the few whose first card the guard or the quality gate sent back
-        reasked = statuses.get("flagged", 0) + statuses.get("poor", 0) + store.conn.execute(
-            "SELECT count(*) FROM enrichments WHERE status = 'ok' AND paper_id IN"
-            " (SELECT paper_id FROM llm_calls GROUP BY paper_id HAVING count(*) > 1)").fetchone()[0]
+        reasked = (
+            statuses.get("flagged", 0)
+            + statuses.get("poor", 0)
+            + store.conn.execute(
+                "SELECT count(*) FROM enrichments WHERE status = 'ok' AND paper_id IN"
+                " (SELECT paper_id FROM llm_calls GROUP BY paper_id HAVING count(*) > 1)"
+            ).fetchone()[0]
+        )
         card_calls = store.conn.execute(
-            "SELECT count(*) FROM llm_calls WHERE error IS NULL AND paper_id IS NOT NULL").fetchone()[0]
+            "SELECT count(*) FROM llm_calls WHERE error IS NULL AND paper_id IS NOT NULL"
+        ).fetchone()[0]
         assert card_calls == state["enriched"] + reasked
     requests = chat_requests(ctx.server)
     in_flight_at_kills = sum(k.lost_calls for k in ctx.kills)
@@ -264,11 +279,19 @@ def setup_daily(ctx: Context) -> None:
     Store(ctx.db).close()  # an empty store: every paper the source brings is new
     ctx.expected_papers = DAILY_FIRST_PAPERS
     write_jsonl(ctx.work / "inbox.jsonl", ctx.expected_papers)
-    (ctx.work / "library.jsonl").write_text(json.dumps(
-        {"title": "Efficient attention for long-context language models",
-         "abstract": "Sparse and linear attention reduce the memory of long-context inference."}) + "\n", encoding="utf-8")
+    (ctx.work / "library.jsonl").write_text(
+        json.dumps(
+            {
+                "title": "Efficient attention for long-context language models",
+                "abstract": "Sparse and linear attention reduce the memory of long-context inference.",
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     config = ctx.work / "config.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [llm]
 backend = "openai"
 base_url = "{ctx.server.base_url}"
@@ -291,7 +314,7 @@ top = 3
 
 [[daily.deliver]]
 type = "webhook"
-url = "{hook.server.url_for('/hook')}"
+url = "{hook.server.url_for("/hook")}"
 retry_delay = 0
 
 [[daily.deliver]]
@@ -302,7 +325,9 @@ security = "none"
 from = "papersift@localhost"
 to = ["reader@localhost"]
 retry_delay = 0
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     ctx.env["PAPERSIFT_CONFIG"] = str(config)
 
 
@@ -323,8 +348,11 @@ def digests_state(db: Path) -> dict[str, Any]:
 
 
 def daily_is_done(ctx: Context, state: dict[str, int]) -> bool:
-    return state["papers"] == ctx.expected_papers and state["deliveries_pending"] == 0 \
+    return (
+        state["papers"] == ctx.expected_papers
+        and state["deliveries_pending"] == 0
         and len(digests_state(ctx.db)["digests"]) == ctx.jobs_done + 1
+    )
 
 
 def check_daily_done(ctx: Context) -> None:
@@ -332,11 +360,18 @@ def check_daily_done(ctx: Context) -> None:
     assert state["papers"] == state["enriched"] == ctx.expected_papers  # enrich = "new": every paper is new
     check_cards_paid_once(ctx, state)
     digests = digests_state(ctx.db)
-    assert len(digests["digests"]) == ctx.jobs_done + 1, "one digest a job: its papers were neither lost nor composed twice"
-    assert state["deliveries_pending"] == 0 and digests["channels"] == {"webhook": ctx.jobs_done + 1, "email": ctx.jobs_done + 1}
+    assert len(digests["digests"]) == ctx.jobs_done + 1, (
+        "one digest a job: its papers were neither lost nor composed twice"
+    )
+    assert state["deliveries_pending"] == 0 and digests["channels"] == {
+        "webhook": ctx.jobs_done + 1,
+        "email": ctx.jobs_done + 1,
+    }
     hook, mailbox = ctx.receivers
-    expected = {"webhook": {f"papersift-daily-{i}.{day}" for i, day in digests["digests"]},
-                "email": {f"<papersift-daily-{i}.{day}@papersift.local>" for i, day in digests["digests"]}}
+    expected = {
+        "webhook": {f"papersift-daily-{i}.{day}" for i, day in digests["digests"]},
+        "email": {f"<papersift-daily-{i}.{day}@papersift.local>" for i, day in digests["digests"]},
+    }
     repeats = {}
     for channel, receiver in (("webhook", hook), ("email", mailbox)):
         # by key, what a receiver that honours it sees: every digest arrived, none twice
@@ -344,20 +379,40 @@ def check_daily_done(ctx: Context) -> None:
         repeats[channel] = len(receiver.keys) - len(set(receiver.keys))
     # the raw repeats: one delivery is in flight at a time, so at most one a kill
     assert sum(repeats.values()) <= sum(k.hit for k in ctx.all_kills), f"repeated deliveries: {repeats}"
-    ctx.figures.update(digests=len(digests["digests"]), raw_repeats=repeats,
-                       kills_leaving_a_delivery_pending=sum(k.hit and k.deliveries_pending > 0 for k in ctx.all_kills))
+    ctx.figures.update(
+        digests=len(digests["digests"]),
+        raw_repeats=repeats,
+        kills_leaving_a_delivery_pending=sum(k.hit and k.deliveries_pending > 0 for k in ctx.all_kills),
+    )
     with Store(ctx.db, readonly=True) as store:
         assert store.runs("daily", limit=1)[0]["status"] == "done"
 
 
 TARGETS = [
-    KillTarget("ingest", lambda ctx: ["ingest", "file", str(ctx.work / "big.jsonl")], setup_ingest,
-               is_done=lambda ctx, state: state["papers"] == INGEST_PAPERS, check_done=check_ingest_done),
-    KillTarget("enrich", lambda ctx: ["enrich", "--concurrency", str(ENRICH_CONCURRENCY), "--json"], setup_enrich,
-               is_done=lambda ctx, state: state["enriched"] == ctx.expected_papers, check_done=check_enrich_done,
-               serve_llm=True),
-    KillTarget("daily", lambda ctx: ["daily", "--json"], setup_daily, is_done=daily_is_done,
-               check_done=check_daily_done, serve_llm=True, next_job=next_daily_job),
+    KillTarget(
+        "ingest",
+        lambda ctx: ["ingest", "file", str(ctx.work / "big.jsonl")],
+        setup_ingest,
+        is_done=lambda ctx, state: state["papers"] == INGEST_PAPERS,
+        check_done=check_ingest_done,
+    ),
+    KillTarget(
+        "enrich",
+        lambda ctx: ["enrich", "--concurrency", str(ENRICH_CONCURRENCY), "--json"],
+        setup_enrich,
+        is_done=lambda ctx, state: state["enriched"] == ctx.expected_papers,
+        check_done=check_enrich_done,
+        serve_llm=True,
+    ),
+    KillTarget(
+        "daily",
+        lambda ctx: ["daily", "--json"],
+        setup_daily,
+        is_done=daily_is_done,
+        check_done=check_daily_done,
+        serve_llm=True,
+        next_job=next_daily_job,
+    ),
 ]
 
 
@@ -385,8 +440,9 @@ def time_full_run(ctx: Context, args: list[str]) -> float:
 
 
 def kill_at(ctx: Context, args: list[str], delay: float) -> Kill:
-    child = subprocess.Popen([*CLI, *args], env=ctx.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             start_new_session=True)
+    child = subprocess.Popen(
+        [*CLI, *args], env=ctx.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         child.wait(timeout=delay)
         hit = False
@@ -419,7 +475,11 @@ def run_with_kills(target: KillTarget, ctx: Context, rng: random.Random) -> None
             break
         kill = kill_at(ctx, target.args(ctx), rng.uniform(0, ctx.full_run))
         state = store_state(ctx.db)
-        kill.papers, kill.enriched, kill.deliveries_pending = state["papers"], state["enriched"], state["deliveries_pending"]
+        kill.papers, kill.enriched, kill.deliveries_pending = (
+            state["papers"],
+            state["enriched"],
+            state["deliveries_pending"],
+        )
         kill.llm_requests = chat_requests(ctx.server)
         lost_so_far = kill.llm_requests - state["logged_calls"]
         kill.lost_calls, lost_before = lost_so_far - lost_before, lost_so_far
@@ -440,8 +500,9 @@ def run_with_kills(target: KillTarget, ctx: Context, rng: random.Random) -> None
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_killed_at_random_points_and_restarted_nothing_is_lost_or_paid_twice(target, tmp_path):
     seed = int(os.environ.get("PAPERSIFT_KILL_SEED") or random.SystemRandom().randrange(2**32))
-    ctx = Context(db=tmp_path / "papers.db", work=tmp_path,
-                  env=dict(os.environ, PAPERSIFT_DB=str(tmp_path / "papers.db")))
+    ctx = Context(
+        db=tmp_path / "papers.db", work=tmp_path, env=dict(os.environ, PAPERSIFT_DB=str(tmp_path / "papers.db"))
+    )
     server = ScriptedServer(latency=0.3) if target.serve_llm else None
     if server:
         ctx.server = server.start()
@@ -457,7 +518,9 @@ def test_killed_at_random_points_and_restarted_nothing_is_lost_or_paid_twice(tar
             server.stop()
     hits = sum(k.hit for k in ctx.all_kills)
     assert hits >= POINTS, f"only {hits} of {len(ctx.all_kills)} kills landed while {target.name} ran"
-    print(f"{target.name}: seed {seed}, a whole run {ctx.full_run:.1f} s, {hits} kills of a running process, "
-          f"{ctx.jobs_done} jobs done, {sum(k.lost_calls for k in ctx.all_kills)} LLM calls in flight at a kill, "
-          f"{json.dumps(ctx.figures)}; "
-          f"kills: {json.dumps([k.__dict__ for k in ctx.all_kills])}")
+    print(
+        f"{target.name}: seed {seed}, a whole run {ctx.full_run:.1f} s, {hits} kills of a running process, "
+        f"{ctx.jobs_done} jobs done, {sum(k.lost_calls for k in ctx.all_kills)} LLM calls in flight at a kill, "
+        f"{json.dumps(ctx.figures)}; "
+        f"kills: {json.dumps([k.__dict__ for k in ctx.all_kills])}"
+    )

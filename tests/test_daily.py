@@ -15,48 +15,81 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from conftest import free_port
+from support.llm_server import ScriptedServer
 from typer.testing import CliRunner
 
 from papersift.cli import app
 from papersift.config import load_settings
 from papersift.daily import DailyLocked, run_daily
 from papersift.daily.run import run_lock, stale_cards
-from support.llm_server import ScriptedServer
 from papersift.store import Store
-
-from conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 PAPERS = {
-    "kv": ("2601.00001", "Compressing the KV cache for long-context LLM inference",
-           "We compress the KV cache of long-context LLM inference by quantising keys and values, cutting memory 4x on LongBench."),
-    "evict": ("2601.00002", "KV cache eviction guided by attention scores",
-              "We evict tokens from the KV cache using accumulated attention scores, keeping long-context accuracy with 20% of the cache."),
-    "sparse": ("2601.00003", "Sparse attention kernels for efficient long-context inference",
-               "Sparse attention kernels make long-context inference of large language models faster with block-sparse memory access."),
-    "agents": ("2601.00004", "Web agents that plan tool calls",
-               "A web agent plans sequences of tool calls and browser actions to complete shopping tasks on WebShop."),
-    "clinical": ("2601.00005", "Clinical question answering with retrieval",
-                 "A clinical assistant answers medical questions with retrieval over guidelines and long-context inference."),
+    "kv": (
+        "2601.00001",
+        "Compressing the KV cache for long-context LLM inference",
+        "We compress the KV cache of long-context LLM inference by quantising keys and values, cutting memory 4x on LongBench.",
+    ),
+    "evict": (
+        "2601.00002",
+        "KV cache eviction guided by attention scores",
+        "We evict tokens from the KV cache using accumulated attention scores, keeping long-context accuracy with 20% of the cache.",
+    ),
+    "sparse": (
+        "2601.00003",
+        "Sparse attention kernels for efficient long-context inference",
+        "Sparse attention kernels make long-context inference of large language models faster with block-sparse memory access.",
+    ),
+    "agents": (
+        "2601.00004",
+        "Web agents that plan tool calls",
+        "A web agent plans sequences of tool calls and browser actions to complete shopping tasks on WebShop.",
+    ),
+    "clinical": (
+        "2601.00005",
+        "Clinical question answering with retrieval",
+        "A clinical assistant answers medical questions with retrieval over guidelines and long-context inference.",
+    ),
 }
 LATER = {
-    "offload": ("2601.00006", "Offloading the KV cache to CPU memory",
-                "We offload the KV cache to CPU memory and prefetch blocks, serving long-context inference on one GPU."),
-    "robots": ("2601.00007", "Robot manipulation from language instructions",
-               "A robot policy follows language instructions to manipulate household objects."),
+    "offload": (
+        "2601.00006",
+        "Offloading the KV cache to CPU memory",
+        "We offload the KV cache to CPU memory and prefetch blocks, serving long-context inference on one GPU.",
+    ),
+    "robots": (
+        "2601.00007",
+        "Robot manipulation from language instructions",
+        "A robot policy follows language instructions to manipulate household objects.",
+    ),
 }
 LIBRARY = [
-    {"title": "Efficient memory management for long-context LLM inference with paged attention",
-     "abstract": "Paged attention manages the KV cache memory of long-context inference in blocks.", "arxiv_id": "2309.06180"},
-    {"title": "Quantising the key value cache of large language models",
-     "abstract": "Low-bit quantisation of the key value cache reduces inference memory for long-context inference.", "arxiv_id": "2401.18079"},
+    {
+        "title": "Efficient memory management for long-context LLM inference with paged attention",
+        "abstract": "Paged attention manages the KV cache memory of long-context inference in blocks.",
+        "arxiv_id": "2309.06180",
+    },
+    {
+        "title": "Quantising the key value cache of large language models",
+        "abstract": "Low-bit quantisation of the key value cache reduces inference memory for long-context inference.",
+        "arxiv_id": "2401.18079",
+    },
 ]
 
 
 def record(arxiv_id: str, title: str, abstract: str, **extra) -> dict:
-    return {"arxiv_id": arxiv_id, "title": title, "abstract": abstract, "authors": ["Ada Lovelace"],
-            "published": "2026-11-28", "url": f"https://arxiv.org/abs/{arxiv_id}", **extra}
+    return {
+        "arxiv_id": arxiv_id,
+        "title": title,
+        "abstract": abstract,
+        "authors": ["Ada Lovelace"],
+        "published": "2026-11-28",
+        "url": f"https://arxiv.org/abs/{arxiv_id}",
+        **extra,
+    }
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:
@@ -110,8 +143,9 @@ def daily_env(tmp_path, monkeypatch, llm, mailbox, hook):
     write_jsonl(tmp_path / "inbox.jsonl", [record(*PAPERS[k]) for k in PAPERS])
     write_jsonl(tmp_path / "library.jsonl", LIBRARY)
     config = tmp_path / "config.toml"
-    config.write_text(f"""
-db = "{tmp_path / 'papers.db'}"
+    config.write_text(
+        f"""
+db = "{tmp_path / "papers.db"}"
 
 [llm]
 backend = "openai"
@@ -146,9 +180,11 @@ retry_delay = 0
 
 [[daily.deliver]]
 type = "webhook"
-url = "{hook.url_for('/hook')}"
+url = "{hook.url_for("/hook")}"
 retry_delay = 0
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("PAPERSIFT_CONFIG", str(config))
     monkeypatch.delenv("PAPERSIFT_DB", raising=False)
     return tmp_path
@@ -225,8 +261,12 @@ def test_a_refused_email_is_retried_and_a_failed_one_is_sent_by_the_next_run(dai
 def test_a_run_killed_in_the_middle_and_restarted_delivers_once(daily_env, llm, mailbox, hook):
     llm.latency = 5.0  # the killed run is caught mid-enrichment, requests in flight
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    process = subprocess.Popen([sys.executable, "-c", "from papersift.cli import main; main()", "daily"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from papersift.cli import main; main()", "daily"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while not llm.chat_requests and time.monotonic() < deadline and process.poll() is None:
@@ -281,9 +321,13 @@ def test_a_synthesis_in_the_wrong_language_is_asked_again(daily_env, llm, hook):
 
 def test_one_failing_source_is_reported_and_the_rest_goes_on(daily_env, mailbox):
     config = Path(os.environ["PAPERSIFT_CONFIG"])
-    config.write_text(config.read_text().replace('[[daily.sources]]\ntype = "file"\npath = "inbox.jsonl"',
-                                                 '[[daily.sources]]\ntype = "file"\npath = "missing.jsonl"\n\n'
-                                                 '[[daily.sources]]\ntype = "file"\npath = "inbox.jsonl"'))
+    config.write_text(
+        config.read_text().replace(
+            '[[daily.sources]]\ntype = "file"\npath = "inbox.jsonl"',
+            '[[daily.sources]]\ntype = "file"\npath = "missing.jsonl"\n\n'
+            '[[daily.sources]]\ntype = "file"\npath = "inbox.jsonl"',
+        )
+    )
     result = CliRunner().invoke(app, ["daily", "--json"])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
@@ -292,12 +336,19 @@ def test_one_failing_source_is_reported_and_the_rest_goes_on(daily_env, mailbox)
     assert len(mailbox.messages) == 1
 
 
-@pytest.mark.parametrize("section, entry, message", [
-    ("[[daily.sources]]", 'type = "file"\npath = "inbox.jsonl"\ncolour = "red"', "unknown key 'colour'"),
-    ("[[daily.sources]]", 'type = "ftp"', "type 'ftp' is not a source"),
-    ("[[daily.deliver]]", 'type = "webhook"\nurl = "http://127.0.0.1:1/"\nmethod = "PUT"', "daily.deliver[2] (webhook): method"),
-    ("[[daily.deliver]]", 'type = "pigeon"', "type 'pigeon' is not a channel"),
-])
+@pytest.mark.parametrize(
+    "section, entry, message",
+    [
+        ("[[daily.sources]]", 'type = "file"\npath = "inbox.jsonl"\ncolour = "red"', "unknown key 'colour'"),
+        ("[[daily.sources]]", 'type = "ftp"', "type 'ftp' is not a source"),
+        (
+            "[[daily.deliver]]",
+            'type = "webhook"\nurl = "http://127.0.0.1:1/"\nmethod = "PUT"',
+            "daily.deliver[2] (webhook): method",
+        ),
+        ("[[daily.deliver]]", 'type = "pigeon"', "type 'pigeon' is not a channel"),
+    ],
+)
 def test_a_bad_entry_is_a_clear_error_naming_it_before_anything_runs(daily_env, mailbox, section, entry, message):
     config = Path(os.environ["PAPERSIFT_CONFIG"])
     config.write_text(config.read_text() + f"\n{section}\n{entry}\n")
@@ -324,7 +375,9 @@ def test_a_new_version_with_a_changed_abstract_marks_the_card_stale_and_the_next
     with Store(settings.db) as store:
         paper_id = store.resolve("2601.00001")
         assert store.enrichment(paper_id, "zh").paper_version is None
-    revised = record(PAPERS["kv"][0], PAPERS["kv"][1], "A revised abstract: the KV cache is compressed 8x on LongBench.", version=2)
+    revised = record(
+        PAPERS["kv"][0], PAPERS["kv"][1], "A revised abstract: the KV cache is compressed 8x on LongBench.", version=2
+    )
     write_jsonl(daily_env / "inbox.jsonl", [revised])
     CliRunner().invoke(app, ["ingest", "file", str(daily_env / "inbox.jsonl")])
     with Store(settings.db) as store:
@@ -355,8 +408,11 @@ def test_a_paper_starred_in_the_web_app_joins_the_library_of_the_next_ranking(da
     run_daily(load_settings())
     with Store(load_settings().db) as store:
         curation.star(store, store.resolve("2601.00004"))  # the web agents paper, not picked on day one
-    agents = record("2601.00008", "Web agents that plan browser tool calls for shopping",
-                    "A web agent plans tool calls and browser actions for shopping tasks on WebShop.")
+    agents = record(
+        "2601.00008",
+        "Web agents that plan browser tool calls for shopping",
+        "A web agent plans tool calls and browser actions for shopping tasks on WebShop.",
+    )
     robots = record(*LATER["robots"])
     write_jsonl(daily_env / "inbox.jsonl", [agents, robots])
     run_daily(load_settings())
@@ -367,7 +423,8 @@ def test_a_paper_starred_in_the_web_app_joins_the_library_of_the_next_ranking(da
 
 def test_library_arxiv_ids_the_store_lacks_are_fetched_and_never_delivered(daily_env, httpserver, hook):
     httpserver.expect_request("/api/query").respond_with_data(
-        (ROOT / "tests" / "fixtures" / "sources" / "arxiv_v2.xml").read_bytes(), content_type="application/atom+xml")
+        (ROOT / "tests" / "fixtures" / "sources" / "arxiv_v2.xml").read_bytes(), content_type="application/atom+xml"
+    )
     (daily_env / "ids.txt").write_text("2501.00001\n", encoding="utf-8")
     config = Path(os.environ["PAPERSIFT_CONFIG"])
     text = config.read_text().replace('library = ["library.jsonl"]', 'library = ["library.jsonl", "ids.txt"]')
@@ -385,8 +442,11 @@ def test_a_paper_hidden_in_the_web_app_pulls_down_new_papers_like_it(daily_env):
     from papersift import curation
 
     run_daily(load_settings())
-    agents = record("2601.00011", "Web agents that plan tool calls for shopping",
-                    "A web agent plans tool calls and browser actions to complete shopping tasks on WebShop.")
+    agents = record(
+        "2601.00011",
+        "Web agents that plan tool calls for shopping",
+        "A web agent plans tool calls and browser actions to complete shopping tasks on WebShop.",
+    )
     write_jsonl(daily_env / "inbox.jsonl", [agents])
     CliRunner().invoke(app, ["ingest", "file", str(daily_env / "inbox.jsonl")])
 

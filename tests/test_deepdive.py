@@ -13,16 +13,16 @@ import re
 from pathlib import Path
 
 import pytest
+from support.llm_server import ScriptedServer, count_tokens
 from typer.testing import CliRunner
 
 from papersift.cli import app
 from papersift.config import LLMSettings, Settings
-from papersift.llm.reasoning import BUDGET_CLOSING
-from support.llm_server import ScriptedServer, count_tokens
-from papersift.models import Paper
 from papersift.enrich import deepdive as dd
 from papersift.enrich.sections import split_sections
-from papersift.publish.deepdive import to_html, to_markdown
+from papersift.llm.reasoning import BUDGET_CLOSING
+from papersift.models import Paper
+from papersift.publish.article import to_html, to_markdown
 from papersift.sources.pdf import read_pdf
 
 FACTS = {
@@ -34,8 +34,10 @@ FACTS = {
     "5 Ablations": "Removing the balancing loss drops GSM8K accuracy to 66.0%. Latency rises by 1.3x with 4 experts active.",
     "6 Conclusion": "Sparse experts fit small devices. Future work includes 4-bit experts.",
 }
-FILLER = ("The design keeps every component simple so that it can be reproduced on modest hardware, "
-          "and we describe each choice together with the reasoning behind it in the paragraphs that follow. ")
+FILLER = (
+    "The design keeps every component simple so that it can be reproduced on modest hardware, "
+    "and we describe each choice together with the reasoning behind it in the paragraphs that follow. "
+)
 PLANTED = "93.7%"
 BUDGET = 32
 
@@ -46,13 +48,18 @@ def make_pdf(path: Path, *, filler_paragraphs: int = 0) -> Path:
     from reportlab.platypus import Paragraph, SimpleDocTemplate
 
     styles = getSampleStyleSheet()
-    story = [Paragraph("TinyMoE: Sparse Experts for Small Devices", styles["Title"]),
-             Paragraph("Ada Lovelace, Alan Turing", styles["Normal"])]
+    story = [
+        Paragraph("TinyMoE: Sparse Experts for Small Devices", styles["Title"]),
+        Paragraph("Ada Lovelace, Alan Turing", styles["Normal"]),
+    ]
     for heading, fact in FACTS.items():
         story.append(Paragraph(heading, styles["Heading2"]))
         story.append(Paragraph(fact, styles["Normal"]))
         story += [Paragraph(FILLER * 3, styles["Normal"]) for _ in range(filler_paragraphs)]
-    story += [Paragraph("References", styles["Heading2"]), Paragraph("[1] A. Author. A reference with 99.9% nothing. 2020.", styles["Normal"])]
+    story += [
+        Paragraph("References", styles["Heading2"]),
+        Paragraph("[1] A. Author. A reference with 99.9% nothing. 2020.", styles["Normal"]),
+    ]
     SimpleDocTemplate(str(path), pagesize=A4).build(story)
     return path
 
@@ -81,7 +88,9 @@ def point(text: str, *details: str) -> dict:
 def article(plant: bool) -> dict:
     """A faithful Chinese article about the PDF (every number is in it), shaped as format C: titles
     that name the paper's content, sub-topics in prose or nested bullets, a closing section."""
-    results = [point("**GSM8K**：TinyMoE 达到 71.4%。", "高于 **Llama-3-8B** 的 65.2%。", "高于 **Mistral-7B** 的 58.9%。")]
+    results = [
+        point("**GSM8K**：TinyMoE 达到 71.4%。", "高于 **Llama-3-8B** 的 65.2%。", "高于 **Mistral-7B** 的 58.9%。")
+    ]
     if plant:
         results.append(point("**延迟**：推理延迟同时降低了 93.7%，是同类方法中最好的结果。"))
     return {
@@ -89,25 +98,45 @@ def article(plant: bool) -> dict:
         "angle": "小设备上的稀疏专家",
         "lead": "TinyMoE 是一个面向小型设备的混合专家（mixture-of-experts）模型。它把每个 token 路由到 8 个专家中的 2 个，在 GSM8K 上达到 71.4%。",
         "sections": [
-            section("小设备部署的困境与目标",
-                    prose("稠密模型的浪费", "小型设备需要 2 GB 以下的模型，而**稠密模型**在简单 token 上浪费算力。"),
-                    prose("研究目标", "作者希望在不增加部署负担的前提下提升模型能力。")),
-            section("稀疏专家架构与路由设计",
-                    points("核心组件", point("**路由器**：学习得到，把每个 token 送往 8 个专家中的 2 个。"),
-                           point("**负载均衡损失**：权重为 0.01。")),
-                    prose("设计取舍", "整个结构保持简单，便于在普通硬件上复现。")),
-            section("两阶段训练流程",
-                    prose("数据与算力", "模型在 300B tokens 上分两个阶段训练，使用 64 GPUs，历时 12 days。")),
-            section("GSM8K 上的对比评测",
-                    points("主要结果", *results),
-                    prose("结果解读", "稀疏路由让小模型在数学推理上超过了更大的稠密基线。")),
-            section("消融实验与效率权衡",
-                    points("消融", point("**去掉负载均衡损失**：GSM8K 准确率降到 66.0%。"),
-                           point("**激活 4 个专家**：延迟上升 1.3x。"))),
+            section(
+                "小设备部署的困境与目标",
+                prose("稠密模型的浪费", "小型设备需要 2 GB 以下的模型，而**稠密模型**在简单 token 上浪费算力。"),
+                prose("研究目标", "作者希望在不增加部署负担的前提下提升模型能力。"),
+            ),
+            section(
+                "稀疏专家架构与路由设计",
+                points(
+                    "核心组件",
+                    point("**路由器**：学习得到，把每个 token 送往 8 个专家中的 2 个。"),
+                    point("**负载均衡损失**：权重为 0.01。"),
+                ),
+                prose("设计取舍", "整个结构保持简单，便于在普通硬件上复现。"),
+            ),
+            section(
+                "两阶段训练流程",
+                prose("数据与算力", "模型在 300B tokens 上分两个阶段训练，使用 64 GPUs，历时 12 days。"),
+            ),
+            section(
+                "GSM8K 上的对比评测",
+                points("主要结果", *results),
+                prose("结果解读", "稀疏路由让小模型在数学推理上超过了更大的稠密基线。"),
+            ),
+            section(
+                "消融实验与效率权衡",
+                points(
+                    "消融",
+                    point("**去掉负载均衡损失**：GSM8K 准确率降到 66.0%。"),
+                    point("**激活 4 个专家**：延迟上升 1.3x。"),
+                ),
+            ),
         ],
         "closing": {
             "title": "总结与展望",
-            "paragraphs": ["稀疏专家适合小型设备：TinyMoE 用很少的激活参数取得了高于稠密基线的成绩。", PADDING, PADDING],
+            "paragraphs": [
+                "稀疏专家适合小型设备：TinyMoE 用很少的激活参数取得了高于稠密基线的成绩。",
+                PADDING,
+                PADDING,
+            ],
             "future_directions": ["探索 **4-bit** 专家，进一步压缩模型。", "把路由器推广到更多任务。"],
         },
     }
@@ -140,17 +169,35 @@ def server():
 
 
 def settings_for(server: ScriptedServer, tmp_path: Path) -> Settings:
-    return Settings(db=tmp_path / "papers.db", llm=LLMSettings(
-        backend="openai", base_url=server.base_url, model="scripted-qwen3", api_key="test", lang="zh",
-        concurrency=4, max_retries=0, timeout=30,
-    ))
+    return Settings(
+        db=tmp_path / "papers.db",
+        llm=LLMSettings(
+            backend="openai",
+            base_url=server.base_url,
+            model="scripted-qwen3",
+            api_key="test",
+            lang="zh",
+            concurrency=4,
+            max_retries=0,
+            timeout=30,
+        ),
+    )
 
 
 @pytest.fixture
 def paper_in_store(store):
-    paper_id, _ = store.upsert(Paper(source="arxiv", source_id="2505.12345", arxiv_id="2505.12345", version=2,
-                                     title="TinyMoE: Sparse Experts for Small Devices", abstract=FACTS["Abstract"],
-                                     categories=["cs.LG", "cs.CL"], url_abs="https://arxiv.org/abs/2505.12345"))
+    paper_id, _ = store.upsert(
+        Paper(
+            source="arxiv",
+            source_id="2505.12345",
+            arxiv_id="2505.12345",
+            version=2,
+            title="TinyMoE: Sparse Experts for Small Devices",
+            abstract=FACTS["Abstract"],
+            categories=["cs.LG", "cs.CL"],
+            url_abs="https://arxiv.org/abs/2505.12345",
+        )
+    )
     return paper_id
 
 
@@ -177,7 +224,9 @@ def headings(markdown: str) -> list[str]:
     return [line for line in markdown.splitlines() if line.startswith("#")]
 
 
-def test_a_deepdive_has_headline_lead_and_metadata_with_version_and_primary_category(store, paper_in_store, server, tmp_path):
+def test_a_deepdive_has_headline_lead_and_metadata_with_version_and_primary_category(
+    store, paper_in_store, server, tmp_path
+):
     dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
     assert dive.status == "ok" and dive.reasons == [] and dive.mode == "whole" and not dive.reasked
     assert dive.headline == "TinyMoE 深度解析：小设备上的稀疏专家"
@@ -199,7 +248,9 @@ def test_a_deepdive_has_headline_lead_and_metadata_with_version_and_primary_cate
 
 
 def test_a_link_that_is_not_http_is_left_out(store, paper_in_store, server, tmp_path):
-    dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf")).model_copy(update={"link": "javascript:alert(1)"})
+    dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf")).model_copy(
+        update={"link": "javascript:alert(1)"}
+    )
     assert "javascript" not in to_markdown(dive) and "javascript" not in to_html(dive)
     assert "> **链接**" not in to_markdown(dive) and "> **主分类**：cs.LG" in to_markdown(dive)
 
@@ -225,10 +276,13 @@ def test_prose_stays_prose_and_bullets_nest_their_details(store, paper_in_store,
     paragraph = "小型设备需要 2 GB 以下的模型，而**稠密模型**在简单 token 上浪费算力。"
     assert paragraph in lines  # a paragraph of its own, not a bullet
     at = lines.index("- **GSM8K**：TinyMoE 达到 71.4%。")
-    assert lines[at + 1:at + 3] == ["  - 高于 **Llama-3-8B** 的 65.2%。", "  - 高于 **Mistral-7B** 的 58.9%。"]
+    assert lines[at + 1 : at + 3] == ["  - 高于 **Llama-3-8B** 的 65.2%。", "  - 高于 **Mistral-7B** 的 58.9%。"]
     html = to_html(run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf")))
     assert f'<p class="tex">{paragraph.replace("**稠密模型**", "<strong>稠密模型</strong>")}</p>' in html
-    assert re.search(r"<li class=\"tex\"><strong>GSM8K</strong>：TinyMoE 达到 71.4%。\s*<ul>\s*<li>高于 <strong>Llama-3-8B</strong>", html)
+    assert re.search(
+        r"<li class=\"tex\"><strong>GSM8K</strong>：TinyMoE 达到 71.4%。\s*<ul>\s*<li>高于 <strong>Llama-3-8B</strong>",
+        html,
+    )
     assert '<h3 class="tex">4.1 主要结果</h3>' in html
 
 
@@ -236,7 +290,10 @@ def test_the_closing_section_is_unnumbered_with_numbered_future_directions(store
     dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
     closing = to_markdown(dive).split(f"\n{headings(to_markdown(dive))[-1]}\n", 1)[1]
     assert headings(to_markdown(dive))[-1] == "## 总结与展望"
-    assert closing.strip().splitlines()[-2:] == ["1. 探索 **4-bit** 专家，进一步压缩模型。", "2. 把路由器推广到更多任务。"]
+    assert closing.strip().splitlines()[-2:] == [
+        "1. 探索 **4-bit** 专家，进一步压缩模型。",
+        "2. 把路由器推广到更多任务。",
+    ]
     html = to_html(dive)
     assert re.search(r'<h2 class="tex">总结与展望</h2>.*<ol>\s*<li class="tex">探索 <strong>4-bit</strong>', html, re.S)
 
@@ -276,8 +333,12 @@ def test_a_paper_longer_than_the_context_is_read_section_by_section(store, paper
     context = 4000
     dive = run_deepdive(store, server, tmp_path, pdf, context_tokens=context, output_tokens=1200, notes_tokens=1500)
     assert dive.mode == "sections" and dive.status == "ok" and dive.reasked
-    notes = [r for r in server.chat_requests if not r.body.get("continue_final_message")
-             and "notes" in r.body["response_format"]["json_schema"]["schema"]["properties"]]
+    notes = [
+        r
+        for r in server.chat_requests
+        if not r.body.get("continue_final_message")
+        and "notes" in r.body["response_format"]["json_schema"]["schema"]["properties"]
+    ]
     assert len(notes) >= 3
     read = " ".join(r.last_user for r in notes)
     for fact in FACTS.values():  # every section was read: nothing truncated
@@ -311,18 +372,27 @@ def test_an_empty_subsection_is_asked_for_again(store, paper_in_store, server, t
     empty["sections"][0]["subsections"][0] = {"heading": "空的小节", "paragraphs": [], "bullets": []}
 
     def reply(body: dict) -> dict:
-        reasked = [m["content"] for m in body["messages"] if "has neither paragraphs nor bullets" in (m.get("content") or "")]
+        reasked = [
+            m["content"] for m in body["messages"] if "has neither paragraphs nor bullets" in (m.get("content") or "")
+        ]
         return article(False) if reasked else empty
 
     server.responder = reply
     dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
     assert dive.sections[0].subsections[0].heading == "稠密模型的浪费"
-    assert "sub-section '空的小节' has neither paragraphs nor bullets" in continuations(server)[-1].messages[-2]["content"]
+    assert (
+        "sub-section '空的小节' has neither paragraphs nor bullets" in continuations(server)[-1].messages[-2]["content"]
+    )
 
 
 def test_cli_writes_the_deepdive(store, paper_in_store, server, tmp_path, monkeypatch):
-    for name, value in (("DB", store.path), ("LLM_BACKEND", "openai"), ("LLM_BASE_URL", server.base_url),
-                        ("LLM_MODEL", "scripted-qwen3"), ("LLM_API_KEY", "test")):
+    for name, value in (
+        ("DB", store.path),
+        ("LLM_BACKEND", "openai"),
+        ("LLM_BASE_URL", server.base_url),
+        ("LLM_MODEL", "scripted-qwen3"),
+        ("LLM_API_KEY", "test"),
+    ):
         monkeypatch.setenv(f"PAPERSIFT_{name}", str(value))
     pdf = make_pdf(tmp_path / "p.pdf")
     runner = CliRunner()
@@ -355,7 +425,9 @@ def test_a_deepdive_is_kept_exported_and_published_on_the_site(store, paper_in_s
     page = (site / "deepdives" / f"{paper_in_store}.html").read_text(encoding="utf-8")
     assert '<h2 class="tex">4. GSM8K 上的对比评测</h2>' in page and f'href="../papers/{paper_in_store}.html"' in page
     assert (site / "deepdives" / f"{paper_in_store}.md").read_text(encoding="utf-8").startswith(f"# {dive.headline}")
-    assert f'href="../deepdives/{paper_in_store}.html"' in (site / "papers" / f"{paper_in_store}.html").read_text(encoding="utf-8")
+    assert f'href="../deepdives/{paper_in_store}.html"' in (site / "papers" / f"{paper_in_store}.html").read_text(
+        encoding="utf-8"
+    )
     assert f'href="deepdives/{paper_in_store}.html"' in (site / "index.html").read_text(encoding="utf-8")
 
 
@@ -369,8 +441,16 @@ def test_the_pdf_is_fetched_from_the_papers_link_when_no_text_is_stored(store, s
     with ThreadingHTTPServer(("127.0.0.1", 0), handler) as files:
         threading.Thread(target=files.serve_forever, daemon=True).start()
         try:
-            store.upsert(Paper(source="arxiv", source_id="2505.12345", arxiv_id="2505.12345", title="TinyMoE",
-                               abstract=FACTS["Abstract"], url_pdf=f"http://127.0.0.1:{files.server_port}/paper.pdf"))
+            store.upsert(
+                Paper(
+                    source="arxiv",
+                    source_id="2505.12345",
+                    arxiv_id="2505.12345",
+                    title="TinyMoE",
+                    abstract=FACTS["Abstract"],
+                    url_pdf=f"http://127.0.0.1:{files.server_port}/paper.pdf",
+                )
+            )
             dive = run_deepdive(store, server, tmp_path, None)
         finally:
             files.shutdown()
@@ -378,14 +458,34 @@ def test_the_pdf_is_fetched_from_the_papers_link_when_no_text_is_stored(store, s
 
 
 def test_an_article_kept_in_the_earlier_layout_still_reads_and_renders(store, paper_in_store):
-    earlier = {"paper_id": paper_in_store, "lang": "zh", "title": "TinyMoE", "source_id": "arXiv:2505.12345",
-               "link": "https://arxiv.org/abs/2505.12345", "headline": "TinyMoE 深度解析：稀疏专家", "lead": "导语。",
-               "sections": [{"number": n, "key": key, "title": title, "points": [f"{title}的要点一。", f"{title}的要点二。"]}
-                            for n, (key, title) in enumerate([("background", "背景与目标"), ("method", "架构与方法"),
-                                                               ("summary", "总结与未来方向")], 1)],
-               "status": "ok", "length": 1600, "length_ok": True, "mode": "whole", "calls": 1}
+    earlier = {
+        "paper_id": paper_in_store,
+        "lang": "zh",
+        "title": "TinyMoE",
+        "source_id": "arXiv:2505.12345",
+        "link": "https://arxiv.org/abs/2505.12345",
+        "headline": "TinyMoE 深度解析：稀疏专家",
+        "lead": "导语。",
+        "sections": [
+            {"number": n, "key": key, "title": title, "points": [f"{title}的要点一。", f"{title}的要点二。"]}
+            for n, (key, title) in enumerate(
+                [("background", "背景与目标"), ("method", "架构与方法"), ("summary", "总结与未来方向")], 1
+            )
+        ],
+        "status": "ok",
+        "length": 1600,
+        "length_ok": True,
+        "mode": "whole",
+        "calls": 1,
+    }
     store.save_deepdive(paper_in_store, "zh", json.dumps(earlier, ensure_ascii=False))
     (dive,) = dd.stored(store, "zh").values()
     text = to_markdown(dive)
-    assert headings(text)[1:] == ["## 1. 背景与目标", "### 1.1 背景与目标", "## 2. 架构与方法", "### 2.1 架构与方法", "## 总结与未来方向"]
+    assert headings(text)[1:] == [
+        "## 1. 背景与目标",
+        "### 1.1 背景与目标",
+        "## 2. 架构与方法",
+        "### 2.1 架构与方法",
+        "## 总结与未来方向",
+    ]
     assert "- 架构与方法的要点二。" in text and text.rstrip().endswith("1. 总结与未来方向的要点二。")

@@ -13,24 +13,36 @@ import feedparser
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from conftest import free_port
 
 from papersift.config import load_settings
-from papersift.daily.digest import DailyDigest, DigestPaper, recent_digests, save_digest
+from papersift.daily.picks_digest import DailyDigest, DigestPaper, recent_digests, save_digest
 from papersift.daily.synthesis import Synthesis
 from papersift.deliver import DeliveryContext, DeliveryError, make_channels
 from papersift.publish.view import PaperView
 from papersift.store import Store
 
-from conftest import free_port
-
 
 def digest(n: int = 1) -> DailyDigest:
-    view = PaperView(id="p1", source="arxiv", arxiv_id="2601.00001", link="https://arxiv.org/abs/2601.00001",
-                     title="Compressing the KV cache", area_label="LLM", subarea_label="Efficiency", status="pending",
-                     abstract="We compress the KV cache 4x.")
-    return DailyDigest(id=n, day=date(2026, 11, 29), lang="en", considered=3,
-                       synthesis=Synthesis(status="ok", text="One theme: KV cache compression [1]."),
-                       papers=[DigestPaper(rank=1, score=0.9, why=["matches keyword KV cache"], view=view)])
+    view = PaperView(
+        id="p1",
+        source="arxiv",
+        arxiv_id="2601.00001",
+        link="https://arxiv.org/abs/2601.00001",
+        title="Compressing the KV cache",
+        area_label="LLM",
+        subarea_label="Efficiency",
+        status="pending",
+        abstract="We compress the KV cache 4x.",
+    )
+    return DailyDigest(
+        id=n,
+        day=date(2026, 11, 29),
+        lang="en",
+        considered=3,
+        synthesis=Synthesis(status="ok", text="One theme: KV cache compression [1]."),
+        papers=[DigestPaper(rank=1, score=0.9, why=["matches keyword KV cache"], view=view)],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +50,28 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1, made with the openssl command."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -58,6 +89,7 @@ def authenticator(inbox: Inbox):
     def check(server, session, envelope, mechanism, auth_data):
         inbox.logins.append((auth_data.login.decode(), auth_data.password.decode()))
         return AuthResult(success=auth_data.password == b"s3cret")
+
     return check
 
 
@@ -76,8 +108,19 @@ def server_context(certificate) -> ssl.SSLContext:
 
 
 def email_channel(port: int, security: str, **extra):
-    (channel,) = make_channels([{"type": "email", "host": "127.0.0.1", "port": port, "security": security,
-                                 "from": "papersift@localhost", "to": ["reader@localhost"], **extra}])
+    (channel,) = make_channels(
+        [
+            {
+                "type": "email",
+                "host": "127.0.0.1",
+                "port": port,
+                "security": security,
+                "from": "papersift@localhost",
+                "to": ["reader@localhost"],
+                **extra,
+            }
+        ]
+    )
     return channel
 
 
@@ -89,11 +132,19 @@ def context(tmp_path) -> DeliveryContext:
 
 def test_email_over_starttls_logs_in_with_the_password_from_the_environment(trusted, tmp_path):
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=server_context(trusted),
-                            require_starttls=True, authenticator=authenticator(inbox))
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=server_context(trusted),
+        require_starttls=True,
+        authenticator=authenticator(inbox),
+    )
     controller.start()
     try:
-        email_channel(controller.port, "starttls", username="me", password_env="SMTP_PASSWORD").send(digest(), context(tmp_path))
+        email_channel(controller.port, "starttls", username="me", password_env="SMTP_PASSWORD").send(
+            digest(), context(tmp_path)
+        )
     finally:
         controller.stop()
     assert inbox.logins == [("me", "s3cret")]
@@ -131,7 +182,9 @@ def test_the_feed_has_one_entry_per_digest_and_the_site_a_page_for_each(tmp_path
     ctx = context(tmp_path)
     for n in (1, 2):
         save_digest(ctx.store, digest(n).model_copy(update={"id": None}), through_rowid=n, channels=["feed", "site"])
-    feed, site = make_channels([{"type": "feed", "path": str(tmp_path / "daily.xml")}, {"type": "site", "out": str(tmp_path / "site")}])
+    feed, site = make_channels(
+        [{"type": "feed", "path": str(tmp_path / "daily.xml")}, {"type": "site", "out": str(tmp_path / "site")}]
+    )
     feed.send(digest(2), ctx)
     site.send(digest(2), ctx)
     parsed = feedparser.parse((tmp_path / "daily.xml").read_bytes())

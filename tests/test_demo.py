@@ -5,12 +5,12 @@ import re
 
 import feedparser
 from scripted import card_reply  # a faithful scripted model
+from support.llm_server import ScriptedServer
 from typer.testing import CliRunner
 
 from papersift.cli import app
 from papersift.config import Settings
 from papersift.demo import PAPERS, run_demo
-from support.llm_server import ScriptedServer
 from papersift.store import Store
 
 BUNDLED = [json.loads(line) for line in PAPERS.read_text(encoding="utf-8").splitlines()]
@@ -36,10 +36,12 @@ def test_the_demo_runs_every_stage_and_a_rerun_asks_the_llm_nothing(tmp_path):
         assert again.ingested["new"] == 0 and len(server.chat_requests) == len(asked)
     assert [line[:4] for line in lines if re.match(r"\d/5 ", line)][:5] == ["1/5 ", "2/5 ", "3/5 ", "4/5 ", "5/5 "]
     # one finished card, as a newcomer sees it: title, TL;DR, the six fields and the status
-    card = lines[lines.index("", lines.index(next(l for l in lines if l.startswith("3/5 ")))):]
+    card = lines[lines.index("", lines.index(next(l for l in lines if l.startswith("3/5 ")))) :]
     assert any(l.startswith("    TL;DR: ") for l in card) and "    status: ok" in card
-    assert all(any(l.startswith(f"    {label}: ") for l in card)
-               for label in ("研究动机", "解决问题", "现象分析", "主要方法", "数据与实验", "主要贡献"))
+    assert all(
+        any(l.startswith(f"    {label}: ") for l in card)
+        for label in ("研究动机", "解决问题", "现象分析", "主要方法", "数据与实验", "主要贡献")
+    )
 
 
 def test_the_demos_publications_show_real_titles_dates_authors_and_arxiv_links(tmp_path):
@@ -73,11 +75,15 @@ def test_the_demos_publications_show_real_titles_dates_authors_and_arxiv_links(t
 
 def test_the_demo_command_ends_by_saying_where_its_outputs_are(tmp_path):
     with ScriptedServer(responder=card_reply) as server:
-        settings = {"PAPERSIFT_LLM_BACKEND": "openai", "PAPERSIFT_LLM_BASE_URL": server.base_url,
-                    "PAPERSIFT_LLM_MODEL": "scripted", "PAPERSIFT_LLM_API_KEY": "x"}
+        settings = {
+            "PAPERSIFT_LLM_BACKEND": "openai",
+            "PAPERSIFT_LLM_BASE_URL": server.base_url,
+            "PAPERSIFT_LLM_MODEL": "scripted",
+            "PAPERSIFT_LLM_API_KEY": "x",
+        }
         result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--enrich", "0"], env=settings)
     assert result.exit_code == 0, result.output
-    tail = result.output[result.output.index("Done."):]
+    tail = result.output[result.output.index("Done.") :]
     for name in ("catalog (HTML)", "digest (Markdown)", "static site"):
         assert name in tail
     assert str((tmp_path / "demo" / "site" / "index.html").resolve()) in tail.replace("\n", "")

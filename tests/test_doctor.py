@@ -18,17 +18,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures.sources.loopback import Loopback, Reply
+from support.llm_server import ScriptedServer
 from typer.testing import CliRunner
 
 from papersift import doctor  # noqa: F401  (imported before a test drops root: see run_unprivileged)
 from papersift.cli import app
-from support.llm_server import ScriptedServer
 from papersift.search.embeddings import to_blob
 from papersift.store import Store
 
 runner = CliRunner()
-SOURCE_PATHS = {"ARXIV_API_URL": "/api/query", "ARXIV_OAI_URL": "/oai", "OPENREVIEW_API_URL": "/openreview",
-                "HF_API_URL": "/hf/api"}
+SOURCE_PATHS = {
+    "ARXIV_API_URL": "/api/query",
+    "ARXIV_OAI_URL": "/oai",
+    "OPENREVIEW_API_URL": "/openreview",
+    "HF_API_URL": "/hf/api",
+}
 
 
 def doctor_cli(*args, db: Path | None = None) -> tuple[int, str]:
@@ -76,7 +80,8 @@ def test_a_healthy_setup_exits_0_with_every_check_ok(llm_server, sources, db):
     code, checks = doctor_json()
     assert code == 0
     assert {name: check["status"] for name, check in checks.items()} == dict.fromkeys(
-        ["config", "db", "llm", "embedder", "sources"], "ok")
+        ["config", "db", "llm", "embedder", "sources"], "ok"
+    )
     # the LLM generated a few tokens, without thinking, and nothing was cached or logged
     chat = llm_server.chat_requests[-1]
     assert chat.max_tokens == 8 and chat.chat_template_kwargs == {"enable_thinking": False}

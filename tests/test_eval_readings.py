@@ -2,9 +2,9 @@
 
 import json
 
+from conftest import shared_file
 from typer.testing import CliRunner
 
-from conftest import shared_file
 from papersift.cli import app
 from papersift.models import Card, Enrichment, Paper, Reading
 from papersift.store import Store
@@ -15,8 +15,8 @@ RECORDS = [
     {
         "id": "qwen3",
         "abstract": "We present Qwen3, a family of dense and Mixture-of-Experts (MoE) models ranging from 0.6 to 235 "
-                    "billion parameters. Trained on 36 trillion tokens in 119 languages, Qwen3-235B-A22B reaches 85.7 "
-                    "on AIME'24 and 70.7 on LiveCodeBench, rivalling DeepSeek-R1 and o3-mini.",
+        "billion parameters. Trained on 36 trillion tokens in 119 languages, Qwen3-235B-A22B reaches 85.7 "
+        "on AIME'24 and 70.7 on LiveCodeBench, rivalling DeepSeek-R1 and o3-mini.",
         "summary_zh": {
             "motivation": "开源大模型需要在推理与效率之间取得平衡。",
             "problem": "构建一个兼顾思考模式与非思考模式的模型家族。",
@@ -29,9 +29,9 @@ RECORDS = [
     {
         "id": "cappo",
         "abstract": "Reinforcement learning from human feedback (RLHF) with proximal policy optimization (PPO) yields less "
-                    "diverse outputs. We formalize this policy contraction with the Support Retention Ratio (SRR) and "
-                    "propose Contraction-Aware PPO (CaPPO). On HH-RLHF and UltraFeedback with Qwen2-7B and "
-                    "Llama-3-8B-Instruct, CaPPO increases win rate by 2 to 4 points over PPO, gaining 0.2 to 0.3 higher SRR.",
+        "diverse outputs. We formalize this policy contraction with the Support Retention Ratio (SRR) and "
+        "propose Contraction-Aware PPO (CaPPO). On HH-RLHF and UltraFeedback with Qwen2-7B and "
+        "Llama-3-8B-Instruct, CaPPO increases win rate by 2 to 4 points over PPO, gaining 0.2 to 0.3 higher SRR.",
         "summary_zh": {
             "motivation": "基于人类反馈的强化学习(RLHF)常使输出多样性下降。",
             "problem": "缓解PPO优化中的策略收缩。",
@@ -44,8 +44,8 @@ RECORDS = [
     {
         "id": "fgbmk",
         "abstract": "We introduce FG-BMK, a fine-grained benchmark of 1.01M questions and 0.28M images, and evaluate 12 "
-                    "representative LVLMs, finding that contrastive training such as CLIP helps fine-grained recognition. "
-                    "Attention over n tokens costs $O(n^2)$; our probe runs 2.8$\\times$ faster with 96.6\\% agreement.",
+        "representative LVLMs, finding that contrastive training such as CLIP helps fine-grained recognition. "
+        "Attention over n tokens costs $O(n^2)$; our probe runs 2.8$\\times$ faster with 96.6\\% agreement.",
         "summary_zh": {
             "motivation": "大型视觉语言模型(LVLMs)的细粒度感知能力缺乏系统评测。",
             "problem": "构建细粒度视觉评测基准。",
@@ -89,7 +89,16 @@ def evaluate(path, *extra):
 
 def test_faithful_readings_raise_no_alarm_and_every_planted_error_is_caught(tmp_path):
     report = evaluate(write(tmp_path, RECORDS))
-    assert {"n", "flagged", "false_alarm_rate", "planted", "planted_caught", "catch_rate", "by_kind", "length"} <= report.keys()
+    assert {
+        "n",
+        "flagged",
+        "false_alarm_rate",
+        "planted",
+        "planted_caught",
+        "catch_rate",
+        "by_kind",
+        "length",
+    } <= report.keys()
     assert report["n"] == 3
     assert report["flagged"] == 0 and report["false_alarm_rate"] == 0
     # one changed number and one swapped name per reading, and a changed size in a name where one has
@@ -106,7 +115,10 @@ def test_an_unfaithful_reading_is_flagged_and_listed(tmp_path):
     assert report["false_alarm_rate"] == 0.25
     [flagged] = report["flagged_readings"]
     assert flagged["id"] == "wrong"
-    assert {tuple(v) for v in flagged["violations"]} == {("number", "experiments", "10000"), ("name", "experiments", "MMLU")}
+    assert {tuple(v) for v in flagged["violations"]} == {
+        ("number", "experiments", "10000"),
+        ("name", "experiments", "MMLU"),
+    }
 
 
 def test_lengths_are_the_reference_fields_in_characters(tmp_path):
@@ -122,7 +134,9 @@ def test_stored_readings_of_the_same_papers_are_measured_too(tmp_path):
     with Store(db) as store:
         paper_id, _ = store.upsert(Paper(source="file", source_id="q", abstract=RECORDS[0]["abstract"]))
         reading = Reading(**{**RECORDS[0]["summary_zh"], "method": "发布Qwen3系列,参数规模从 0.6 到 235 亿。"})
-        card = Card(title="Qwen3 技术报告", tldr="Qwen3 模型家族。", reading=reading, keywords=["Qwen3"], digest="Qwen3。")
+        card = Card(
+            title="Qwen3 技术报告", tldr="Qwen3 模型家族。", reading=reading, keywords=["Qwen3"], digest="Qwen3。"
+        )
         store.save_enrichment(Enrichment(paper_id=paper_id, lang="zh", status="ok", card=card))
     result = run("--db", db, "eval", "readings", "--reference", write(tmp_path, RECORDS), "--json")
     generated = json.loads(result.stdout)["length"]["generated"]

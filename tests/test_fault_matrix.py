@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from fixtures.sources.loopback import Loopback, Reply, fixture, in_turn
+from support.llm_server import ScriptedServer, default_reply
 from typer.testing import CliRunner
 
 from papersift.cli import app
 from papersift.config import NetSettings, load_settings
-from support.llm_server import ScriptedServer, default_reply
 from papersift.sources.base import ingest
 from papersift.sources.files import paper_from_mapping, read_jsonl
 from papersift.sources.http import HttpClient
@@ -82,7 +82,10 @@ LLM_FAULTS = {  # fault -> what the failure recorded for the paper says
     "bad_utf8": "a reply that is not JSON ('utf-8' codec can't decode",
     "huge": "invalid Card twice",  # two megabytes of text where a card should be
 }
-BROKEN_CONNECTIONS = {"reset": "Connection reset by peer", "cut": "peer closed connection without sending complete message body"}
+BROKEN_CONNECTIONS = {
+    "reset": "Connection reset by peer",
+    "cut": "peer closed connection without sending complete message body",
+}
 
 
 @pytest.fixture
@@ -92,9 +95,16 @@ def two_papers(tmp_path, sample_records) -> tuple[Path, list[str], list[dict]]:
 
 
 def llm_env(db: Path, base_url: str) -> dict[str, str]:
-    return {"PAPERSIFT_DB": str(db), "PAPERSIFT_LLM_BACKEND": "openai", "PAPERSIFT_LLM_BASE_URL": base_url,
-            "PAPERSIFT_LLM_MODEL": "scripted-qwen3", "PAPERSIFT_LLM_API_KEY": "test", "PAPERSIFT_LLM_TIMEOUT": "1",
-            "PAPERSIFT_LLM_MAX_RETRIES": "1", "PAPERSIFT_LLM_CONCURRENCY": "2"}
+    return {
+        "PAPERSIFT_DB": str(db),
+        "PAPERSIFT_LLM_BACKEND": "openai",
+        "PAPERSIFT_LLM_BASE_URL": base_url,
+        "PAPERSIFT_LLM_MODEL": "scripted-qwen3",
+        "PAPERSIFT_LLM_API_KEY": "test",
+        "PAPERSIFT_LLM_TIMEOUT": "1",
+        "PAPERSIFT_LLM_MAX_RETRIES": "1",
+        "PAPERSIFT_LLM_CONCURRENCY": "2",
+    }
 
 
 def enrichment_states(db: Path) -> dict[str, tuple[str, str]]:
@@ -138,9 +148,14 @@ def test_an_llm_fault_that_lasts_fails_that_paper_with_its_reason_and_the_run_go
 def completion(body: dict) -> Reply:
     """A chat completion as the scripted server writes it, served by the loopback server."""
     message = {"role": "assistant", "content": default_reply(body)}
-    data = {"id": f"chatcmpl-{uuid.uuid4().hex[:8]}", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+    data = {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:8]}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body["model"],
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
     return Reply(json.dumps(data).encode(), content_type="application/json")
 
 
@@ -177,7 +192,9 @@ def test_a_connection_that_keeps_breaking_fails_the_papers_with_the_reason(fault
     assert result.exit_code == 0, result.output
     states = enrichment_states(db)
     assert {status for status, _ in states.values()} == {"failed"}
-    assert all("connection failed" in why and reason in why and "gave up after 2 attempts" in why for _, why in states.values())
+    assert all(
+        "connection failed" in why and reason in why and "gave up after 2 attempts" in why for _, why in states.values()
+    )
     assert "Traceback" not in result.output and paper_ids(db) == set(ids)
 
 
@@ -216,7 +233,10 @@ SOURCE_FAULTS = {  # fault -> the broken reply that comes before the good one
     "truncated body": Reply(FEED_BODY, fault="cut"),
 }
 LASTING_SOURCE_FAULTS = {  # fault -> (reply, what the error line says)
-    "429 with Retry-After": (Reply(b"slow down", 429, "text/plain", {"Retry-After": "7"}), "HTTP 429 Too Many Requests"),
+    "429 with Retry-After": (
+        Reply(b"slow down", 429, "text/plain", {"Retry-After": "7"}),
+        "HTTP 429 Too Many Requests",
+    ),
     "429 without Retry-After": (Reply(b"slow down", 429, "text/plain"), "HTTP 429 Too Many Requests (gave up"),
     "500": (Reply(b"oops", 500, "text/plain"), "HTTP 500 Internal Server Error (gave up after 3 attempts)"),
     "503": (Reply(b"busy", 503, "text/plain"), "HTTP 503 Service Unavailable (gave up after 3 attempts)"),
@@ -238,7 +258,9 @@ def test_a_source_fault_that_passes_is_retried_and_the_papers_stored(fault, slee
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["new"] == 2
     assert len(paper_ids(db)) == len(before) + 2
-    assert len(sleeps) == 1 and (sleeps[0] == 7.0 if "Retry-After" in fault and "without" not in fault else sleeps[0] < 2)
+    assert len(sleeps) == 1 and (
+        sleeps[0] == 7.0 if "Retry-After" in fault and "without" not in fault else sleeps[0] < 2
+    )
 
 
 @pytest.mark.parametrize("fault", LASTING_SOURCE_FAULTS)
@@ -271,8 +293,9 @@ def test_invalid_utf8_in_a_feed_spoils_one_character_not_every_name(sleeps, stor
 
 def run_cli(*args: object, db: Path, preexec_fn=None, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PAPERSIFT_DB": str(db), **env}
-    return subprocess.run([*CLI, *map(str, args)], env=environment, capture_output=True, text=True, timeout=120,
-                          preexec_fn=preexec_fn)
+    return subprocess.run(
+        [*CLI, *map(str, args)], env=environment, capture_output=True, text=True, timeout=120, preexec_fn=preexec_fn
+    )
 
 
 def file_size_limit(max_bytes: int):

@@ -39,17 +39,70 @@ from papersift.sources.http import Fetched, HttpClient
 from papersift.sources.pdf import extract_text
 from papersift.store import Store
 
-FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 URL = "http://127.0.0.1:9/page"
 
 # Tokens that break parsers: markup, entities, brackets, escapes, encodings, each format's own syntax.
 HOSTILE = [
-    b"<", b">", b"</entry>", b"<entry>", b"</record>", b"<record>", b"&", b"&amp;", b"&#0;", b"&#xD800;", b"&bogus;",
-    b"<!DOCTYPE x [<!ENTITY a 'aaaa'>]>", b"<![CDATA[", b"]]>", b"\x00", b"\xff\xfe", b"\xc3", b"\xed\xa0\x80",
-    b'"', b"'", b"{", b"}", b"[", b"]", b",", b"\\", b"\\u0000", b"@", b"#", b"%", b"$", b"\n", b"\r\n", b"\t",
-    b"TY  - ", b"ER  - ", b"@string{x = y}", b"\\textsc{", b"{\\\"u}", b" and ", b"month = jan,", b"NaN", b"Infinity",
-    b"1e999", b"-1", b"99999999999999999999", b"null", b"true", b"<script>alert(1)</script>", b"\xe2\x80\xae",
-    b"%PDF-1.4", b"endobj", b"stream", b"xref", b"trailer", b"%%EOF", b"0 0 obj",
+    b"<",
+    b">",
+    b"</entry>",
+    b"<entry>",
+    b"</record>",
+    b"<record>",
+    b"&",
+    b"&amp;",
+    b"&#0;",
+    b"&#xD800;",
+    b"&bogus;",
+    b"<!DOCTYPE x [<!ENTITY a 'aaaa'>]>",
+    b"<![CDATA[",
+    b"]]>",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b'"',
+    b"'",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b"\\",
+    b"\\u0000",
+    b"@",
+    b"#",
+    b"%",
+    b"$",
+    b"\n",
+    b"\r\n",
+    b"\t",
+    b"TY  - ",
+    b"ER  - ",
+    b"@string{x = y}",
+    b"\\textsc{",
+    b'{\\"u}',
+    b" and ",
+    b"month = jan,",
+    b"NaN",
+    b"Infinity",
+    b"1e999",
+    b"-1",
+    b"99999999999999999999",
+    b"null",
+    b"true",
+    b"<script>alert(1)</script>",
+    b"\xe2\x80\xae",
+    b"%PDF-1.4",
+    b"endobj",
+    b"stream",
+    b"xref",
+    b"trailer",
+    b"%%EOF",
+    b"0 0 obj",
 ]
 
 
@@ -62,11 +115,11 @@ def mutated(draw, seed: bytes) -> bytes:
         kind = draw(st.sampled_from(["cut", "insert", "replace", "truncate"]))
         piece = draw(st.sampled_from(HOSTILE) | st.binary(min_size=1, max_size=8))
         if kind == "cut":
-            data = data[:at] + data[at + draw(st.integers(1, 64)):]
+            data = data[:at] + data[at + draw(st.integers(1, 64)) :]
         elif kind == "insert":
             data = data[:at] + piece + data[at:]
         elif kind == "replace":
-            data = data[:at] + piece + data[at + len(piece):]
+            data = data[:at] + piece + data[at + len(piece) :]
         else:
             data = data[:at]
     return data
@@ -97,8 +150,12 @@ def check_records(items, where: str) -> None:
 
 # --- local files ------------------------------------------------------------------------------------
 
-JSONL_SEED = b'{"id": "a", "title": "T", "abstract": "A", "authors": ["X Y"], "published": "2025-01-02"}\n{"title": "U"}\n'
-CSV_SEED = b'title,abstract,authors,keywords,date,extra\n"A, B",An abstract.,"Ann Lee; Bo Chen",x;y,2025-05-01,"{""k"": 1}"\n'
+JSONL_SEED = (
+    b'{"id": "a", "title": "T", "abstract": "A", "authors": ["X Y"], "published": "2025-01-02"}\n{"title": "U"}\n'
+)
+CSV_SEED = (
+    b'title,abstract,authors,keywords,date,extra\n"A, B",An abstract.,"Ann Lee; Bo Chen",x;y,2025-05-01,"{""k"": 1}"\n'
+)
 BIB_SEED = rb"""@string{acl = "ACL"}
 @inproceedings{devlin2019,
   title = {{\textsc{BERT}}: Deep {Bidirectional} Transformers $O(n^2)$},
@@ -152,7 +209,11 @@ def test_arxiv_api_atom(data):
 
 
 @FUZZ
-@given(inputs(fixture_bytes("oai_raw_page1.xml"), fixture_bytes("oai_arxiv_format.xml"), fixture_bytes("oai_bad_token.xml")))
+@given(
+    inputs(
+        fixture_bytes("oai_raw_page1.xml"), fixture_bytes("oai_arxiv_format.xml"), fixture_bytes("oai_bad_token.xml")
+    )
+)
 def test_oai_pmh_xml(data):
     refused_or_named(lambda: oai.parse_page(page(data)).records)
 
@@ -164,16 +225,31 @@ json_values = st.recursive(
 )
 wrapped = json_values | json_values.map(lambda v: {"value": v})
 CONTENT_FIELDS = ["title", "authors", "abstract", "keywords", "TLDR", "venue", "venueid", "pdf", "code", "primary_area"]
-notes = st.fixed_dictionaries({}, optional={
-    "id": json_values, "forum": json_values, "content": st.dictionaries(st.sampled_from(CONTENT_FIELDS), wrapped) | json_values,
-    **{name: json_values | st.integers(-10**20, 10**20) for name in ("pdate", "odate", "cdate", "mdate", "tmdate")},
-})
-hf_items = st.fixed_dictionaries({}, optional={
-    "paper": st.fixed_dictionaries({}, optional={
-        name: json_values for name in ("id", "title", "summary", "authors", "publishedAt", "githubRepo")
-    }) | json_values,
-    "title": json_values, "summary": json_values, "publishedAt": json_values,
-})
+notes = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": json_values,
+        "forum": json_values,
+        "content": st.dictionaries(st.sampled_from(CONTENT_FIELDS), wrapped) | json_values,
+        **{
+            name: json_values | st.integers(-(10**20), 10**20)
+            for name in ("pdate", "odate", "cdate", "mdate", "tmdate")
+        },
+    },
+)
+hf_items = st.fixed_dictionaries(
+    {},
+    optional={
+        "paper": st.fixed_dictionaries(
+            {},
+            optional={name: json_values for name in ("id", "title", "summary", "authors", "publishedAt", "githubRepo")},
+        )
+        | json_values,
+        "title": json_values,
+        "summary": json_values,
+        "publishedAt": json_values,
+    },
+)
 
 
 def as_json_body(value) -> bytes:
@@ -182,7 +258,9 @@ def as_json_body(value) -> bytes:
 
 def json_client(body: bytes) -> HttpClient:
     """An HTTP client whose every answer is ``body``, in process (no socket)."""
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body, headers={"content-type": "application/json"}))
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=body, headers={"content-type": "application/json"})
+    )
     return HttpClient(NetSettings(max_retries=0), delays={}, sleep=lambda s: None, transport=transport)
 
 
@@ -192,21 +270,30 @@ def run_json_source(read, body: bytes) -> None:
 
 
 @FUZZ
-@given(st.one_of(
-    inputs(fixture_bytes("openreview_page1.json"), fixture_bytes("openreview_error.json")),
-    st.fixed_dictionaries({"notes": st.lists(notes, max_size=3)}, optional={"count": json_values}).map(as_json_body),
-), st.booleans())
+@given(
+    st.one_of(
+        inputs(fixture_bytes("openreview_page1.json"), fixture_bytes("openreview_error.json")),
+        st.fixed_dictionaries({"notes": st.lists(notes, max_size=3)}, optional={"count": json_values}).map(
+            as_json_body
+        ),
+    ),
+    st.booleans(),
+)
 def test_openreview_json(body, incremental):
     since = 1 if incremental else None
     # limit: the mock answers every offset with the same page
-    run_json_source(lambda c: openreview.submissions(c, "V", base_url="http://127.0.0.1:9/", changed_after_ms=since, limit=6), body)
+    run_json_source(
+        lambda c: openreview.submissions(c, "V", base_url="http://127.0.0.1:9/", changed_after_ms=since, limit=6), body
+    )
 
 
 @FUZZ
-@given(st.one_of(
-    inputs(fixture_bytes("hf_daily_2025-01-07.json")),
-    st.lists(hf_items, max_size=3).map(as_json_body),
-))
+@given(
+    st.one_of(
+        inputs(fixture_bytes("hf_daily_2025-01-07.json")),
+        st.lists(hf_items, max_size=3).map(as_json_body),
+    )
+)
 def test_hugging_face_daily_json(body):
     run_json_source(lambda c: hf.daily(c, date(2025, 1, 7), base_url="http://127.0.0.1:9/"), body)
 
@@ -238,8 +325,36 @@ def test_pdf_bytes_give_text_or_a_named_error(data):
 
 queries = st.one_of(
     st.text(max_size=40),
-    st.lists(st.sampled_from(['"', "AND", "OR", "NOT", "NEAR(", ")", "(", "*", "^", ":", "title:", "-", "+", "注意力",
-                              "稀疏", "attention", "'", "\\", "\x00", "{", "}", "col:x", '""']), max_size=8).map(" ".join),
+    st.lists(
+        st.sampled_from(
+            [
+                '"',
+                "AND",
+                "OR",
+                "NOT",
+                "NEAR(",
+                ")",
+                "(",
+                "*",
+                "^",
+                ":",
+                "title:",
+                "-",
+                "+",
+                "注意力",
+                "稀疏",
+                "attention",
+                "'",
+                "\\",
+                "\x00",
+                "{",
+                "}",
+                "col:x",
+                '""',
+            ]
+        ),
+        max_size=8,
+    ).map(" ".join),
 )
 
 

@@ -14,8 +14,10 @@ from papersift.checks import numbers
 from papersift.checks.guard import GuardResult, SourceIndex, check, check_card
 from papersift.models import Card, Reading
 
-QWEN3 = ("We present Qwen3, a family of dense and Mixture-of-Experts models ranging from 0.6 to 235 billion "
-         "parameters, evaluated on AIME and LiveCodeBench.")
+QWEN3 = (
+    "We present Qwen3, a family of dense and Mixture-of-Experts models ranging from 0.6 to 235 billion "
+    "parameters, evaluated on AIME and LiveCodeBench."
+)
 
 
 def values(text: str, role: str = "claim") -> list[set[float]]:
@@ -126,9 +128,20 @@ def test_chinese_and_english_number_words_are_read():
 
 @pytest.mark.parametrize(
     ("numeral", "value"),
-    [("十", 10), ("十一", 11), ("二十", 20), ("三十五", 35), ("一百", 100), ("两千三百", 2300),
-     ("一万二千", 12000), ("十亿", 10**9), ("三千万", 3 * 10**7), ("两亿五千万", 250_000_000),
-     ("两万亿", 2 * 10**12), ("一千零五", 1005)],
+    [
+        ("十", 10),
+        ("十一", 11),
+        ("二十", 20),
+        ("三十五", 35),
+        ("一百", 100),
+        ("两千三百", 2300),
+        ("一万二千", 12000),
+        ("十亿", 10**9),
+        ("三千万", 3 * 10**7),
+        ("两亿五千万", 250_000_000),
+        ("两万亿", 2 * 10**12),
+        ("一千零五", 1005),
+    ],
 )
 def test_chinese_numerals(numeral, value):
     assert numbers.parse_chinese_numeral(numeral) == value
@@ -232,8 +245,10 @@ def test_a_size_taken_out_of_a_name_is_grounded():
 
 
 def test_latex_in_the_source_raises_no_false_alarm():
-    source = ("Attention costs $O(n^2)$; our method is $\\mathcal{O}(n \\log n)$, with a 2.8$\\times$ speedup, "
-              "96.6\\% accuracy and $\\approx 0.6$B parameters; see $\\texttt{Sonata}$ and $\\delta_{\\mathrm{TCB}}$.")
+    source = (
+        "Attention costs $O(n^2)$; our method is $\\mathcal{O}(n \\log n)$, with a 2.8$\\times$ speedup, "
+        "96.6\\% accuracy and $\\approx 0.6$B parameters; see $\\texttt{Sonata}$ and $\\delta_{\\mathrm{TCB}}$."
+    )
     output = "将注意力的 O(n²) 复杂度降为 O(n log n),提速2.8倍,准确率96.6%,约6亿参数;提出 Sonata 与 δ_TCB 指标。"
     assert check(output, source).ok, check(output, source).reasons
     assert check("复杂度为 $O(n^2)$,参见 $\\texttt{Sonata}$", source).ok
@@ -253,7 +268,10 @@ def test_latex_whose_backslash_json_ate_is_still_understood():
     [
         ("experiments with Llama-3 and Qwen2-7B", "在 Llama 3 和 Qwen2 7B 上实验"),
         ("experiments with LLaMA-2", "在 Llama2 上实验"),
-        ("on HH-RLHF, Summarize-from-Feedback and UltraFeedback", "在HH-RLHF、Summarize-from-Feedback和UltraFeedback上"),
+        (
+            "on HH-RLHF, Summarize-from-Feedback and UltraFeedback",
+            "在HH-RLHF、Summarize-from-Feedback和UltraFeedback上",
+        ),
         ("evaluated on MMLU and HumanEval with BLEU", "在MMLU和HumanEval上以BLEU评测"),
         ("large vision-language models (LVLMs)", "大型视觉语言模型(LVLM)"),
         ("a Nyström approximation", "引入 Nyström 近似"),
@@ -280,8 +298,10 @@ def test_names_missing_from_the_source_are_flagged(source, output, name):
 
 
 def test_acronyms_of_phrases_in_the_source_are_grounded():
-    source = ("We formalize this with the Support Retention Ratio and use reinforcement learning from human "
-              "feedback with Low-Rank Adaptation, tracking Kullback–Leibler divergence.")
+    source = (
+        "We formalize this with the Support Retention Ratio and use reinforcement learning from human "
+        "feedback with Low-Rank Adaptation, tracking Kullback–Leibler divergence."
+    )
     assert check("定义支持保留比(SRR),结合 RLHF 与 LoRA,跟踪 KL 散度", source).ok
     source_of_support = SourceIndex(source)
     assert source_of_support.expands("SRR")
@@ -333,10 +353,12 @@ def card(**changes) -> Card:
     return Card(**fields)
 
 
-SOURCE = ("Reinforcement learning from human feedback (RLHF) with proximal policy optimization (PPO) yields less "
-          "diverse outputs, a policy contraction. We formalize it with the Support Retention Ratio (SRR). We propose "
-          "Contraction-Aware PPO (CaPPO). On HH-RLHF and UltraFeedback with Qwen2-7B, CaPPO increases win rate by "
-          "2 to 4 points over PPO, gaining 0.2 to 0.3 higher SRR.")
+SOURCE = (
+    "Reinforcement learning from human feedback (RLHF) with proximal policy optimization (PPO) yields less "
+    "diverse outputs, a policy contraction. We formalize it with the Support Retention Ratio (SRR). We propose "
+    "Contraction-Aware PPO (CaPPO). On HH-RLHF and UltraFeedback with Qwen2-7B, CaPPO increases win rate by "
+    "2 to 4 points over PPO, gaining 0.2 to 0.3 higher SRR."
+)
 
 
 def test_a_faithful_card_passes():
@@ -349,7 +371,9 @@ def test_every_field_of_a_card_is_checked_and_named():
     bad = card(title="在MMLU上的CaPPO", digest="胜率提升5个百分点。", keywords=["Llama-3-8B"])
     result = check_card(bad, SOURCE)
     assert {(v.field, v.kind, v.value) for v in result.violations} == {
-        ("title", "name", "MMLU"), ("digest", "number", "5个百分点"), ("keywords", "name", "Llama-3-8B"),
+        ("title", "name", "MMLU"),
+        ("digest", "number", "5个百分点"),
+        ("keywords", "name", "Llama-3-8B"),
     }
     assert not result.ok
     assert "MMLU" in result.message and "digest" in result.message
@@ -371,7 +395,11 @@ def test_a_result_round_trips_as_json():
 
 # --- properties -----------------------------------------------------------------------------------------
 
-MULTIPLIERS = [("k", "thousand", Decimal(10) ** 3), ("M", "million", Decimal(10) ** 6), ("B", "billion", Decimal(10) ** 9)]
+MULTIPLIERS = [
+    ("k", "thousand", Decimal(10) ** 3),
+    ("M", "million", Decimal(10) ** 6),
+    ("B", "billion", Decimal(10) ** 9),
+]
 CHINESE = [("万", Decimal(10) ** 4), ("亿", Decimal(10) ** 8)]
 
 
@@ -407,7 +435,10 @@ def test_any_text_is_checked_without_crashing(output, source):
         numbers.quantities(output, role)
 
 
-TEXTISH = st.text(alphabet=st.sampled_from(list("0123456789.,%-x×万亿千百十一二两三五 abcMBKkT GPT Qwen 个倍到至和 $\\{}()")), max_size=80)
+TEXTISH = st.text(
+    alphabet=st.sampled_from(list("0123456789.,%-x×万亿千百十一二两三五 abcMBKkT GPT Qwen 个倍到至和 $\\{}()")),
+    max_size=80,
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -4,13 +4,12 @@ import json
 from importlib.resources import as_file
 
 import pytest
+from conftest import shared_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papersift.sources.base import InvalidInput, ingest
 from papersift.sources.files import paper_from_mapping, read_file
-
-from conftest import shared_file
 
 
 def write(path, lines):
@@ -29,7 +28,14 @@ def test_the_shared_catalog_imports_as_it_is_with_labels_and_reference_readings(
     paper = next(store.iter_papers())
     assert paper.title is None and paper.abstract
     assert paper.topic.area == "基础/前沿模型 (含LLM)" and paper.topic.subarea
-    assert set(paper.extra["summary_zh"]) == {"motivation", "problem", "observation", "method", "experiments", "contribution"}
+    assert set(paper.extra["summary_zh"]) == {
+        "motivation",
+        "problem",
+        "observation",
+        "method",
+        "experiments",
+        "contribution",
+    }
     again = ingest(store, read_file(path), where=str(path))
     assert (again.new, again.updated, again.unchanged) == (0, 0, 481)
 
@@ -49,8 +55,19 @@ def test_arxiv_metadata_records_keep_their_id_date_authors_and_links(store):
     assert qwen3.authors[:2] == ["An Yang", "Anfeng Li"] and len(qwen3.authors) == 60
     assert (qwen3.url_abs, qwen3.url_pdf) == ("https://arxiv.org/abs/2505.09388", "https://arxiv.org/pdf/2505.09388")
     # the arXiv id is the dedup key: the same paper from the arXiv API merges into it
-    assert store.upsert(Paper(source="arxiv", source_id="2505.09388v2", arxiv_id="2505.09388", version=2,
-                              title="Qwen3 Technical Report", abstract=qwen3.abstract))[0] == qwen3.id
+    assert (
+        store.upsert(
+            Paper(
+                source="arxiv",
+                source_id="2505.09388v2",
+                arxiv_id="2505.09388",
+                version=2,
+                title="Qwen3 Technical Report",
+                abstract=qwen3.abstract,
+            )
+        )[0]
+        == qwen3.id
+    )
     assert store.count() == 19
 
 
@@ -71,7 +88,10 @@ def test_latex_and_non_ascii_survive_intact(store, tmp_path):
 
 def test_one_bad_line_fails_the_file_with_its_line_and_stores_nothing(store, tmp_path):
     store.upsert(paper_from_mapping({"title": "Already here", "abstract": "kept"}))
-    path = write(tmp_path / "bad.jsonl", [good(1), "{not json", good(3), json.dumps({"id": "x", "keywords": ["a"]}), good(5, published="yesterday")])
+    path = write(
+        tmp_path / "bad.jsonl",
+        [good(1), "{not json", good(3), json.dumps({"id": "x", "keywords": ["a"]}), good(5, published="yesterday")],
+    )
     with pytest.raises(InvalidInput) as err:
         ingest(store, read_file(path), where=str(path))
     message = str(err.value)
@@ -88,7 +108,9 @@ def test_skip_invalid_keeps_the_good_records_and_reports_the_bad(store, tmp_path
     assert [str(e) for e in report.errors] == [f"{path}:2: record: expected a JSON object, got list"]
 
 
-@pytest.mark.parametrize("content, reason", [(b"", "empty"), (b"\n\n", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00", "binary")])
+@pytest.mark.parametrize(
+    "content, reason", [(b"", "empty"), (b"\n\n", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00", "binary")]
+)
 def test_empty_and_binary_files_are_refused_clearly(store, tmp_path, content, reason):
     path = tmp_path / "input.jsonl"
     path.write_bytes(content)
@@ -98,11 +120,19 @@ def test_empty_and_binary_files_are_refused_clearly(store, tmp_path, content, re
 
 def test_csv_with_common_field_names(store, tmp_path):
     path = tmp_path / "papers.csv"
-    path.write_text('Title,Summary,Authors,Tags,Date,URL\n"A, B and C",An abstract.,"Ann Lee; Bo Chen",x;y,2025-05-01,https://e.org/1\n', encoding="utf-8")
+    path.write_text(
+        'Title,Summary,Authors,Tags,Date,URL\n"A, B and C",An abstract.,"Ann Lee; Bo Chen",x;y,2025-05-01,https://e.org/1\n',
+        encoding="utf-8",
+    )
     ingest(store, read_file(path), where=str(path))
     paper = next(store.iter_papers())
     assert (paper.title, paper.authors, paper.keywords, str(paper.published), paper.url_abs) == (
-        "A, B and C", ["Ann Lee", "Bo Chen"], ["x", "y"], "2025-05-01", "https://e.org/1")
+        "A, B and C",
+        ["Ann Lee", "Bo Chen"],
+        ["x", "y"],
+        "2025-05-01",
+        "https://e.org/1",
+    )
 
 
 def test_csv_row_with_too_many_values_names_its_line(store, tmp_path):
@@ -138,7 +168,12 @@ def test_bibtex_entries_import_and_a_broken_entry_is_named(store, tmp_path):
     paper = store.get(report_first(store))
     assert report.new == 1
     assert (paper.title, paper.authors, paper.arxiv_id, paper.doi, paper.venue) == (
-        "Attention Is All You Need", ["Ashish Vaswani", "Noam Shazeer"], "1706.03762", "10.5555/3295222.3295349", "NeurIPS")
+        "Attention Is All You Need",
+        ["Ashish Vaswani", "Noam Shazeer"],
+        "1706.03762",
+        "10.5555/3295222.3295349",
+        "NeurIPS",
+    )
     assert paper.abstract.endswith("$O(n^2)$.")
 
 
@@ -150,29 +185,45 @@ def import_text(store, tmp_path, name, text, **kw):
 
 
 def test_bibtex_as_people_write_it_latex_braces_and_corporate_authors(store, tmp_path):
-    (paper,) = import_text(store, tmp_path, "refs.bib", r"""
+    (paper,) = import_text(
+        store,
+        tmp_path,
+        "refs.bib",
+        r"""
 @inproceedings{devlin2019,
   title = {{\textsc{BERT}}: Pre-training of Deep {Bidirectional} Transformers for $\mathcal{L}$anguage},
   author = {M{\"u}ller, Hans and {Barnes and Noble} and Jos\'e Garc\'{\i}a and von Neumann, Jr., John},
   booktitle = {Proceedings of NAACL},
   year = 2019,
   abstract = {Gains of 7.7\% \& more, at $O(n^2)$ cost.},
-}""")
+}""",
+    )
     assert paper.authors == ["Hans Müller", "Barnes and Noble", "José García", "John von Neumann Jr."]
-    assert paper.title == r"BERT: Pre-training of Deep Bidirectional Transformers for $\mathcal{L}$anguage"  # math kept as written
+    assert (
+        paper.title == r"BERT: Pre-training of Deep Bidirectional Transformers for $\mathcal{L}$anguage"
+    )  # math kept as written
     assert paper.abstract == "Gains of 7.7% & more, at $O(n^2)$ cost."
     assert paper.venue == "Proceedings of NAACL"
 
 
 def test_bibtex_month_macros_string_macros_and_accents(store, tmp_path):
-    papers = import_text(store, tmp_path, "refs.bib", r"""
+    papers = import_text(
+        store,
+        tmp_path,
+        "refs.bib",
+        r"""
 @string{acl = "Annual Meeting of the ACL"}
 @article{a, title = "{\"U}ber {\AA}ngstr{\"o}m and {\ss}",   author = "Fran{\c{c}}ois Ch{\'e}rel", year = 2024, month = mar, journal = acl}
 @article{b, title = {Second},  author = {Lee, Ann and others}, year = {2023}, month = {December}}
 @article{c, title = {Third},  author = {Kim, Bo}, year = {2022}}
-""")
+""",
+    )
     by_key = {p.source_id: p for p in papers}
-    assert (by_key["a"].title, by_key["a"].authors, by_key["a"].venue) == ("Über Ångström and ß", ["François Chérel"], "Annual Meeting of the ACL")
+    assert (by_key["a"].title, by_key["a"].authors, by_key["a"].venue) == (
+        "Über Ångström and ß",
+        ["François Chérel"],
+        "Annual Meeting of the ACL",
+    )
     assert str(by_key["a"].published) == "2024-03-01"
     assert str(by_key["b"].published) == "2023-12-01" and by_key["b"].authors == ["Ann Lee", "others"]
     assert str(by_key["c"].published) == "2022-01-01"
@@ -180,7 +231,10 @@ def test_bibtex_month_macros_string_macros_and_accents(store, tmp_path):
 
 def test_a_bibtex_entry_with_no_title_or_abstract_is_named_by_file_line_and_key(store, tmp_path):
     path = tmp_path / "refs.bib"
-    path.write_text("@article{fine, title = {Fine}}\n\n@misc{notitle,\n  author = {Someone},\n  year = {2020}\n}\n", encoding="utf-8")
+    path.write_text(
+        "@article{fine, title = {Fine}}\n\n@misc{notitle,\n  author = {Someone},\n  year = {2020}\n}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(InvalidInput) as err:
         ingest(store, read_file(path), where=str(path))
     assert f"{path}:3: entry notitle: record: Value error, a paper needs a title or an abstract" in str(err.value)
@@ -214,10 +268,20 @@ def test_ris_records_import_with_their_fields(store, tmp_path):
     by_title = {p.title: p for p in papers}
     first = by_title["Attention is all you need"]
     assert (first.authors, first.keywords, str(first.published), first.doi, first.url_abs, first.venue) == (
-        ["Ashish Vaswani", "Noam Shazeer"], ["transformers", "attention"], "2017-06-12", "10.5555/3295222.3295349",
-        "https://arxiv.org/abs/1706.03762", "Advances in NeurIPS")
+        ["Ashish Vaswani", "Noam Shazeer"],
+        ["transformers", "attention"],
+        "2017-06-12",
+        "10.5555/3295222.3295349",
+        "https://arxiv.org/abs/1706.03762",
+        "Advances in NeurIPS",
+    )
     second = by_title["Müller's second paper"]
-    assert (second.authors, str(second.published), second.venue, second.extra["entry_type"]) == (["Hans Müller"], "2020-01-01", "ICLR", "CONF")
+    assert (second.authors, str(second.published), second.venue, second.extra["entry_type"]) == (
+        ["Hans Müller"],
+        "2020-01-01",
+        "ICLR",
+        "CONF",
+    )
 
 
 def test_a_ris_record_left_open_or_stray_text_is_named_not_dropped(store, tmp_path):
@@ -254,8 +318,12 @@ def test_the_jsonl_reader_never_crashes_on_arbitrary_text(tmp_path_factory, text
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.sampled_from(["title", "abstract", "summary", "authors", "keywords", "year", "doi", "x"]),
-                       st.one_of(st.text(max_size=30), st.lists(st.text(max_size=10), max_size=3), st.integers())))
+@given(
+    st.dictionaries(
+        st.sampled_from(["title", "abstract", "summary", "authors", "keywords", "year", "doi", "x"]),
+        st.one_of(st.text(max_size=30), st.lists(st.text(max_size=10), max_size=3), st.integers()),
+    )
+)
 def test_mapping_arbitrary_records_gives_a_paper_or_a_validation_error(record):
     from pydantic import ValidationError
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from support.layout import PACKAGE, circles, imports, module_graph, module_name, package_graph, render_architecture
+from support.layout import PACKAGE, circles, module_graph, package_graph, render_architecture
 
 ROOT = PACKAGE.parent.parent
+
 
 def test_no_module_imports_one_that_imports_it_back():
     files, graph = module_graph()
@@ -26,8 +27,11 @@ def test_no_package_imports_one_that_imports_it_back():
 
 def test_only_the_command_line_imports_the_command_line():
     files, graph = module_graph()
-    users = sorted(name for name, targets in graph.items()
-                   if not name.startswith("papersift.cli") and any(t.startswith("papersift.cli") for t in targets))
+    users = sorted(
+        name
+        for name, targets in graph.items()
+        if not name.startswith("papersift.cli") and any(t.startswith("papersift.cli") for t in targets)
+    )
     assert users == []
 
 
@@ -43,13 +47,16 @@ def top_level_imports(path: Path) -> set[str]:
 
 def test_no_product_module_imports_the_test_support():
     """The scripted LLM server and the other test tools live in tests/support, outside the wheel."""
-    users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if top_level_imports(p) & {"support", "tests"})
+    users = sorted(
+        str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if top_level_imports(p) & {"support", "tests"}
+    )
     assert users == [] and (ROOT / "tests" / "support" / "llm_server.py").exists()
 
 
 def test_the_architecture_page_is_the_code_as_it_is():
     assert (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8") == render_architecture(), (
-        "docs/architecture.md is stale: run `.venv/bin/python tests/support/layout.py > docs/architecture.md`")
+        "docs/architecture.md is stale: run `.venv/bin/python tests/support/layout.py > docs/architecture.md`"
+    )
 
 
 def test_no_test_file_imports_another():
@@ -59,7 +66,13 @@ def test_no_test_file_imports_another():
     offenders = []
     for path in sorted(tests.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])] if isinstance(node, ast.Import) else []
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in getattr(node, "names", [])]
+                if isinstance(node, ast.Import)
+                else []
+            )
             offenders += [f"{path.name} imports {n}" for n in names if n.split(".")[0].startswith("test_")]
     assert offenders == []
 
@@ -85,7 +98,6 @@ def sql_outside_the_store(path: Path) -> list[str]:
 def test_only_the_store_runs_sql():
     """Each table belongs to one module of papersift.store, the only code that runs SQL: the
     stages call its methods, so a table's queries can be read, and changed, in one place."""
-    checked = [p for p in sorted(PACKAGE.rglob("*.py"))
-               if STORE not in p.parents]
+    checked = [p for p in sorted(PACKAGE.rglob("*.py")) if STORE not in p.parents]
     assert len(checked) > 50 and sql_outside_the_store(STORE / "papers.py")  # the scan sees the tree and finds SQL
     assert [hit for path in checked for hit in sql_outside_the_store(path)] == []

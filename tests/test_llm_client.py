@@ -8,16 +8,18 @@ import json
 
 import pytest
 from pydantic import BaseModel, Field
+from support.llm_server import ScriptedServer
 
 from papersift.config import load_settings
 from papersift.llm.base import LLMError
 from papersift.llm.client import LLMClient, make_backend, strict_schema
 from papersift.llm.openai_backend import OpenAIBackend
-from support.llm_server import ScriptedServer
 
-PAPER = ("Title: Sparse Mixers for Long Context\n"
-         "Abstract: We present SparseMix-7B, trained on 2.5 trillion tokens. It improves LongBench by 4.2% "
-         "and runs 3× faster than Llama-3-8B.")
+PAPER = (
+    "Title: Sparse Mixers for Long Context\n"
+    "Abstract: We present SparseMix-7B, trained on 2.5 trillion tokens. It improves LongBench by 4.2% "
+    "and runs 3× faster than Llama-3-8B."
+)
 
 
 class TitleCard(BaseModel):
@@ -27,8 +29,10 @@ class TitleCard(BaseModel):
 
 
 def ask(lang: str = "Simplified Chinese", paper: str = PAPER) -> list[dict[str, str]]:
-    return [{"role": "system", "content": f"Write a card in {lang} as one JSON object."},
-            {"role": "user", "content": paper}]
+    return [
+        {"role": "system", "content": f"Write a card in {lang} as one JSON object."},
+        {"role": "user", "content": paper},
+    ]
 
 
 @pytest.fixture
@@ -38,8 +42,14 @@ def server():
 
 
 def client_for(server: ScriptedServer, store=None, **llm) -> LLMClient:
-    options = {"backend": "openai", "base_url": server.base_url, "model": "scripted-qwen3", "timeout": 5.0,
-               "max_retries": 2, "concurrency": 4} | llm
+    options = {
+        "backend": "openai",
+        "base_url": server.base_url,
+        "model": "scripted-qwen3",
+        "timeout": 5.0,
+        "max_retries": 2,
+        "concurrency": 4,
+    } | llm
     settings = load_settings(llm=options)
     return LLMClient(settings, store=store, backoff=0.01)
 
@@ -101,7 +111,7 @@ async def test_a_second_invalid_reply_is_a_clear_error(server):
 
 
 async def test_two_different_invalid_replies_are_both_named(server):
-    replies = iter(['{"title": "T", "tldr": "x", "keywords": []}', 'not JSON at all'])
+    replies = iter(['{"title": "T", "tldr": "x", "keywords": []}', "not JSON at all"])
     server.responder = lambda body: next(replies)
     async with client_for(server) as client:
         with pytest.raises(LLMError, match="invalid TitleCard twice: .*keywords.*; then: ") as failure:
@@ -235,7 +245,8 @@ async def test_tokens_cached_prefix_and_cost_are_accounted_per_call_and_per_run(
         await client.structured(ask(paper=PAPER.replace("Sparse", "Dense")), TitleCard, paper_id="p2")
         usage = client.usage
     rows = store.conn.execute(
-        "SELECT paper_id, tokens_in, tokens_out, tokens_cached, cost, run_id FROM llm_calls ORDER BY id").fetchall()
+        "SELECT paper_id, tokens_in, tokens_out, tokens_cached, cost, run_id FROM llm_calls ORDER BY id"
+    ).fetchall()
     assert [r[0] for r in rows] == ["p1", "p2"] and {r[5] for r in rows} == {7}
     assert rows[0][3] == 0 and rows[1][3] > 0  # the shared system prompt is a cached prefix the second time
     for _, tokens_in, tokens_out, _, cost, _ in rows:
@@ -247,8 +258,9 @@ async def test_tokens_cached_prefix_and_cost_are_accounted_per_call_and_per_run(
 
 
 def test_make_backend_chooses_by_setting():
-    assert isinstance(make_backend(load_settings(llm={"backend": "openai", "base_url": "http://127.0.0.1:9/v1"})),
-                      OpenAIBackend)
+    assert isinstance(
+        make_backend(load_settings(llm={"backend": "openai", "base_url": "http://127.0.0.1:9/v1"})), OpenAIBackend
+    )
     with pytest.raises(LLMError, match="unknown LLM backend 'nope'"):
         make_backend(load_settings(llm={"backend": "nope"}))
 
@@ -272,7 +284,9 @@ def test_the_scripted_server_serves_deterministic_embeddings(server):
     from openai import OpenAI
 
     sdk = OpenAI(base_url=server.base_url, api_key="x")
-    a, b, c = (d.embedding for d in sdk.embeddings.create(model="m", input=["sparse mixers", "sparse mixers", "cats"]).data)
+    a, b, c = (
+        d.embedding for d in sdk.embeddings.create(model="m", input=["sparse mixers", "sparse mixers", "cats"]).data
+    )
     assert a == b and a != c and abs(sum(v * v for v in a) - 1) < 1e-9
     assert json.loads(sdk.models.list().model_dump_json())["data"][0]["id"] == "scripted-qwen3"
 
@@ -284,8 +298,19 @@ def test_the_cli_chats_with_a_server_and_lists_the_logged_calls(server, tmp_path
     from papersift.store import Store
 
     runner = CliRunner()
-    reply = runner.invoke(app, ["llm", "chat", "Summarise: SparseMix-7B gains 4.2%.", "--backend", "openai",
-                                "--base-url", server.base_url, "--json"])
+    reply = runner.invoke(
+        app,
+        [
+            "llm",
+            "chat",
+            "Summarise: SparseMix-7B gains 4.2%.",
+            "--backend",
+            "openai",
+            "--base-url",
+            server.base_url,
+            "--json",
+        ],
+    )
     assert reply.exit_code == 0, reply.output
     assert "SparseMix-7B" in json.loads(reply.stdout)["text"]
 
@@ -313,6 +338,7 @@ def test_the_cli_chats_with_a_server_and_lists_the_logged_calls(server, tmp_path
     assert {m["name"] for m in listing["packaged"]} == {"qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"}
 
     monkeypatch.setenv("PAPERSIFT_LLM_MAX_RETRIES", "0")
-    down = runner.invoke(app, ["llm", "chat", "hi", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
-                               "--model", "m"])
+    down = runner.invoke(
+        app, ["llm", "chat", "hi", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
+    )
     assert down.exit_code == 1 and "connection failed" in down.output

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from papersift.config import load_settings
 from papersift.checks import guard, quality
 from papersift.checks.language import check_card_language, language
+from papersift.config import load_settings
+from papersift.enrich.card_prompt import source_text
 from papersift.enrich.pipeline import Enricher, card_mode
-from papersift.enrich.prompts import source_text
 from papersift.llm import models
 from papersift.llm.base import LLMError
 from papersift.llm.client import LLMClient
@@ -38,8 +38,16 @@ def fake_parts(tmp_path, monkeypatch):
         module.get_part_path = lambda path=path: str(path)
         monkeypatch.setitem(sys.modules, f"fake_model_part{i}", module)
     whole = b"".join(pieces)
-    model = models.PackagedModel("fake-model", "test", "fake_model_part", "fake-model-part", 3, "1.0",
-                                 hashlib.sha256(whole).hexdigest(), len(whole))
+    model = models.PackagedModel(
+        "fake-model",
+        "test",
+        "fake_model_part",
+        "fake-model-part",
+        3,
+        "1.0",
+        hashlib.sha256(whole).hexdigest(),
+        len(whole),
+    )
     monkeypatch.setenv("PAPERSIFT_CACHE_DIR", str(tmp_path / "cache"))
     return model, whole
 
@@ -129,8 +137,9 @@ def test_the_installed_engine_uses_no_instruction_above_the_documented_floor():
     spec = importlib.util.find_spec("llama_cpp")
     assert spec is not None, "llama-cpp-python is not installed (pip install 'papersift[embedded]')"
     [cpu_library] = [p for p in Path(spec.origin).parent.glob("lib/libggml-cpu.so") if p.is_file()]
-    disassembly = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(cpu_library)],
-                                 capture_output=True, text=True, check=True).stdout
+    disassembly = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", str(cpu_library)], capture_output=True, text=True, check=True
+    ).stdout
     above_floor = re.findall(r"\b(?:%zmm\d+|%tmm\d|ldtilecfg|tdpb\w+)\b", disassembly)
     assert above_floor == [], f"{cpu_library} uses {sorted(set(above_floor))[:5]}: rebuild with `make engine`"
     assert "%ymm" in disassembly  # and it is the AVX2 build, not a generic one

@@ -39,8 +39,13 @@ def settings_for(tmp_path: Path, **llm) -> Settings:
     model = tmp_path / "scripted.gguf"
     model.write_bytes(b"GGUF\x03\x00")
     # The whole card in one call: these tests are about the worker, not about how a card is written.
-    options = {"backend": "embedded", "embedded_model": str(model), "concurrency": 1, "max_retries": 1,
-               "card_mode": "whole"} | llm
+    options = {
+        "backend": "embedded",
+        "embedded_model": str(model),
+        "concurrency": 1,
+        "max_retries": 1,
+        "card_mode": "whole",
+    } | llm
     return Settings(db=tmp_path / "papers.db", llm=LLMSettings(**options))
 
 
@@ -72,13 +77,18 @@ def integrity(store: Store) -> str:
 
 @pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGKILL])
 async def test_a_worker_killed_mid_request_fails_that_paper_and_a_fresh_worker_does_the_next(
-        tmp_path, store, cues, sample_records, sig):
+    tmp_path, store, cues, sample_records, sig
+):
     ids = load(store, sample_records[:2])
     (cues / "hold").touch()
     killed = []
 
-    report, backend = await enrich_with(store, settings_for(tmp_path), "engines:ScriptedEngine",
-                                        on_busy=lambda pid: (killed.append(pid), os.kill(pid, sig)))
+    report, backend = await enrich_with(
+        store,
+        settings_for(tmp_path),
+        "engines:ScriptedEngine",
+        on_busy=lambda pid: (killed.append(pid), os.kill(pid, sig)),
+    )
 
     assert (report.ok, report.failed, report.status) == (1, 1, "done")
     [failure] = report.failures
@@ -109,7 +119,9 @@ async def test_an_engine_that_crashes_every_time_stops_the_run_with_what_to_do(t
     assert set(statuses(store).values()) == {"ok"}
 
 
-async def test_a_call_past_its_time_limit_stops_the_worker_and_is_retried_on_a_new_one(tmp_path, store, cues, sample_records):
+async def test_a_call_past_its_time_limit_stops_the_worker_and_is_retried_on_a_new_one(
+    tmp_path, store, cues, sample_records
+):
     load(store, sample_records[:1])
     (cues / "hold").touch()
     settings = settings_for(tmp_path, embedded_timeout=1.0)
@@ -131,7 +143,9 @@ async def test_a_model_the_engine_cannot_load_fails_the_papers_with_that_reason(
     assert all("cannot load this model: unknown model architecture" in f["reason"] for f in report.failures)
 
 
-async def test_the_engine_gets_one_paper_at_a_time_so_each_prompt_is_evaluated_once(tmp_path, store, cues, sample_records):
+async def test_the_engine_gets_one_paper_at_a_time_so_each_prompt_is_evaluated_once(
+    tmp_path, store, cues, sample_records
+):
     load(store, sample_records[:3])
     settings = settings_for(tmp_path, card_mode="fields", concurrency=4)  # a field a call: ten calls a paper
 

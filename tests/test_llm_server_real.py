@@ -22,10 +22,14 @@ from papersift.models import Card, Paper
 from papersift.store import Store
 
 SHORT = Paper(
-    source="arxiv", arxiv_id="2505.11049", title="GuardReasoner-VL: Safeguarding VLMs via Reinforced Reasoning",
-    abstract=("We present GuardReasoner-VL, a reasoning-based guard model for vision-language models that is trained "
-              "with online reinforcement learning. On our benchmarks it surpasses the runner-up by 19.27% F1 score "
-              "on average."),
+    source="arxiv",
+    arxiv_id="2505.11049",
+    title="GuardReasoner-VL: Safeguarding VLMs via Reinforced Reasoning",
+    abstract=(
+        "We present GuardReasoner-VL, a reasoning-based guard model for vision-language models that is trained "
+        "with online reinforcement learning. On our benchmarks it surpasses the runner-up by 19.27% F1 score "
+        "on average."
+    ),
 )
 STARTUP = 180.0  # seconds: the model is mapped from the cache and loaded on a busy machine
 
@@ -44,9 +48,27 @@ def llama_server():
     except LLMError as exc:
         pytest.skip(str(exc))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--verbose", "false"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+            "--verbose",
+            "false",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + STARTUP
     try:
@@ -73,9 +95,23 @@ def test_enrich_against_llama_cpp_server_stores_a_valid_card(llama_server, tmp_p
     with Store(db) as store:
         paper_id = store.upsert(SHORT)[0]
 
-    result = CliRunner().invoke(app, ["--db", str(db), "enrich", "--backend", "openai", "--base-url", llama_server,
-                                      "--model", "qwen2.5-coder-1.5b", "--concurrency", "1"],
-                                env={"PAPERSIFT_LLM_API_KEY": "none", "PAPERSIFT_LLM_TIMEOUT": "900"})
+    result = CliRunner().invoke(
+        app,
+        [
+            "--db",
+            str(db),
+            "enrich",
+            "--backend",
+            "openai",
+            "--base-url",
+            llama_server,
+            "--model",
+            "qwen2.5-coder-1.5b",
+            "--concurrency",
+            "1",
+        ],
+        env={"PAPERSIFT_LLM_API_KEY": "none", "PAPERSIFT_LLM_TIMEOUT": "900"},
+    )
 
     assert result.exit_code == 0, result.output
     with Store(db) as store:

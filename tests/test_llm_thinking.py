@@ -5,14 +5,16 @@ tokens, closes it, and lets the model answer from there."""
 from __future__ import annotations
 
 import pytest
+from support.llm_server import REASONING_WORDS, ScriptedServer
 
 from papersift.config import load_settings
 from papersift.llm.client import LLMClient
 from papersift.llm.reasoning import BUDGET_CLOSING, split_reasoning, with_soft_switch
-from support.llm_server import REASONING_WORDS, ScriptedServer
 
-MESSAGES = [{"role": "system", "content": "Answer in English."},
-            {"role": "user", "content": "Summarise: GPT-4o scores 88.7 on MMLU."}]
+MESSAGES = [
+    {"role": "system", "content": "Answer in English."},
+    {"role": "user", "content": "Summarise: GPT-4o scores 88.7 on MMLU."},
+]
 
 
 def client_for(server: ScriptedServer, **llm) -> LLMClient:
@@ -72,7 +74,7 @@ async def test_a_budget_cuts_the_reasoning_closes_it_and_lets_the_answer_follow(
     assert streamed.stream and streamed.chat_template_kwargs == {"enable_thinking": True}
     # The reasoning stops at the budget and ends with the closing sentence.
     assert result.reasoning.startswith(" ".join(REASONING_WORDS[:10]))
-    assert words(result.reasoning)[:-len(BUDGET_CLOSING.split())] == REASONING_WORDS[:10]
+    assert words(result.reasoning)[: -len(BUDGET_CLOSING.split())] == REASONING_WORDS[:10]
     assert result.reasoning.endswith(BUDGET_CLOSING)
     # The model is asked to continue an assistant message holding that reasoning and </think>.
     prefix = continued.messages[-1]
@@ -110,7 +112,11 @@ def test_split_reasoning_handles_blocks_a_missing_opening_tag_and_empty_blocks()
 
 
 def test_soft_switch_goes_on_the_last_user_message_only():
-    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
+    messages = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+    ]
     switched = with_soft_switch(messages, False)
     assert [m["content"] for m in switched] == ["a", "b", "c /no_think"]
     assert messages[-1]["content"] == "c"  # the caller's list is not changed
@@ -120,9 +126,12 @@ class FakeHybridLlama:
     """Stands in for llama_cpp.Llama running a hybrid model: a ChatML template that knows
     enable_thinking, reasoning that never ends by itself, and an answer after the prefix."""
 
-    metadata = {"tokenizer.chat_template": (
-        "{# enable_thinking #}{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")}
+    metadata = {
+        "tokenizer.chat_template": (
+            "{# enable_thinking #}{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+        )
+    }
 
     def __init__(self):
         self.prompts: list[str] = []
@@ -140,14 +149,22 @@ class FakeHybridLlama:
     def create_completion(self, prompt, max_tokens=16, temperature=0.0, stream=False, grammar=None):
         self.prompts.append(prompt)
         if stream:
-            return iter([{"choices": [{"text": f"{REASONING_WORDS[i % len(REASONING_WORDS)]} "}]} for i in range(max_tokens)])
-        return {"choices": [{"text": "GPT-4o scores 88.7.", "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 40, "completion_tokens": 6}}
+            return iter(
+                [{"choices": [{"text": f"{REASONING_WORDS[i % len(REASONING_WORDS)]} "}]} for i in range(max_tokens)]
+            )
+        return {
+            "choices": [{"text": "GPT-4o scores 88.7.", "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 6},
+        }
 
     def create_chat_completion(self, messages, max_tokens=16, temperature=0.0, response_format=None):
         self.chat_messages.append(messages)
-        return {"choices": [{"message": {"content": "<think>\n\n</think>\n\nGPT-4o scores 88.7."}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 40, "completion_tokens": 6}}
+        return {
+            "choices": [
+                {"message": {"content": "<think>\n\n</think>\n\nGPT-4o scores 88.7."}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 6},
+        }
 
 
 def test_the_embedded_engine_thinks_within_its_budget_then_answers():
@@ -160,7 +177,9 @@ def test_the_embedded_engine_thinks_within_its_budget_then_answers():
 
     result = engine.chat(ChatRequest(messages=MESSAGES, thinking=Thinking(True, 6)))
     thinking_prompt, answer_prompt = fake.prompts
-    assert thinking_prompt.endswith("Summarise: GPT-4o scores 88.7 on MMLU. /think<|im_end|>\n<|im_start|>assistant\n<think>\n")
+    assert thinking_prompt.endswith(
+        "Summarise: GPT-4o scores 88.7 on MMLU. /think<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    )
     assert answer_prompt.endswith(f"{BUDGET_CLOSING}\n</think>\n\n")
     assert words(result.reasoning)[:6] == REASONING_WORDS[:6] and result.reasoning.endswith(BUDGET_CLOSING)
     assert result.text == "GPT-4o scores 88.7." and result.tokens_reasoning == 6

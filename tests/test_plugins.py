@@ -40,7 +40,9 @@ def installed(monkeypatch):
 @pytest.fixture
 def toy_file(tmp_path):
     path = tmp_path / "toy.txt"
-    path.write_text("Sparse attention for toys | We make attention sparse.\nA second toy paper | It is short.\n", encoding="utf-8")
+    path.write_text(
+        "Sparse attention for toys | We make attention sparse.\nA second toy paper | It is short.\n", encoding="utf-8"
+    )
     return path
 
 
@@ -56,7 +58,9 @@ def test_a_source_plugin_is_an_ingest_command_with_its_options_and_stores_its_pa
     assert json.loads(result.stdout)["new"] == 2
     papers = sorted(Store(load_settings().db).iter_papers(), key=lambda p: p.title)
     assert [(p.title, p.venue, p.source) for p in papers] == [
-        ("A second toy paper", "ToyConf 2026", "toy"), ("Sparse attention for toys", "ToyConf 2026", "toy")]
+        ("A second toy paper", "ToyConf 2026", "toy"),
+        ("Sparse attention for toys", "ToyConf 2026", "toy"),
+    ]
 
 
 def test_a_source_plugin_bad_record_imports_nothing_unless_skip_invalid(installed, toy_file):
@@ -83,9 +87,14 @@ def test_an_output_format_plugin_is_accepted_by_publish_format(installed, toy_fi
     run("ingest", "toy", str(toy_file))
     result = run("publish", "catalog", "--format", "txt", "-o", str(tmp_path / "catalog.txt"))
     assert result.exit_code == 0, result.output
-    assert sorted((tmp_path / "catalog.txt").read_text().splitlines()) == ["A second toy paper", "Sparse attention for toys"]
+    assert sorted((tmp_path / "catalog.txt").read_text().splitlines()) == [
+        "A second toy paper",
+        "Sparse attention for toys",
+    ]
     result = run("publish", "digest", "--all", "--format", "txt")
-    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 2 and "Sparse attention for toys" in result.stdout
+    assert (
+        result.exit_code == 0 and len(result.stdout.splitlines()) == 2 and "Sparse attention for toys" in result.stdout
+    )
 
 
 def test_a_format_that_cannot_write_a_publication_says_which_can(installed):
@@ -133,8 +142,16 @@ def test_plugins_list_shows_built_in_and_installed_plugins_without_loading_them(
     assert found["sources", "toy"]["target"] == "papersift_toy_source:toy_papers"
     assert found["formats", "txt"]["origin"] == "papersift-toy-format 0.1"
     assert found["formats", "broken"]["origin"] == "papersift-broken 0.1"  # listed, though it cannot load
-    assert {found[k]["origin"] for k in [("backends", "echo"), ("embedders", "checksum"), ("channels", "note")]} == {"papersift-toy-kit 0.1"}
-    assert {("backends", "openai"), ("embedders", "use"), ("formats", "md"), ("channels", "email"), ("sources", "arxiv")} <= set(found)
+    assert {found[k]["origin"] for k in [("backends", "echo"), ("embedders", "checksum"), ("channels", "note")]} == {
+        "papersift-toy-kit 0.1"
+    }
+    assert {
+        ("backends", "openai"),
+        ("embedders", "use"),
+        ("formats", "md"),
+        ("channels", "email"),
+        ("sources", "arxiv"),
+    } <= set(found)
     table = run("plugins", "list").output
     assert "papersift-toy-format" in table and "txt" in table
 
@@ -154,14 +171,24 @@ def test_a_broken_source_plugin_is_the_daily_entry_error(installed):
 
 
 def test_an_unknown_name_lists_the_known_ones(installed):
-    assert "unknown format 'pdf'; use one of html, json, md, txt" in " ".join(run("publish", "catalog", "--format", "pdf").output.split())
-    with pytest.raises(LLMError, match=r"unknown LLM backend 'nope' \(llm.backend / PAPERSIFT_LLM_BACKEND\); known: echo, embedded, openai"):
+    assert "unknown format 'pdf'; use one of html, json, md, txt" in " ".join(
+        run("publish", "catalog", "--format", "pdf").output.split()
+    )
+    with pytest.raises(
+        LLMError,
+        match=r"unknown LLM backend 'nope' \(llm.backend / PAPERSIFT_LLM_BACKEND\); known: echo, embedded, openai",
+    ):
         make_backend(load_settings(llm={"backend": "nope"}))
     with pytest.raises(EmbeddingError, match=r"unknown embedding backend 'nope' .*; known: checksum, openai, use"):
         get_embedder(load_settings(embedding={"backend": "nope"}))
-    with pytest.raises(DailyConfigError, match=r"type 'ftp' is not a source; use one of arxiv, broken, file, hf-daily, oai, openreview, rss, toy"):
+    with pytest.raises(
+        DailyConfigError,
+        match=r"type 'ftp' is not a source; use one of arxiv, broken, file, hf-daily, oai, openreview, rss, toy",
+    ):
         check_sources([{"type": "ftp"}])
-    with pytest.raises(ValueError, match=r"type 'pigeon' is not a channel; use one of email, feed, note, site, webhook"):
+    with pytest.raises(
+        ValueError, match=r"type 'pigeon' is not a channel; use one of email, feed, note, site, webhook"
+    ):
         make_channels([{"type": "pigeon"}])
 
 

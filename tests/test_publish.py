@@ -9,85 +9,20 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import feedparser
 import html5lib
 import pytest
-from playwright import sync_api as playwright
+from publications import LATEX, PAPERS, TODAY, build_store, card
 from typer.testing import CliRunner
 
 from papersift.cli import app
-from papersift.models import Card, Enrichment, Paper, Reading, Topic
+from papersift.models import Enrichment, Paper
 from papersift.publish import catalog, digest, site
 from papersift.publish.render import environment, inline_assets
 from papersift.publish.view import view_of
 from papersift.store import Store
-
-TODAY = datetime.now(UTC).date()
-LATEX = r"We bound the gradient $\nabla f$ and reach $O(n^2)$ cost, $$\sum_i x_i = 1.$$"
-XSS_TITLE = "<script>window.__xss = 'title'</script>Evil <b>bold</b> paper"
-XSS_ABSTRACT = 'Look <img src=x onerror="window.__xss = \'img\'"> and <a href="javascript:window.__xss=\'a\'">click</a>.'
-
-
-def reading(tag: str) -> Reading:
-    return Reading(
-        motivation=f"{tag}的动机", problem=f"{tag}的问题", observation=f"{tag}的现象",
-        method=f"{tag}的方法", experiments=f"{tag}的实验", contribution=f"{tag}的贡献",
-    )
-
-
-def card(tag: str, title: str | None = None, **extra) -> Card:
-    return Card(title=title or f"{tag}的中文标题", tldr=f"{tag}一句话总结", reading=reading(tag),
-                keywords=[f"{tag}关键词"], digest=f"{tag}的速递段落，含 42% 的提升。", **extra)
-
-
-PAPERS = {
-    # key: (paper, enrichment status or None, card title)
-    "ok": Paper(source="arxiv", source_id="2505.00001", arxiv_id="2505.00001", title="Scaling Reasoning Models",
-                abstract="We scale reasoning to 42% better accuracy.", keywords=["reasoning", "scaling"],
-                tldr="Author TL;DR: reasoning scales.", published=date(2025, 5, 20), url_abs="https://arxiv.org/abs/2505.00001",
-                topic=Topic(area="foundation-models", subarea="reasoning-cot"), extra={"score": 3}),
-    "failed": Paper(source="arxiv", source_id="2505.00002", arxiv_id="2505.00002", title="A Paper Whose Reading Failed",
-                    abstract="The original abstract of the failed paper.", published=date(2025, 5, 20),
-                    url_abs="https://arxiv.org/abs/2505.00002", topic=Topic(area="foundation-models", subarea="reasoning-cot"),
-                    extra={"score": 9}),
-    "flagged": Paper(source="arxiv", source_id="2505.00003", arxiv_id="2505.00003", title="A Flagged Paper",
-                     abstract="The original abstract of the flagged paper, 12% gain.", published=date(2025, 5, 21),
-                     url_abs="https://arxiv.org/abs/2505.00003", topic=Topic(area="foundation-models", subarea="agents-tools")),
-    "pending": Paper(source="file", title="A Paper Not Enriched Yet", abstract="The original abstract of the pending paper.",
-                     keywords=["pending"], topic=Topic(area="基础/前沿模型 (含LLM)", subarea="reasoning-cot")),
-    "latex": Paper(source="arxiv", source_id="2505.00005", arxiv_id="2505.00005", title="Gradients in $O(n^2)$",
-                   abstract=LATEX, published=date(2025, 5, 21), url_abs="https://arxiv.org/abs/2505.00005",
-                   topic=Topic(area="foundation-models", subarea="efficiency-compression")),
-    "titleless": Paper(source="file", abstract="An abstract with no title at all, about agents that use tools.",
-                       published=date(2025, 5, 21), topic=Topic(area="foundation-models", subarea="agents-tools")),
-    "xss": Paper(source="file", source_id="evil", title=XSS_TITLE, abstract=XSS_ABSTRACT,
-                 keywords=["<b>kw</b>"], published=date(2025, 5, 21), url_abs="javascript:window.__xss='link'",
-                 topic=Topic(area="foundation-models", subarea="reasoning-cot")),
-}
-STATUS = {"ok": "ok", "failed": "failed", "flagged": "flagged", "latex": "ok", "titleless": "ok", "xss": "ok"}
-
-
-def build_store(path: Path) -> tuple[Store, dict[str, str]]:
-    store = Store(path)
-    ids = {}
-    for key, paper in PAPERS.items():
-        ids[key] = store.upsert(paper)[0]
-    for key, status in STATUS.items():
-        if status == "failed":
-            enrichment = Enrichment(paper_id=ids[key], lang="zh", status="failed", reasons=["the server timed out"])
-        else:
-            title = "<script>window.__xss='zh'</script>坏标题" if key == "xss" else None
-            enrichment = Enrichment(
-                paper_id=ids[key], lang="zh", status=status, card=card(key, title),
-                reasons=["number 99% not in the abstract"] if status == "flagged" else [],
-                tldr_generated=key != "ok", keywords_generated=True,
-            )
-        store.save_enrichment(enrichment)
-    return store, ids
 
 
 @pytest.fixture
@@ -208,9 +143,14 @@ def test_english_labels(fixed):
     store, ids = fixed
     store.save_enrichment(Enrichment(paper_id=ids["ok"], lang="en", status="ok", card=card("en"), tldr_generated=False))
     text = catalog.to_markdown(catalog.build_catalog(store, "en"))
-    for label in ("### Reasoning & chain-of-thought · 4 papers", "### Efficiency & compression · 1 paper\n",
-                  "🎯 **Motivation**: ", "📊 **Data & experiments**: ", "<summary>Show abstract</summary>",
-                  "ℹ️ Not read yet; the original abstract follows."):
+    for label in (
+        "### Reasoning & chain-of-thought · 4 papers",
+        "### Efficiency & compression · 1 paper\n",
+        "🎯 **Motivation**: ",
+        "📊 **Data & experiments**: ",
+        "<summary>Show abstract</summary>",
+        "ℹ️ Not read yet; the original abstract follows.",
+    ):
         assert label in text
 
 
@@ -246,8 +186,10 @@ def assert_clean_html(html: str) -> None:
 
 def test_markdown_neutralises_tags_but_keeps_latex(fixed):
     store, _ = fixed
-    texts = [catalog.to_markdown(catalog.build_catalog(store, "zh")),
-             digest.to_markdown(digest.build_digest(store, "zh", everything=True))]
+    texts = [
+        catalog.to_markdown(catalog.build_catalog(store, "zh")),
+        digest.to_markdown(digest.build_digest(store, "zh", everything=True)),
+    ]
     for text in texts:
         prose = re.sub(r"`[^`]*`", "", text)  # code spans (keyword tags) show their content literally
         assert not re.search(r"<(script|img|a|b)\b", prose), "raw HTML from the store in Markdown"
@@ -286,9 +228,13 @@ def test_digest_orders_by_score_or_category(fixed):
     by_category = digest.to_markdown(digest.build_digest(store, "zh", on=date(2025, 5, 21), order="category"))
     positions(
         by_category,
-        "**基础/前沿模型 (含LLM) › Agent 与工具使用 · 2 篇**", "## A Flagged Paper", "## titleless的中文标题",
-        "**基础/前沿模型 (含LLM) › 推理与思维链 · 1 篇**", "## &lt;script>window.__xss",
-        "**基础/前沿模型 (含LLM) › 效率与压缩 · 1 篇**", "## Gradients in $O(n^2)$",
+        "**基础/前沿模型 (含LLM) › Agent 与工具使用 · 2 篇**",
+        "## A Flagged Paper",
+        "## titleless的中文标题",
+        "**基础/前沿模型 (含LLM) › 推理与思维链 · 1 篇**",
+        "## &lt;script>window.__xss",
+        "**基础/前沿模型 (含LLM) › 效率与压缩 · 1 篇**",
+        "## Gradients in $O(n^2)$",
     )
 
 
@@ -351,9 +297,20 @@ def test_site_links_resolve_on_a_plain_file_server(fixed, tmp_path):
     report = site.build_site(store, tmp_path / "site", "zh")
     out = tmp_path / "site"
     assert report.papers == len(PAPERS) and report.days == 3
-    for name in ("index.html", "catalog.html", "catalog.md", "catalog.json", "feed.xml", "atom.xml",
-                 "digest/index.html", "digest/2025-05-20.html", "digest/2025-05-20.md",
-                 f"papers/{ids['ok']}.html", "static/katex/katex.min.js", "static/katex/fonts/KaTeX_Main-Regular.woff2"):
+    for name in (
+        "index.html",
+        "catalog.html",
+        "catalog.md",
+        "catalog.json",
+        "feed.xml",
+        "atom.xml",
+        "digest/index.html",
+        "digest/2025-05-20.html",
+        "digest/2025-05-20.md",
+        f"papers/{ids['ok']}.html",
+        "static/katex/katex.min.js",
+        "static/katex/fonts/KaTeX_Main-Regular.woff2",
+    ):
         assert (out / name).is_file(), name
     assert not list(out.rglob("*.part"))
     pages = list(out.rglob("*.html"))
@@ -424,48 +381,6 @@ def test_environment_is_shared_with_the_web_ui():
         env.get_template(name)
 
 
-# --- in a real browser ------------------------------------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.mark.browser
-def test_injected_html_shows_as_text_and_math_renders_in_chromium(fixed, tmp_path):
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (make apt-browser)")
-    store, ids = fixed
-    site.build_site(store, tmp_path / "site", "zh")
-    single = tmp_path / "catalog-single.html"
-    single.write_text(catalog.to_html(catalog.build_catalog(store, "zh"), inline=inline_assets()), encoding="utf-8")
-    day = tmp_path / "digest-all.html"
-    day.write_text(digest.to_html(digest.build_digest(store, "zh", everything=True), inline=inline_assets()), encoding="utf-8")
-    out = tmp_path / "site"
-    pages = [single, day, out / "index.html", out / "catalog.html", out / "digest/2025-05-21.html",
-             out / f"papers/{ids['xss']}.html"]
-    with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        try:
-            page = browser.new_page()
-            for path in pages:
-                page.goto(path.as_uri())
-                page.wait_for_load_state("load")
-                assert page.evaluate("window.__xss") is None, f"{path.name}: injected script ran"
-                assert page.locator("img").count() == 0, f"{path.name}: injected <img> became an element"
-                assert page.locator("a[href^='javascript:']").count() == 0, f"{path.name}: a javascript: link"
-                if path.name not in ("index.html",):
-                    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
-                    text = page.inner_text("main")
-                    assert "<script>window.__xss" in text, f"{path.name}: the title is not shown as text"
-                if path.name in ("catalog-single.html", "catalog.html", "digest-all.html"):
-                    # LaTeX typeset by the vendored KaTeX: no network, no CDN
-                    expected = 1 if "digest" in path.name else 2  # a digest shows the title, not the abstract
-                    assert page.locator(".katex").count() >= expected, f"{path.name}: math not rendered"
-        finally:
-            browser.close()
-
-
 def test_one_paper_as_the_web_ui_sees_it(fixed):
     store, ids = fixed
     view = view_of(store, ids["flagged"], "zh")
@@ -479,26 +394,63 @@ def test_one_paper_as_the_web_ui_sees_it(fixed):
 
 def test_a_hugging_face_paper_links_arxiv_first_keeps_the_authors_tldr_and_shows_its_provenance(tmp_path):
     with Store(tmp_path / "hf.db") as store:
-        paper_id, _ = store.upsert(Paper(
-            source="hf", source_id="2505.09388", arxiv_id="2505.09388", version=2, title="Qwen3 Technical Report",
-            abstract="We present Qwen3.", tldr="Qwen3 unifies thinking and non-thinking modes.",
-            url_abs="https://huggingface.co/papers/2505.09388", published=date(2025, 5, 20)))
+        paper_id, _ = store.upsert(
+            Paper(
+                source="hf",
+                source_id="2505.09388",
+                arxiv_id="2505.09388",
+                version=2,
+                title="Qwen3 Technical Report",
+                abstract="We present Qwen3.",
+                tldr="Qwen3 unifies thinking and non-thinking modes.",
+                url_abs="https://huggingface.co/papers/2505.09388",
+                published=date(2025, 5, 20),
+            )
+        )
         long_digest = "第一段：Qwen3 的方法。\n\n第二段：Qwen3 的结果。"
-        store.save_enrichment(Enrichment(
-            paper_id=paper_id, lang="zh", status="ok", model="qwen3-8b", tldr_generated=False, prompt_version="abc123",
-            paper_version=2, created_at=datetime(2025, 5, 21, tzinfo=UTC),
-            card=card("ok").model_copy(update={"tldr": "Qwen3 统一了思考与非思考模式。", "digest": long_digest})))
+        store.save_enrichment(
+            Enrichment(
+                paper_id=paper_id,
+                lang="zh",
+                status="ok",
+                model="qwen3-8b",
+                tldr_generated=False,
+                prompt_version="abc123",
+                paper_version=2,
+                created_at=datetime(2025, 5, 21, tzinfo=UTC),
+                card=card("ok").model_copy(update={"tldr": "Qwen3 统一了思考与非思考模式。", "digest": long_digest}),
+            )
+        )
         day = digest.build_digest(store, "zh", on=date(2025, 5, 20))
         text = digest.to_markdown(day)
         html = digest.to_html(day)
         view = day.papers[0]
 
-    assert view.link == "https://arxiv.org/abs/2505.09388" and view.alt_link == "https://huggingface.co/papers/2505.09388"
-    positions(text, "(https://arxiv.org/abs/2505.09388)", "(https://huggingface.co/papers/2505.09388)",
-              "第一段：Qwen3 的方法。\n\n第二段：Qwen3 的结果。", "Qwen3 统一了思考与非思考模式。",
-              "Qwen3 unifies thinking and non-thinking modes.", "qwen3-8b · prompt abc123 · 2025-05-21 · v2")
-    positions(html, 'href="https://arxiv.org/abs/2505.09388"', 'href="https://huggingface.co/papers/2505.09388"',
-              "<p class=\"digest tex\">第一段", "<p class=\"digest tex\">第二段", 'lang="en">(作者原文：Qwen3 unifies thinking',
-              'data-model="qwen3-8b"')
+    assert (
+        view.link == "https://arxiv.org/abs/2505.09388" and view.alt_link == "https://huggingface.co/papers/2505.09388"
+    )
+    positions(
+        text,
+        "(https://arxiv.org/abs/2505.09388)",
+        "(https://huggingface.co/papers/2505.09388)",
+        "第一段：Qwen3 的方法。\n\n第二段：Qwen3 的结果。",
+        "Qwen3 统一了思考与非思考模式。",
+        "Qwen3 unifies thinking and non-thinking modes.",
+        "qwen3-8b · prompt abc123 · 2025-05-21 · v2",
+    )
+    positions(
+        html,
+        'href="https://arxiv.org/abs/2505.09388"',
+        'href="https://huggingface.co/papers/2505.09388"',
+        '<p class="digest tex">第一段',
+        '<p class="digest tex">第二段',
+        'lang="en">(作者原文：Qwen3 unifies thinking',
+        'data-model="qwen3-8b"',
+    )
     assert json.loads(digest.to_json(day))["days"][0]["groups"][0]["papers"][0]["provenance"] == {
-        "model": "qwen3-8b", "prompt_version": "abc123", "created": "2025-05-21", "paper_version": 2, "stale": False}
+        "model": "qwen3-8b",
+        "prompt_version": "abc123",
+        "created": "2025-05-21",
+        "paper_version": 2,
+        "stale": False,
+    }

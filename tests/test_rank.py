@@ -86,9 +86,9 @@ UR  - https://arxiv.org/abs/2309.06180
 ER  -
 """
 
-ZOTERO_CSV = '''"Key","Item Type","Publication Year","Author","Title","Publication Title","DOI","Url","Abstract Note","Manual Tags","Extra"
+ZOTERO_CSV = """"Key","Item Type","Publication Year","Author","Title","Publication Title","DOI","Url","Abstract Note","Manual Tags","Extra"
 "ABCD1234","preprint","2023","Kwon, Woosuk; Li, Zhuohan","Efficient Memory Management for LLM Serving","","","https://arxiv.org/abs/2309.06180v1","Paged attention for the KV cache.","LLM serving; KV cache","arXiv: 2309.06180"
-'''
+"""
 
 BIBTEX = """@article{kwon2023,
   title = {Efficient Memory Management for {LLM} Serving},
@@ -100,8 +100,15 @@ BIBTEX = """@article{kwon2023,
 """
 
 
-@pytest.mark.parametrize("name, content", [("lib.ris", RIS), ("zotero.csv", ZOTERO_CSV), ("lib.bib", BIBTEX),
-                                           ("lib.jsonl", '{"title": "Efficient Memory Management for LLM Serving", "arxiv_id": "2309.06180"}\n')])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("lib.ris", RIS),
+        ("zotero.csv", ZOTERO_CSV),
+        ("lib.bib", BIBTEX),
+        ("lib.jsonl", '{"title": "Efficient Memory Management for LLM Serving", "arxiv_id": "2309.06180"}\n'),
+    ],
+)
 def test_a_library_exported_by_a_reference_manager_reads_as_papers_with_their_arxiv_id(tmp_path, name, content):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")

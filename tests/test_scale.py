@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 ray = pytest.importorskip("ray")
 
 from scripted import card_reply  # noqa: E402  (a faithful scripted model)
+from support.llm_server import ScriptedServer  # noqa: E402
 
 from papersift.cli import app  # noqa: E402
 from papersift.config import Settings  # noqa: E402
@@ -33,7 +34,6 @@ from papersift.scale.servers import ServersDown  # noqa: E402
 from papersift.search.embeddings import embed_store, get_embedder, vectors_for  # noqa: E402
 from papersift.sources.files import paper_from_mapping  # noqa: E402
 from papersift.store import Store  # noqa: E402
-from support.llm_server import ScriptedServer  # noqa: E402
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -47,8 +47,15 @@ def local_ray():
 
 
 def settings(**llm) -> Settings:
-    options = {"backend": "openai", "model": "scripted", "api_key": "x", "lang": "zh", "concurrency": 2,
-               "timeout": 5.0, "max_retries": 1} | llm
+    options = {
+        "backend": "openai",
+        "model": "scripted",
+        "api_key": "x",
+        "lang": "zh",
+        "concurrency": 2,
+        "timeout": 5.0,
+        "max_retries": 1,
+    } | llm
     return Settings(llm=options)
 
 
@@ -87,8 +94,10 @@ def test_every_pending_paper_is_enriched_once_across_the_servers(local_ray, stor
 
 def test_a_slow_server_gets_fewer_papers_and_the_run_does_not_wait_for_its_share(local_ray, store, sample_records):
     add_papers(store, sample_records, 40)
-    with ScriptedServer(responder=card_reply, latency=0.01) as fast, \
-            ScriptedServer(responder=card_reply, latency=1.5) as slow:
+    with (
+        ScriptedServer(responder=card_reply, latency=0.01) as fast,
+        ScriptedServer(responder=card_reply, latency=1.5) as slow,
+    ):
         report = enrich_on_ray(store, settings(), base_urls=[fast.base_url, slow.base_url], actors=1, batch_size=4)
     assert report.ok == 40
     # Round robin would give each server 20 papers and make the run wait 10 rounds of 1.5 s for
@@ -98,8 +107,7 @@ def test_a_slow_server_gets_fewer_papers_and_the_run_does_not_wait_for_its_share
 
 def test_a_server_that_dies_mid_run_leaves_its_papers_to_the_others(local_ray, store, sample_records):
     add_papers(store, sample_records, 30)
-    with ScriptedServer(responder=card_reply, latency=0.05) as healthy, \
-            ScriptedServer(latency=0.05) as dying:
+    with ScriptedServer(responder=card_reply, latency=0.05) as healthy, ScriptedServer(latency=0.05) as dying:
 
         def reply_then_die(body):
             if len(dying.chat_requests) == 4:
@@ -147,8 +155,9 @@ def test_a_ray_worker_killed_mid_run_is_restarted_and_every_paper_stored_once(lo
                 os.kill(pid, signal.SIGKILL)
 
     with ScriptedServer(responder=card_reply, latency=0.1) as server:
-        report = enrich_on_ray(store, settings(), base_urls=[server.base_url], actors=1, batch_size=4,
-                               progress=kill_the_actor_once)
+        report = enrich_on_ray(
+            store, settings(), base_urls=[server.base_url], actors=1, batch_size=4, progress=kill_the_actor_once
+        )
     assert killed  # the actor died after its first batch, with the others in flight
     assert (report.ok, report.done) == (40, 40)
     assert stored_once(store) == (40, 40)
@@ -157,14 +166,39 @@ def test_a_ray_worker_killed_mid_run_is_restarted_and_every_paper_stored_once(lo
 
 
 def scale_enrich(db: Path, url: str, address: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(SRC), "PAPERSIFT_DB": str(db), "PAPERSIFT_LLM_API_KEY": "x",
-           "PAPERSIFT_LLM_TIMEOUT": "5", "PAPERSIFT_LLM_MAX_RETRIES": "1"}
-    command = [sys.executable, "-c", "from papersift.cli import main; main()", "scale", "enrich", "--server", url, "--model", "scripted",
-               "--address", address, "--actors", "1", "--concurrency", "2", "--lang", "zh"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SRC),
+        "PAPERSIFT_DB": str(db),
+        "PAPERSIFT_LLM_API_KEY": "x",
+        "PAPERSIFT_LLM_TIMEOUT": "5",
+        "PAPERSIFT_LLM_MAX_RETRIES": "1",
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from papersift.cli import main; main()",
+        "scale",
+        "enrich",
+        "--server",
+        url,
+        "--model",
+        "scripted",
+        "--address",
+        address,
+        "--actors",
+        "1",
+        "--concurrency",
+        "2",
+        "--lang",
+        "zh",
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def test_a_killed_driver_resumes_from_the_store_without_asking_again_for_finished_papers(local_ray, tmp_path, sample_records):
+def test_a_killed_driver_resumes_from_the_store_without_asking_again_for_finished_papers(
+    local_ray, tmp_path, sample_records
+):
     db = tmp_path / "papers.db"
     with Store(db) as store:
         papers = add_papers(store, sample_records, 40)
@@ -203,7 +237,9 @@ def enrichment_rows(db: Path) -> list[tuple]:
         return store.conn.execute("SELECT * FROM enrichments ORDER BY paper_id").fetchall()
 
 
-def test_the_parquet_path_enriches_on_the_cluster_alone_and_importing_twice_changes_nothing(local_ray, tmp_path, sample_records):
+def test_the_parquet_path_enriches_on_the_cluster_alone_and_importing_twice_changes_nothing(
+    local_ray, tmp_path, sample_records
+):
     db, pending, cards = tmp_path / "papers.db", tmp_path / "pending", tmp_path / "cards"
     with Store(db) as store:
         add_papers(store, sample_records, 12)
@@ -211,8 +247,24 @@ def test_the_parquet_path_enriches_on_the_cluster_alone_and_importing_twice_chan
     assert json.loads(exported.stdout)["papers"] == 12
     with ScriptedServer(responder=card_reply) as server:
         # The cluster's side: no --db is read; the papers come from the folder alone.
-        run = cli("scale", "enrich", "--input", pending, "--output", cards, "--server", server.base_url, "--model", "scripted",
-                  "--lang", "zh", "--actors", "1", "--json", db=tmp_path / "absent" / "no.db")
+        run = cli(
+            "scale",
+            "enrich",
+            "--input",
+            pending,
+            "--output",
+            cards,
+            "--server",
+            server.base_url,
+            "--model",
+            "scripted",
+            "--lang",
+            "zh",
+            "--actors",
+            "1",
+            "--json",
+            db=tmp_path / "absent" / "no.db",
+        )
     assert json.loads(run.stdout)["ok"] == 12
     assert not (tmp_path / "absent").exists()
 
@@ -232,8 +284,10 @@ def test_a_failed_result_does_not_replace_a_card_on_import(store, tmp_path, samp
     store.save_enrichment(Enrichment(paper_id=paper.id, lang="zh", status="ok", model="m"))
     failed = Enrichment(paper_id=paper.id, lang="zh", status="failed", reasons=["timed out"], model="m")
     (tmp_path / "cards").mkdir()
-    pq.write_table(pa.table({"paper_id": [paper.id], "enrichment": [failed.model_dump_json()], "reasked": [False]}),
-                   tmp_path / "cards" / "part.parquet")
+    pq.write_table(
+        pa.table({"paper_id": [paper.id], "enrichment": [failed.model_dump_json()], "reasked": [False]}),
+        tmp_path / "cards" / "part.parquet",
+    )
     report = import_cards(store, tmp_path / "cards")
     assert (report.imported, report.kept) == (0, 1)
     assert store.enrichment(paper.id, "zh").status == "ok"
@@ -268,8 +322,9 @@ def test_embedding_on_ray_stores_the_vectors_a_local_embed_would(local_ray, tmp_
             assert (report.embedded, report.unchanged, report.errors) == (40, 0, [])
             ids = [p.id for p in on_ray.iter_papers()]
             expected = vectors_for(local, ids, "openai:hashed")
-            assert {pid: v.tolist() for pid, v in vectors_for(on_ray, ids, "openai:hashed").items()} == \
-                {pid: v.tolist() for pid, v in expected.items()}
+            assert {pid: v.tolist() for pid, v in vectors_for(on_ray, ids, "openai:hashed").items()} == {
+                pid: v.tolist() for pid, v in expected.items()
+            }
             again = embed_on_ray(on_ray, Settings(embedding=embedding), actors=1)
             assert (again.embedded, again.unchanged) == (0, 40)
 

@@ -11,6 +11,8 @@ from datetime import date
 
 import numpy as np
 import pytest
+from conftest import SAMPLE, shared_file
+from stores import build_store, cached_store
 from typer.testing import CliRunner
 
 from papersift.cli import app
@@ -19,9 +21,6 @@ from papersift.search import Filters, SearchError, embed_store, more_like, searc
 from papersift.search.embeddings import OpenAIEmbedder, USEEmbedder, load_matrix
 from papersift.search.hybrid import fts_query
 from papersift.store import Store
-
-from conftest import SAMPLE, shared_file
-from stores import build_store, cached_store
 
 runner = CliRunner()
 
@@ -49,8 +48,17 @@ JUDGED = {
     "dllm-speed": (
         "accelerating inference of diffusion large language models",
         "加速扩散大语言模型的推理",
-        ["ce7344d8070", "c9e989a0163", "cb4f3b17e76", "c589e0aad22", "cd7e473599a", "c215698b749", "cef3ff74101",
-         "c6216632aa8", "caa6958bc52"],
+        [
+            "ce7344d8070",
+            "c9e989a0163",
+            "cb4f3b17e76",
+            "c589e0aad22",
+            "cd7e473599a",
+            "c215698b749",
+            "cef3ff74101",
+            "c6216632aa8",
+            "caa6958bc52",
+        ],
     ),
     "tokenization": (
         "tokenization and subword units of language models",
@@ -133,8 +141,22 @@ def test_hits_carry_score_and_the_rank_each_method_gave(sample_store):
 
 @pytest.mark.parametrize(
     "query",
-    ['"unbalanced quote', 'agents AND', "NEAR(a b", "reasoning*", "title:agent", "-", "()", "a OR OR b", "^start",
-     "'single'", "col:value:more", '""', "知识图谱 AND 医疗", "x" * 500],
+    [
+        '"unbalanced quote',
+        "agents AND",
+        "NEAR(a b",
+        "reasoning*",
+        "title:agent",
+        "-",
+        "()",
+        "a OR OR b",
+        "^start",
+        "'single'",
+        "col:value:more",
+        '""',
+        "知识图谱 AND 医疗",
+        "x" * 500,
+    ],
 )
 def test_user_query_syntax_never_raises(sample_store, query):
     for mode in ("hybrid", "lexical", "vector"):
@@ -147,7 +169,7 @@ def test_user_query_syntax_never_raises(sample_store, query):
 
 
 def test_fts_query_quotes_every_word_and_keeps_balanced_phrases():
-    assert fts_query('chain of thought AND NEAR(x') == '"chain" OR "of" OR "thought" OR "AND" OR "NEAR" OR "x"'
+    assert fts_query("chain of thought AND NEAR(x") == '"chain" OR "of" OR "thought" OR "AND" OR "NEAR" OR "x"'
     assert fts_query('"chain of thought" reasoning') == '"chain of thought" OR "reasoning"'
     assert fts_query('"unbalanced') == '"unbalanced"'
     assert fts_query("  *()  ") is None
@@ -167,8 +189,10 @@ def test_filters_restrict_every_mode(tmp_path, sample_store):
         assert hits and {h.paper.topic.subarea for h in hits} == {"agents-tools"}
     assert search(sample_store, "language models", filters=Filters(source="arxiv")) == []
     keyword = sample_store.get(search(sample_store, "agent", limit=1)[0].paper.id).keywords[0]
-    assert all(keyword.lower() in [k.lower() for k in h.paper.keywords]
-               for h in search(sample_store, "models", filters=Filters(keyword=keyword.upper()), limit=50))
+    assert all(
+        keyword.lower() in [k.lower() for k in h.paper.keywords]
+        for h in search(sample_store, "models", filters=Filters(keyword=keyword.upper()), limit=50)
+    )
     assert search(sample_store, "models", filters=Filters(status="flagged")) == []
     assert len(search(sample_store, "models", filters=Filters(status="pending"), limit=5)) == 5
 
@@ -190,11 +214,15 @@ def test_date_venue_and_starred_filters(store, sample_records):
     from papersift.sources.files import paper_from_mapping
 
     for i, raw in enumerate(sample_records[:6]):
-        store.upsert(paper_from_mapping({**raw, "published": f"2025-0{i + 1}-15", "venue": "ICLR 2026" if i % 2 else "NeurIPS"}))
+        store.upsert(
+            paper_from_mapping({**raw, "published": f"2025-0{i + 1}-15", "venue": "ICLR 2026" if i % 2 else "NeurIPS"})
+        )
     embed_store(store, USEEmbedder.shared())
     ids = [p.id for p in store.iter_papers()]
     store.conn.execute("INSERT INTO curation (paper_id, starred, updated_at) VALUES (?, 1, 'now')", (ids[0],))
-    spring = search(store, "language model", limit=50, filters=Filters(date_from=date(2025, 2, 1), date_to=date(2025, 4, 30)))
+    spring = search(
+        store, "language model", limit=50, filters=Filters(date_from=date(2025, 2, 1), date_to=date(2025, 4, 30))
+    )
     assert sorted(str(h.paper.published) for h in spring) == ["2025-02-15", "2025-03-15", "2025-04-15"]
     assert {h.paper.venue for h in search(store, "model", limit=50, filters=Filters(venue="iclr"))} == {"ICLR 2026"}
     assert [h.paper.id for h in search(store, "model", limit=50, filters=Filters(starred=True))] == [ids[0]]
@@ -227,7 +255,13 @@ def test_only_new_or_changed_papers_are_embedded_again_and_the_matrix_follows(st
     # an enrichment adds the translated title and TL;DR to the embedded text
     paper = next(store.iter_papers())
     reading = Reading(**sample_records[0]["summary_zh"])
-    card = Card(title="知识引导的临床弃权", tldr=reading.problem[:200], reading=reading, keywords=["临床"], digest=reading.method)
+    card = Card(
+        title="知识引导的临床弃权",
+        tldr=reading.problem[:200],
+        reading=reading,
+        keywords=["临床"],
+        digest=reading.method,
+    )
     store.save_enrichment(Enrichment(paper_id=paper.id, lang="zh", status="ok", card=card))
     assert embed_store(store, embedder).embedded == 1
     after = load_matrix(store, embedder.name)
@@ -238,6 +272,7 @@ def test_only_new_or_changed_papers_are_embedded_again_and_the_matrix_follows(st
 
 def test_openai_compatible_embedding_server(store, sample_records):
     from support.llm_server import ScriptedServer
+
     from papersift.sources.files import paper_from_mapping
 
     for raw in sample_records[:3]:
@@ -266,7 +301,9 @@ def test_vector_mode_without_embeddings_says_what_to_run(store, sample_records):
 
 def test_cli_search_prints_json_hits_best_first(tmp_path, sample_store):
     db = str(sample_store.path)
-    result = runner.invoke(app, ["--db", db, "search", "reinforcement learning for reasoning", "--json", "--limit", "3"])
+    result = runner.invoke(
+        app, ["--db", db, "search", "reinforcement learning for reasoning", "--json", "--limit", "3"]
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     hits = out["hits"]
@@ -290,10 +327,18 @@ def test_cli_search_and_similar_say_how_many_papers_have_no_vectors_and_what_to_
     assert text.exit_code == 0
     assert "35 of 35 papers have no use-m3 vectors" in text.output and "papersift embed" in text.output
     as_json = json.loads(runner.invoke(app, ["--db", db, "search", "clinical diagnosis", "--json"]).stdout)
-    assert as_json["hits"] and as_json["vectors"]["without_vectors"] == 35 and "papersift embed" in as_json["vectors"]["notice"]
+    assert (
+        as_json["hits"]
+        and as_json["vectors"]["without_vectors"] == 35
+        and "papersift embed" in as_json["vectors"]["notice"]
+    )
     # similar works by vectors alone: with none it finds nothing, and says why
     similar_out = runner.invoke(app, ["--db", db, "similar", as_json["hits"][0]["id"]])
-    assert similar_out.exit_code == 0 and "no papers found" in similar_out.output and "papersift embed" in similar_out.output
+    assert (
+        similar_out.exit_code == 0
+        and "no papers found" in similar_out.output
+        and "papersift embed" in similar_out.output
+    )
     # words only, asked for: nothing to say
     lexical = runner.invoke(app, ["--db", db, "search", "clinical diagnosis", "--mode", "lexical", "--json"])
     assert json.loads(lexical.stdout)["vectors"] is None and "papersift embed" not in lexical.output
@@ -330,6 +375,8 @@ def test_user_topic_changes_the_subarea_filter(sample_store):
     paper = search(sample_store, "", filters=Filters(subarea="llm-pretraining"), limit=1)[0].paper
     sample_store.set_topic(paper.id, Topic(area=paper.topic.area, subarea="reasoning-cot", origin="user"))
     try:
-        assert paper.id in {h.paper.id for h in search(sample_store, "", filters=Filters(subarea="reasoning-cot"), limit=50)}
+        assert paper.id in {
+            h.paper.id for h in search(sample_store, "", filters=Filters(subarea="reasoning-cot"), limit=50)
+        }
     finally:
         sample_store.set_topic(paper.id, paper.topic)

@@ -9,6 +9,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+from web_papers import AREA, fill
 
 from papersift import curation
 from papersift.cli import app as cli
@@ -17,7 +18,6 @@ from papersift.search import embed_store
 from papersift.search.embeddings import USEEmbedder
 from papersift.store import Store
 from papersift.web import create_app
-from web_papers import AREA, fill
 
 runner = CliRunner()
 LIMIT = 50  # one page of the web's search: every ranked paper of these small stores fits in it
@@ -25,8 +25,16 @@ ITEM = re.compile(r'<div class="item[^"]*" data-id="([^"]+)"')
 
 # the web's query parameter -> the CLI's option for it (a value of True: a flag without value)
 CLI_OPTION = {
-    "area": "--area", "subarea": "--subarea", "source": "--source", "venue": "--venue", "keyword": "--keyword",
-    "date_from": "--from", "date_to": "--to", "status": "--flag", "starred": "--starred", "hidden": "--hidden",
+    "area": "--area",
+    "subarea": "--subarea",
+    "source": "--source",
+    "venue": "--venue",
+    "keyword": "--keyword",
+    "date_from": "--from",
+    "date_to": "--to",
+    "status": "--flag",
+    "starred": "--starred",
+    "hidden": "--hidden",
 }
 QUERIES = ["sparse attention", "稀疏注意力", "diffusion video generation", "智能体 工具", "long-context reasoning 量化"]
 MODES = ["auto", "hybrid", "lexical", "vector"]
@@ -99,7 +107,9 @@ def test_a_query_ranks_the_same_in_the_cli_the_page_and_the_api(db, web, query, 
         assert len(ranked) >= 5
 
 
-@pytest.mark.parametrize("query, filters", FILTERED, ids=[",".join(f"{k}={v}" for k, v in f.items()) for _, f in FILTERED])
+@pytest.mark.parametrize(
+    "query, filters", FILTERED, ids=[",".join(f"{k}={v}" for k, v in f.items()) for _, f in FILTERED]
+)
 def test_filters_narrow_the_same_papers_in_the_cli_the_page_and_the_api(db, web, query, filters):
     for mode in ("auto", "lexical"):
         ranked = ranked_everywhere(db, web, query, mode, filters)
@@ -111,7 +121,9 @@ def test_what_the_filters_let_through(db, web):
     assert ranked_everywhere(db, web, "attention", "auto", {"starred": True}) == [ids["sparse"]]
     assert ranked_everywhere(db, web, "diffusion", "auto", {"hidden": True}) == [ids["filler2"]]
     assert ranked_everywhere(db, web, "memory", "auto", {"venue": "iclr"}) == [ids["agents"]]
-    assert set(ranked_everywhere(db, web, "diffusion study", "lexical", {"source": "hf", "date_from": "2025-03-03",
-                                                                         "date_to": "2025-03-06"})) == {
-        ids["filler3"], ids["filler4"], ids["filler5"]}  # filler2 (2025-03-03) is hidden
+    assert set(
+        ranked_everywhere(
+            db, web, "diffusion study", "lexical", {"source": "hf", "date_from": "2025-03-03", "date_to": "2025-03-06"}
+        )
+    ) == {ids["filler3"], ids["filler4"], ids["filler5"]}  # filler2 (2025-03-03) is hidden
     assert ranked_everywhere(db, web, "reasoning", "auto", {"status": "flagged"}) == [ids["agents"]]

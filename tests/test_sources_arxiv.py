@@ -39,7 +39,15 @@ def client():
 
 
 def fetch(client, server, query=None, **kwargs):
-    return list(arxiv.search(client, query or arxiv.ArxivQuery(category="cs.CL"), base_url=server.url("/api/query"), page_size=2, **kwargs))
+    return list(
+        arxiv.search(
+            client,
+            query or arxiv.ArxivQuery(category="cs.CL"),
+            base_url=server.url("/api/query"),
+            page_size=2,
+            **kwargs,
+        )
+    )
 
 
 def test_pages_are_followed_until_total_results(client, server):
@@ -72,7 +80,9 @@ def test_withdrawn_papers_doi_and_journal_ref(client, server):
     assert paper.withdrawn and paper.version == 2
     assert paper.doi == "10.1234/example.5678"
     assert paper.venue == "Proc. ACL 2025, pp. 1-10"
-    assert paper.extra["links"] == [{"title": "doi", "href": "http://dx.doi.org/10.1234/Example.5678", "rel": "related"}]
+    assert paper.extra["links"] == [
+        {"title": "doi", "href": "http://dx.doi.org/10.1234/Example.5678", "rel": "related"}
+    ]
 
 
 def test_missing_fields_and_old_style_ids(client, server):
@@ -83,8 +93,14 @@ def test_missing_fields_and_old_style_ids(client, server):
 
 def test_an_empty_page_ends_the_harvest_even_without_a_total(client):
     with Loopback() as s:
-        s.route("/api/query", lambda r: fixture("arxiv_page1.xml" if r.query["start"] == "0" else "arxiv_empty.xml")
-                if r.query["start"] in ("0", "2") else Reply(b"never asked", 500))
+        s.route(
+            "/api/query",
+            lambda r: (
+                fixture("arxiv_page1.xml" if r.query["start"] == "0" else "arxiv_empty.xml")
+                if r.query["start"] in ("0", "2")
+                else Reply(b"never asked", 500)
+            ),
+        )
         # page 1 claims 3 results, the next page is empty: stop there
         assert len(fetch(client, s)) == 2
         assert len(s.requests) == 2
@@ -96,8 +112,12 @@ def test_max_limits_the_number_of_papers_and_the_page_size(client, server):
 
 
 def test_query_building():
-    q = arxiv.ArxivQuery(category="cs.CL", search="large language models", date_from=date(2025, 1, 1), date_until=date(2025, 1, 31))
-    assert q.search_query() == 'cat:cs.CL AND all:"large language models" AND submittedDate:[202501010000 TO 202501312359]'
+    q = arxiv.ArxivQuery(
+        category="cs.CL", search="large language models", date_from=date(2025, 1, 1), date_until=date(2025, 1, 31)
+    )
+    assert (
+        q.search_query() == 'cat:cs.CL AND all:"large language models" AND submittedDate:[202501010000 TO 202501312359]'
+    )
     assert arxiv.ArxivQuery(search="ti:transformer AND au:vaswani").search_query() == "ti:transformer AND au:vaswani"
     assert arxiv.ArxivQuery(ids=("2501.00001", "2501.00002v2")).params() == {"id_list": "2501.00001,2501.00002v2"}
     with pytest.raises(ValueError):
@@ -153,7 +173,9 @@ def test_cli_ingest_arxiv_through_the_loopback_server(server, tmp_path, monkeypa
     monkeypatch.setenv("PAPERSIFT_NET_ARXIV_API_URL", server.url("/api/query"))
     monkeypatch.setenv("PAPERSIFT_NET_ARXIV_DELAY", "0")
     db = tmp_path / "cli.db"
-    result = CliRunner().invoke(app, ["--db", str(db), "ingest", "arxiv", "--category", "cs.CL", "--max", "2", "--json"])
+    result = CliRunner().invoke(
+        app, ["--db", str(db), "ingest", "arxiv", "--category", "cs.CL", "--max", "2", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["new"] == 2
     shown = CliRunner().invoke(app, ["--db", str(db), "papers", "show", "2501.00001", "--json"])
@@ -177,10 +199,20 @@ def test_cli_rejects_a_query_with_nothing_to_ask(tmp_path):
 
 # --- the Atom entry parser, property-tested -----------------------------------------------
 
-text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60).map(lambda s: " ".join(s.split())).filter(bool)
-latex = st.sampled_from([r"$O(n^2)$", r"$\nabla_\theta \mathcal{L}$", r"\emph{x}", "&", "<b>", "a < b > c", "中文", "Ñúñez"])
-new_ids = st.builds(lambda y, m, n: f"{y:02d}{m:02d}.{n:05d}", st.integers(7, 99), st.integers(1, 12), st.integers(0, 99999))
-old_ids = st.builds(lambda a, n: f"{a}/{n:07d}", st.sampled_from(["hep-th", "math.AG", "cond-mat"]), st.integers(0, 9999999))
+text = (
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60)
+    .map(lambda s: " ".join(s.split()))
+    .filter(bool)
+)
+latex = st.sampled_from(
+    [r"$O(n^2)$", r"$\nabla_\theta \mathcal{L}$", r"\emph{x}", "&", "<b>", "a < b > c", "中文", "Ñúñez"]
+)
+new_ids = st.builds(
+    lambda y, m, n: f"{y:02d}{m:02d}.{n:05d}", st.integers(7, 99), st.integers(1, 12), st.integers(0, 99999)
+)
+old_ids = st.builds(
+    lambda a, n: f"{a}/{n:07d}", st.sampled_from(["hep-th", "math.AG", "cond-mat"]), st.integers(0, 9999999)
+)
 
 
 @settings(max_examples=60, deadline=None)

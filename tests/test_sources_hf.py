@@ -39,7 +39,10 @@ def test_a_day_of_papers_with_community_signals_kept(client, server):
     assert paper.source == "hf" and paper.arxiv_id == "2501.00001"
     assert paper.title == r"Sparse $\nabla$-Attention: Linear-Time Transformers with $O(n \log n)$ Memory"
     assert paper.authors == ["José Ñúñez", "王小明"] and paper.published == date(2025, 1, 6)
-    assert paper.url_abs == "https://huggingface.co/papers/2501.00001" and paper.url_code == "https://github.com/example/nabla"
+    assert (
+        paper.url_abs == "https://huggingface.co/papers/2501.00001"
+        and paper.url_code == "https://github.com/example/nabla"
+    )
     assert paper.keywords == []  # HF's ai_keywords are machine-made: kept in extra, not posing as the authors'
     extra = paper.extra
     assert extra["upvotes"] == 42 and extra["numComments"] == 3 and extra["githubStars"] == 310

@@ -44,7 +44,9 @@ def test_every_request_carries_the_descriptive_user_agent(server, sleeps):
 
 
 def test_503_with_retry_after_is_retried_after_the_time_the_server_asked_for(server, sleeps):
-    server.route("/oai", in_turn(Reply(b"busy", 503, "text/plain", {"Retry-After": "7"}), fixture("oai_no_records.xml")))
+    server.route(
+        "/oai", in_turn(Reply(b"busy", 503, "text/plain", {"Retry-After": "7"}), fixture("oai_no_records.xml"))
+    )
     page = client(sleeps).get(server.url("/oai"))
     assert page.status == 200 and b"noRecordsMatch" in page.content
     assert len(server.requests) == 2

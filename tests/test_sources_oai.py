@@ -42,7 +42,12 @@ def harvest(client, server, **kwargs):
 def test_resumption_tokens_are_followed_to_the_empty_final_token(client, server):
     items = harvest(client, server, set_spec="cs", date_from="2025-01-01")
     assert len(server.requests) == 2
-    assert server.requests[0].query == {"verb": "ListRecords", "metadataPrefix": "arXivRaw", "set": "cs", "from": "2025-01-01"}
+    assert server.requests[0].query == {
+        "verb": "ListRecords",
+        "metadataPrefix": "arXivRaw",
+        "set": "cs",
+        "from": "2025-01-01",
+    }
     assert server.requests[1].query == {"verb": "ListRecords", "resumptionToken": "7072712|1001"}
     papers = [i for i in items if isinstance(i, Paper)]
     assert [p.arxiv_id for p in papers] == ["2501.00001", "2501.00003"]
@@ -88,7 +93,10 @@ def test_no_records_match_is_an_empty_harvest_not_an_error(client):
 
 def test_a_bad_resumption_token_is_a_clear_error(client):
     with Loopback() as s:
-        s.route("/oai", lambda r: fixture("oai_bad_token.xml") if "resumptionToken" in r.query else fixture("oai_raw_page1.xml"))
+        s.route(
+            "/oai",
+            lambda r: fixture("oai_bad_token.xml") if "resumptionToken" in r.query else fixture("oai_raw_page1.xml"),
+        )
         with pytest.raises(SourceError, match=r"OAI-PMH error badResumptionToken: .*expired.*start the harvest again"):
             list(oai.list_records(client, base_url=s.url("/oai")))
 
@@ -100,7 +108,11 @@ def test_an_unknown_format_is_refused_before_asking(client, server):
 
 
 def test_a_deleted_record_marks_the_stored_paper_withdrawn(client, server, store):
-    store.upsert(Paper(source="arxiv", source_id="2501.00002", arxiv_id="2501.00002", title="A Withdrawn Study of Token Dropping"))
+    store.upsert(
+        Paper(
+            source="arxiv", source_id="2501.00002", arxiv_id="2501.00002", title="A Withdrawn Study of Token Dropping"
+        )
+    )
     report = oai.sync(store, client, base_url=server.url("/oai"))
     assert report.new == 2 and report.updated == 1 and len(report.errors) == 1
     paper = store.get(store.resolve("2501.00002"))
@@ -138,7 +150,9 @@ def test_503_with_retry_after_then_success(store):
 def test_cli_ingest_oai(server, tmp_path, monkeypatch):
     monkeypatch.setenv("PAPERSIFT_NET_ARXIV_OAI_URL", server.url("/oai"))
     monkeypatch.setenv("PAPERSIFT_NET_ARXIV_DELAY", "0")
-    result = CliRunner().invoke(app, ["--db", str(tmp_path / "o.db"), "ingest", "oai", "--set", "cs", "--from", "2025-01-01", "--json"])
+    result = CliRunner().invoke(
+        app, ["--db", str(tmp_path / "o.db"), "ingest", "oai", "--set", "cs", "--from", "2025-01-01", "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["new"] == 2 and report["invalid"] == 1 and "2501.00004" in report["errors"][0]

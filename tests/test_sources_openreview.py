@@ -20,7 +20,11 @@ VENUE = "ICLR.cc/2025/Conference"
 
 
 def by_offset(request):
-    return fixture({"0": "openreview_page1.json", "2": "openreview_page2.json"}.get(request.query["offset"], "openreview_page2.json"))
+    return fixture(
+        {"0": "openreview_page1.json", "2": "openreview_page2.json"}.get(
+            request.query["offset"], "openreview_page2.json"
+        )
+    )
 
 
 @pytest.fixture
@@ -95,7 +99,10 @@ class Venue:
     """A venue's notes served like API v2: paged by offset, newest edit first when asked."""
 
     def __init__(self, honour_sort: bool = True):
-        pages = [json.loads((FIXTURES / name).read_text())["notes"] for name in ("openreview_page1.json", "openreview_page2.json")]
+        pages = [
+            json.loads((FIXTURES / name).read_text())["notes"]
+            for name in ("openreview_page1.json", "openreview_page2.json")
+        ]
         self.notes = [note for page in pages for note in page]
         for n, note in enumerate(self.notes):
             note["tmdate"] = 1_740_000_000_000 + n  # every v2 note has one; the fixtures lack some
@@ -106,8 +113,10 @@ class Venue:
         if request.query.get("sort") == "tmdate:desc" and self.honour_sort:
             notes = sorted(notes, key=lambda note: -note["tmdate"])
         offset, limit = int(request.query["offset"]), int(request.query["limit"])
-        return Reply(json.dumps({"notes": notes[offset:offset + limit], "count": len(notes)}).encode(),
-                     content_type="application/json")
+        return Reply(
+            json.dumps({"notes": notes[offset : offset + limit], "count": len(notes)}).encode(),
+            content_type="application/json",
+        )
 
     def edit(self, note_id, **content):
         note = next(note for note in self.notes if note["id"] == note_id)
@@ -150,7 +159,9 @@ def test_a_server_that_ignores_the_sort_order_is_a_clear_error(client, store):
 
 def test_cli_ingest_openreview(server, tmp_path, monkeypatch):
     monkeypatch.setenv("PAPERSIFT_NET_OPENREVIEW_API_URL", server.url(""))
-    result = CliRunner().invoke(app, ["--db", str(tmp_path / "or.db"), "ingest", "openreview", VENUE, "--max", "1", "--json"])
+    result = CliRunner().invoke(
+        app, ["--db", str(tmp_path / "or.db"), "ingest", "openreview", VENUE, "--max", "1", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["new"] == 1
     assert server.requests[0].query["limit"] == "1"

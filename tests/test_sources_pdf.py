@@ -77,7 +77,9 @@ def test_a_pdf_without_text_is_reported(tmp_path):
 def test_attach_from_the_papers_own_pdf_link(store, english_pdf):
     with Loopback() as s, HttpClient(NetSettings()) as client:
         s.route("/pdf/2501.00001v1", Reply(english_pdf.read_bytes(), content_type="application/pdf"))
-        paper = Paper(source="arxiv", arxiv_id="2501.00001", title="Sparse attention", url_pdf=s.url("/pdf/2501.00001v1"))
+        paper = Paper(
+            source="arxiv", arxiv_id="2501.00001", title="Sparse attention", url_pdf=s.url("/pdf/2501.00001v1")
+        )
         paper_id, _ = store.upsert(paper)
         attached, chars = attach_fulltext(store, "2501.00001", client=client)
     assert attached == paper_id and chars > len(ENGLISH)
@@ -107,10 +109,14 @@ def test_cli_ingest_pdf_from_a_local_file(tmp_path, english_pdf):
     papers = tmp_path / "papers.jsonl"
     papers.write_text(json.dumps({"title": "Sparse attention", "arxiv_id": "2501.00001"}) + "\n", encoding="utf-8")
     assert CliRunner().invoke(app, ["--db", str(db), "ingest", "file", str(papers)]).exit_code == 0
-    result = CliRunner().invoke(app, ["--db", str(db), "ingest", "pdf", str(english_pdf), "--paper", "2501.00001", "--json"])
+    result = CliRunner().invoke(
+        app, ["--db", str(db), "ingest", "pdf", str(english_pdf), "--paper", "2501.00001", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["characters"] > 0
     no_paper = CliRunner().invoke(app, ["--db", str(db), "ingest", "pdf", str(english_pdf)])
     assert no_paper.exit_code == 1 and "--paper" in no_paper.output
-    missing = CliRunner().invoke(app, ["--db", str(db), "ingest", "pdf", str(tmp_path / "gone.pdf"), "--paper", "2501.00001"])
+    missing = CliRunner().invoke(
+        app, ["--db", str(db), "ingest", "pdf", str(tmp_path / "gone.pdf"), "--paper", "2501.00001"]
+    )
     assert missing.exit_code == 1 and "no such file" in missing.output

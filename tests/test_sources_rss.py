@@ -33,7 +33,9 @@ def test_arxiv_listing_feeds_give_ids_versions_and_clean_abstracts(client):
     first, second = read(client, "arxiv_rss_cs.CL.xml")
     assert (first.arxiv_id, first.version) == ("2501.00001", 1)
     assert (second.arxiv_id, second.version) == ("2501.00003", 2)
-    assert first.abstract.startswith(r"We study attention whose cost grows as $O(n^2)$")  # "arXiv:... Announce Type" removed
+    assert first.abstract.startswith(
+        r"We study attention whose cost grows as $O(n^2)$"
+    )  # "arXiv:... Announce Type" removed
     assert first.extra["announce_type"] == "new" and second.extra["announce_type"] == "replace-cross"
     assert first.authors == ["José Ñúñez", "王小明"]
     assert first.categories == ["cs.CL", "cs.LG"] and first.published == date(2025, 1, 7)
@@ -48,7 +50,10 @@ def test_any_atom_feed(client):
     assert entry.title == "Why Ränking Matters: A Note on $k$-NN Retrieval"
     assert entry.abstract == "We revisit $k$-NN retrieval and find recall@10 of 0.93."  # HTML stripped, LaTeX kept
     assert entry.authors == ["Marie Curie", "Pierre Curie"] and entry.categories == ["retrieval"]
-    assert entry.url_abs == "https://lab.example.org/posts/ranking" and entry.url_pdf == "https://lab.example.org/papers/ranking.pdf"
+    assert (
+        entry.url_abs == "https://lab.example.org/posts/ranking"
+        and entry.url_pdf == "https://lab.example.org/papers/ranking.pdf"
+    )
     assert entry.published == date(2025, 1, 4) and entry.updated == date(2025, 1, 5)
     assert isinstance(empty, RecordError) and "entry 2" in empty.where
 
@@ -72,7 +77,9 @@ def test_an_unchanged_feed_costs_one_304(client, store):
     def conditional(request):
         if request.headers.get("if-none-match") == '"v1"':
             return Reply(b"", 304)
-        return fixture("arxiv_rss_cs.CL.xml", headers={"ETag": '"v1"', "Last-Modified": "Tue, 07 Jan 2025 05:30:00 GMT"})
+        return fixture(
+            "arxiv_rss_cs.CL.xml", headers={"ETag": '"v1"', "Last-Modified": "Tue, 07 Jan 2025 05:30:00 GMT"}
+        )
 
     with Loopback() as s:
         s.route("/feed", conditional)

@@ -11,9 +11,15 @@ from papersift.store import MIGRATIONS, Store, StoreError
 
 
 def arxiv(version=1, **kw):
-    base = dict(source="arxiv", source_id="2505.09388", arxiv_id="2505.09388", version=version,
-                title="Qwen3 Technical Report", authors=["An Yang", "Baosong Yang"],
-                abstract="We present Qwen3, ranging from 0.6 to 235 billion parameters.")
+    base = dict(
+        source="arxiv",
+        source_id="2505.09388",
+        arxiv_id="2505.09388",
+        version=version,
+        title="Qwen3 Technical Report",
+        authors=["An Yang", "Baosong Yang"],
+        abstract="We present Qwen3, ranging from 0.6 to 235 billion parameters.",
+    )
     return Paper(**{**base, **kw})
 
 
@@ -32,8 +38,15 @@ def test_importing_the_same_record_twice_changes_nothing(store):
 
 def test_the_same_paper_from_two_sources_merges_and_keeps_both_records(store):
     pid, _ = store.upsert(arxiv())
-    hf = Paper(source="hf", source_id="2505.09388", arxiv_id="2505.09388", title="Qwen3 Technical Report",
-               abstract="We present Qwen3.", keywords=["LLM", "MoE"], extra={"upvotes": 120})
+    hf = Paper(
+        source="hf",
+        source_id="2505.09388",
+        arxiv_id="2505.09388",
+        title="Qwen3 Technical Report",
+        abstract="We present Qwen3.",
+        keywords=["LLM", "MoE"],
+        extra={"upvotes": 120},
+    )
     assert store.upsert(hf) == (pid, "updated")
     paper = store.get(pid)
     assert paper.keywords == ["LLM", "MoE"]
@@ -44,9 +57,15 @@ def test_the_same_paper_from_two_sources_merges_and_keeps_both_records(store):
 
 
 def test_same_normalised_title_and_first_author_merge_but_other_authors_do_not(store):
-    a, _ = store.upsert(Paper(source="rss", source_id="x1", title="Attention Is All You Need!", authors=["Ashish Vaswani"]))
-    b, _ = store.upsert(Paper(source="bibtex", source_id="vaswani17", title="attention is all you need", authors=["Vaswani, Ashish"]))
-    c, _ = store.upsert(Paper(source="rss", source_id="x2", title="Attention Is All You Need", authors=["Someone Else"]))
+    a, _ = store.upsert(
+        Paper(source="rss", source_id="x1", title="Attention Is All You Need!", authors=["Ashish Vaswani"])
+    )
+    b, _ = store.upsert(
+        Paper(source="bibtex", source_id="vaswani17", title="attention is all you need", authors=["Vaswani, Ashish"])
+    )
+    c, _ = store.upsert(
+        Paper(source="rss", source_id="x2", title="Attention Is All You Need", authors=["Someone Else"])
+    )
     assert a == b != c
 
 
@@ -140,9 +159,13 @@ def test_facet_rows_follow_inserts_updates_and_topic_corrections(store):
         return store.conn.execute("SELECT n FROM change_counters WHERE part = 'papers'").fetchone()[0]
 
     before = changes()
-    pid, _ = store.upsert(arxiv(keywords=["MoE"], published="2025-05-14", topic=Topic(area="llm", subarea="llm-pretraining")))
+    pid, _ = store.upsert(
+        arxiv(keywords=["MoE"], published="2025-05-14", topic=Topic(area="llm", subarea="llm-pretraining"))
+    )
     assert facets() == [("llm", "llm-pretraining", "arxiv", "2025-05-14")] and keywords() == ["MoE"]
-    store.upsert(Paper(source="hf", source_id="2505.09388", arxiv_id="2505.09388", title="Qwen3", keywords=["thinking budget"]))
+    store.upsert(
+        Paper(source="hf", source_id="2505.09388", arxiv_id="2505.09388", title="Qwen3", keywords=["thinking budget"])
+    )
     assert keywords() == ["MoE", "thinking budget"]
     store.set_topic(pid, Topic(area="llm", subarea="reasoning-cot", origin="user"))
     assert facets()[0][:2] == ("llm", "reasoning-cot")
@@ -158,7 +181,13 @@ def test_a_stored_enrichment_carries_when_it_was_made(store):
     from papersift.models import READING_FIELDS, Card, Enrichment, Reading
 
     pid, _ = store.upsert(arxiv())
-    card = Card(title="Qwen3 技术报告", tldr="一句话", reading=Reading(**{f: "内容" for f in READING_FIELDS}), keywords=["MoE"], digest="段落")
+    card = Card(
+        title="Qwen3 技术报告",
+        tldr="一句话",
+        reading=Reading(**{f: "内容" for f in READING_FIELDS}),
+        keywords=["MoE"],
+        digest="段落",
+    )
     store.save_enrichment(Enrichment(paper_id=pid, lang="zh", status="ok", card=card))
     saved = store.enrichment(pid, "zh")
     stamp = store.conn.execute("SELECT created_at FROM enrichments").fetchone()[0]
@@ -190,12 +219,18 @@ def _contents(store: Store) -> dict:
         "records": q("SELECT key, paper_id, data FROM records ORDER BY key").fetchall(),
         "keys": q("SELECT key, paper_id FROM paper_keys ORDER BY key").fetchall(),
         "versions": q("SELECT paper_id, record_key, version, data FROM paper_versions ORDER BY 1, 2, 3, 4").fetchall(),
-        "facets": q("SELECT p.id, f.area, f.subarea, f.source, f.venue, f.published FROM paper_facets f "
-                    "JOIN papers p ON p.rowid = f.rowid ORDER BY p.id").fetchall(),
-        "keywords": q("SELECT p.id, k.keyword, k.origin FROM paper_keywords k JOIN papers p ON p.rowid = k.paper_rowid "
-                      "ORDER BY 1, 2, 3").fetchall(),
-        "fts": q("SELECT p.id, f.title, f.abstract, f.keywords, f.translated FROM papers_fts f "
-                 "JOIN papers p ON p.rowid = f.rowid ORDER BY p.id").fetchall(),
+        "facets": q(
+            "SELECT p.id, f.area, f.subarea, f.source, f.venue, f.published FROM paper_facets f "
+            "JOIN papers p ON p.rowid = f.rowid ORDER BY p.id"
+        ).fetchall(),
+        "keywords": q(
+            "SELECT p.id, k.keyword, k.origin FROM paper_keywords k JOIN papers p ON p.rowid = k.paper_rowid "
+            "ORDER BY 1, 2, 3"
+        ).fetchall(),
+        "fts": q(
+            "SELECT p.id, f.title, f.abstract, f.keywords, f.translated FROM papers_fts f "
+            "JOIN papers p ON p.rowid = f.rowid ORDER BY p.id"
+        ).fetchall(),
     }
 
 
@@ -216,10 +251,22 @@ def test_a_batch_upsert_stores_what_upserting_one_by_one_stores(tmp_path_factory
 
 
 def test_a_batch_of_new_papers_is_searchable_and_faceted(store):
-    papers = [Paper(source="file", source_id=str(i), title=f"Paper {i} on sparse attention", keywords=["MoE"],
-                    abstract="An abstract.", topic=Topic(area="llm", subarea="efficiency-compression")) for i in range(3)]
+    papers = [
+        Paper(
+            source="file",
+            source_id=str(i),
+            title=f"Paper {i} on sparse attention",
+            keywords=["MoE"],
+            abstract="An abstract.",
+            topic=Topic(area="llm", subarea="efficiency-compression"),
+        )
+        for i in range(3)
+    ]
     assert [status for _, status in store.upsert_batch(papers)] == ["new"] * 3
     assert store.conn.execute("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'sparse'").fetchone()[0] == 3
-    assert store.conn.execute("SELECT count(*) FROM paper_facets WHERE subarea = 'efficiency-compression'").fetchone()[0] == 3
+    assert (
+        store.conn.execute("SELECT count(*) FROM paper_facets WHERE subarea = 'efficiency-compression'").fetchone()[0]
+        == 3
+    )
     assert store.conn.execute("SELECT count(*) FROM paper_keywords WHERE keyword = 'MoE'").fetchone()[0] == 3
     assert store.get(store.upsert_batch(papers)[0][0]).title == "Paper 0 on sparse attention"

@@ -16,12 +16,12 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+from web_papers import AREA, fill
 
 from papersift.config import load_settings
 from papersift.models import Enrichment, Paper, Topic
 from papersift.store import Store
 from papersift.web import create_app
-from web_papers import AREA, fill
 
 BASE = "http://127.0.0.1"
 
@@ -88,7 +88,10 @@ def test_facets_count_the_matching_papers(client):
     everything = api(client, "/api/papers")
     assert everything["total"] == 12
     assert facet(everything, "subarea") == {
-        "multimodal-foundation": 8, "agents-tools": 2, "reasoning-cot": 1, "efficiency-compression": 1,
+        "multimodal-foundation": 8,
+        "agents-tools": 2,
+        "reasoning-cot": 1,
+        "efficiency-compression": 1,
     }
     assert facet(everything, "source") == {"hf": 8, "arxiv": 2, "openreview": 1, "rss": 1}
     assert facet(everything, "venue") == {"ICLR 2025": 1}
@@ -109,14 +112,22 @@ def test_facets_count_the_matching_papers(client):
 def test_an_area_given_by_its_label_or_its_key_is_one_facet_value(db):
     path, _ = db
     with Store(path) as store:  # the shared catalog's form: the area's label, not its key
-        store.upsert(Paper(source="file", source_id="labelled", abstract="Chain-of-thought distillation.",
-                           topic=Topic(area="基础/前沿模型 (含LLM)", subarea="reasoning-cot")))
+        store.upsert(
+            Paper(
+                source="file",
+                source_id="labelled",
+                abstract="Chain-of-thought distillation.",
+                topic=Topic(area="基础/前沿模型 (含LLM)", subarea="reasoning-cot"),
+            )
+        )
     with TestClient(create_app(load_settings(db=path)), base_url=BASE) as client:
         assert facet(api(client, "/api/papers"), "area") == {AREA: 13}
 
 
 def test_filters_combine(client, ids):
-    assert titles(api(client, "/api/papers?source=arxiv&month=2025-05")) == ["Sparse attention for long-context reasoning"]
+    assert titles(api(client, "/api/papers?source=arxiv&month=2025-05")) == [
+        "Sparse attention for long-context reasoning"
+    ]
     assert titles(api(client, "/api/papers?keyword=quantization")) == ["Two-bit quantization of large language models"]
     assert titles(api(client, "/api/papers?venue=ICLR%202025")) == ["Tool-using agents that plan with memory"]
     assert titles(api(client, "/api/papers?status=flagged")) == ["Tool-using agents that plan with memory"]
@@ -131,9 +142,17 @@ def test_the_catalog_follows_changes_made_elsewhere(client, db, ids):
     """Another process (ingest, enrich, a classifier) writes to the same file while the app runs."""
     assert api(client, "/api/papers")["total"] == 12
     with Store(db[0]) as store:
-        store.upsert(Paper(source="arxiv", source_id="2506.00003", title="A brand new paper on agents",
-                           abstract="Fresh.", keywords=["agents"], published=date(2025, 6, 1),
-                           topic=Topic(area=AREA, subarea="agents-tools")))
+        store.upsert(
+            Paper(
+                source="arxiv",
+                source_id="2506.00003",
+                title="A brand new paper on agents",
+                abstract="Fresh.",
+                keywords=["agents"],
+                published=date(2025, 6, 1),
+                topic=Topic(area=AREA, subarea="agents-tools"),
+            )
+        )
         store.set_topic(ids["quant"], Topic(area=AREA, subarea="llm-pretraining", origin="model"))
         store.save_enrichment(Enrichment(paper_id=ids["quant"], lang="zh", status="failed", reasons=["timeout"]))
     after = api(client, "/api/papers")
@@ -148,7 +167,7 @@ def test_a_large_catalog_reloads_in_the_background(db, ids):
     """Above ``sync_below`` papers, new papers show up after a reload that no request waits for."""
     from papersift import curation
     from papersift.search import Filters
-    from papersift.search.catalog import Catalog
+    from papersift.search.selection import Catalog
 
     catalog = Catalog("zh", sync_below=0)
     with Store(db[0]) as store:
@@ -218,7 +237,9 @@ def test_search_says_how_many_papers_it_finds_by_words_only_and_what_to_run(db, 
 
         with Store(db[0]) as store:
             embed_store(store, get_embedder(settings))
-            store.upsert(Paper(source="rss", source_id="late", title="A paper that arrived after embed", abstract="Late."))
+            store.upsert(
+                Paper(source="rss", source_id="late", title="A paper that arrived after embed", abstract="Late.")
+            )
         late = api(client, "/api/search?q=sparse+attention")
         assert late["mode"] == "hybrid" and late["vectors"]["without_vectors"] == 1
         assert f"1 / {len(ids) + 1} 篇论文还没有" in client.get("/search", params={"q": "sparse"}).text
@@ -226,7 +247,11 @@ def test_search_says_how_many_papers_it_finds_by_words_only_and_what_to_run(db, 
         with Store(db[0]) as store:
             embed_store(store, get_embedder(settings))
         assert api(client, "/api/search?q=sparse+attention")["vectors"] == {
-            "model": "use-m3", "papers": len(ids) + 1, "without_vectors": 0, "notice": None}
+            "model": "use-m3",
+            "papers": len(ids) + 1,
+            "without_vectors": 0,
+            "notice": None,
+        }
         assert "papersift embed" not in client.get("/search", params={"q": "sparse"}).text
 
 
@@ -251,19 +276,32 @@ def test_a_papers_deepdive_is_linked_from_its_page_and_shown(client, db, ids):
 
     assert client.get(f"/papers/{ids['sparse']}/deepdive").status_code == 404
     assert "/deepdive" not in client.get(f"/papers/{ids['sparse']}").text
-    section = {"number": 1, "title": "背景与目标",
-               "subsections": [{"heading": "动机", "paragraphs": ["要点 <b>一</b>"], "bullets": []}]}
-    dive = DeepDive(paper_id=ids["sparse"], lang="zh", title="Sparse attention for long-context reasoning",
-                    source_id="arXiv:2505.00001", link="https://arxiv.org/abs/2505.00001",
-                    headline="稀疏注意力 深度解析：长上下文推理", lead="一段导语。", sections=[section],
-                    closing={"title": "总结与展望", "paragraphs": ["总结。"], "future_directions": ["方向。"]},
-                    status="ok", length=1600, mode="whole", calls=1)
+    section = {
+        "number": 1,
+        "title": "背景与目标",
+        "subsections": [{"heading": "动机", "paragraphs": ["要点 <b>一</b>"], "bullets": []}],
+    }
+    dive = DeepDive(
+        paper_id=ids["sparse"],
+        lang="zh",
+        title="Sparse attention for long-context reasoning",
+        source_id="arXiv:2505.00001",
+        link="https://arxiv.org/abs/2505.00001",
+        headline="稀疏注意力 深度解析：长上下文推理",
+        lead="一段导语。",
+        sections=[section],
+        closing={"title": "总结与展望", "paragraphs": ["总结。"], "future_directions": ["方向。"]},
+        status="ok",
+        length=1600,
+        mode="whole",
+        calls=1,
+    )
     with Store(db[0]) as store:
         store.save_deepdive(ids["sparse"], "zh", dive.model_dump_json())
     assert f'href="/papers/{ids["sparse"]}/deepdive"' in client.get(f"/papers/{ids['sparse']}").text
     page = client.get("/papers/2505.00001/deepdive")  # by any of the paper's ids
     assert page.status_code == 200
-    assert "<h1 class=\"tex\">稀疏注意力 深度解析：长上下文推理</h1>" in page.text
+    assert '<h1 class="tex">稀疏注意力 深度解析：长上下文推理</h1>' in page.text
     assert "要点 &lt;b&gt;一&lt;/b&gt;" in page.text  # the model's text stays text
     assert f'href="/papers/{ids["sparse"]}"' in page.text
 
@@ -288,8 +326,12 @@ def test_rising_keywords_compare_the_last_30_days_with_the_30_before(tmp_path):
     from papersift.web.insights import rising_keywords
 
     with Store(tmp_path / "rising.db") as store:
-        for i, (day, keyword) in enumerate([(date(2025, 6, 30), "agents")] * 4 + [(date(2025, 5, 20), "agents")]
-                                           + [(date(2025, 6, 10), "rlhf")] * 3 + [(date(2025, 5, 15), "rlhf")] * 3):
+        for i, (day, keyword) in enumerate(
+            [(date(2025, 6, 30), "agents")] * 4
+            + [(date(2025, 5, 20), "agents")]
+            + [(date(2025, 6, 10), "rlhf")] * 3
+            + [(date(2025, 5, 15), "rlhf")] * 3
+        ):
             store.upsert(Paper(source="rss", source_id=str(i), title=f"Paper {i}", keywords=[keyword], published=day))
         rising = rising_keywords(store, "zh", date(2025, 6, 30))
     assert [(k.keyword, k.recent, k.before) for k in rising] == [("agents", 4, 1), ("rlhf", 3, 3)]
@@ -333,7 +375,12 @@ def test_curation_needs_a_same_origin_post_with_the_csrf_token(client, ids):
     response = client.post(url, json={"starred": True, "note": "  read this first "}, headers=csrf(client))
     assert response.status_code == 200
     assert response.json() | {"updated_at": None} == {
-        "paper_id": ids["quant"], "starred": True, "hidden": False, "read": False, "note": "read this first", "updated_at": None,
+        "paper_id": ids["quant"],
+        "starred": True,
+        "hidden": False,
+        "read": False,
+        "note": "read this first",
+        "updated_at": None,
     }
     assert client.post(url, json={"read": True}, headers=csrf(client)).json()["starred"] is True  # others kept
     assert titles(api(client, "/api/papers?starred=true")) == ["Two-bit quantization of large language models"]
@@ -346,8 +393,12 @@ def test_the_forms_work_without_javascript(client, ids):
     url = f"/papers/{ids['agents']}/curation"
     refused = client.post(url, data={"hidden": "true", "next": "/"}, headers={"Origin": BASE})
     assert refused.status_code == 403
-    done = client.post(url, data={"hidden": "true", "next": "/?page=1", "csrf_token": token},
-                       headers={"Referer": f"{BASE}/"}, follow_redirects=False)
+    done = client.post(
+        url,
+        data={"hidden": "true", "next": "/?page=1", "csrf_token": token},
+        headers={"Referer": f"{BASE}/"},
+        follow_redirects=False,
+    )
     assert done.status_code == 303 and done.headers["location"] == "/?page=1"
     # a hidden paper leaves the catalog and its facet counts, and is found under "hidden"
     catalog = api(client, "/api/papers")
@@ -355,8 +406,12 @@ def test_the_forms_work_without_javascript(client, ids):
     assert facet(catalog, "subarea")["agents-tools"] == 1
     assert titles(api(client, "/api/papers?hidden=true")) == ["Tool-using agents that plan with memory"]
     # the redirect target must be on this site
-    away = client.post(url, data={"hidden": "false", "next": "//evil.example/", "csrf_token": token},
-                       headers={"Origin": BASE}, follow_redirects=False)
+    away = client.post(
+        url,
+        data={"hidden": "false", "next": "//evil.example/", "csrf_token": token},
+        headers={"Origin": BASE},
+        follow_redirects=False,
+    )
     assert away.headers["location"] == "/"
 
 
@@ -370,7 +425,12 @@ def test_the_curation_library_keeps_what_it_is_not_told_to_change(db, ids):
         curation.mark_read(store, ids["sparse"])
         curation.star(store, ids["sparse"], on=False)
         marks = curation.get(store, ids["sparse"])
-        assert (marks.starred, marks.read, marks.hidden, marks.note) == (False, True, False, "compare with FlashAttention")
+        assert (marks.starred, marks.read, marks.hidden, marks.note) == (
+            False,
+            True,
+            False,
+            "compare with FlashAttention",
+        )
         assert curation.set_note(store, ids["sparse"], "   ").note is None  # a blank note clears it
         assert set(curation.get_many(store, [ids["sparse"], ids["quant"]])) == {ids["sparse"]}
         with pytest.raises(KeyError):
@@ -414,8 +474,16 @@ def test_export_the_current_selection(client):
 
 def test_openapi_describes_the_json_api(client):
     schema = api(client, "/openapi.json")
-    for path in ("/api/papers", "/api/papers/{paper_id}", "/api/search", "/api/papers/{paper_id}/similar",
-                 "/api/papers/{paper_id}/curation", "/api/papers/{paper_id}/topic", "/api/stats", "/api/export"):
+    for path in (
+        "/api/papers",
+        "/api/papers/{paper_id}",
+        "/api/search",
+        "/api/papers/{paper_id}/similar",
+        "/api/papers/{paper_id}/curation",
+        "/api/papers/{paper_id}/topic",
+        "/api/stats",
+        "/api/export",
+    ):
         assert path in schema["paths"], path
     params = {p["name"] for p in schema["paths"]["/api/papers"]["get"]["parameters"]}
     assert {"subarea", "keyword", "month", "starred", "page"} <= params

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 from playwright import sync_api
+from publications import build_store
+from serving import served
+from web_papers import fill
 
 from papersift.config import load_settings
+from papersift.publish import catalog, digest, site
+from papersift.publish.render import inline_assets
 from papersift.store import Store
 from papersift.web import create_app
-
-from serving import served
-
-from web_papers import fill
 
 pytestmark = pytest.mark.browser
 
@@ -123,7 +124,9 @@ def test_star_and_hide_with_the_buttons(page, server):
     with page.expect_response(lambda r: r.url.endswith("/curation")):
         first.locator('button[data-flag="hidden"]').click()
     # the page's script marks the card once the answer is in: wait for it, don't race it
-    page.wait_for_function("id => document.querySelector(`.item[data-id='${id}']`).classList.contains('is-hidden')", arg=paper_id)
+    page.wait_for_function(
+        "id => document.querySelector(`.item[data-id='${id}']`).classList.contains('is-hidden')", arg=paper_id
+    )
     page.reload()
     assert paper_id not in page.locator(".item").evaluate_all("els => els.map(e => e.dataset.id)")
 
@@ -166,3 +169,44 @@ def test_stats_charts_and_the_phone_layout(page, browser, server):
         small.screenshot(path=str(ARTIFACTS / "catalog-phone.png"))
     finally:
         phone.close()
+
+
+# --- the static publications, opened from files -------------------------------------------------
+
+
+def test_injected_html_shows_as_text_and_math_renders_in_the_static_pages(browser, tmp_path):
+    store, ids = build_store(tmp_path / "fixed.db")
+    site.build_site(store, tmp_path / "site", "zh")
+    single = tmp_path / "catalog-single.html"
+    single.write_text(catalog.to_html(catalog.build_catalog(store, "zh"), inline=inline_assets()), encoding="utf-8")
+    day = tmp_path / "digest-all.html"
+    day.write_text(
+        digest.to_html(digest.build_digest(store, "zh", everything=True), inline=inline_assets()), encoding="utf-8"
+    )
+    out = tmp_path / "site"
+    pages = [
+        single,
+        day,
+        out / "index.html",
+        out / "catalog.html",
+        out / "digest/2025-05-21.html",
+        out / f"papers/{ids['xss']}.html",
+    ]
+    page = browser.new_page()
+    try:
+        for path in pages:
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            assert page.evaluate("window.__xss") is None, f"{path.name}: injected script ran"
+            assert page.locator("img").count() == 0, f"{path.name}: injected <img> became an element"
+            assert page.locator("a[href^='javascript:']").count() == 0, f"{path.name}: a javascript: link"
+            if path.name not in ("index.html",):
+                page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+                text = page.inner_text("main")
+                assert "<script>window.__xss" in text, f"{path.name}: the title is not shown as text"
+            if path.name in ("catalog-single.html", "catalog.html", "digest-all.html"):
+                # LaTeX typeset by the vendored KaTeX: no network, no CDN
+                expected = 1 if "digest" in path.name else 2  # a digest shows the title, not the abstract
+                assert page.locator(".katex").count() >= expected, f"{path.name}: math not rendered"
+    finally:
+        page.close()

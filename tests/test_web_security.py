@@ -21,12 +21,11 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
+from web_papers import fill
 
 from papersift.config import load_settings
 from papersift.store import Store
 from papersift.web import create_app
-
-from web_papers import fill
 
 BASE = "http://127.0.0.1"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -54,8 +53,12 @@ def route_entries(app) -> list[tuple[object, str]]:
 
 def routes(app) -> list[tuple[str, str]]:
     """(method, path template) of every route, mounts left out."""
-    return [(method, path) for route, path in route_entries(app) if not isinstance(route, Mount)
-            for method in sorted(getattr(route, "methods", None) or ())]
+    return [
+        (method, path)
+        for route, path in route_entries(app)
+        if not isinstance(route, Mount)
+        for method in sorted(getattr(route, "methods", None) or ())
+    ]
 
 
 def mounts(app) -> list[str]:
@@ -91,8 +94,14 @@ def fingerprint(path) -> str:
 
 def send(client: TestClient, method: str, template: str, ids: dict, headers: dict) -> int:
     kind, body = CHANGES[(method, template)]
-    payload = {"json": body} if kind == "json" else {"data": {**body, **({"csrf_token": headers.pop("csrf_token")} if "csrf_token" in headers else {})}}
-    return client.request(method, url_for(template, ids), headers=headers, follow_redirects=False, **payload).status_code
+    payload = (
+        {"json": body}
+        if kind == "json"
+        else {"data": {**body, **({"csrf_token": headers.pop("csrf_token")} if "csrf_token" in headers else {})}}
+    )
+    return client.request(
+        method, url_for(template, ids), headers=headers, follow_redirects=False, **payload
+    ).status_code
 
 
 @pytest.fixture
@@ -151,13 +160,22 @@ def test_with_a_token_configured_no_route_answers_without_it(db, method, templat
     app = create_app(load_settings(db=db[0], web_token=TOKEN))
     with TestClient(app, base_url="http://papers.example.org", client=OUTSIDE) as outsider:
         url = url_for(template, db[1])
-        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"X-Papersift-Token": TOKEN[:-1] + "!"},
-                        {"Cookie": "papersift_token=" + "z" * len(TOKEN)}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token-0123456789"},
+            {"X-Papersift-Token": TOKEN[:-1] + "!"},
+            {"Cookie": "papersift_token=" + "z" * len(TOKEN)},
+        ):
             response = outsider.request(method, url, headers=headers, follow_redirects=False)
             assert response.status_code == 401, (method, template, headers, response.status_code)
         if method in STATE_CHANGING:  # ?token= lets a browser in with a GET, never with a change
             assert outsider.request(method, f"{url}?token={TOKEN}", follow_redirects=False).status_code == 401
-        assert outsider.request(method, url, headers={"Authorization": f"Bearer {TOKEN}"}, follow_redirects=False).status_code != 401
+        assert (
+            outsider.request(
+                method, url, headers={"Authorization": f"Bearer {TOKEN}"}, follow_redirects=False
+            ).status_code
+            != 401
+        )
 
 
 @pytest.mark.parametrize("method, template", ALL_ROUTES)
@@ -171,13 +189,24 @@ def test_without_a_token_only_this_machine_is_served(db, method, template):
         assert refused.status_code == 403 and (method == "HEAD" or "serves only this machine" in refused.text)
     with TestClient(app, base_url=BASE, client=("127.0.0.1", 40000)) as local:  # (a change still needs its CSRF token)
         answered = local.request(method, url, follow_redirects=False)
-        assert answered.status_code not in (403, 421) if method not in STATE_CHANGING else "serves only this machine" not in answered.text
+        assert (
+            answered.status_code not in (403, 421)
+            if method not in STATE_CHANGING
+            else "serves only this machine" not in answered.text
+        )
 
 
 TRAVERSALS = [
-    "{mount}/../../store.py", "{mount}/..%2f..%2fstore.py", "{mount}/%2e%2e/%2e%2e/store.py", "{mount}/%2e%2e%2f%2e%2e%2fstore.py",
-    "{mount}/....//....//store.py", "{mount}/..\\..\\store.py", "{mount}/%252e%252e/%252e%252e/store.py",
-    "{mount}//etc/passwd", "{mount}/%2fetc%2fpasswd", "{mount}/../../../../../../../../etc/passwd",
+    "{mount}/../../store.py",
+    "{mount}/..%2f..%2fstore.py",
+    "{mount}/%2e%2e/%2e%2e/store.py",
+    "{mount}/%2e%2e%2f%2e%2e%2fstore.py",
+    "{mount}/....//....//store.py",
+    "{mount}/..\\..\\store.py",
+    "{mount}/%252e%252e/%252e%252e/store.py",
+    "{mount}//etc/passwd",
+    "{mount}/%2fetc%2fpasswd",
+    "{mount}/../../../../../../../../etc/passwd",
 ]
 
 
@@ -203,5 +232,7 @@ def test_the_export_names_its_file_itself_and_takes_no_path(browser):
     for fmt in ("../../etc/passwd", "json/../../x", "bibtex\r\nSet-Cookie: a=b", "csv%00"):
         assert browser.get("/api/export", params={"format": fmt}).status_code == 422
     for fmt, ext in (("bibtex", "bib"), ("markdown", "md"), ("json", "json"), ("jsonl", "jsonl"), ("csv", "csv")):
-        disposition = browser.get("/api/export", params={"format": fmt, "q": "../../etc/passwd"}).headers["content-disposition"]
+        disposition = browser.get("/api/export", params={"format": fmt, "q": "../../etc/passwd"}).headers[
+            "content-disposition"
+        ]
         assert re.fullmatch(rf'attachment; filename="papersift-\d{{8}}\.{ext}"', disposition), disposition

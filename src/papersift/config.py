@@ -144,7 +144,11 @@ def unknown_key(data: dict[str, Any], model: type[BaseModel], where: str = "") -
         field = model.model_fields.get(key)
         if field is None:
             close = difflib.get_close_matches(key, list(model.model_fields), n=1)
-            hint = f"; did you mean '{where}{close[0]}'?" if close else f"; the keys there are {', '.join(model.model_fields)}"
+            hint = (
+                f"; did you mean '{where}{close[0]}'?"
+                if close
+                else f"; the keys there are {', '.join(model.model_fields)}"
+            )
             return f"unknown key '{where}{key}'{hint}"
         inner = field.annotation
         if isinstance(value, dict) and isinstance(inner, type) and issubclass(inner, BaseModel):
@@ -182,7 +186,9 @@ class Settings(BaseSettings):
         return path.expanduser() if path is not None else None  # "~/papers/papersift.db" as the README writes it
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         return (init_settings, env_settings, _TomlSource(settings_cls))
 
 

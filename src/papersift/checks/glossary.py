@@ -91,7 +91,7 @@ def _read(path: Path) -> dict[str, dict[str, str]]:
         raise GlossaryError(f"{path}: invalid TOML: {exc}") from exc
     for lang, table in data.items():
         if not isinstance(table, dict):
-            raise GlossaryError(f"{path}: [{lang}] must be a table of \"English term\" = \"translation\"")
+            raise GlossaryError(f'{path}: [{lang}] must be a table of "English term" = "translation"')
         for english, translation in table.items():
             if not isinstance(translation, str):
                 raise GlossaryError(f"{path}: [{lang}] {english!r}: the translation must be a string")

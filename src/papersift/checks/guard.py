@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ..llm.prompts import environment
+from ..llm.templates import environment
 from ..models import READING_FIELDS, Card
 from ..text import has_cjk
 from . import numbers
@@ -85,7 +85,11 @@ class GuardResult(BaseModel):
     @property
     def message(self) -> str:
         """What to tell the model when asking it again (``prompts/guard_reask.jinja``); empty when ok."""
-        return environment().get_template("guard_reask.jinja").render(reasons=self.reasons).strip() if self.violations else ""
+        return (
+            environment().get_template("guard_reask.jinja").render(reasons=self.reasons).strip()
+            if self.violations
+            else ""
+        )
 
 
 # --- the source, read once --------------------------------------------------------------------
@@ -155,7 +159,7 @@ class SourceIndex:
             at = self.squashed.find(w)
             while at >= 0:
                 end = at + len(w)
-                plural_s = self.squashed[end:end + 1] == "s" and end + 1 in self.ends
+                plural_s = self.squashed[end : end + 1] == "s" and end + 1 in self.ends
                 whole = at in self.starts and (end in self.ends or plural_s)
                 if whole and (not shouting or any(c.isupper() for c in self.cased[at:end])):
                     return True
@@ -197,12 +201,12 @@ class SourceIndex:
             word = words[k]
             if word[0] == letters[i] and gives(k, acronym[i].isupper()):
                 n = 1  # the word's initial, then the small letters that continue it
-                while i + n < len(letters) and acronym[i + n].islower() and word[n:n + 1] == letters[i + n]:
+                while i + n < len(letters) and acronym[i + n].islower() and word[n : n + 1] == letters[i + n]:
                     n += 1
                 if any(go(i + m, k + 1) for m in range(n, 0, -1)):
                     return True
             # An acronym inside the expansion spells itself: RLVR from "RL with verifiable rewards".
-            if self.acronyms[k] and acronym[i:i + len(word)].isupper() and letters.startswith(word, i):
+            if self.acronyms[k] and acronym[i : i + len(word)].isupper() and letters.startswith(word, i):
                 if go(i + len(word), k + 1):
                     return True
             return i > 0 and word in _STOP_WORDS and go(i, k + 1)
@@ -278,16 +282,20 @@ def name_candidates(text: str, *, plain_words: bool) -> Iterator[NameCandidate]:
 
 def _phrase_around(text: str, tokens: list[numbers.Token], i: int) -> str:
     """The run of capitalised words joined by spaces or hyphens that holds tokens[i]."""
+
     def joined(a: int, b: int) -> bool:
-        return tokens[b].text[0].isupper() and tokens[a].text[0].isupper() and bool(
-            _JOINED.fullmatch(text[tokens[a].end:tokens[b].start]))
+        return (
+            tokens[b].text[0].isupper()
+            and tokens[a].text[0].isupper()
+            and bool(_JOINED.fullmatch(text[tokens[a].end : tokens[b].start]))
+        )
 
     lo = hi = i
     while lo > 0 and joined(lo - 1, lo):
         lo -= 1
     while hi + 1 < len(tokens) and joined(hi, hi + 1):
         hi += 1
-    return " ".join(t.text for t in tokens[lo:hi + 1])
+    return " ".join(t.text for t in tokens[lo : hi + 1])
 
 
 def _name_grounded(candidate: NameCandidate, source: SourceIndex, plain_words: bool) -> bool:
@@ -296,7 +304,11 @@ def _name_grounded(candidate: NameCandidate, source: SourceIndex, plain_words: b
         return True
     parts = [p for p in re.split(r"[-_]", word) if p]
     # A compound of grounded names and ordinary words: Transformer-PSM, LLM-based, RL-train.
-    if len(parts) > 1 and not any(c.isdigit() for c in word) and all(_part_grounded(p, source, plain_words) for p in parts):
+    if (
+        len(parts) > 1
+        and not any(c.isdigit() for c in word)
+        and all(_part_grounded(p, source, plain_words) for p in parts)
+    ):
         return True
     if " " in candidate.phrase:  # a word of "Support Retention Ratio" where the source says SRR
         initials = "".join(w[0] for w in re.split(r"[ \-]", candidate.phrase) if w)
@@ -314,7 +326,7 @@ def _part_grounded(part: str, source: SourceIndex, plain_words: bool) -> bool:
 
 
 def _context(text: str, start: int, end: int) -> str:
-    return " ".join(text[max(0, start - _CONTEXT_CHARS):end + _CONTEXT_CHARS].split())
+    return " ".join(text[max(0, start - _CONTEXT_CHARS) : end + _CONTEXT_CHARS].split())
 
 
 def _fmt(value: float) -> str:
@@ -328,23 +340,40 @@ def check_text(text: str, source: SourceIndex, field: str, *, plain_words: bool)
     for m in _URL.finditer(norm):
         url = m[0].rstrip(".")
         if url not in source.urls and not any(u.startswith(url) or url.startswith(u) for u in source.urls):
-            violations.append(Violation(kind="name", value=url, context=_context(norm, *m.span()),
-                                        reason="this link is not in the source", field=field))
+            violations.append(
+                Violation(
+                    kind="name",
+                    value=url,
+                    context=_context(norm, *m.span()),
+                    reason="this link is not in the source",
+                    field=field,
+                )
+            )
     body = numbers.mask(norm, (m.span() for m in _URL.finditer(norm)))
     for q in numbers.quantities(body, "claim", normalised=True):
         if q.exempt or numbers.is_grounded(q, source.numbers):
             continue
         shown = ", ".join(_fmt(v) for v in sorted(q.values))
-        reason = "no such number in the source" if q.multiplier is None else f"means {shown}, which the source does not give"
-        violations.append(Violation(kind="number", value=q.text, context=_context(norm, q.start, q.end),
-                                    reason=reason, field=field))
+        reason = (
+            "no such number in the source" if q.multiplier is None else f"means {shown}, which the source does not give"
+        )
+        violations.append(
+            Violation(kind="number", value=q.text, context=_context(norm, q.start, q.end), reason=reason, field=field)
+        )
     seen: set[str] = set()
     for cand in name_candidates(body, plain_words=plain_words):
         if cand.text in seen or _name_grounded(cand, source, plain_words):
             continue
         seen.add(cand.text)
-        violations.append(Violation(kind="name", value=cand.text, context=_context(norm, cand.start, cand.end),
-                                    reason="this name is not in the source", field=field))
+        violations.append(
+            Violation(
+                kind="name",
+                value=cand.text,
+                context=_context(norm, cand.start, cand.end),
+                reason="this name is not in the source",
+                field=field,
+            )
+        )
     return violations
 
 

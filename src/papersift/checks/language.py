@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from ..llm.prompts import environment
+from ..llm.templates import environment
 from ..models import READING_FIELDS, Card
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -64,22 +64,67 @@ class Language:
 LANGUAGES: dict[str, Language] = {
     lang.code: lang
     for lang in (
-        Language("zh", "Simplified Chinese", "简体中文", ("han",), (55, 70),
-                 "混合专家（Mixture-of-Experts, MoE）", "Qwen3 技术报告"),
-        Language("en", "English", "English", ("latin",), (25, 40),
-                 "Mixture-of-Experts (MoE)", "Qwen3 Technical Report"),
-        Language("ja", "Japanese", "日本語", ("han", "kana"), (60, 90),
-                 "混合エキスパート（Mixture-of-Experts, MoE）", "Qwen3 技術レポート", needs_kana=True),
-        Language("ko", "Korean", "한국어", ("hangul",), (60, 90),
-                 "전문가 혼합(Mixture-of-Experts, MoE)", "Qwen3 기술 보고서"),
-        Language("fr", "French", "français", ("latin",), (25, 40),
-                 "mélange d'experts (Mixture-of-Experts, MoE)", "Rapport technique de Qwen3"),
-        Language("de", "German", "Deutsch", ("latin",), (25, 40),
-                 "Expertenmischung (Mixture-of-Experts, MoE)", "Technischer Bericht zu Qwen3"),
-        Language("es", "Spanish", "español", ("latin",), (25, 40),
-                 "mezcla de expertos (Mixture-of-Experts, MoE)", "Informe técnico de Qwen3"),
-        Language("ru", "Russian", "русский", ("cyrillic",), (25, 40),
-                 "смесь экспертов (Mixture-of-Experts, MoE)", "Технический отчёт Qwen3"),
+        Language(
+            "zh",
+            "Simplified Chinese",
+            "简体中文",
+            ("han",),
+            (55, 70),
+            "混合专家（Mixture-of-Experts, MoE）",
+            "Qwen3 技术报告",
+        ),
+        Language(
+            "en", "English", "English", ("latin",), (25, 40), "Mixture-of-Experts (MoE)", "Qwen3 Technical Report"
+        ),
+        Language(
+            "ja",
+            "Japanese",
+            "日本語",
+            ("han", "kana"),
+            (60, 90),
+            "混合エキスパート（Mixture-of-Experts, MoE）",
+            "Qwen3 技術レポート",
+            needs_kana=True,
+        ),
+        Language(
+            "ko", "Korean", "한국어", ("hangul",), (60, 90), "전문가 혼합(Mixture-of-Experts, MoE)", "Qwen3 기술 보고서"
+        ),
+        Language(
+            "fr",
+            "French",
+            "français",
+            ("latin",),
+            (25, 40),
+            "mélange d'experts (Mixture-of-Experts, MoE)",
+            "Rapport technique de Qwen3",
+        ),
+        Language(
+            "de",
+            "German",
+            "Deutsch",
+            ("latin",),
+            (25, 40),
+            "Expertenmischung (Mixture-of-Experts, MoE)",
+            "Technischer Bericht zu Qwen3",
+        ),
+        Language(
+            "es",
+            "Spanish",
+            "español",
+            ("latin",),
+            (25, 40),
+            "mezcla de expertos (Mixture-of-Experts, MoE)",
+            "Informe técnico de Qwen3",
+        ),
+        Language(
+            "ru",
+            "Russian",
+            "русский",
+            ("cyrillic",),
+            (25, 40),
+            "смесь экспертов (Mixture-of-Experts, MoE)",
+            "Технический отчёт Qwen3",
+        ),
     )
 }
 
@@ -90,8 +135,15 @@ def language(code: str) -> Language:
     known = LANGUAGES.get(code.lower()) or LANGUAGES.get(code.lower().split("-")[0])
     if known:
         return known
-    return Language(code, code, code, (), (25, 40),
-                    "a translated term (Mixture-of-Experts, MoE)", "Qwen3 Technical Report, translated")
+    return Language(
+        code,
+        code,
+        code,
+        (),
+        (25, 40),
+        "a translated term (Mixture-of-Experts, MoE)",
+        "Qwen3 Technical Report, translated",
+    )
 
 
 def _units(text: str) -> dict[str, int]:
@@ -149,9 +201,17 @@ def check_card_language(card: Card, code: str) -> LanguageCheck:
         what = ", ".join(f"{name} ({field_share:.0%} {lang.name})" for name, field_share in wrong.items())
         return LanguageCheck(ok=False, share=share, wrong_fields=list(wrong), message=_reask(lang, what))
     if share < MIN_SHARE:
-        return LanguageCheck(ok=False, share=share, wrong_fields=list(fields),
-                             message=_reask(lang, f"the card as a whole ({share:.0%} {lang.name})"))
+        return LanguageCheck(
+            ok=False,
+            share=share,
+            wrong_fields=list(fields),
+            message=_reask(lang, f"the card as a whole ({share:.0%} {lang.name})"),
+        )
     if lang.needs_kana and _han_without_kana(list(fields.values())):
-        return LanguageCheck(ok=False, share=share, wrong_fields=list(fields),
-                             message=_reask(lang, "Han characters without kana are Chinese, not Japanese"))
+        return LanguageCheck(
+            ok=False,
+            share=share,
+            wrong_fields=list(fields),
+            message=_reask(lang, "Han characters without kana are Chinese, not Japanese"),
+        )
     return LanguageCheck(ok=True, share=share, wrong_fields=[])

@@ -31,10 +31,10 @@ Role = Literal["source", "claim"]
 EXEMPTIONS = {
     "ordinal": "an ordinal or list marker (第3, 第一, 1st, '1.' or '(2)' opening an item)",
     "small-word": "one, two or three written as a word (一种, 两阶段, 三个方面, two-stage): ordinary phrasing, or a count"
-                  " of things the source enumerates ('first … second …', '(i) … (iii)') rather than states",
+    " of things the source enumerates ('first … second …', '(i) … (iii)') rather than states",
     "reciprocal": "the 1 of a fraction 1/N, which restates N (降至原来的 1/14.5 for a 14.5× reduction)",
     "enumerated": "a count of the items listed right before it (MTIL、X-TAIL、VLCL和ConStruct-VL四个基准): the"
-                  " items themselves are checked",
+    " items themselves are checked",
     "vague": "a vague quantity (数十亿, 几百, 上千, 成千): it asserts no exact number",
     "dimension": "a dimensionality term (2D, 3D, 4D): a name of a kind of data, not a quantity",
 }
@@ -43,13 +43,44 @@ EXEMPTIONS = {
 
 # --- normalisation ----------------------------------------------------------------------------------
 
-_SUPERSCRIPTS = str.maketrans({"⁰": "^0", "¹": "^1", "²": "^2", "³": "^3", "⁴": "^4", "⁵": "^5",
-                               "⁶": "^6", "⁷": "^7", "⁸": "^8", "⁹": "^9", "⁻": "^-"})
-_LATEX_SYMBOLS = {"times": "×", "%": "%", "sim": "~", "approx": "≈", "cdot": "·", "geq": "≥", "leq": "≤",
-                  "ge": "≥", "le": "≤", "_": "_", "&": "&", ",": "", "!": "", ";": " ", ":": " ", " ": " "}
+_SUPERSCRIPTS = str.maketrans(
+    {
+        "⁰": "^0",
+        "¹": "^1",
+        "²": "^2",
+        "³": "^3",
+        "⁴": "^4",
+        "⁵": "^5",
+        "⁶": "^6",
+        "⁷": "^7",
+        "⁸": "^8",
+        "⁹": "^9",
+        "⁻": "^-",
+    }
+)
+_LATEX_SYMBOLS = {
+    "times": "×",
+    "%": "%",
+    "sim": "~",
+    "approx": "≈",
+    "cdot": "·",
+    "geq": "≥",
+    "leq": "≤",
+    "ge": "≥",
+    "le": "≤",
+    "_": "_",
+    "&": "&",
+    ",": "",
+    "!": "",
+    ";": " ",
+    ":": " ",
+    " ": " ",
+}
 # Font and wrapper commands vanish with their braces; other commands keep their word (\pi -> pi).
-_LATEX_DROPPED = frozenset("mathrm mathbf mathcal mathit mathsf mathbb mathtt boldsymbol operatorname text textbf textit "
-                           "texttt textsc textrm textsf textord emph url href left right".split())
+_LATEX_DROPPED = frozenset(
+    "mathrm mathbf mathcal mathit mathsf mathbb mathtt boldsymbol operatorname text textbf textit "
+    "texttt textsc textrm textsf textord emph url href left right".split()
+)
 _LATEX_COMMAND = re.compile(r"\\([A-Za-z]+|[%_&,!;: ])")
 # JSON read "\texttt" as a tab and "exttt", "\frac" as a form feed and "rac": put the backslash back.
 _LOST_BACKSLASH = re.compile(
@@ -137,18 +168,84 @@ def latin_tokens(text: str, *, with_digits: bool = False) -> Iterator[Token]:
 
 # --- number words --------------------------------------------------------------------------------
 
-_EN_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-             "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-_EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_EN_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_EN_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 EN_WORDS = {w: i for i, w in enumerate(_EN_UNITS)} | _EN_TENS | {"hundred": 100, "dozen": 12}
 # Words a source uses for a quantity without a numeral; only ever read in the source, never demanded.
-_SOURCE_ONLY_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
-                      "twice": 2, "double": 2, "doubles": 2, "doubled": 2, "doubling": 2, "dual": 2, "both": 2,
-                      "pair": 2, "pairs": 2, "half": 0.5, "halves": 0.5, "halved": 0.5, "halving": 0.5,
-                      "triple": 3, "tripled": 3, "triples": 3, "quadruple": 4, "quarter": 0.25,
-                      "hundreds": 100, "thousands": 1e3, "millions": 1e6, "billions": 1e9, "trillions": 1e12}
+_SOURCE_ONLY_WORDS = {
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "trillion": 1e12,
+    "twice": 2,
+    "double": 2,
+    "doubles": 2,
+    "doubled": 2,
+    "doubling": 2,
+    "dual": 2,
+    "both": 2,
+    "pair": 2,
+    "pairs": 2,
+    "half": 0.5,
+    "halves": 0.5,
+    "halved": 0.5,
+    "halving": 0.5,
+    "triple": 3,
+    "tripled": 3,
+    "triples": 3,
+    "quadruple": 4,
+    "quarter": 0.25,
+    "hundreds": 100,
+    "thousands": 1e3,
+    "millions": 1e6,
+    "billions": 1e9,
+    "trillions": 1e12,
+}
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_BIG_UNITS = {"万": 10**4, "亿": 10**8}
 _CN_CHARS = "".join(_CN_DIGITS) + "".join(_CN_SMALL_UNITS) + "".join(_CN_BIG_UNITS)
@@ -184,14 +281,69 @@ def parse_chinese_numeral(text: str) -> int | None:
 
 # --- the quantity grammar -----------------------------------------------------------------------
 
-_CN_MULTIPLIERS = {"万亿": 1e12, "千亿": 1e11, "百亿": 1e10, "十亿": 1e9, "亿": 1e8, "千万": 1e7, "百万": 1e6,
-                   "十万": 1e5, "万": 1e4, "千": 1e3, "百": 1e2}
+_CN_MULTIPLIERS = {
+    "万亿": 1e12,
+    "千亿": 1e11,
+    "百亿": 1e10,
+    "十亿": 1e9,
+    "亿": 1e8,
+    "千万": 1e7,
+    "百万": 1e6,
+    "十万": 1e5,
+    "万": 1e4,
+    "千": 1e3,
+    "百": 1e2,
+}
 _EN_MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "hundred": 1e2}
 _LETTER_MULTIPLIERS = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "bn": 1e9}
 # Classifiers after a Chinese numeral: only with one is 三 a count (三个, 三种) rather than part of a word (三维, 统一).
-_CN_CLASSIFIERS = ("个", "种", "项", "类", "倍", "步", "层", "阶段", "轮", "次", "组", "部分", "位", "名", "款", "大",
-                   "条", "篇", "份", "套", "家", "所", "张", "节", "章", "小时", "天", "周", "月", "年", "秒", "分钟",
-                   "点", "路", "级", "块", "维度", "样本", "模型", "数据集", "基准", "任务", "语言", "领域", "方面")
+_CN_CLASSIFIERS = (
+    "个",
+    "种",
+    "项",
+    "类",
+    "倍",
+    "步",
+    "层",
+    "阶段",
+    "轮",
+    "次",
+    "组",
+    "部分",
+    "位",
+    "名",
+    "款",
+    "大",
+    "条",
+    "篇",
+    "份",
+    "套",
+    "家",
+    "所",
+    "张",
+    "节",
+    "章",
+    "小时",
+    "天",
+    "周",
+    "月",
+    "年",
+    "秒",
+    "分钟",
+    "点",
+    "路",
+    "级",
+    "块",
+    "维度",
+    "样本",
+    "模型",
+    "数据集",
+    "基准",
+    "任务",
+    "语言",
+    "领域",
+    "方面",
+)
 
 _DIGITS = r"(?<![\d.])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 # Every alternative starts with a plain character class, which lets the regex engine skip ahead fast;
@@ -282,8 +434,13 @@ def _core_quantity(text: str, m: re.Match, role: Role) -> Quantity | None:
     word = m["word"].lower()
     unit = _HYPHENATED_UNIT.match(text, m.end())
     if word in _EN_TENS and unit and unit[1].lower() in _EN_UNITS[1:10]:  # twenty-five
-        return Quantity(text[m.start():unit.end()], m.start(), unit.end(), float(_EN_TENS[word] + EN_WORDS[unit[1].lower()]),
-                        written="word")
+        return Quantity(
+            text[m.start() : unit.end()],
+            m.start(),
+            unit.end(),
+            float(_EN_TENS[word] + EN_WORDS[unit[1].lower()]),
+            written="word",
+        )
     value = _word_value(word, role)
     return None if value is None else Quantity(m[0], m.start(), m.end(), value, written="word")
 
@@ -314,11 +471,11 @@ def _apply_tail(text: str, q: Quantity) -> None:
     q.percent = unit.startswith(("%", "percent", "个百分点", "百分点", "pp"))
     q.points = unit.startswith(("percentage point", "个百分点", "百分点", "pp"))
     q.end = tail.end()
-    q.text = text[q.start:q.end].strip()
+    q.text = text[q.start : q.end].strip()
 
 
 def _exemption(text: str, q: Quantity) -> str | None:
-    before = text[max(0, q.start - 2):q.start]
+    before = text[max(0, q.start - 2) : q.start]
     if before.endswith("第"):
         return "ordinal"
     if q.written == "chinese" and before.endswith(_VAGUE_BEFORE):
@@ -327,11 +484,16 @@ def _exemption(text: str, q: Quantity) -> str | None:
         return "small-word"
     if q.written == "digits" and q.base == 1 and _FRACTION_BAR.match(text, q.core_end):
         return "reciprocal"
-    if (q.multiplier is None and not q.percent and 2 <= q.base <= 20 and text.startswith(_COUNT_WORDS, q.end)
-            and q.base == _items_before(text, q.start)):
+    if (
+        q.multiplier is None
+        and not q.percent
+        and 2 <= q.base <= 20
+        and text.startswith(_COUNT_WORDS, q.end)
+        and q.base == _items_before(text, q.start)
+    ):
         return "enumerated"
     if q.written == "digits" and q.multiplier is None and not q.percent and q.base <= 20 and q.base == int(q.base):
-        preceding = text[:q.start].rstrip()
+        preceding = text[: q.start].rstrip()
         # Chinese ends sentences with 。, so "数据 2. 模型" is a list, while English "by 5. Then" is not.
         opener = not preceding or preceding[-1] in _ITEM_OPENERS or has_cjk(preceding[-1])
         if opener and _ITEM_MARKER_AFTER.match(text, q.core_end):
@@ -367,7 +529,7 @@ def _link_ranges(text: str, quantities: list[Quantity], role: Role) -> None:
     for left, right in zip(reversed(quantities[:-1]), reversed(quantities[1:])):
         if left.multiplier is not None or right.multiplier is None or left.written == "chinese":
             continue
-        gap = text[left.end:right.start]
+        gap = text[left.end : right.start]
         if _RANGE_SEP.fullmatch(gap):
             strict = True
         elif _LIST_SEP.fullmatch(gap):
@@ -379,8 +541,12 @@ def _link_ranges(text: str, quantities: list[Quantity], role: Role) -> None:
         both = {value_key(left.base), value_key(left.value())}
         left.values = {value_key(left.value())} if strict and role == "claim" else both
     for left, right in zip(quantities, quantities[1:]):  # 10-20%: the lower bound is a percentage too
-        if (right.percent and not left.percent and left.multiplier is None
-                and _RANGE_SEP.fullmatch(text[left.end:right.start])):
+        if (
+            right.percent
+            and not left.percent
+            and left.multiplier is None
+            and _RANGE_SEP.fullmatch(text[left.end : right.start])
+        ):
             left.percent, left.points = True, right.points
 
 
@@ -403,7 +569,9 @@ def quantities(text: str, role: Role, *, normalised: bool = False) -> list[Quant
         value = parse_chinese_numeral(raw) if raw[0] in _CN_CHARS else float(raw.replace(",", ""))
         if value is not None:
             written = "chinese" if raw[0] in _CN_CHARS else "digits"
-            found.append(Quantity(m[0], m.start(), m.end(), float(value), core_end=m.end(), percent=True, written=written))
+            found.append(
+                Quantity(m[0], m.start(), m.end(), float(value), core_end=m.end(), percent=True, written=written)
+            )
     masked = mask(masked, ((q.start, q.end) for q in found))
     last_end = 0
     for m in _CORE.finditer(masked):
@@ -484,8 +652,13 @@ def _rounds_a_source_value(q: Quantity, source: SourceNumbers) -> bool:
     if digits is None:
         return False
     sig = _significant_digits(digits[0])
-    return any(value_key(float(f"{s:.{sig}g}")) == v and abs(s - v) <= _ROUNDING_TOLERANCE * s
-               and (q.approx == "about" or s >= v) for s in source.values for v in q.values)
+    return any(
+        value_key(float(f"{s:.{sig}g}")) == v
+        and abs(s - v) <= _ROUNDING_TOLERANCE * s
+        and (q.approx == "about" or s >= v)
+        for s in source.values
+        for v in q.values
+    )
 
 
 def is_grounded(q: Quantity, source: SourceNumbers) -> bool:

@@ -46,7 +46,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from ..llm.prompts import environment
+from ..llm.templates import environment
 from ..models import READING_FIELDS, Card, Paper
 from .glossary import Glossary
 from .guard import has_name_shape, is_generic
@@ -64,7 +64,9 @@ CLOSERS = "\"'”’」』）)]】"
 
 Rule = Literal["repeated", "truncated", "length", "digest_short", "foreign_words", "title_name", "glossary"]
 _PARENTHESISED = re.compile(r"（[^（）]*）|\([^()]*\)")
-_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9À-ÖØ-öø-ɏ.\-_])[A-Za-zÀ-ÖØ-öø-ɏ][A-Za-zÀ-ÖØ-öø-ɏ'\-]*")  # not the "o-mini" of GPT-4o-mini
+_LATIN_WORD = re.compile(
+    r"(?<![A-Za-z0-9À-ÖØ-öø-ɏ.\-_])[A-Za-zÀ-ÖØ-öø-ɏ][A-Za-zÀ-ÖØ-öø-ɏ'\-]*"
+)  # not the "o-mini" of GPT-4o-mini
 _LINK_AT_END = re.compile(r"https?://\S+$")
 _TITLE_LEAD = re.compile(r"^\s*([A-Z][\w.+\-]*)\s*[:：]")
 _TITLE_WORD = re.compile(r"[A-Za-z][\w.+]*(?:-[\w.+]+)*")
@@ -96,7 +98,9 @@ class QualityResult(BaseModel):
         """What to tell the model when asking again (``prompts/quality_reask.jinja``); empty when ok."""
         if self.ok:
             return ""
-        return environment().get_template("quality_reask.jinja").render(issues=[i.describe() for i in self.issues]).strip()
+        return (
+            environment().get_template("quality_reask.jinja").render(issues=[i.describe() for i in self.issues]).strip()
+        )
 
 
 # --- measures ---------------------------------------------------------------------------------------
@@ -114,9 +118,9 @@ def unit_name(lang: Language) -> str:
 def ngrams(text: str, lang: Language, n: int = NGRAM) -> set[tuple[str, ...] | str]:
     if lang.counts_characters:
         squeezed = re.sub(r"\s+", "", text.casefold())
-        return {squeezed[i:i + n] for i in range(len(squeezed) - n + 1)}
+        return {squeezed[i : i + n] for i in range(len(squeezed) - n + 1)}
     words = re.findall(r"\w+", text.casefold())
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def containment(a: str, b: str, lang: Language) -> float:
@@ -156,8 +160,11 @@ def foreign_words(text: str, lang: Language) -> list[str]:
     if "latin" in lang.scripts or not lang.scripts:
         return []
     prose = _PARENTHESISED.sub(" ", NOT_PROSE.sub(" ", text))
-    return [w for w in _LATIN_WORD.findall(prose)
-            if w.islower() and len(w) >= 3 and not is_generic(w) and not has_name_shape(w)]
+    return [
+        w
+        for w in _LATIN_WORD.findall(prose)
+        if w.islower() and len(w) >= 3 and not is_generic(w) and not has_name_shape(w)
+    ]
 
 
 def latin_word_share(text: str, lang: Language) -> float:
@@ -191,8 +198,11 @@ def _squeezed(text: str) -> str:
 
 def card_texts(card: Card) -> dict[str, str]:
     """The card's prose by field name: tldr, reading.<field> for the six, digest."""
-    return {"tldr": card.tldr, **{f"reading.{name}": getattr(card.reading, name) for name in READING_FIELDS},
-            "digest": card.digest}
+    return {
+        "tldr": card.tldr,
+        **{f"reading.{name}": getattr(card.reading, name) for name in READING_FIELDS},
+        "digest": card.digest,
+    }
 
 
 def _reading_fields(texts: dict[str, str]) -> dict[str, str]:
@@ -202,15 +212,23 @@ def _reading_fields(texts: dict[str, str]) -> dict[str, str]:
 def check_repeats(texts: dict[str, str], lang: Language) -> list[QualityIssue]:
     """Reading fields repeating each other or the TL;DR (the digest renders them all: not compared)."""
     fields = {name: text for name, text in texts.items() if name != "digest"}
-    return [QualityIssue(rule="repeated", field=b,
-                         detail=f"repeats {a} ({score:.0%} of the shorter one's wording is in the other); "
-                                f"make each field say something of its own")
-            for a, b, score in repeated_pairs(fields, lang)]
+    return [
+        QualityIssue(
+            rule="repeated",
+            field=b,
+            detail=f"repeats {a} ({score:.0%} of the shorter one's wording is in the other); "
+            f"make each field say something of its own",
+        )
+        for a, b, score in repeated_pairs(fields, lang)
+    ]
 
 
 def check_endings(texts: dict[str, str]) -> list[QualityIssue]:
-    return [QualityIssue(rule="truncated", field=name, detail="stops mid-sentence; finish the sentence")
-            for name, text in texts.items() if is_truncated(text)]
+    return [
+        QualityIssue(rule="truncated", field=name, detail="stops mid-sentence; finish the sentence")
+        for name, text in texts.items()
+        if is_truncated(text)
+    ]
 
 
 def check_lengths(texts: dict[str, str], lang: Language) -> list[QualityIssue]:
@@ -220,8 +238,13 @@ def check_lengths(texts: dict[str, str], lang: Language) -> list[QualityIssue]:
     for name, text in _reading_fields(texts).items():
         n = length(text, lang)
         if not low <= n <= high:
-            issues.append(QualityIssue(rule="length", field=name,
-                                       detail=f"is {n} {unit_name(lang)} long; write one or two sentences of about {target}"))
+            issues.append(
+                QualityIssue(
+                    rule="length",
+                    field=name,
+                    detail=f"is {n} {unit_name(lang)} long; write one or two sentences of about {target}",
+                )
+            )
     return issues
 
 
@@ -230,9 +253,14 @@ def check_foreign_words(texts: dict[str, str], lang: Language) -> list[QualityIs
     for name, text in texts.items():
         words = foreign_words(text, lang)
         if len(words) > MAX_FOREIGN_WORDS:
-            issues.append(QualityIssue(rule="foreign_words", field=name,
-                                       detail=f"has English words inside {lang.name} sentences ({', '.join(words)}); "
-                                              f"translate them, keeping English only for names and in parentheses after a term"))
+            issues.append(
+                QualityIssue(
+                    rule="foreign_words",
+                    field=name,
+                    detail=f"has English words inside {lang.name} sentences ({', '.join(words)}); "
+                    f"translate them, keeping English only for names and in parentheses after a term",
+                )
+            )
     return issues
 
 
@@ -240,8 +268,12 @@ def check_texts(texts: dict[str, str], lang_code: str) -> list[QualityIssue]:
     """The rules that read the prose alone (repeats, endings, lengths, foreign words): what a
     reference reading, which has no digest or title, can be measured on."""
     lang = language(lang_code)
-    return [*check_repeats(texts, lang), *check_endings(texts), *check_lengths(texts, lang),
-            *check_foreign_words(texts, lang)]
+    return [
+        *check_repeats(texts, lang),
+        *check_endings(texts),
+        *check_lengths(texts, lang),
+        *check_foreign_words(texts, lang),
+    ]
 
 
 def check_digest(card: Card, abstract: str, lang: Language) -> list[QualityIssue]:
@@ -252,33 +284,50 @@ def check_digest(card: Card, abstract: str, lang: Language) -> list[QualityIssue
     n = length(card.digest, lang)
     if n >= DIGEST_MIN_SHARE * expected:
         return []
-    return [QualityIssue(rule="digest_short", field="digest",
-                         detail=f"is {n} {unit_name(lang)} for an abstract of {source_words} words (expected about "
-                                f"{expected:.0f}); render the whole abstract: the problem, the method and its "
-                                f"components, every result with its numbers")]
+    return [
+        QualityIssue(
+            rule="digest_short",
+            field="digest",
+            detail=f"is {n} {unit_name(lang)} for an abstract of {source_words} words (expected about "
+            f"{expected:.0f}); render the whole abstract: the problem, the method and its "
+            f"components, every result with its numbers",
+        )
+    ]
 
 
 def check_title(card: Card, title: str | None) -> list[QualityIssue]:
     if not title:
         return []
     kept = _squeezed(card.title)
-    return [QualityIssue(rule="title_name", field="title",
-                         detail=f'drops the paper\'s name "{name}"; keep "{name}" exactly as the English title writes it')
-            for name in title_names(title) if _squeezed(name) not in kept]
+    return [
+        QualityIssue(
+            rule="title_name",
+            field="title",
+            detail=f'drops the paper\'s name "{name}"; keep "{name}" exactly as the English title writes it',
+        )
+        for name in title_names(title)
+        if _squeezed(name) not in kept
+    ]
 
 
 def check_glossary(card: Card, source: str, glossary: Glossary | None) -> list[QualityIssue]:
     if glossary is None:
         return []
     text = " ".join([card.title, *card_texts(card).values()])
-    return [QualityIssue(rule="glossary", field="card",
-                         detail=f'the paper uses "{term.english}" and the card never writes the glossary\'s '
-                                f'translation "{term.translation}"; write it as {term.translation}')
-            for term in glossary.missing(source, text)]
+    return [
+        QualityIssue(
+            rule="glossary",
+            field="card",
+            detail=f'the paper uses "{term.english}" and the card never writes the glossary\'s '
+            f'translation "{term.translation}"; write it as {term.translation}',
+        )
+        for term in glossary.missing(source, text)
+    ]
 
 
-def check_card(card: Card, paper: Paper, lang_code: str, *, source: str | None = None,
-               glossary: Glossary | None = None) -> QualityResult:
+def check_card(
+    card: Card, paper: Paper, lang_code: str, *, source: str | None = None, glossary: Glossary | None = None
+) -> QualityResult:
     """Every rule of the gate on one card of one paper; ``source`` is the text the glossary
     check reads (default: title and abstract)."""
     lang = language(lang_code)

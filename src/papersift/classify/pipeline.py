@@ -22,9 +22,9 @@ from ..config import cache_dir
 from ..models import Paper, Topic
 from ..search.embeddings import Embedder, embed_store, paper_text, vectors_for
 from ..store import Store
+from ..taxonomy import Taxonomy
 from . import supervised
 from .supervised import SEED, Example, SubareaClassifier, TrainingError
-from ..taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from .zeroshot import ZeroShotClassifier
@@ -57,7 +57,8 @@ def unlabelled_papers(store: Store) -> list[Paper]:
     """Papers no source or user has labelled (model-assigned ones are classified again)."""
     corrections = store.user_corrections()
     return [
-        p for p in store.iter_papers()
+        p
+        for p in store.iter_papers()
         if p.id not in corrections and not (p.topic and p.topic.origin in HUMAN_ORIGINS and p.topic.subarea)
     ]
 
@@ -66,7 +67,9 @@ def abstract_key(paper: Paper) -> str:
     return hashlib.sha256(" ".join((paper.abstract or paper.title or "").split()).encode()).hexdigest()
 
 
-def examples_for(store: Store | None, papers: Sequence[Paper], embedder: Embedder, labels: Sequence[str | None] | None = None) -> list[Example]:
+def examples_for(
+    store: Store | None, papers: Sequence[Paper], embedder: Embedder, labels: Sequence[str | None] | None = None
+) -> list[Example]:
     """Classifier inputs: stored vectors where the store has them, the rest embedded now (not stored)."""
     labels = labels or [None] * len(papers)
     stored = vectors_for(store, [p.id for p in papers if p.id], embedder.name) if store is not None else {}
@@ -115,8 +118,13 @@ class ClassifyReport:
     model: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"classified": self.classified, "assigned": self.assigned, "methods": self.methods,
-                "errors": self.errors, "model": self.model}
+        return {
+            "classified": self.classified,
+            "assigned": self.assigned,
+            "methods": self.methods,
+            "errors": self.errors,
+            "model": self.model,
+        }
 
 
 RELIABILITY_SAMPLE = 40  # labelled papers the LLM also files in combined mode, to learn how often it is right
@@ -134,7 +142,9 @@ def reliability(votes: Sequence[tuple[str, float] | Exception], labels: Sequence
     return (sum(said == label for said, label in answered) + 1) / (len(answered) + 2)
 
 
-def combine(supervised_proba: np.ndarray, classes: list[str], llm: Prediction | None, trust: float) -> tuple[str, float]:
+def combine(
+    supervised_proba: np.ndarray, classes: list[str], llm: Prediction | None, trust: float
+) -> tuple[str, float]:
     """The supervised probabilities times the likelihood of the LLM's answer, which names the true
     sub-area with probability ``trust`` (its measured :func:`reliability`) and any other alike.
 
@@ -151,7 +161,9 @@ def combine(supervised_proba: np.ndarray, classes: list[str], llm: Prediction | 
     return classes[best], float(proba[best])
 
 
-def llm_votes(zero_shot: ZeroShotClassifier, papers: list[Paper], sample: list[tuple[Paper, str]]) -> tuple[list, float]:
+def llm_votes(
+    zero_shot: ZeroShotClassifier, papers: list[Paper], sample: list[tuple[Paper, str]]
+) -> tuple[list, float]:
     """The LLM's answer for each paper (or its error), and its reliability on ``sample``: one batch of calls."""
     votes = zero_shot.classify_all([*papers, *(paper for paper, _ in sample)])
     return votes[: len(papers)], reliability(votes[len(papers) :], [label for _, label in sample])
@@ -169,7 +181,10 @@ def save_prediction(store: Store, taxonomy: Taxonomy, prediction: Prediction, *,
             return False
         if prediction.paper_id in store.user_corrections():
             return False
-        store.set_topic(prediction.paper_id, Topic(area=area, subarea=prediction.subarea, origin="model", confidence=prediction.confidence))
+        store.set_topic(
+            prediction.paper_id,
+            Topic(area=area, subarea=prediction.subarea, origin="model", confidence=prediction.confidence),
+        )
     return True
 
 
@@ -193,8 +208,9 @@ def classify_store(
     """
     if method in ("llm", "combined") and zero_shot is None:
         raise TrainingError(f"method {method!r} needs an LLM")
-    report = ClassifyReport(methods={"supervised": ["supervised"], "llm": ["llm"],
-                                     "combined": ["supervised", "llm", "combined"]}[method])
+    report = ClassifyReport(
+        methods={"supervised": ["supervised"], "llm": ["llm"], "combined": ["supervised", "llm", "combined"]}[method]
+    )
     papers = unlabelled_papers(store)
     supervised_proba: dict[str, np.ndarray] = {}
     classifier = None
@@ -202,8 +218,12 @@ def classify_store(
         embed_store(store, embedder)
         examples = training if training is not None else training_examples(store, embedder)
         classifier = trained_classifier(examples, embedder, retrain=retrain)
-        report.model = {"bases": "+".join(classifier.bases), "n_train": classifier.n_train,
-                        "hash": classifier.training_hash, "selection": classifier.selection}
+        report.model = {
+            "bases": "+".join(classifier.bases),
+            "n_train": classifier.n_train,
+            "hash": classifier.training_hash,
+            "selection": classifier.selection,
+        }
         for start in range(0, len(papers), 256):
             batch = papers[start : start + 256]
             for paper, proba in zip(batch, classifier.predict_proba(examples_for(store, batch, embedder))):
@@ -230,7 +250,9 @@ def classify_store(
         report.assigned += save_prediction(store, taxonomy, llm, assign=method == "llm")
         if method == "combined":
             subarea, confidence = combine(supervised_proba[paper.id], classifier.classes, llm, trust)
-            report.assigned += save_prediction(store, taxonomy, Prediction(paper.id, "combined", subarea, confidence), assign=True)
+            report.assigned += save_prediction(
+                store, taxonomy, Prediction(paper.id, "combined", subarea, confidence), assign=True
+            )
         report.classified += 1
     return report
 
@@ -284,7 +306,9 @@ def cross_validate(examples: list[Example], folds: int = 5) -> Evaluation:
         raise TrainingError("cross-validation needs at least two labelled papers per sub-area")
     predicted = np.empty(len(examples), dtype=object)
     chosen = []
-    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(np.zeros(len(labels)), labels):
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(
+        np.zeros(len(labels)), labels
+    ):
         classifier = supervised.train([examples[i] for i in train_idx])
         chosen.append("+".join(classifier.bases))
         predicted[test_idx] = [s for s, _ in classifier.predict([examples[i] for i in test_idx])]
@@ -314,7 +338,9 @@ def evaluate_on(
     classifier, proba = None, None
     if method in ("supervised", "combined"):
         if not labelled_papers(store, held_out):
-            raise TrainingError(f"{store.path}: no labelled paper left to train on once the file's {len(held_out)} are left out")
+            raise TrainingError(
+                f"{store.path}: no labelled paper left to train on once the file's {len(held_out)} are left out"
+            )
         classifier = trained_classifier(training_examples(store, embedder, held_out), embedder, retrain=retrain)
         proba = classifier.predict_proba(examples_for(None, test, embedder))
     chosen = ["+".join(classifier.bases)] if classifier else []
@@ -327,5 +353,11 @@ def evaluate_on(
         predicted = [v.subarea if v else "(LLM call failed)" for v in votes]
     else:
         predicted = [combine(row, classifier.classes, v, trust)[0] for row, v in zip(proba, votes)]
-    return score(truth, predicted, chosen=chosen, method=method, llm_failed=votes.count(None),
-                 llm_reliability=round(trust, 3) if method == "combined" else None)
+    return score(
+        truth,
+        predicted,
+        chosen=chosen,
+        method=method,
+        llm_failed=votes.count(None),
+        llm_reliability=round(trust, 3) if method == "combined" else None,
+    )

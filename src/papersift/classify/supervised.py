@@ -28,7 +28,6 @@ from ..atomic import atomic_path
 from ..models import Paper
 
 SEED = 0
-BASES = ("word", "char", "emb")
 CANDIDATES: tuple[tuple[str, ...], ...] = (("word",), ("word", "char"), ("word", "emb"), ("word", "char", "emb"))
 MIN_PER_CLASS = 2  # calibration needs two papers of a class to split them
 MIN_PER_CLASS_TO_SELECT = 4  # so that every inner training part still has two of each
@@ -74,7 +73,9 @@ def _calibrated_svm(n_folds: int) -> CalibratedClassifierCV:
 
 def _vectorizer(base: str) -> TfidfVectorizer:
     if base == "word":
-        return TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, stop_words="english", max_features=200_000)
+        return TfidfVectorizer(
+            sublinear_tf=True, ngram_range=(1, 2), min_df=2, stop_words="english", max_features=200_000
+        )
     return TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(3, 5), min_df=2, max_features=20_000)
 
 
@@ -145,7 +146,9 @@ def _n_folds(labels: np.ndarray, wanted: int) -> int:
     return max(2, min(wanted, _smallest_class(labels)))
 
 
-def select_bases(examples: list[Example], labels: np.ndarray, candidates=CANDIDATES, folds: int = 3) -> dict[tuple[str, ...], float]:
+def select_bases(
+    examples: list[Example], labels: np.ndarray, candidates=CANDIDATES, folds: int = 3
+) -> dict[tuple[str, ...], float]:
     """Inner-CV accuracy of each candidate combination, on these (training) examples only."""
     n_folds = _n_folds(labels, folds)
     classes = sorted(set(labels))

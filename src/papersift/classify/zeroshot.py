@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, create_model
 
 from ..config import Settings
-from ..llm.prompts import environment, quoted
+from ..llm.templates import environment, quoted
 from ..models import Paper
 from ..store import Store
 from ..taxonomy import Taxonomy
@@ -49,14 +49,18 @@ class ZeroShotClassifier:
         self.paper_template = env.get_template(PAPER_TEMPLATE)
 
     @classmethod
-    def from_settings(cls, settings: Settings, taxonomy: Taxonomy, store: Store | None = None, keys: Sequence[str] | None = None) -> ZeroShotClassifier:
+    def from_settings(
+        cls, settings: Settings, taxonomy: Taxonomy, store: Store | None = None, keys: Sequence[str] | None = None
+    ) -> ZeroShotClassifier:
         from ..llm.client import LLMClient
 
         return cls(LLMClient.from_settings(settings, store), taxonomy, keys)
 
     def messages(self, paper: Paper) -> list[dict[str, str]]:
-        return [{"role": "system", "content": self.system},
-                {"role": "user", "content": self.paper_template.render(paper=quoted(paper))}]
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.paper_template.render(paper=quoted(paper))},
+        ]
 
     async def classify_async(self, paper: Paper) -> tuple[str, float]:
         choice, _ = await self.client.structured(

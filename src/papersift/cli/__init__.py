@@ -22,7 +22,12 @@ app = typer.Typer(
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    db: Path = typer.Option(None, "--db", help="The SQLite database (default: $PAPERSIFT_DB, the config file, or ~/.local/share/papersift/papersift.db).", envvar="PAPERSIFT_DB"),
+    db: Path = typer.Option(
+        None,
+        "--db",
+        help="The SQLite database (default: $PAPERSIFT_DB, the config file, or ~/.local/share/papersift/papersift.db).",
+        envvar="PAPERSIFT_DB",
+    ),
 ) -> None:
     """papersift: research papers, triaged and read for you."""
     if not isinstance(ctx.obj, common.Invocation):
@@ -31,11 +36,11 @@ def main_options(
 
 
 # Each stage registers its commands here; the modules stay importable on their own.
-from . import enrich as _enrich  # noqa: E402
 from . import classify as _classify  # noqa: E402
 from . import daily as _daily  # noqa: E402
 from . import demo as _demo  # noqa: E402
 from . import doctor as _doctor  # noqa: E402
+from . import enrich as _enrich  # noqa: E402
 from . import eval as _eval  # noqa: E402
 from . import llm as _llm  # noqa: E402
 from . import papers as _papers  # noqa: E402

@@ -17,10 +17,13 @@ def _print_evaluation(evaluation, as_json: bool, *, brief: bool = False) -> None
         common.print_json(evaluation.as_dict(brief=brief))
         return
     out = common.Console()
-    out.print(f"accuracy [bold]{evaluation.accuracy:.3f}[/], macro-F1 [bold]{evaluation.macro_f1:.3f}[/] "
-              f"on {evaluation.n} papers" + (f" ({evaluation.folds}-fold CV)" if evaluation.folds else "")
-              + (f", {evaluation.method}" if evaluation.method != "supervised" else "")
-              + (f" ({evaluation.llm_failed} LLM calls failed)" if evaluation.llm_failed else ""))
+    out.print(
+        f"accuracy [bold]{evaluation.accuracy:.3f}[/], macro-F1 [bold]{evaluation.macro_f1:.3f}[/] "
+        f"on {evaluation.n} papers"
+        + (f" ({evaluation.folds}-fold CV)" if evaluation.folds else "")
+        + (f", {evaluation.method}" if evaluation.method != "supervised" else "")
+        + (f" ({evaluation.llm_failed} LLM calls failed)" if evaluation.llm_failed else "")
+    )
     if evaluation.chosen:
         out.print(f"models chosen by inner CV: {', '.join(evaluation.chosen)}", highlight=False)
     if not brief:
@@ -58,18 +61,32 @@ def _zero_shot(store, taxonomy):
 
 
 def classify(
-    train: bool = typer.Option(False, "--train", help="Train the supervised model on the labelled papers (again) and report it; assign nothing."),
-    evaluate: bool = typer.Option(False, "--eval", help="Stratified k-fold cross-validation on the labelled papers: accuracy, macro-F1, confusion matrix."),
+    train: bool = typer.Option(
+        False,
+        "--train",
+        help="Train the supervised model on the labelled papers (again) and report it; assign nothing.",
+    ),
+    evaluate: bool = typer.Option(
+        False,
+        "--eval",
+        help="Stratified k-fold cross-validation on the labelled papers: accuracy, macro-F1, confusion matrix.",
+    ),
     folds: int = typer.Option(5, "--folds", help="Number of folds for --eval."),
-    eval_on: Path = typer.Option(None, "--eval-on", help="Train on the store's labelled papers (minus this file's) and score --method on this labelled JSONL/CSV file."),
-    method: str = typer.Option("supervised", "--method", help="supervised | llm (zero-shot from the taxonomy's descriptions) | combined."),
+    eval_on: Path = typer.Option(
+        None,
+        "--eval-on",
+        help="Train on the store's labelled papers (minus this file's) and score --method on this labelled JSONL/CSV file.",
+    ),
+    method: str = typer.Option(
+        "supervised", "--method", help="supervised | llm (zero-shot from the taxonomy's descriptions) | combined."
+    ),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Assign a sub-area to every paper no source or user labelled; or train, or evaluate."""
     from ..classify import pipeline
     from ..classify.supervised import TrainingError
-    from ..taxonomy import TaxonomyError, load_taxonomy
     from ..search.embeddings import EmbeddingError, embed_store, get_embedder
+    from ..taxonomy import TaxonomyError, load_taxonomy
 
     if method not in METHODS:
         common.fail(f"--method: {method!r} is not one of {', '.join(METHODS)}")
@@ -95,13 +112,20 @@ def classify(
             elif train:
                 embed_store(store, embedder)
                 model = pipeline.trained_classifier(pipeline.training_examples(store, embedder), embedder, retrain=True)
-                info = {"bases": "+".join(model.bases), "classes": model.classes, "n_train": model.n_train,
-                        "hash": model.training_hash, "inner_cv_accuracy": model.selection}
+                info = {
+                    "bases": "+".join(model.bases),
+                    "classes": model.classes,
+                    "n_train": model.n_train,
+                    "hash": model.training_hash,
+                    "inner_cv_accuracy": model.selection,
+                }
                 if as_json:
                     common.print_json(info)
                 else:
-                    common.console.print(f"trained {info['bases']} on {model.n_train} papers, "
-                                         f"{len(model.classes)} sub-areas (model {model.training_hash})")
+                    common.console.print(
+                        f"trained {info['bases']} on {model.n_train} papers, "
+                        f"{len(model.classes)} sub-areas (model {model.training_hash})"
+                    )
             else:
                 _assign(store, taxonomy, embedder, method, as_json)
         except (TrainingError, EmbeddingError) as exc:
@@ -114,15 +138,19 @@ def _assign(store, taxonomy, embedder, method: str, as_json: bool) -> None:
     zero_shot = _zero_shot(store, taxonomy) if method != "supervised" else None
     with common.progress_bar() as bar:
         task = bar.add_task(f"classify ({method})", total=len(pipeline.unlabelled_papers(store)))
-        report = pipeline.classify_store(store, taxonomy, embedder, method=method, zero_shot=zero_shot,
-                                         on_progress=lambda n: bar.advance(task, n))
+        report = pipeline.classify_store(
+            store, taxonomy, embedder, method=method, zero_shot=zero_shot, on_progress=lambda n: bar.advance(task, n)
+        )
     if as_json:
         common.print_json(report.as_dict())
         return
     for error in report.errors:
         common.console.print(f"[yellow]failed[/] {error}", highlight=False, markup=True)
-    common.console.print(f"classified {report.classified} papers, assigned {report.assigned} topics ({method})"
-                         + (f", [red]{len(report.errors)} failed[/]" if report.errors else ""), highlight=False)
+    common.console.print(
+        f"classified {report.classified} papers, assigned {report.assigned} topics ({method})"
+        + (f", [red]{len(report.errors)} failed[/]" if report.errors else ""),
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

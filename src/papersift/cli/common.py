@@ -6,9 +6,9 @@ import json
 import sqlite3
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
@@ -95,6 +95,12 @@ def parse_day(value: str | None, option: str) -> date | None:
 def progress_bar(detail: str = "") -> Progress:
     """The progress bar of every long command, shown only on a terminal; ``detail`` is a column
     template after the count ("{task.speed:>7.0f}/s", "{task.fields[stats]}")."""
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn(detail), TimeElapsedColumn()]
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(detail),
+        TimeElapsedColumn(),
+    ]
     return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)

@@ -12,7 +12,11 @@ def register(app: typer.Typer) -> None:
 
 
 def daily(
-    dry_run: bool = typer.Option(False, "--dry-run", help="Fetch, enrich and send nothing: rank the papers waiting and show what would be delivered."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Fetch, enrich and send nothing: rank the papers waiting and show what would be delivered.",
+    ),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Fetch every configured source, embed, classify, enrich what is new or stale, rank for the
@@ -26,6 +30,7 @@ def daily(
 
     settings = common.settings()
     with common.console.status("starting", spinner="dots") as status:
+
         def progress(message: str) -> None:
             status.update(message)
             if not common.console.is_terminal:
@@ -51,16 +56,24 @@ def print_summary(report) -> None:
 
     console = common.console
     for source in report.sources:
-        line = f"{source['name']}: " + (f"[red]failed[/]: {source['error']}" if source["error"] else
-                                        f"[green]{source['new']} new[/], {source['updated']} updated")
+        line = f"{source['name']}: " + (
+            f"[red]failed[/]: {source['error']}"
+            if source["error"]
+            else f"[green]{source['new']} new[/], {source['updated']} updated"
+        )
         console.print(line, highlight=False)
     if not report.dry_run:
         e = report.enriched
-        console.print(f"embedded {report.embedded}, classified {report.classified}; enriched {e['ok']} ok, "
-                      f"{e['flagged']} flagged, {e['failed']} failed ({e['stale']} stale); "
-                      f"tokens {report.tokens_in} in / {report.tokens_out} out, cost ${report.cost:.4f}", highlight=False)
+        console.print(
+            f"embedded {report.embedded}, classified {report.classified}; enriched {e['ok']} ok, "
+            f"{e['flagged']} flagged, {e['failed']} failed ({e['stale']} stale); "
+            f"tokens {report.tokens_in} in / {report.tokens_out} out, cost ${report.cost:.4f}",
+            highlight=False,
+        )
     if report.picks:
-        table = Table(title=f"{'would deliver' if report.dry_run else 'digest'}: {len(report.picks)} of {report.considered} new paper(s)")
+        table = Table(
+            title=f"{'would deliver' if report.dry_run else 'digest'}: {len(report.picks)} of {report.considered} new paper(s)"
+        )
         for column in ("#", "score", "title", "why"):
             table.add_column(column)
         for i, pick in enumerate(report.picks, start=1):
@@ -69,12 +82,21 @@ def print_summary(report) -> None:
     else:
         console.print("no new papers since the last digest", highlight=False)
     if report.synthesis != "off":
-        console.print(f"synthesis: {report.synthesis}" + (f" ({report.synthesis_note})" if report.synthesis_note else ""), highlight=False)
+        console.print(
+            f"synthesis: {report.synthesis}" + (f" ({report.synthesis_note})" if report.synthesis_note else ""),
+            highlight=False,
+        )
     for d in report.deliveries:
-        status = "[green]sent[/]" if d["status"] == "sent" else f"[red]{d['status']}[/]" + (f": {d['error']}" if d["error"] else "")
+        status = (
+            "[green]sent[/]"
+            if d["status"] == "sent"
+            else f"[red]{d['status']}[/]" + (f": {d['error']}" if d["error"] else "")
+        )
         console.print(f"digest {d['digest_id']} → {d['channel']}: {status} (attempts {d['attempts']})", highlight=False)
     for note in report.notes:
         console.print(f"[yellow]note[/]: {note}", highlight=False)
     for error in report.errors:
         console.print(f"[red]error[/]: {error}", highlight=False)
-    console.print(f"done in {report.elapsed:.1f} s" + (" [red]with failures[/]" if report.failed else ""), highlight=False)
+    console.print(
+        f"done in {report.elapsed:.1f} s" + (" [red]with failures[/]" if report.failed else ""), highlight=False
+    )

@@ -18,7 +18,12 @@ def demo(
     from ..demo import run_demo
 
     settings = common.settings()
-    report = run_demo(out, settings, enrich=enrich, say=lambda line: common.console.print(line, highlight=False, markup=False, soft_wrap=True))
+    report = run_demo(
+        out,
+        settings,
+        enrich=enrich,
+        say=lambda line: common.console.print(line, highlight=False, markup=False, soft_wrap=True),
+    )
     if as_json:
         common.print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in report.__dict__.items()})
         return

@@ -9,8 +9,12 @@ from . import common
 
 
 def doctor(
-    only: str = typer.Option(None, "--only", metavar="CHECK[,CHECK]",
-                             help="Run only these checks: config, db, llm, embedder, sources (comma-separated)."),
+    only: str = typer.Option(
+        None,
+        "--only",
+        metavar="CHECK[,CHECK]",
+        help="Run only these checks: config, db, llm, embedder, sources (comma-separated).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Check the setup: the configuration, the database (integrity, migrations, writable), the LLM

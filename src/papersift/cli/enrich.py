@@ -32,8 +32,10 @@ def _with_llm_options(settings: Settings, **options: Any) -> Settings:
 
 
 def _live_stats(report: RunReport) -> str:
-    return (f"{report.papers_per_s:5.2f} papers/s · {report.tokens_in + report.tokens_out:,} tokens · "
-            f"${report.cost:.4f} · [yellow]{report.flagged} flagged[/] · [yellow]{report.poor} poor[/] · [red]{report.failed} failed[/]")
+    return (
+        f"{report.papers_per_s:5.2f} papers/s · {report.tokens_in + report.tokens_out:,} tokens · "
+        f"${report.cost:.4f} · [yellow]{report.flagged} flagged[/] · [yellow]{report.poor} poor[/] · [red]{report.failed} failed[/]"
+    )
 
 
 def _print_summary(report: RunReport) -> None:
@@ -55,15 +57,29 @@ def _print_summary(report: RunReport) -> None:
 
 
 def enrich(
-    backend: str = typer.Option(None, "--backend", help="embedded (llama.cpp in-process), openai (any OpenAI-compatible server), or an installed plugin's (papersift plugins list)."),
-    base_url: str = typer.Option(None, "--base-url", help="The server's URL, e.g. http://localhost:8000/v1 (env PAPERSIFT_LLM_BASE_URL)."),
-    model: str = typer.Option(None, "--model", help="Model name on the server, or the embedded model (env PAPERSIFT_LLM_MODEL)."),
+    backend: str = typer.Option(
+        None,
+        "--backend",
+        help="embedded (llama.cpp in-process), openai (any OpenAI-compatible server), or an installed plugin's (papersift plugins list).",
+    ),
+    base_url: str = typer.Option(
+        None, "--base-url", help="The server's URL, e.g. http://localhost:8000/v1 (env PAPERSIFT_LLM_BASE_URL)."
+    ),
+    model: str = typer.Option(
+        None, "--model", help="Model name on the server, or the embedded model (env PAPERSIFT_LLM_MODEL)."
+    ),
     lang: str = typer.Option(None, "--lang", help="Target language: zh (default), en, ja, ko, fr, de, es, ru, ..."),
     concurrency: int = typer.Option(None, "--concurrency", help="Requests in flight at once."),
-    thinking: str = typer.Option(None, "--thinking", help="Reasoning: off, on, or budget:N tokens (Qwen3-style models)."),
-    force: bool = typer.Option(False, "--force", help="Enrich again papers that already have a card (cached replies stay free)."),
+    thinking: str = typer.Option(
+        None, "--thinking", help="Reasoning: off, on, or budget:N tokens (Qwen3-style models)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Enrich again papers that already have a card (cached replies stay free)."
+    ),
     limit: int = typer.Option(None, "--limit", help="At most this many papers."),
-    ids: list[str] = typer.Option(None, "--ids", help="Only these papers (ids, arXiv ids, DOIs); repeat or separate with commas."),
+    ids: list[str] = typer.Option(
+        None, "--ids", help="Only these papers (ids, arXiv ids, DOIs); repeat or separate with commas."
+    ),
     subarea: str = typer.Option(None, "--subarea", help="Only papers in this sub-area (key)."),
     source: str = typer.Option(None, "--source", help="Only papers first seen from this source."),
     as_json: bool = typer.Option(False, "--json", help="Print the run's report as JSON."),
@@ -73,8 +89,15 @@ def enrich(
     gate (the glossary included). A run that stopped (even killed) resumes where it left off."""
     from ..enrich.pipeline import RunAborted, enrich_papers
 
-    settings = _with_llm_options(common.settings(), backend=backend, base_url=base_url, model=model, lang=lang,
-                                 concurrency=concurrency, thinking=thinking)
+    settings = _with_llm_options(
+        common.settings(),
+        backend=backend,
+        base_url=base_url,
+        model=model,
+        lang=lang,
+        concurrency=concurrency,
+        thinking=thinking,
+    )
     with common.open_store() as store:
         paper_ids = None
         if ids:
@@ -90,8 +113,16 @@ def enrich(
                 bar.update(task, total=report.total, completed=report.done, stats=_live_stats(report))
 
             try:
-                report = enrich_papers(store, settings, paper_ids=paper_ids, subarea=subarea, source=source,
-                                       limit=limit, force=force, progress=show)
+                report = enrich_papers(
+                    store,
+                    settings,
+                    paper_ids=paper_ids,
+                    subarea=subarea,
+                    source=source,
+                    limit=limit,
+                    force=force,
+                    progress=show,
+                )
             except RunAborted as exc:
                 common.fail(f"enrich stopped: {exc}. Check the backend settings; a new run resumes this one.")
             except (LLMError, ValueError, OSError) as exc:
@@ -119,7 +150,10 @@ def list_runs(
         s = run["stats"]
         enrich_stats = "ok" in s
         table.add_row(
-            str(run["id"]), run["kind"], run["status"], run["started_at"][:16].replace("T", " "),
+            str(run["id"]),
+            run["kind"],
+            run["status"],
+            run["started_at"][:16].replace("T", " "),
             str(s.get("done", "")),
             f"{s['ok']}/{s['flagged']}/{s.get('poor', 0)}/{s['failed']}" if enrich_stats else "",
             f"{s.get('papers_per_s', 0):.2f}" if enrich_stats else "",

@@ -46,7 +46,9 @@ def readings(
     reference: Path = typer.Option(None, "--reference", help=REFERENCE_HELP, dir_okay=False),
     limit: int = typer.Option(None, "--limit", "-n", min=1, help="Only the first N records."),
     seed: int = typer.Option(0, "--seed", help="Seed for choosing and planting the errors."),
-    details: bool = typer.Option(False, "--details", help="Also list the flagged readings and the planted errors the guard missed."),
+    details: bool = typer.Option(
+        False, "--details", help="Also list the flagged readings and the planted errors the guard missed."
+    ),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Check reference readings with the faithfulness guard, then plant one error per copy and count catches."""
@@ -94,23 +96,31 @@ def _print(summary: dict[str, Any]) -> None:
         f"reference readings: {summary['n']}, flagged {summary['flagged']} "
         f"(false-alarm rate {_pct(summary['false_alarm_rate'])})",
         f"planted errors: {summary['planted']}, caught {summary['planted_caught']} (catch rate {_pct(summary['catch_rate'])})",
-        *(f"  {kind}: {row['planted']} planted, {row['caught']} caught ({_pct(row['catch_rate'])})"
-          for kind, row in summary["by_kind"].items()),
+        *(
+            f"  {kind}: {row['planted']} planted, {row['caught']} caught ({_pct(row['catch_rate'])})"
+            for kind, row in summary["by_kind"].items()
+        ),
         f"quality gate: {summary['gate_failed']} reference readings fail it "
         f"(false-alarm rate {_pct(summary['gate_false_alarm_rate'])})"
         + "".join(f", {rule} {n}" for rule, n in sorted(summary["gate_by_rule"].items())),
     ]
     length = summary["length"]
-    lines.append(f"length: {length['mean_chars_per_field']} characters a field, {length['mean_reading_chars']} a reading")
+    lines.append(
+        f"length: {length['mean_chars_per_field']} characters a field, {length['mean_reading_chars']} a reading"
+    )
     if generated := length.get("generated"):
-        lines.append(f"stored readings of these papers: {generated['n']}, {generated['mean_chars_per_field']} characters "
-                     f"a field, {generated['mean_reading_chars']} a reading, flagged {generated['flagged']}")
+        lines.append(
+            f"stored readings of these papers: {generated['n']}, {generated['mean_chars_per_field']} characters "
+            f"a field, {generated['mean_reading_chars']} a reading, flagged {generated['flagged']}"
+        )
     for item in summary.get("flagged_readings", []):
         lines.append(f"flagged {item['id']}: " + "; ".join(f"{k} {v!r} ({f})" for k, f, v in item["violations"]))
     for item in summary.get("poor_readings", []):
         lines.append(f"poor {item['id']}: " + "; ".join(item["issues"]))
     for item in summary.get("missed", []):
-        lines.append(f"missed {item['id']} {item['kind']} in {item['field']}: {item['original']!r} -> {item['planted']!r}")
+        lines.append(
+            f"missed {item['id']} {item['kind']} in {item['field']}: {item['original']!r} -> {item['planted']!r}"
+        )
     common.Console().print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -167,7 +177,9 @@ def _print_cards(report: dict[str, Any]) -> None:
         f"median {what} {o['median_length']} (reference {o['median_reference_length']}); "
         f"cards with repeated fields {o['cards_with_repeats']} (stored ok: {o['ok_cards_with_repeats']}); "
         f"Latin-word share {_pct(o['mean_latin_share'])}",
-        markup=False, highlight=False, soft_wrap=True,
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 

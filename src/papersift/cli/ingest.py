@@ -11,8 +11,8 @@ from typer.core import TyperGroup
 
 from ..plugins import PluginError
 from ..sources.base import HarvestInterrupted, IngestReport, Source, SourceError
-from ..sources.kinds import SOURCES, SourceOptionsError, describe_source, ingest_source
 from ..sources.http import HttpClient
+from ..sources.kinds import SOURCES, SourceOptionsError, describe_source, ingest_source
 from . import common
 
 
@@ -48,8 +48,15 @@ def run_source(kind: str, options: dict[str, Any], *, as_json: bool, skip_invali
     with common.open_store() as store, http_client() as client, common.progress_bar("{task.speed:>7.0f}/s") as bar:
         task = bar.add_task(f"ingest {where}", total=None)
         try:
-            report = ingest_source(kind, options, store, settings, skip_invalid=skip_invalid, client=client,
-                                   on_item=lambda: bar.advance(task))
+            report = ingest_source(
+                kind,
+                options,
+                store,
+                settings,
+                skip_invalid=skip_invalid,
+                client=client,
+                on_item=lambda: bar.advance(task),
+            )
         except HarvestInterrupted as exc:
             print_report(exc.report, where=where, as_json=as_json)
             common.fail(str(exc))
@@ -94,7 +101,9 @@ def plugin_command(name: str, read: Source) -> Any:
     try:
         signature = inspect.signature(read, eval_str=True)
     except (NameError, TypeError, ValueError) as exc:
-        raise PluginError(f"source plugin {name!r}: papersift cannot read its options from its signature: {exc}") from exc
+        raise PluginError(
+            f"source plugin {name!r}: papersift cannot read its options from its signature: {exc}"
+        ) from exc
     ours = [
         inspect.Parameter("skip_invalid", inspect.Parameter.KEYWORD_ONLY, default=SKIP_INVALID_OPTION, annotation=bool),
         inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=common.JSON_OPTION, annotation=bool),
@@ -149,9 +158,19 @@ def ingest_arxiv(
     """Fetch papers from the arXiv export API (one request every 3 s, as arXiv asks)."""
     if not (category or query or ids or date_from or date_until):
         common.fail("an arXiv query needs something to ask: give --category, --query, --ids or --from/--until")
-    return run_source("arxiv", {"category": category, "query": query, "ids": ids, "max": limit, "full": full,
-                                "from": common.parse_day(date_from, "--from"),
-                                "until": common.parse_day(date_until, "--until")}, as_json=as_json)
+    return run_source(
+        "arxiv",
+        {
+            "category": category,
+            "query": query,
+            "ids": ids,
+            "max": limit,
+            "full": full,
+            "from": common.parse_day(date_from, "--from"),
+            "until": common.parse_day(date_until, "--until"),
+        },
+        as_json=as_json,
+    )
 
 
 @app.command("oai")
@@ -164,8 +183,17 @@ def ingest_oai(
     as_json: bool = common.JSON_OPTION,
 ) -> IngestReport | None:
     """Harvest arXiv in bulk over OAI-PMH (ListRecords with resumption tokens)."""
-    return run_source("oai", {"set": set_spec, "format": fmt, "full": full, "from": common.parse_day(date_from, "--from"),
-                              "until": common.parse_day(date_until, "--until")}, as_json=as_json)
+    return run_source(
+        "oai",
+        {
+            "set": set_spec,
+            "format": fmt,
+            "full": full,
+            "from": common.parse_day(date_from, "--from"),
+            "until": common.parse_day(date_until, "--until"),
+        },
+        as_json=as_json,
+    )
 
 
 @app.command("openreview")
@@ -173,7 +201,9 @@ def ingest_openreview(
     venue_id: str = typer.Argument(..., help="A venue id, e.g. ICLR.cc/2025/Conference."),
     limit: int = typer.Option(None, "--max", help="At most this many papers."),
     all_submissions: bool = typer.Option(
-        False, "--all-submissions", help="Every public submission (rejected and withdrawn too), not only the venue's papers."
+        False,
+        "--all-submissions",
+        help="Every public submission (rejected and withdrawn too), not only the venue's papers.",
     ),
     full: bool = FULL_OPTION,
     as_json: bool = common.JSON_OPTION,
@@ -182,8 +212,11 @@ def ingest_openreview(
 
     A later run fetches only the papers created or edited since (a decision posted, a revision).
     """
-    return run_source("openreview", {"venue_id": venue_id, "max": limit, "all_submissions": all_submissions,
-                                     "full": full}, as_json=as_json)
+    return run_source(
+        "openreview",
+        {"venue_id": venue_id, "max": limit, "all_submissions": all_submissions, "full": full},
+        as_json=as_json,
+    )
 
 
 @app.command("hf-daily")
@@ -209,7 +242,8 @@ def ingest_rss(
 @app.command("pdf")
 def ingest_pdf(
     ref_or_path: str = typer.Argument(
-        ..., help="A paper (id, arXiv id, DOI, OpenReview id) to fetch its PDF link; or, with --paper, a PDF file or URL."
+        ...,
+        help="A paper (id, arXiv id, DOI, OpenReview id) to fetch its PDF link; or, with --paper, a PDF file or URL.",
     ),
     paper: str = typer.Option(None, "--paper", help="The stored paper the PDF belongs to."),
     as_json: bool = common.JSON_OPTION,

@@ -34,9 +34,16 @@ def list_models(as_json: bool = common.JSON_OPTION) -> None:
         row["configured"] = settings.llm.backend == "embedded" and row["name"] == configured
     served = _served_models(settings) if settings.llm.backend == "openai" else None
     if as_json:
-        common.print_json({"backend": settings.llm.backend, "base_url": settings.llm.base_url,
-                           "model": settings.llm.model, "server_models": served, "embedded_model": configured,
-                           "packaged": rows})
+        common.print_json(
+            {
+                "backend": settings.llm.backend,
+                "base_url": settings.llm.base_url,
+                "model": settings.llm.model,
+                "server_models": served,
+                "embedded_model": configured,
+                "packaged": rows,
+            }
+        )
         return
     out = common.Console()
     where = settings.llm.base_url or "the SDK default" if settings.llm.backend == "openai" else configured
@@ -46,8 +53,13 @@ def list_models(as_json: bool = common.JSON_OPTION) -> None:
     table = Table("name", "installed", "assembled", "size", "description")
     for row in rows:
         name = f"{row['name']} *" if row["configured"] else row["name"]
-        table.add_row(name, "yes" if row["installed"] else "no", "yes" if row["assembled"] else "no",
-                      f"{row['size'] / 1e9:.2f} GB", row["description"])
+        table.add_row(
+            name,
+            "yes" if row["installed"] else "no",
+            "yes" if row["assembled"] else "no",
+            f"{row['size'] / 1e9:.2f} GB",
+            row["description"],
+        )
     out.print(table)
 
 
@@ -75,8 +87,12 @@ def chat(
     system: str = typer.Option(None, "--system", help="A system message to send first."),
     max_tokens: int = typer.Option(256, "--max-tokens", help="At most this many tokens in the reply."),
     thinking: str = typer.Option(None, "--thinking", help="off, on or budget:N (default: the setting)."),
-    backend: str = typer.Option(None, "--backend", help="embedded, openai or an installed plugin's (default: the setting)."),
-    base_url: str = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
+    backend: str = typer.Option(
+        None, "--backend", help="embedded, openai or an installed plugin's (default: the setting)."
+    ),
+    base_url: str = typer.Option(
+        None, "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
+    ),
     model: str = typer.Option(None, "--model", help="The model name on that server."),
     as_json: bool = typer.Option(False, "--json", help="Print the reply, reasoning and token counts as JSON."),
 ) -> None:
@@ -100,15 +116,25 @@ def chat(
     except LLMError as exc:
         common.fail(str(exc))
     if as_json:
-        common.print_json({"text": result.text, "reasoning": result.reasoning, "model": result.model or used_model,
-                           "tokens_in": result.tokens_in, "tokens_out": result.tokens_out,
-                           "tokens_reasoning": result.tokens_reasoning, "finish_reason": result.finish_reason})
+        common.print_json(
+            {
+                "text": result.text,
+                "reasoning": result.reasoning,
+                "model": result.model or used_model,
+                "tokens_in": result.tokens_in,
+                "tokens_out": result.tokens_out,
+                "tokens_reasoning": result.tokens_reasoning,
+                "finish_reason": result.finish_reason,
+            }
+        )
         return
     out = common.Console()
     if result.reasoning:
         out.print(f"[dim]{result.reasoning}[/]", highlight=False)
     typer.echo(result.text)
-    out.print(f"[dim]{result.model or used_model}: {result.tokens_in} tokens in, {result.tokens_out} out[/]", highlight=False)
+    out.print(
+        f"[dim]{result.model or used_model}: {result.tokens_in} tokens in, {result.tokens_out} out[/]", highlight=False
+    )
 
 
 @llm_app.command("calls")
@@ -126,9 +152,20 @@ def calls(
         return
     table = Table("id", "when", "run", "paper", "model", "in", "cached", "out", "reasoning", "cost", "s", "error")
     for r in rows:
-        table.add_row(str(r["id"]), r["created_at"], str(r["run_id"] or ""), r["paper_id"] or "", r["model"] or "",
-                      str(r["tokens_in"]), str(r["tokens_cached"]), str(r["tokens_out"]), str(r["tokens_reasoning"]),
-                      f"{r['cost'] or 0:.4f}", f"{r['duration'] or 0:.1f}", (r["error"] or "")[:60])
+        table.add_row(
+            str(r["id"]),
+            r["created_at"],
+            str(r["run_id"] or ""),
+            r["paper_id"] or "",
+            r["model"] or "",
+            str(r["tokens_in"]),
+            str(r["tokens_cached"]),
+            str(r["tokens_out"]),
+            str(r["tokens_reasoning"]),
+            f"{r['cost'] or 0:.4f}",
+            f"{r['duration'] or 0:.1f}",
+            (r["error"] or "")[:60],
+        )
     out = common.Console()
     out.print(table)
     if totals is not None:

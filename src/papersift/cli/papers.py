@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import typer
-
-from ..atomic import atomic_path
 from rich.table import Table
 
 from .. import export as exporting
+from ..atomic import atomic_path
 from . import common
 from . import ingest as ingest_cli
 
@@ -27,8 +26,14 @@ def list_papers(
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many papers."),
     subarea: str = typer.Option(None, "--subarea", help="Only papers in this sub-area (key)."),
     source: str = typer.Option(None, "--source", help="Only papers first seen from this source."),
-    flagged: bool = typer.Option(False, "--flagged", help="Only papers whose enrichment failed the faithfulness guard."),
-    poor: bool = typer.Option(False, "--poor", help="Only papers whose card failed the quality gate (repeated, cut-off or badly sized fields...)."),
+    flagged: bool = typer.Option(
+        False, "--flagged", help="Only papers whose enrichment failed the faithfulness guard."
+    ),
+    poor: bool = typer.Option(
+        False,
+        "--poor",
+        help="Only papers whose card failed the quality gate (repeated, cut-off or badly sized fields...).",
+    ),
     failed: bool = typer.Option(False, "--failed", help="Only papers whose enrichment failed."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
@@ -46,7 +51,10 @@ def list_papers(
 
 
 @papers_app.command("show")
-def show_paper(ref: str = typer.Argument(..., help="A paper id, arXiv id, DOI or OpenReview id."), as_json: bool = common.JSON_OPTION) -> None:
+def show_paper(
+    ref: str = typer.Argument(..., help="A paper id, arXiv id, DOI or OpenReview id."),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
     """Show everything stored for one paper."""
     with common.open_store() as store:
         try:
@@ -59,9 +67,15 @@ def show_paper(ref: str = typer.Argument(..., help="A paper id, arXiv id, DOI or
         return
     out = common.Console()
     out.print(f"[bold]{paper.title or '(untitled)'}[/]  [dim]{paper.id}[/]")
-    for label, value in (("authors", ", ".join(paper.authors)), ("published", paper.published), ("venue", paper.venue),
-                         ("keywords", ", ".join(paper.keywords)), ("topic", paper.topic and f"{paper.topic.area} › {paper.topic.subarea}"),
-                         ("link", paper.url_abs), ("sources", ", ".join(f"{s['source']}:{s['source_id']}" for s in doc["sources"]))):
+    for label, value in (
+        ("authors", ", ".join(paper.authors)),
+        ("published", paper.published),
+        ("venue", paper.venue),
+        ("keywords", ", ".join(paper.keywords)),
+        ("topic", paper.topic and f"{paper.topic.area} › {paper.topic.subarea}"),
+        ("link", paper.url_abs),
+        ("sources", ", ".join(f"{s['source']}:{s['source_id']}" for s in doc["sources"])),
+    ):
         if value:
             out.print(f"[cyan]{label}:[/] {value}", highlight=False)
     if paper.tldr:

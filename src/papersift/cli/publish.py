@@ -11,14 +11,14 @@ from . import common
 
 publish_app = typer.Typer(help="Publish the catalog, the daily digest or a whole static site.", no_args_is_help=True)
 
-LANG_OPTION = typer.Option(None, "--lang", help="The reader's language for labels and readings (default: settings.llm.lang).")
+LANG_OPTION = typer.Option(
+    None, "--lang", help="The reader's language for labels and readings (default: settings.llm.lang)."
+)
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write this file (atomically) instead of printing.")
 
 
 def _lang(lang: str | None) -> str:
     return lang or common.settings().llm.lang
-
-
 
 
 def _emit(content: str | bytes, output: Path | None, what: str) -> None:
@@ -55,10 +55,14 @@ def _render(publication: str, content, fmt: str, site_url: str | None = None) ->
 
 @publish_app.command("catalog")
 def publish_catalog(
-    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json, or an installed format (papersift plugins list)."),
+    fmt: str = typer.Option(
+        "md", "--format", "-f", help="md | html | json, or an installed format (papersift plugins list)."
+    ),
     output: Path = OUTPUT_OPTION,
     lang: str = LANG_OPTION,
-    order: str = typer.Option(None, "--order", help="Sub-area keys, comma-separated, to show first in this order (default: by paper count)."),
+    order: str = typer.Option(
+        None, "--order", help="Sub-area keys, comma-separated, to show first in this order (default: by paper count)."
+    ),
 ) -> None:
     """Every paper by area and sub-area, one card each (format A)."""
     from ..publish import catalog
@@ -72,14 +76,18 @@ def publish_catalog(
 
 @publish_app.command("digest")
 def publish_digest(
-    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json | rss | atom, or an installed format (papersift plugins list)."),
+    fmt: str = typer.Option(
+        "md", "--format", "-f", help="md | html | json | rss | atom, or an installed format (papersift plugins list)."
+    ),
     output: Path = OUTPUT_OPTION,
     on: str = typer.Option(None, "--date", help="Only this day (YYYY-MM-DD)."),
     since: str = typer.Option(None, "--since", help="Every day from this one on (YYYY-MM-DD)."),
     everything: bool = typer.Option(False, "--all", help="Every day in the store."),
     order: str = typer.Option("source", "--order", help="source | score | category"),
     lang: str = LANG_OPTION,
-    site_url: str = typer.Option(None, "--site-url", help="Absolute address where the output is served (the feed's channel link)."),
+    site_url: str = typer.Option(
+        None, "--site-url", help="Absolute address where the output is served (the feed's channel link)."
+    ),
 ) -> None:
     """Notable papers by day (format B).
 
@@ -94,8 +102,13 @@ def publish_digest(
         common.fail("choose one of --date, --since and --all")
     with common.open_store() as store:
         built = digest.build_digest(
-            store, _lang(lang), on=common.parse_day(on, "--date"), since=common.parse_day(since, "--since"), everything=everything,
-            order=order, settings=common.settings(),
+            store,
+            _lang(lang),
+            on=common.parse_day(on, "--date"),
+            since=common.parse_day(since, "--since"),
+            everything=everything,
+            order=order,
+            settings=common.settings(),
         )
         content = _render("digest", built, fmt, site_url=site_url)
         _emit(content, output, f"the digest ({len(built.papers)} papers, {len(built.days)} days)")
@@ -108,7 +121,9 @@ def publish_site(
     lang: str = LANG_OPTION,
     order: str = typer.Option(None, "--order", help="Sub-area keys, comma-separated, to show first in the catalog."),
     digest_order: str = typer.Option("source", "--digest-order", help="source | score | category"),
-    site_url: str = typer.Option(None, "--site-url", help="Absolute address where the site will be served (used in the feeds)."),
+    site_url: str = typer.Option(
+        None, "--site-url", help="Absolute address where the site will be served (used in the feeds)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Write the catalog, daily digests, paper pages, deep-dives, feeds and assets: a site for any file server."""
@@ -121,14 +136,23 @@ def publish_site(
     with common.open_store() as store:
         try:
             report = build_site(
-                store, out, _lang(lang), settings=common.settings(), order=keys, digest_order=digest_order, site_url=site_url
+                store,
+                out,
+                _lang(lang),
+                settings=common.settings(),
+                order=keys,
+                digest_order=digest_order,
+                site_url=site_url,
             )
         except OSError as exc:
             common.fail(f"{out}: cannot write the site: {exc}")
     if as_json:
         common.print_json(report.model_dump(mode="json"))
     else:
-        common.console.print(f"wrote {report.files} files ({report.papers} papers, {report.days} days, {report.deepdives} deep-dives) to {out}", highlight=False)
+        common.console.print(
+            f"wrote {report.files} files ({report.papers} papers, {report.days} days, {report.deepdives} deep-dives) to {out}",
+            highlight=False,
+        )
 
 
 def _context(settings) -> int:
@@ -138,12 +162,24 @@ def _context(settings) -> int:
 
 def deepdive(
     paper: str = typer.Argument(..., help="A paper id, arXiv id, DOI or OpenReview id."),
-    thinking_budget: int = typer.Option(None, "--thinking-budget", min=1, help="Stop the model's reasoning at N tokens; thinking is always on (default: the budget of settings.llm.thinking, else 4096)."),
+    thinking_budget: int = typer.Option(
+        None,
+        "--thinking-budget",
+        min=1,
+        help="Stop the model's reasoning at N tokens; thinking is always on (default: the budget of settings.llm.thinking, else 4096).",
+    ),
     lang: str = LANG_OPTION,
-    fmt: str = typer.Option("md", "--format", "-f", help="md | html | json, or an installed format (papersift plugins list)."),
+    fmt: str = typer.Option(
+        "md", "--format", "-f", help="md | html | json, or an installed format (papersift plugins list)."
+    ),
     output: Path = OUTPUT_OPTION,
     pdf: Path = typer.Option(None, "--pdf", help="Read the full text from this PDF (and keep it in the store)."),
-    context: int = typer.Option(None, "--context", min=256, help="The model's context window in tokens (default: settings.llm.n_ctx for the embedded engine, else 32768); a longer paper is read section by section."),
+    context: int = typer.Option(
+        None,
+        "--context",
+        min=256,
+        help="The model's context window in tokens (default: settings.llm.n_ctx for the embedded engine, else 32768); a longer paper is read section by section.",
+    ),
 ) -> None:
     """Write a deep-dive article on one paper from its full text (format C).
 
@@ -159,7 +195,9 @@ def deepdive(
             thinking_budget = Thinking.parse(settings.llm.thinking).budget or 4096
         except ValueError as exc:
             common.fail(f"settings llm.thinking: {exc}")
-    options = dd.DeepDiveOptions(lang=_lang(lang), thinking_budget=thinking_budget, context_tokens=context or _context(settings))
+    options = dd.DeepDiveOptions(
+        lang=_lang(lang), thinking_budget=thinking_budget, context_tokens=context or _context(settings)
+    )
     with common.open_store() as store:
         try:
             dive = dd.deepdive(store, paper, settings, options, pdf=pdf)
@@ -171,7 +209,11 @@ def deepdive(
         common.console.print("[yellow]flagged by the faithfulness guard:[/]", highlight=False)
         for reason in dive.reasons:
             common.console.print(f"  - {reason}", highlight=False, markup=False)
-    _emit(_render("deepdive", dive, fmt), output, f"the deep-dive ({dive.length} characters, {dive.mode}, {dive.calls} calls)")
+    _emit(
+        _render("deepdive", dive, fmt),
+        output,
+        f"the deep-dive ({dive.length} characters, {dive.mode}, {dive.calls} calls)",
+    )
 
 
 def register(app: typer.Typer) -> None:

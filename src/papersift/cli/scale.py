@@ -3,7 +3,6 @@ store on this machine or, for a cluster that cannot reach it, through Parquet fi
 
 from __future__ import annotations
 
-
 import typer
 
 from . import common
@@ -27,18 +26,29 @@ def _summary(report) -> str:
 
 @app.command("enrich")
 def scale_enrich(
-    server: list[str] = typer.Option(..., "--server", help="An OpenAI-compatible server URL (vLLM, SGLang); repeat for replicas."),
+    server: list[str] = typer.Option(
+        ..., "--server", help="An OpenAI-compatible server URL (vLLM, SGLang); repeat for replicas."
+    ),
     model: str = typer.Option(None, "--model", help="The model name the servers serve."),
-    address: str = typer.Option(None, "--address", help="The Ray cluster to join (default: RAY_ADDRESS, else a local Ray)."),
+    address: str = typer.Option(
+        None, "--address", help="The Ray cluster to join (default: RAY_ADDRESS, else a local Ray)."
+    ),
     actors: int = typer.Option(2, "--actors", help="Ray actors sending requests."),
     concurrency: int = typer.Option(None, "--concurrency", help="Requests in flight per actor and server."),
     lang: str = typer.Option(None, "--lang", help="Target language (default: the configured one)."),
     limit: int = typer.Option(None, "--limit", help="At most this many papers (store mode)."),
     force: bool = typer.Option(False, "--force", help="Enrich again papers that already have a card (store mode)."),
-    input_dir: str = typer.Option(None, "--input", help="Read the papers from this folder of Parquet files "
-                                  "(from `scale export-pending`) instead of the store; needs --output."),
-    output_dir: str = typer.Option(None, "--output", help="Write the cards to this empty folder as Parquet "
-                                   "(merge them with `scale import`); with --input."),
+    input_dir: str = typer.Option(
+        None,
+        "--input",
+        help="Read the papers from this folder of Parquet files "
+        "(from `scale export-pending`) instead of the store; needs --output.",
+    ),
+    output_dir: str = typer.Option(
+        None,
+        "--output",
+        help="Write the cards to this empty folder as Parquet (merge them with `scale import`); with --input.",
+    ),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Enrich every paper without a card on a Ray cluster: the store stays on this machine, or,
@@ -65,9 +75,15 @@ def scale_enrich(
         _ray(address)
         with common.open_store() as store:
             try:
-                report = enrich_on_ray(store, settings, base_urls=server, actors=actors, selection=Selection(limit=limit),
-                                       force=force, progress=lambda r: common.console.print(
-                                           f"{r.done} done, {r.papers_per_s:.2f} papers/s", end="\r"))
+                report = enrich_on_ray(
+                    store,
+                    settings,
+                    base_urls=server,
+                    actors=actors,
+                    selection=Selection(limit=limit),
+                    force=force,
+                    progress=lambda r: common.console.print(f"{r.done} done, {r.papers_per_s:.2f} papers/s", end="\r"),
+                )
             except ServersDown as exc:
                 common.fail(f"{exc}; the papers not done stay pending for the next run")
     if as_json:
@@ -78,7 +94,9 @@ def scale_enrich(
 
 @app.command("embed")
 def scale_embed(
-    address: str = typer.Option(None, "--address", help="The Ray cluster to join (default: RAY_ADDRESS, else a local Ray)."),
+    address: str = typer.Option(
+        None, "--address", help="The Ray cluster to join (default: RAY_ADDRESS, else a local Ray)."
+    ),
     actors: int = typer.Option(2, "--actors", help="Ray actors, each holding the embedder."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
@@ -139,8 +157,10 @@ def scale_import(
         common.print_json(report.as_dict())
     else:
         unknown = f", {len(report.unknown)} of papers not in the store" if report.unknown else ""
-        common.console.print(f"{report.imported} imported, {report.unchanged} unchanged, "
-                             f"{report.kept} failed results not over a card{unknown}")
+        common.console.print(
+            f"{report.imported} imported, {report.unchanged} unchanged, "
+            f"{report.kept} failed results not over a card{unknown}"
+        )
 
 
 def register(root: typer.Typer) -> None:

@@ -25,8 +25,13 @@ def _short(text: str | None, n: int = 80) -> str:
 def _print_hits(hits, as_json: bool, coverage=None, mode: str | None = None) -> None:
     """The hits, and what search could not see (``coverage``: papers without vectors) when it matters."""
     if as_json:
-        common.print_json({**({"mode": mode} if mode else {}), "hits": [hit.as_dict() for hit in hits],
-                           "vectors": coverage.model_dump() if coverage else None})
+        common.print_json(
+            {
+                **({"mode": mode} if mode else {}),
+                "hits": [hit.as_dict() for hit in hits],
+                "vectors": coverage.model_dump() if coverage else None,
+            }
+        )
         return
     if coverage and coverage.notice:
         common.console.print(f"[yellow]note:[/] {coverage.notice}", highlight=False, markup=True, soft_wrap=True)
@@ -37,23 +42,43 @@ def _print_hits(hits, as_json: bool, coverage=None, mode: str | None = None) -> 
     for i, hit in enumerate(hits, start=1):
         paper = hit.paper
         found_by = ", ".join(f"{m} #{r}" for m, r in hit.ranks.items())
-        table.add_row(str(i), f"{hit.score:.4f}", paper.id, paper.topic.subarea if paper.topic else "",
-                      _short(paper.title or paper.abstract), found_by)
+        table.add_row(
+            str(i),
+            f"{hit.score:.4f}",
+            paper.id,
+            paper.topic.subarea if paper.topic else "",
+            _short(paper.title or paper.abstract),
+            found_by,
+        )
     common.Console().print(table)
 
 
 def search_command(
-    query: str = typer.Argument(..., help="Words to look for, in English or Chinese; quotes make a phrase. Empty lists papers by the filters."),
+    query: str = typer.Argument(
+        ..., help="Words to look for, in English or Chinese; quotes make a phrase. Empty lists papers by the filters."
+    ),
     limit: int = typer.Option(20, "--limit", "-n", help="At most this many hits."),
-    mode: str = typer.Option("auto", "--mode", help="auto (hybrid once the store has vectors, else lexical) | hybrid (BM25 + vectors, fused) | lexical (BM25 only) | vector (embeddings only)."),
+    mode: str = typer.Option(
+        "auto",
+        "--mode",
+        help="auto (hybrid once the store has vectors, else lexical) | hybrid (BM25 + vectors, fused) | lexical (BM25 only) | vector (embeddings only).",
+    ),
     subarea: str = typer.Option(None, "--subarea", help="Only papers in this sub-area (key)."),
     area: str = typer.Option(None, "--area", help="Only papers in this area (its key or label)."),
     since: str = typer.Option(None, "--from", help="Only papers published on or after this day (YYYY-MM-DD)."),
     until: str = typer.Option(None, "--to", help="Only papers published on or before this day (YYYY-MM-DD)."),
     source: str = typer.Option(None, "--source", help="Only papers first seen from this source."),
     venue: str = typer.Option(None, "--venue", help="Only papers whose venue contains this text."),
-    keyword: str = typer.Option(None, "--keyword", help="Only papers with this keyword (the source's, or the card's in the configured language)."),
-    flag: str = typer.Option(None, "--flag", help="Only papers whose enrichment in the configured language is ok | flagged | poor | failed | none (not enriched)."),
+    keyword: str = typer.Option(
+        None,
+        "--keyword",
+        help="Only papers with this keyword (the source's, or the card's in the configured language).",
+    ),
+    flag: str = typer.Option(
+        None,
+        "--flag",
+        help="Only papers whose enrichment in the configured language is ok | flagged | poor | failed | none (not enriched).",
+    ),
     starred: bool = typer.Option(None, "--starred/--not-starred", help="Only starred (or only unstarred) papers."),
     hidden: bool = typer.Option(False, "--hidden", help="Only the papers hidden in the web app (left out otherwise)."),
     as_json: bool = common.JSON_OPTION,
@@ -72,11 +97,23 @@ def search_command(
         common.fail(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
     status = "pending" if flag == "none" else flag  # the CLI's word for "not enriched" is none
     try:
-        filters = Filters(subarea=subarea, area=area, date_from=common.parse_day(since, "--from"), date_to=common.parse_day(until, "--to"),
-                          source=source, venue=venue, keyword=keyword, status=status, starred=starred, hidden=hidden)
+        filters = Filters(
+            subarea=subarea,
+            area=area,
+            date_from=common.parse_day(since, "--from"),
+            date_to=common.parse_day(until, "--to"),
+            source=source,
+            venue=venue,
+            keyword=keyword,
+            status=status,
+            starred=starred,
+            hidden=hidden,
+        )
     except ValidationError as exc:
         option = {"status": "flag", "date_from": "from", "date_to": "to"}
-        common.fail("; ".join(f"--{option.get(e['loc'][0], e['loc'][0])}: {e['msg']}" for e in exc.errors(include_url=False)))
+        common.fail(
+            "; ".join(f"--{option.get(e['loc'][0], e['loc'][0])}: {e['msg']}" for e in exc.errors(include_url=False))
+        )
     with common.open_store() as store:
         try:
             result = search_papers(store, query, filters=filters, mode=mode, limit=limit, settings=common.settings())
@@ -86,7 +123,9 @@ def search_command(
 
 
 def similar_command(
-    refs: list[str] = typer.Argument(..., help="One paper (its neighbours) or several (more like these): ids, arXiv ids, DOIs or OpenReview ids."),
+    refs: list[str] = typer.Argument(
+        ..., help="One paper (its neighbours) or several (more like these): ids, arXiv ids, DOIs or OpenReview ids."
+    ),
     limit: int = typer.Option(10, "--limit", "-n", help="At most this many papers."),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
@@ -114,8 +153,9 @@ def embed_command(as_json: bool = common.JSON_OPTION) -> None:
     embedder = _embedder()
     with common.open_store() as store, common.progress_bar() as bar:
         task = bar.add_task(f"embed ({embedder.name})", total=None)
-        report = embed_store(store, embedder, on_total=lambda n: bar.update(task, total=n),
-                             on_progress=lambda n: bar.advance(task, n))
+        report = embed_store(
+            store, embedder, on_total=lambda n: bar.update(task, total=n), on_progress=lambda n: bar.advance(task, n)
+        )
     print_embed_report(report, as_json)
 
 
@@ -126,8 +166,11 @@ def print_embed_report(report, as_json: bool) -> None:
     else:
         for error in report.errors:
             common.console.print(f"[yellow]failed[/] {error}", highlight=False, markup=True)
-        common.console.print(f"{report.model}: [green]{report.embedded} embedded[/], {report.unchanged} unchanged"
-                             + (f", [red]{len(report.errors)} batch(es) failed[/]" if report.errors else ""), highlight=False)
+        common.console.print(
+            f"{report.model}: [green]{report.embedded} embedded[/], {report.unchanged} unchanged"
+            + (f", [red]{len(report.errors)} batch(es) failed[/]" if report.errors else ""),
+            highlight=False,
+        )
     if report.errors:
         raise typer.Exit(1)
 

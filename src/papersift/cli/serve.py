@@ -8,7 +8,9 @@ from . import common
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback needs web_token (PAPERSIFT_WEB_TOKEN)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on; anything but loopback needs web_token (PAPERSIFT_WEB_TOKEN)."
+    ),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
 ) -> None:
     """Browse, search, read and curate papers in a browser."""
@@ -18,11 +20,13 @@ def serve(
     if not is_loopback(host) and not settings.web_token:
         common.fail(
             f"refusing to serve on {host}: anyone who can reach it could read and change your papers. "
-            "Set an access token first (PAPERSIFT_WEB_TOKEN=... or web_token = \"...\" in the config file), "
+            'Set an access token first (PAPERSIFT_WEB_TOKEN=... or web_token = "..." in the config file), '
             "or serve on 127.0.0.1."
         )
     if settings.web_token and len(settings.web_token) < MIN_TOKEN_CHARS:
-        common.fail(f"web_token is too short to guess-proof: use at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
+        common.fail(
+            f"web_token is too short to guess-proof: use at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)"
+        )
     import uvicorn
 
     from ..store import StoreError
@@ -35,7 +39,9 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     common.console.print(f"papersift: serving {settings.db} on http://{shown}:{port}/", highlight=False)
     if settings.web_token:
-        common.console.print("papersift: open it once with ?token=<your web_token> (or send Authorization: Bearer)", highlight=False)
+        common.console.print(
+            "papersift: open it once with ?token=<your web_token> (or send Authorization: Bearer)", highlight=False
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

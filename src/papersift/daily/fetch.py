@@ -79,6 +79,10 @@ def run_source(spec: dict[str, Any], index: int, settings: Settings, store: Stor
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     if report is not None:
-        result.new, result.updated, result.unchanged, result.invalid = (report.new, report.updated, report.unchanged,
-                                                                        len(report.errors))
+        result.new, result.updated, result.unchanged, result.invalid = (
+            report.new,
+            report.updated,
+            report.unchanged,
+            len(report.errors),
+        )
     return result

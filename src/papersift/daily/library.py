@@ -36,7 +36,9 @@ def _zotero_authors(value: str) -> list[str]:
 def _zotero_record(row: dict[str, str]) -> dict[str, object]:
     extra = " ".join(row.get(k) or "" for k in ("Extra", "Url", "Archive Location"))
     arxiv = ARXIV_IN_TEXT.search(extra)
-    tags = [t.strip() for col in ("Manual Tags", "Automatic Tags") for t in (row.get(col) or "").split(";") if t.strip()]
+    tags = [
+        t.strip() for col in ("Manual Tags", "Automatic Tags") for t in (row.get(col) or "").split(";") if t.strip()
+    ]
     return {
         "title": row.get("Title"),
         "authors": _zotero_authors(row.get("Author") or ""),

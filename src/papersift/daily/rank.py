@@ -100,7 +100,9 @@ def _recency(paper: Paper, today: date, half_life: float) -> float:
 
 def _matrix(papers: list[Paper], vectors: dict[str, np.ndarray], dim: int) -> np.ndarray:
     """Candidate vectors; a paper without one (its embedding failed) gets zeros: no likeness, no redundancy."""
-    return np.stack([vectors.get(p.id, np.zeros(dim, dtype=np.float32)) for p in papers]) if papers else np.zeros((0, dim))
+    return (
+        np.stack([vectors.get(p.id, np.zeros(dim, dtype=np.float32)) for p in papers]) if papers else np.zeros((0, dim))
+    )
 
 
 def rank(
@@ -128,13 +130,17 @@ def rank(
         text = paper_words(paper)
         keywords = matching(interests.keywords, text)
         authors = matching_authors(interests.authors, paper)
-        scores.append(float(likeness[i]) + ALERT_LIFT * (len(keywords) + len(authors)) + _recency(paper, today, recency_days))
+        scores.append(
+            float(likeness[i]) + ALERT_LIFT * (len(keywords) + len(authors)) + _recency(paper, today, recency_days)
+        )
         why = [f"author {a}" for a in authors] + [f"matches keyword {k}" for k in keywords]
         if nearest[i] >= 0:
             why.append(f"close to {interests.labels[nearest[i]]}")
         reasons.append(why or ["new since the last run"])
-    return [Pick(paper_id=papers[i].id, score=round(s, 4), why=reasons[i])
-            for i, s in _diverse(np.array(scores), matrix, top, diversity)]
+    return [
+        Pick(paper_id=papers[i].id, score=round(s, 4), why=reasons[i])
+        for i, s in _diverse(np.array(scores), matrix, top, diversity)
+    ]
 
 
 def _diverse(scores: np.ndarray, matrix: np.ndarray, top: int, diversity: float) -> list[tuple[int, float]]:

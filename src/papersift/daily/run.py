@@ -31,16 +31,16 @@ import numpy as np
 
 from ..config import Settings, config_relative
 from ..deliver import ChannelConfig, DeliveryContext, make_channels
-from ..enrich.prompts import source_hash, source_text
+from ..enrich.card_prompt import source_hash, source_text
 from ..models import Paper
-from ..taxonomy import Labeller
 from ..publish.view import iter_views
 from ..search.embeddings import Embedder, EmbeddingError, content_hash, paper_text, to_blob, vectors_for
 from ..store import Store
-from . import digest as digests
+from ..taxonomy import Labeller
+from . import picks_digest as digests
+from .fetch import check_sources, run_source, source_name
 from .library import Library, read_library
 from .rank import Interests, Pick, label_of, rank
-from .fetch import check_sources, run_source, source_name
 from .synthesis import Synthesis, write_synthesis
 
 RUN_KIND = "daily"
@@ -75,8 +75,11 @@ class DailyReport:
 
     @property
     def failed(self) -> bool:
-        return bool(self.errors) or any(s.get("error") for s in self.sources) or any(
-            d["status"] == "failed" for d in self.deliveries)
+        return (
+            bool(self.errors)
+            or any(s.get("error") for s in self.sources)
+            or any(d["status"] == "failed" for d in self.deliveries)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "failed": self.failed, "elapsed": round(self.elapsed, 2), "cost": round(self.cost, 6)}
@@ -117,7 +120,9 @@ def prepare(settings: Settings) -> tuple[list[ChannelConfig], Library]:
 # --- interests: library, stars, hides --------------------------------------------------------
 
 
-def _library_vectors(store: Store, embedder: Embedder, library: Library, report: DailyReport) -> tuple[list[np.ndarray], list[str]]:
+def _library_vectors(
+    store: Store, embedder: Embedder, library: Library, report: DailyReport
+) -> tuple[list[np.ndarray], list[str]]:
     texts = {content_hash(paper_text(p)): (paper_text(p), label_of(p)) for p in library.papers}
     keys = [LIBRARY_PREFIX + h for h in texts]
     known = vectors_for(store, keys, embedder.name)
@@ -134,8 +139,10 @@ def _library_vectors(store: Store, embedder: Embedder, library: Library, report:
         except KeyError:
             absent.append(arxiv_id)
     if absent:
-        report.notes.append(f"{len(absent)} library arXiv id(s) not in the store, left out of the likeness "
-                            f"(fetch them with: papersift ingest arxiv --ids {','.join(absent[:20])})")
+        report.notes.append(
+            f"{len(absent)} library arXiv id(s) not in the store, left out of the likeness "
+            f"(fetch them with: papersift ingest arxiv --ids {','.join(absent[:20])})"
+        )
     found = vectors_for(store, stored, embedder.name)
     for paper_id in stored:
         if paper_id in found:
@@ -144,7 +151,9 @@ def _library_vectors(store: Store, embedder: Embedder, library: Library, report:
     return vectors, labels
 
 
-def interests_for(store: Store, embedder: Embedder, library: Library, settings: Settings, report: DailyReport) -> Interests:
+def interests_for(
+    store: Store, embedder: Embedder, library: Library, settings: Settings, report: DailyReport
+) -> Interests:
     """The reader's interests as vectors: library files, plus starred papers; hidden papers count against."""
     vectors, labels = _library_vectors(store, embedder, library, report)
     starred, hidden = store.starred_papers(), store.hidden_papers()
@@ -156,9 +165,12 @@ def interests_for(store: Store, embedder: Embedder, library: Library, settings: 
     hidden_vectors = [found[p] for p in hidden if p in found]
     config = settings.daily.interests
     return Interests(
-        vectors=np.stack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32), labels=labels,
+        vectors=np.stack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32),
+        labels=labels,
         hidden=np.stack(hidden_vectors) if hidden_vectors else None,
-        keywords=config.keywords, authors=config.authors, exclude=config.exclude,
+        keywords=config.keywords,
+        authors=config.authors,
+        exclude=config.exclude,
     )
 
 
@@ -176,8 +188,11 @@ def new_papers(store: Store, after_rowid: int, library: Library) -> tuple[list[P
 
 def stale_cards(store: Store, lang: str) -> list[str]:
     """Papers whose card was written from another text than the paper has now (a new version changed it)."""
-    return [paper_id for paper_id, recorded, paper in store.card_sources(lang)
-            if recorded != source_hash(source_text(paper))]
+    return [
+        paper_id
+        for paper_id, recorded, paper in store.card_sources(lang)
+        if recorded != source_hash(source_text(paper))
+    ]
 
 
 def _fetch(store: Store, settings: Settings, report: DailyReport, progress: Progress) -> None:
@@ -200,11 +215,13 @@ def _fetch_library(store: Store, settings: Settings, library: Library, report: D
         report.sources.append(run_source(spec, len(settings.daily.sources), settings, store).as_dict())
 
 
-def _embed_and_classify(store: Store, embedder: Embedder, settings: Settings, report: DailyReport, progress: Progress) -> None:
+def _embed_and_classify(
+    store: Store, embedder: Embedder, settings: Settings, report: DailyReport, progress: Progress
+) -> None:
     from ..classify.pipeline import classify_store
     from ..classify.supervised import TrainingError
-    from ..taxonomy import load_taxonomy
     from ..search.embeddings import embed_store
+    from ..taxonomy import load_taxonomy
 
     progress("embedding")
     embedded = embed_store(store, embedder)
@@ -219,7 +236,9 @@ def _embed_and_classify(store: Store, embedder: Embedder, settings: Settings, re
         report.errors.append(f"classify: {type(exc).__name__}: {exc}")
 
 
-def _enrich(store: Store, settings: Settings, paper_ids: list[str], stale: list[str], report: DailyReport, progress: Progress) -> None:
+def _enrich(
+    store: Store, settings: Settings, paper_ids: list[str], stale: list[str], report: DailyReport, progress: Progress
+) -> None:
     from ..enrich.pipeline import Selection, enrich_papers_async
 
     report.enriched["stale"] = len(stale)
@@ -228,7 +247,9 @@ def _enrich(store: Store, settings: Settings, paper_ids: list[str], stale: list[
             continue
         progress(f"enriching {len(ids)} {'stale' if force else 'new'} paper(s)")
         try:
-            result = asyncio.run(enrich_papers_async(store, settings, selection=Selection(paper_ids=sorted(ids)), force=force))
+            result = asyncio.run(
+                enrich_papers_async(store, settings, selection=Selection(paper_ids=sorted(ids)), force=force)
+            )
         except Exception as exc:
             report.errors.append(f"enrich: {type(exc).__name__}: {exc}")
             continue
@@ -239,7 +260,9 @@ def _enrich(store: Store, settings: Settings, paper_ids: list[str], stale: list[
         report.cost += result.cost
 
 
-def _synthesis(store: Store, settings: Settings, papers: list[Paper], report: DailyReport, progress: Progress) -> Synthesis:
+def _synthesis(
+    store: Store, settings: Settings, papers: list[Paper], report: DailyReport, progress: Progress
+) -> Synthesis:
     if not settings.daily.synthesis or not papers:
         return Synthesis(status="off")
     from ..llm.client import LLMClient
@@ -270,11 +293,19 @@ def _views(store: Store, settings: Settings, picks: list[Pick]):
     return {v.id: v for v in iter_views(store, settings.llm.lang, labeller, ids=ids)}
 
 
-def deliver_pending(store: Store, settings: Settings, channels: list[ChannelConfig], report: DailyReport,
-                    progress: Progress, sleep: Callable[[float], None] = time.sleep) -> None:
+def deliver_pending(
+    store: Store,
+    settings: Settings,
+    channels: list[ChannelConfig],
+    report: DailyReport,
+    progress: Progress,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     """Send every delivery not sent yet on the channels configured now, retrying each a few times."""
     by_name = {c.name: c for c in channels}
-    context = DeliveryContext(store=store, settings=settings, recent_digests=lambda limit: digests.recent_digests(store, limit))
+    context = DeliveryContext(
+        store=store, settings=settings, recent_digests=lambda limit: digests.recent_digests(store, limit)
+    )
     for digest_id, name, earlier in store.pending_deliveries():
         config = by_name.get(name)
         if config is None:
@@ -293,12 +324,26 @@ def deliver_pending(store: Store, settings: Settings, channels: list[ChannelConf
                 if tries < config.attempts:
                     sleep(config.retry_delay * 2 ** (tries - 1))
         store.record_delivery(digest_id, name, error, tries)
-        report.deliveries.append({"digest_id": digest_id, "channel": name, "status": "failed" if error else "sent",
-                                  "attempts": earlier + tries, "error": error})
+        report.deliveries.append(
+            {
+                "digest_id": digest_id,
+                "channel": name,
+                "status": "failed" if error else "sent",
+                "attempts": earlier + tries,
+                "error": error,
+            }
+        )
 
 
-def _picks(store: Store, embedder: Embedder, library: Library, settings: Settings, papers: list[Paper],
-           report: DailyReport, today: date) -> list[Pick]:
+def _picks(
+    store: Store,
+    embedder: Embedder,
+    library: Library,
+    settings: Settings,
+    papers: list[Paper],
+    report: DailyReport,
+    today: date,
+) -> list[Pick]:
     interests = interests_for(store, embedder, library, settings, report)
     config = settings.daily.interests
     vectors = vectors_for(store, [p.id for p in papers], embedder.name)
@@ -308,12 +353,25 @@ def _picks(store: Store, embedder: Embedder, library: Library, settings: Setting
             vectors.update(zip([p.id for p in unembedded], embedder.embed([paper_text(p) for p in unembedded])))
         except EmbeddingError as exc:
             report.errors.append(f"embed: {exc}")
-    return rank(papers, vectors, interests, top=config.top, today=today, diversity=config.diversity,
-                recency_days=config.recency_days)
+    return rank(
+        papers,
+        vectors,
+        interests,
+        top=config.top,
+        today=today,
+        diversity=config.diversity,
+        recency_days=config.recency_days,
+    )
 
 
-def run_daily(settings: Settings, *, dry_run: bool = False, progress: Progress | None = None,
-              today: date | None = None, embedder: Embedder | None = None) -> DailyReport:
+def run_daily(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    today: date | None = None,
+    embedder: Embedder | None = None,
+) -> DailyReport:
     """One daily run (see the module docstring). Raises ``ValueError`` for a bad configuration and
     :class:`DailyLocked` when another run holds the lock; every other failure is in the report."""
     from ..search.embeddings import get_embedder
@@ -328,9 +386,13 @@ def run_daily(settings: Settings, *, dry_run: bool = False, progress: Progress |
         if dry_run:
             after = digests.cursor(store)
             papers, _ = new_papers(store, after, library) if after is not None else ([], 0)
-            _report_picks(report, _picks(store, embedder, library, settings, papers, report, today), papers, store, settings)
-            report.deliveries = [{"digest_id": d, "channel": c, "status": "pending", "attempts": a, "error": None}
-                                 for d, c, a in store.pending_deliveries()]
+            _report_picks(
+                report, _picks(store, embedder, library, settings, papers, report, today), papers, store, settings
+            )
+            report.deliveries = [
+                {"digest_id": d, "channel": c, "status": "pending", "attempts": a, "error": None}
+                for d, c, a in store.pending_deliveries()
+            ]
             report.elapsed = time.monotonic() - started
             return report
         run_id = store.start_run(RUN_KIND, {})
@@ -347,8 +409,14 @@ def run_daily(settings: Settings, *, dry_run: bool = False, progress: Progress |
         synthesis = _synthesis(store, settings, [by_id[p.paper_id] for p in picks], report, progress)
         _report_picks(report, picks, papers, store, settings, synthesis)
         if through > after:
-            digest = digests.picks_to_digest(picks, _views(store, settings, picks), day=today, lang=settings.llm.lang,
-                                             considered=len(papers), synthesis=synthesis)
+            digest = digests.picks_to_digest(
+                picks,
+                _views(store, settings, picks),
+                day=today,
+                lang=settings.llm.lang,
+                considered=len(papers),
+                synthesis=synthesis,
+            )
             digest = digests.save_digest(store, digest, through, [c.name for c in channels] if picks else [])
             report.digest_id = digest.id
         deliver_pending(store, settings, channels, report, progress)
@@ -357,8 +425,14 @@ def run_daily(settings: Settings, *, dry_run: bool = False, progress: Progress |
     return report
 
 
-def _report_picks(report: DailyReport, picks: list[Pick], papers: list[Paper], store: Store, settings: Settings,
-                  synthesis: Synthesis | None = None) -> None:
+def _report_picks(
+    report: DailyReport,
+    picks: list[Pick],
+    papers: list[Paper],
+    store: Store,
+    settings: Settings,
+    synthesis: Synthesis | None = None,
+) -> None:
     titles = {p.id: label_of(p) for p in papers}
     report.considered = len(papers)
     report.picks = [{"id": p.paper_id, "title": titles.get(p.paper_id), "score": p.score, "why": p.why} for p in picks]

@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from ..checks import guard
 from ..checks.language import MIN_SHARE, MIN_UNITS, language, target_share
-from ..enrich.prompts import source_text
+from ..enrich.card_prompt import source_text
 from ..llm.base import LLMError
-from ..llm.prompts import environment, quoted
+from ..llm.templates import environment, quoted
 from ..models import Paper
 
 SYSTEM_TEMPLATE = "daily_synthesis_system.jinja"
@@ -50,7 +50,10 @@ def synthesis_messages(papers: list[Paper], lang_code: str) -> list[dict[str, st
     env = environment()
     return [
         {"role": "system", "content": env.get_template(SYSTEM_TEMPLATE).render(lang=lang)},
-        {"role": "user", "content": env.get_template(PAPERS_TEMPLATE).render(papers=[quoted(p) for p in papers], lang=lang)},
+        {
+            "role": "user",
+            "content": env.get_template(PAPERS_TEMPLATE).render(papers=[quoted(p) for p in papers], lang=lang),
+        },
     ]
 
 
@@ -64,9 +67,15 @@ def check(text: str, papers: list[Paper]) -> guard.GuardResult:
     bad = sorted({int(n) for n in CITATION.findall(text) if not 1 <= int(n) <= len(papers)})
     result = guard.check(CITATION.sub(" ", text), day_source(papers), field="synthesis")
     if bad:
-        result.violations.append(guard.Violation(
-            kind="number", value=", ".join(f"[{n}]" for n in bad), context=text[:40], field="synthesis",
-            reason=f"cites a paper the day does not have (it has {len(papers)})"))
+        result.violations.append(
+            guard.Violation(
+                kind="number",
+                value=", ".join(f"[{n}]" for n in bad),
+                context=text[:40],
+                field="synthesis",
+                reason=f"cites a paper the day does not have (it has {len(papers)})",
+            )
+        )
     return result
 
 
@@ -76,8 +85,10 @@ def wrong_language(text: str, lang_code: str) -> str | None:
     share, units = target_share(text, lang)
     if not lang.scripts or units < MIN_UNITS or share >= MIN_SHARE:
         return None
-    return (f"The overview is not written in {lang.name} ({lang.native}). Write it in {lang.name}; keep only names "
-            "and English terms in parentheses as in the papers.")
+    return (
+        f"The overview is not written in {lang.name} ({lang.native}). Write it in {lang.name}; keep only names "
+        "and English terms in parentheses as in the papers."
+    )
 
 
 def review(text: str, papers: list[Paper], lang: str) -> tuple[list[str], str]:
@@ -107,9 +118,13 @@ async def write_synthesis(client, papers: list[Paper], lang: str) -> Synthesis:
     except LLMError as exc:
         return Synthesis(status="left_out", note=f"the overview could not be written: {exc}", **base)
     if reasons:
-        return Synthesis(status="left_out", reasons=reasons,
-                         note="the overview was left out: asked twice, it still said things the papers do not support "
-                              "or was not in the reader's language", **base)
+        return Synthesis(
+            status="left_out",
+            reasons=reasons,
+            note="the overview was left out: asked twice, it still said things the papers do not support "
+            "or was not in the reader's language",
+            **base,
+        )
     if not text:
         return Synthesis(status="left_out", note="the overview was left out: the model wrote nothing", **base)
     return Synthesis(status="ok", text=text, **base)

@@ -50,8 +50,8 @@ class ChannelConfig(BaseModel):
 
 CHANNELS: Registry[type[ChannelConfig]] = Registry("channels", "delivery channel")
 CHANNELS.builtin("email", "papersift.deliver.email:EmailChannel")
-CHANNELS.builtin("feed", "papersift.deliver.files:FeedChannel")
-CHANNELS.builtin("site", "papersift.deliver.files:SiteChannel")
+CHANNELS.builtin("feed", "papersift.deliver.publishing:FeedChannel")
+CHANNELS.builtin("site", "papersift.deliver.publishing:SiteChannel")
 CHANNELS.builtin("webhook", "papersift.deliver.webhook:WebhookChannel")
 
 
@@ -68,11 +68,15 @@ def make_channels(specs: list[dict[str, Any]]) -> list[ChannelConfig]:
         except PluginError as exc:
             raise ValueError(f"{where}: {exc}") from None
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+            )
             raise ValueError(f"{where} ({kind}): {problems}") from None
         same = sum(1 for c in made if c.type == kind)
         made.append(config.model_copy(update={"name": config.name or (kind if same == 0 else f"{kind}#{same + 1}")}))
     names = [c.name for c in made]
     if len(set(names)) != len(names):
-        raise ValueError(f"daily.deliver: two channels share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
+        raise ValueError(
+            f"daily.deliver: two channels share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))})"
+        )
     return made

@@ -13,7 +13,7 @@ The model writes the article's structure as the reference articles have it: sect
 name the paper's content, numbered sub-topics in prose or bullets (nested where a point has
 details), and a closing section with the future directions; :class:`ArticleDraft` is that
 structure and its JSON schema is the structured-output schema. The article is kept in the store as
-a :class:`DeepDive`; :mod:`papersift.publish.deepdive` renders it (Markdown, HTML, JSON).
+a :class:`DeepDive`; :mod:`papersift.publish.article` renders it (Markdown, HTML, JSON).
 
     dive = deepdive(store, "2505.00001", settings, DeepDiveOptions(thinking_budget=2048))
 """
@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ..llm.base import Thinking
-from ..llm.prompts import environment
+from ..llm.templates import environment
 from ..models import Paper
 from ..store import Store
 from . import sections as sec
@@ -52,7 +52,9 @@ class Subsection(BaseModel):
 
     heading: str = Field(description="a heading that names this sub-topic's content, without a number", max_length=60)
     paragraphs: list[str] = Field(description="prose paragraphs, for explanations; may be empty", max_length=4)
-    bullets: list[Bullet] = Field(description="points, for lists of components, stages or results; may be empty", max_length=8)
+    bullets: list[Bullet] = Field(
+        description="points, for lists of components, stages or results; may be empty", max_length=8
+    )
 
     @model_validator(mode="after")
     def _has_content(self) -> Subsection:
@@ -62,7 +64,9 @@ class Subsection(BaseModel):
 
 
 class Section(BaseModel):
-    title: str = Field(description="a title naming this paper's own content (e.g. 模型架构与创新设计), without a number", max_length=40)
+    title: str = Field(
+        description="a title naming this paper's own content (e.g. 模型架构与创新设计), without a number", max_length=40
+    )
     subsections: list[Subsection] = Field(min_length=1, max_length=4)
 
 
@@ -71,19 +75,25 @@ class Closing(BaseModel):
 
     title: str = Field(description="e.g. 总结与展望", max_length=40)
     paragraphs: list[str] = Field(description="what the paper contributes, summed up", min_length=1, max_length=3)
-    future_directions: list[str] = Field(description="the directions the paper names, one sentence each", min_length=1, max_length=6)
+    future_directions: list[str] = Field(
+        description="the directions the paper names, one sentence each", min_length=1, max_length=6
+    )
 
 
 class ArticleDraft(BaseModel):
     """What the model writes; the headline, numbering and metadata are added around it."""
 
-    short_name: str = Field(description="the paper's short name (model, method or system) as the paper writes it", max_length=80)
+    short_name: str = Field(
+        description="the paper's short name (model, method or system) as the paper writes it", max_length=80
+    )
     angle: str = Field(description="the article's angle in a few words", max_length=60)
     lead: str = Field(description="two or three sentences: what the paper does and why it matters", max_length=600)
     sections: list[Section] = Field(
         description="background and goals; architecture or method and what is new; training or construction recipe; "
-                    "evaluation with the paper's numbers against its baselines; ablations, trade-offs and limits",
-        min_length=4, max_length=6)
+        "evaluation with the paper's numbers against its baselines; ablations, trade-offs and limits",
+        min_length=4,
+        max_length=6,
+    )
     closing: Closing
 
     def text(self) -> str:
@@ -101,7 +111,9 @@ class ArticleDraft(BaseModel):
 class PartNotes(BaseModel):
     """Notes on one part of a paper (the map step of a long paper)."""
 
-    notes: list[str] = Field(description="short factual notes; numbers copied exactly with units", min_length=1, max_length=24)
+    notes: list[str] = Field(
+        description="short factual notes; numbers copied exactly with units", min_length=1, max_length=24
+    )
 
 
 class ArticleSection(Section):
@@ -116,7 +128,9 @@ class DeepDive(BaseModel):
     title: str
     source_id: str | None
     version: int | None = Field(None, description="the paper's version (arXiv's v2), when the source has one")
-    primary_category: str | None = Field(None, description="the paper's primary category (cs.CL), when the source has one")
+    primary_category: str | None = Field(
+        None, description="the paper's primary category (cs.CL), when the source has one"
+    )
     link: str | None = Field(description="the paper's page as the source gives it; renderers drop unsafe schemes")
     headline: str
     lead: str
@@ -140,9 +154,20 @@ class DeepDive(BaseModel):
         if not isinstance(data, dict) or "closing" in data or not data.get("sections"):
             return data
         *body, summary = data["sections"]
-        sections = [{"number": s["number"], "title": s["title"], "subsections": [
-            {"heading": s["title"], "paragraphs": [], "bullets": [{"text": p, "sub_points": []} for p in s["points"]]}]}
-            for s in body]
+        sections = [
+            {
+                "number": s["number"],
+                "title": s["title"],
+                "subsections": [
+                    {
+                        "heading": s["title"],
+                        "paragraphs": [],
+                        "bullets": [{"text": p, "sub_points": []} for p in s["points"]],
+                    }
+                ],
+            }
+            for s in body
+        ]
         points = summary["points"]
         closing = {"title": summary["title"], "paragraphs": points[:-1] or points, "future_directions": points[-1:]}
         return {**data, "sections": sections, "closing": closing}
@@ -216,18 +241,32 @@ class _Writer:
         return room
 
     def _user(self, body: str, part: int | None = None, parts: int | None = None) -> str:
-        return environment().get_template(PAPER_MESSAGE).render(
-            language=LANGUAGE_NAMES.get(self.options.lang, self.options.lang),
-            title=self.paper.title or "(untitled)", part=part, parts=parts, body=body)
+        return (
+            environment()
+            .get_template(PAPER_MESSAGE)
+            .render(
+                language=LANGUAGE_NAMES.get(self.options.lang, self.options.lang),
+                title=self.paper.title or "(untitled)",
+                part=part,
+                parts=parts,
+                body=body,
+            )
+        )
 
-    async def _ask(self, messages: list[dict[str, str]], model: type[BaseModel], answer_tokens: int, template: str) -> Any:
+    async def _ask(
+        self, messages: list[dict[str, str]], model: type[BaseModel], answer_tokens: int, template: str
+    ) -> Any:
         from ..llm.base import LLMError
 
         self.calls += 1
         try:
             answer, _ = await self.client.structured(
-                messages, model, max_tokens=answer_tokens + (self.options.thinking_budget or 0),
-                thinking=self.thinking, paper_id=self.paper.id, template=f"deepdive-{template}",
+                messages,
+                model,
+                max_tokens=answer_tokens + (self.options.thinking_budget or 0),
+                thinking=self.thinking,
+                paper_id=self.paper.id,
+                template=f"deepdive-{template}",
             )
         except LLMError as exc:
             raise DeepDiveError(f"the model failed: {exc}") from exc
@@ -235,8 +274,10 @@ class _Writer:
 
     async def _notes(self, chunk: list[sec.Section], index: int, total: int) -> sec.Section:
         system = system_prompt(NOTES_SYSTEM)
-        messages = [{"role": "system", "content": system},
-                    {"role": "user", "content": self._user(sec.render(chunk), index, total)}]
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": self._user(sec.render(chunk), index, total)},
+        ]
         notes = await self._ask(messages, PartNotes, self.options.notes_tokens, "notes")
         headings = " / ".join(dict.fromkeys(s.heading for s in chunk))
         return sec.Section(headings, "\n".join(f"- {n}" for n in notes.notes))
@@ -260,7 +301,10 @@ class _Writer:
     async def article(self, material: str, fulltext: str) -> tuple[ArticleDraft, list[str], bool]:
         from ..checks import guard
 
-        messages = [{"role": "system", "content": system_prompt(ARTICLE_SYSTEM)}, {"role": "user", "content": self._user(material)}]
+        messages = [
+            {"role": "system", "content": system_prompt(ARTICLE_SYSTEM)},
+            {"role": "user", "content": self._user(material)},
+        ]
         draft = await self._ask(messages, ArticleDraft, self.options.output_tokens, "article")
         verdict = guard.check(draft.text(), fulltext)
         if verdict.ok:
@@ -300,7 +344,9 @@ async def write_deepdive(client: Any, paper: Paper, fulltext: str, options: Deep
         version=paper.version,
         primary_category=paper.extra.get("primary_category") or next(iter(paper.categories), None),
         link=paper.url_abs,
-        headline=HEADLINES.get(options.lang, HEADLINES["en"]).format(name=_one_line(draft.short_name), angle=_one_line(draft.angle)),
+        headline=HEADLINES.get(options.lang, HEADLINES["en"]).format(
+            name=_one_line(draft.short_name), angle=_one_line(draft.angle)
+        ),
         lead=draft.lead,
         sections=[ArticleSection(number=i, **section.model_dump()) for i, section in enumerate(draft.sections, 1)],
         closing=draft.closing,
@@ -362,7 +408,9 @@ def stored(store: Store, lang: str) -> dict[str, DeepDive]:
     return {paper_id: DeepDive.model_validate_json(data) for paper_id, data in store.deepdives(lang).items()}
 
 
-async def _run(store: Store, settings: Any, paper: Paper, fulltext: str, options: DeepDiveOptions, client: Any) -> DeepDive:
+async def _run(
+    store: Store, settings: Any, paper: Paper, fulltext: str, options: DeepDiveOptions, client: Any
+) -> DeepDive:
     if client is not None:
         return await write_deepdive(client, paper, fulltext, options)
     from ..llm.client import LLMClient

@@ -17,12 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..llm.prompts import environment
-from ..models import READING_FIELDS, Card, Paper, Reading
 from ..checks.glossary import Glossary
 from ..checks.language import check_card_language, language
-from .prompts import paper_message
 from ..checks.quality import card_texts
+from ..llm.templates import environment
+from ..models import READING_FIELDS, Card, Paper, Reading
+from .card_prompt import paper_message
 
 SYSTEM_TEMPLATE = "card_fields_system.jinja"
 FIELD_TEMPLATE = "card_field.jinja"
@@ -37,9 +37,12 @@ KEYWORD_SEPARATORS = re.compile(r"[,，、;；\n]+")
 MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)、])\s+")
 # The field's own name before the answer ("Motivation:", "**TL;DR**:", "研究动机："); a title's
 # "Thinkless:" is the paper's name, not a label, so only these are taken off.
-LABEL = re.compile(r"^\s*\**(?:translated title|title|tl;dr|motivation|problem|observation|method|experiments|"
-                   r"contribution|keywords|digest(?: paragraph)?|标题|研究动机|解决问题|现象分析|主要方法|数据与实验|"
-                   r"主要贡献|关键词|摘要)\**\s*[:：]\**\s*", re.I)
+LABEL = re.compile(
+    r"^\s*\**(?:translated title|title|tl;dr|motivation|problem|observation|method|experiments|"
+    r"contribution|keywords|digest(?: paragraph)?|标题|研究动机|解决问题|现象分析|主要方法|数据与实验|"
+    r"主要贡献|关键词|摘要)\**\s*[:：]\**\s*",
+    re.I,
+)
 
 
 def field_of(name: str) -> str:
@@ -52,13 +55,22 @@ def system_message(lang_code: str, glossary: Glossary | None) -> str:
     return environment().get_template(SYSTEM_TEMPLATE).render(lang=language(lang_code), glossary=terms)
 
 
-def field_messages(paper: Paper, lang_code: str, glossary: Glossary | None, field: str, *,
-                   previous: str | None = None, fix: str | None = None) -> list[dict[str, str]]:
+def field_messages(
+    paper: Paper,
+    lang_code: str,
+    glossary: Glossary | None,
+    field: str,
+    *,
+    previous: str | None = None,
+    fix: str | None = None,
+) -> list[dict[str, str]]:
     lang = language(lang_code)
     task = environment().get_template(FIELD_TEMPLATE).render(lang=lang, field=field, previous=previous, fix=fix)
-    return [{"role": "system", "content": system_message(lang_code, glossary)},
-            {"role": "user", "content": paper_message(paper, lang)},
-            {"role": "user", "content": task.strip()}]
+    return [
+        {"role": "system", "content": system_message(lang_code, glossary)},
+        {"role": "user", "content": paper_message(paper, lang)},
+        {"role": "user", "content": task.strip()},
+    ]
 
 
 def cleaned(text: str) -> str:
@@ -76,9 +88,13 @@ def keywords_of(text: str) -> list[str]:
 
 def card_data(values: dict[str, str]) -> dict[str, Any]:
     """The card's fields, shaped as the card is, from the texts by field name."""
-    return {"title": values["title"], "tldr": values["tldr"], "digest": values["digest"],
-            "keywords": keywords_of(values["keywords"]),
-            "reading": {name: values[f"reading.{name}"] for name in READING_FIELDS}}
+    return {
+        "title": values["title"],
+        "tldr": values["tldr"],
+        "digest": values["digest"],
+        "keywords": keywords_of(values["keywords"]),
+        "reading": {name: values[f"reading.{name}"] for name in READING_FIELDS},
+    }
 
 
 def as_card(values: dict[str, str]) -> Card:
@@ -96,7 +112,9 @@ def malformed(values: dict[str, str], cut: set[str], lang_code: str) -> dict[str
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"][:2] if not isinstance(part, int))
-            problems[field] = problems.get(field) or f"{error['msg']}: write it {'shorter' if 'at most' in error['msg'] else 'out'}"
+            problems[field] = (
+                problems.get(field) or f"{error['msg']}: write it {'shorter' if 'at most' in error['msg'] else 'out'}"
+            )
     data = card_data(values)  # unvalidated: the language check reads texts whatever their length
     sketch = Card.model_construct(**data | {"reading": Reading.model_construct(**data["reading"])})
     verdict = check_card_language(sketch, lang_code)
@@ -126,8 +144,12 @@ class FieldWriter:
         for field, redo in fields.items():
             previous, fix = redo if redo else (None, None)
             messages = field_messages(paper, self.lang, self.glossary, field, previous=previous, fix=fix)
-            result = await self.client.chat(messages, max_tokens=MAX_TOKENS.get(field, READING_MAX_TOKENS),
-                                            paper_id=paper.id, template=self.template)
+            result = await self.client.chat(
+                messages,
+                max_tokens=MAX_TOKENS.get(field, READING_MAX_TOKENS),
+                paper_id=paper.id,
+                template=self.template,
+            )
             values[field] = cleaned(result.text)
             if result.finish_reason == "length":
                 cut.add(field)

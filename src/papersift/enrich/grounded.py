@@ -25,13 +25,13 @@ import re
 from collections import Counter
 from typing import Any
 
-from ..llm.prompts import environment
-from ..models import READING_FIELDS, Paper
-from .fieldwise import cleaned
 from ..checks.glossary import Glossary
 from ..checks.guard import has_name_shape, is_generic
 from ..checks.language import Language, language
 from ..checks.quality import foreign_words, title_names
+from ..llm.templates import environment
+from ..models import Paper
+from .fieldwise import cleaned
 from .roles import Plan, assign
 from .sentences import split_sentences
 from .units import missing, numbers_in, rewrite_quantities
@@ -53,10 +53,16 @@ _QUOTED = re.compile(r'"([^"]+)"')
 _SPACES = re.compile(r"\s+")
 DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
+TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
+MAX_CHARACTERS = {"tldr": 75, "name": 30}  # a TL;DR shorter than the fields it draws on; a title
+_SENTENCE_END = "。！？.!?\"'”’）)]】"
 ABOUT_THE_TEXT = "it talks about the text instead of saying what the paper says: write the content itself"
 # A field that describes its source ("这段文本描述了…") instead of saying what it says: what a small
 # model writes when the sentences do not answer the question it was asked.
-_ABOUT_THE_TEXT = re.compile(r"(?:这段|该|此|这些)(?:原文|文本|文字|句子|段落)|原文(?:中|讲|描述|提到)|\b(?:this|the given|these) (?:text|sentences?|passage)\b", re.I)
+_ABOUT_THE_TEXT = re.compile(
+    r"(?:这段|该|此|这些)(?:原文|文本|文字|句子|段落)|原文(?:中|讲|描述|提到)|\b(?:this|the given|these) (?:text|sentences?|passage)\b",
+    re.I,
+)
 
 
 def with_glossary(text: str, glossary: Glossary | None) -> str:
@@ -90,14 +96,20 @@ def is_name(word: str) -> bool:
 
 
 def definition(long_form: str, short: str) -> str | None:
-    """"Mixture-of-Expert (MoE)" from "of both dense and Mixture-of-Expert" and "MoE": the words
-    before the brackets from the first that starts as the acronym does, or None."""
-    words = long_form.split()
-    while words and words[0][0].upper() != short[0].upper():
-        words = words[1:]
-    if not words or is_generic(short) or (len(short) > 2 and short.endswith("s") and short[:-1].isupper()):
+    """ "Chain-of-Representation (CoR)" from "the concept of Chain-of-Representation" and "CoR": the
+    fewest last words whose initials spell the acronym, else those from the first word that starts
+    as the acronym does; None for a generic or plural acronym (LLMs) or no such word."""
+    if is_generic(short) or (len(short) > 2 and short.endswith("s") and short[:-1].isupper()):
         return None
-    return f"{' '.join(words)} ({short})"
+    words = long_form.split()
+    letters = "".join(c for c in short.upper() if c.isalpha())
+    for k in range(1, len(words) + 1):
+        initials = "".join(part[0].upper() for w in words[-k:] for part in re.split(r"-", w) if part)
+        if initials == letters:
+            return f"{' '.join(words[-k:])} ({short})"
+    while words and words[0][0].upper() != letters[:1]:
+        words = words[1:]
+    return f"{' '.join(words)} ({short})" if words else None
 
 
 def without_echo(reply: str, prompt: str) -> str:
@@ -105,7 +117,19 @@ def without_echo(reply: str, prompt: str) -> str:
     instruction back before the answer)."""
     asked = _SPACES.sub("", prompt)
     kept = [line for line in reply.splitlines() if not line.strip() or _SPACES.sub("", line) not in asked]
-    return "\n".join(kept) if any(line.strip() for line in kept) else reply
+    text = "\n".join(kept) if any(line.strip() for line in kept) else reply
+    for line in prompt.splitlines():  # the instruction written back on the answer's own line
+        if len(line.strip()) >= 10 and text.lstrip().startswith(line.strip()):
+            text = text.lstrip()[len(line.strip()) :]
+    return text
+
+
+def ended(reply: str, task: str, cut: bool, lang: Language) -> str:
+    """A complete sentence the model ended without its full stop gets one (a reply cut at its token
+    bound does not: it is asked again); a title never does."""
+    if cut or task in ("title", "name") or not reply or reply[-1] in _SENTENCE_END or _URL.search(reply.split()[-1]):
+        return reply
+    return reply + ("。" if lang.counts_characters else ".")
 
 
 def chunks(sentences: list[str]) -> list[str]:
@@ -147,13 +171,13 @@ class GroundedWriter:
             elif field == "title":
                 values[field], was_cut = await self.title(paper, previous, fix)
             elif field == "tldr":
-                title = values.get("title") or paper.title or ""
-                values[field], was_cut = await self.ask(paper, "tldr", self.tldr_source(paper, plan, title), previous, fix)
+                values[field], was_cut = await self.ask(paper, "tldr", self.tldr_source(paper, plan), previous, fix)
             else:
                 name = field.removeprefix("reading.")
                 avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
-                values[field], was_cut = await self.ask(paper, name, self.source(self.field_text(paper, plan, name)),
-                                                        previous, fix, avoid=avoid)
+                values[field], was_cut = await self.ask(
+                    paper, name, self.source(self.field_text(paper, plan, name)), previous, fix, avoid=avoid
+                )
             if was_cut:
                 cut.add(field)
         return values, cut
@@ -162,8 +186,17 @@ class GroundedWriter:
         """Sentences as the model sees them: glossary terms and quantities already in the target language."""
         return rewrite_quantities(with_glossary(text, self.glossary), self.lang).text
 
-    async def ask(self, paper: Paper, task: str, text: str, previous: str | None = None, fix: str | None = None, *,
-                  names: list[str] = (), avoid: str | None = None) -> tuple[str, bool]:
+    async def ask(
+        self,
+        paper: Paper,
+        task: str,
+        text: str,
+        previous: str | None = None,
+        fix: str | None = None,
+        *,
+        names: list[str] = (),
+        avoid: str | None = None,
+    ) -> tuple[str, bool]:
         """One request and its cleaned reply, asked once more at once if the reply left English
         words, lost a number of a sentence it translates, or ran past its bound; and whether the
         reply that stands was cut at its bound."""
@@ -181,31 +214,50 @@ class GroundedWriter:
             pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", re.I)
             context = next((s for s in split_sentences(source) if pattern.search(s)), reply)
             prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
-            result = await self.client.chat([{"role": "system", "content": system},
-                                             {"role": "user", "content": prompt.strip()}],
-                                            max_tokens=MAX_TOKENS["word"], paper_id=paper.id, template=self.template)
+            result = await self.client.chat(
+                [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
+                max_tokens=MAX_TOKENS["word"],
+                paper_id=paper.id,
+                template=self.template,
+            )
             translation = cleaned(result.text).rstrip("。.")
             if 0 < len(translation) <= MAX_WORD_TRANSLATION and not re.search(r"[A-Za-z]", translation):
                 reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
         return reply
 
-    async def _request(self, paper: Paper, task: str, text: str, previous: str | None, fix: str | None,
-                       names: list[str], avoid: str | None) -> tuple[str, bool]:
+    async def _request(
+        self,
+        paper: Paper,
+        task: str,
+        text: str,
+        previous: str | None,
+        fix: str | None,
+        names: list[str],
+        avoid: str | None,
+    ) -> tuple[str, bool]:
         env = environment()
         system = env.get_template(SYSTEM_TEMPLATE).render(lang=self.language)
-        prompt = env.get_template(TASK_TEMPLATE).render(lang=self.language, task=task, text=text, names=list(names),
-                                                        avoid=avoid, previous=previous, fix=fix)
-        result = await self.client.chat([{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
-                                        max_tokens=MAX_TOKENS.get(task, MAX_TOKENS["field"]), paper_id=paper.id,
-                                        template=self.template)
-        return cleaned(without_echo(result.text, prompt)), result.finish_reason == "length"
+        prompt = env.get_template(TASK_TEMPLATE).render(
+            lang=self.language, task=task, text=text, names=list(names), avoid=avoid, previous=previous, fix=fix
+        )
+        result = await self.client.chat(
+            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
+            max_tokens=MAX_TOKENS.get(task, MAX_TOKENS["field"]),
+            paper_id=paper.id,
+            template=self.template,
+        )
+        cut = result.finish_reason == "length"
+        return ended(cleaned(without_echo(result.text, prompt)), task, cut, self.language), cut
 
-    @staticmethod
-    def problems(task: str, text: str, reply: str, was_cut: bool, names: list[str]) -> list[str]:
+    def problems(self, task: str, text: str, reply: str, was_cut: bool, names: list[str]) -> list[str]:
         problems = []
         if was_cut:
             problems.append(CUT_OFF)
-        lost = [*missing(numbers_in(text), reply), *(n for n in names if n not in reply)] if task == "sentence" else []
+        terms = [t.translation for t in (self.glossary.terms if self.glossary else ()) if t.translation in text]
+        kept = [*names, *terms]
+        lost = [*missing(numbers_in(text), reply), *(n for n in kept if n not in reply)] if task == "sentence" else []
+        if task in ("tldr", "name") and len(reply) > MAX_CHARACTERS[task]:
+            problems.append(TOO_LONG.format(limit=MAX_CHARACTERS[task] * 2 // 3))
         if lost:
             problems.append(DROPPED.format(quantities=", ".join(lost)))
         if task != "sentence" and _ABOUT_THE_TEXT.search(reply):
@@ -215,7 +267,10 @@ class GroundedWriter:
     async def title(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
         """The title translated; a one-word lead before a colon ("Thinkless: …") is the paper's name,
         kept by code while the rest is translated."""
-        title = paper.title or (split_sentences(paper.abstract or "") or [""])[0]
+        if not paper.title:  # a record with an abstract only: a short title named from what it proposes
+            plan = assign(split_sentences(paper.abstract or ""))
+            return await self.ask(paper, "name", self.source(self.field_text(paper, plan, "method")), previous, fix)
+        title = paper.title
         lead = _LEAD.match(title)
         if not lead:
             return await self.ask(paper, "title", title, previous, fix, names=title_names(title))
@@ -235,20 +290,24 @@ class GroundedWriter:
 
     def field_text(self, paper: Paper, plan: Plan, name: str) -> str:
         """A reading field's sentences; the experiments field leaves the headline result to the
-        TL;DR where it has another sentence, so that the two do not say the same thing."""
+        TL;DR where its other sentence reports experiments too, so that the two do not say the same thing."""
         units = plan.fields[name].units
         headline = self.headline(paper, plan)
-        if name == "experiments" and len(units) > 1 and headline is not None:
-            units = tuple(u for u in units if u != headline)
+        others = tuple(u for u in units if u != headline)
+        if name == "experiments" and headline is not None and others and plan.experiment_like(others):
+            units = others
         return " ".join(plan.units[u] for u in units)
 
-    def tldr_source(self, paper: Paper, plan: Plan, title: str) -> str:
-        """The author TL;DR where there is one; else the translated title and the headline result."""
+    def tldr_source(self, paper: Paper, plan: Plan) -> str:
+        """The author TL;DR where there is one; else what the paper does (its method's, or its
+        problem's, first sentence) and the headline result. Said in fewer words than either field
+        it draws on, it repeats neither (the gate measures a repeat against the shorter text)."""
         if paper.tldr:
             return self.source(paper.tldr)
+        does = (plan.fields["method"].units or plan.fields["problem"].units)[:1]
         headline = self.headline(paper, plan)
-        parts = [title, self.source(plan.units[headline]) if headline is not None else ""]
-        return "。".join(p.rstrip("。.") for p in parts if p) + "。"
+        units = sorted({*does, *([headline] if headline is not None else [])})
+        return self.source(" ".join(plan.units[u] for u in units))
 
     async def digest(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
         """The abstract translated a sentence or two at a time, joined. Asked again, only the parts

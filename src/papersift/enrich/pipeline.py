@@ -24,18 +24,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..checks import guard, quality
+from ..checks.glossary import Glossary, load_glossary
+from ..checks.language import check_card_language, language
 from ..config import Settings
 from ..llm.base import BackendUnavailable, LLMError
-from ..llm.prompts import environment
+from ..llm.templates import environment
 from ..models import Card, Enrichment, EnrichmentStatus, Paper
 from ..store import Store
 from ..text import segment
-from ..checks import guard, quality
+from .card_prompt import card_messages, prompt_version, source_hash, source_text
 from .fieldwise import FIELDS, FieldWriter, as_card, field_of, malformed, texts_of
-from ..checks.glossary import Glossary, load_glossary
 from .grounded import GroundedWriter
-from ..checks.language import check_card_language, language
-from .prompts import card_messages, prompt_version, source_hash, source_text
 
 log = logging.getLogger(__name__)
 
@@ -102,21 +102,34 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(done=self.done, papers_per_s=round(self.papers_per_s, 3), cost=round(self.cost, 6),
-                    elapsed=round(self.elapsed, 3))
+        data.update(
+            done=self.done,
+            papers_per_s=round(self.papers_per_s, 3),
+            cost=round(self.cost, 6),
+            elapsed=round(self.elapsed, 3),
+        )
         return data
 
 
 ProgressCallback = Callable[[RunReport], None]
 
 
-def pending_papers(store: Store, lang: str, selection: Selection, force: bool, run_id: int) -> tuple[Iterator[Paper], int]:
+def pending_papers(
+    store: Store, lang: str, selection: Selection, force: bool, run_id: int
+) -> tuple[Iterator[Paper], int]:
     """The papers run ``run_id`` still has to do, streamed, and how many they are."""
     limit = selection.limit
     if limit is not None:  # a resumed run counts what it did before its restart
         limit = max(0, limit - store.item_count(run_id))
-    return store.papers_to_enrich(lang, run_id, force=force, paper_ids=selection.paper_ids, subarea=selection.subarea,
-                                  source=selection.source, limit=limit)
+    return store.papers_to_enrich(
+        lang,
+        run_id,
+        force=force,
+        paper_ids=selection.paper_ids,
+        subarea=selection.subarea,
+        source=selection.source,
+        limit=limit,
+    )
 
 
 class Enricher:
@@ -128,15 +141,25 @@ class Enricher:
     checked by the guard and the gate, and what they object to is asked again once.
     """
 
-    def __init__(self, client: Any, lang: str, *, model: str, keep_reasoning: bool = True,
-                 glossary: Glossary | None = None, mode: str = "whole"):
+    def __init__(
+        self,
+        client: Any,
+        lang: str,
+        *,
+        model: str,
+        keep_reasoning: bool = True,
+        glossary: Glossary | None = None,
+        mode: str = "whole",
+    ):
         self.client = client
         self.lang = lang
         self.model = model
         self.keep_reasoning = keep_reasoning
         self.glossary = glossary
         writers = {"fields": FieldWriter, "grounded": GroundedWriter}
-        self.fields = writers[mode](client, lang, glossary, f"card-{mode}@{prompt_version()}") if mode in writers else None
+        self.fields = (
+            writers[mode](client, lang, glossary, f"card-{mode}@{prompt_version()}") if mode in writers else None
+        )
 
     def _check_language(self, card: Card) -> Card:
         verdict = check_card_language(card, self.lang)
@@ -147,7 +170,11 @@ class Enricher:
     async def _ask(self, paper: Paper, messages: list[dict[str, str]]) -> tuple[Card, str | None]:
         """A card in the right language (the client re-asks once), and the model's reasoning."""
         card, result = await self.client.structured(
-            messages, Card, validate=self._check_language, max_tokens=MAX_TOKENS, paper_id=paper.id,
+            messages,
+            Card,
+            validate=self._check_language,
+            max_tokens=MAX_TOKENS,
+            paper_id=paper.id,
             template=f"card@{prompt_version()}",
         )
         return card, result.reasoning if self.keep_reasoning else None
@@ -161,19 +188,28 @@ class Enricher:
             values |= (await self.fields.write(paper, {f: (values[f], fix) for f, fix in problems.items()}))[0]
         return self._check_language(self._as_card(values)), None
 
-    async def _rewrite(self, paper: Paper, card: Card, faithful: guard.GuardResult,
-                       good: quality.QualityResult) -> tuple[Card, str | None]:
+    async def _rewrite(
+        self, paper: Paper, card: Card, faithful: guard.GuardResult, good: quality.QualityResult
+    ) -> tuple[Card, str | None]:
         """The card again, with what the checks objected to fixed."""
         if self.fields is None:
             fix = "\n\n".join(v.message for v in (faithful, good) if not v.ok)
             messages = card_messages(paper, self.lang, self.glossary)
             reask = environment().get_template("card_reask.jinja").render(fix=fix)
-            return await self._ask(paper, [*messages, {"role": "assistant", "content": card.model_dump_json()},
-                                           {"role": "user", "content": reask}])
+            return await self._ask(
+                paper,
+                [
+                    *messages,
+                    {"role": "assistant", "content": card.model_dump_json()},
+                    {"role": "user", "content": reask},
+                ],
+            )
         values = texts_of(card)
         fixes: dict[str, list[str]] = {}
-        for name, line in [*((v.field, v.describe()) for v in faithful.violations),
-                           *((i.field, i.detail) for i in good.issues)]:
+        for name, line in [
+            *((v.field, v.describe()) for v in faithful.violations),
+            *((i.field, i.detail) for i in good.issues),
+        ]:
             # A problem of the whole card (a glossary term) is fixed where the abstract is rendered.
             fixes.setdefault("digest" if name == "card" else field_of(name), []).append(line)
         again, _ = await self.fields.write(paper, {f: (values[f], "; ".join(lines)) for f, lines in fixes.items()})
@@ -188,8 +224,9 @@ class Enricher:
             raise LLMError(f"the fields do not make a card: {exc}") from exc
 
     def _verdicts(self, card: Card, paper: Paper, source: str) -> tuple[guard.GuardResult, quality.QualityResult]:
-        return guard.check_card(card, source), quality.check_card(card, paper, self.lang, source=source,
-                                                                   glossary=self.glossary)
+        return guard.check_card(card, source), quality.check_card(
+            card, paper, self.lang, source=source, glossary=self.glossary
+        )
 
     async def _check(self, card: Card, paper: Paper, source: str) -> tuple[guard.GuardResult, quality.QualityResult]:
         # The guard is the heaviest CPU step; in a thread it leaves the event loop free to send the
@@ -203,9 +240,16 @@ class Enricher:
     async def enrich(self, paper: Paper) -> tuple[Enrichment, bool]:
         """The paper's enrichment, and whether the checks asked a second time."""
         source = source_text(paper)
-        result = {"paper_id": paper.id, "lang": self.lang, "model": self.model,
-                  "tldr_generated": not paper.tldr, "keywords_generated": not paper.keywords,
-                  "prompt_version": prompt_version(), "paper_version": paper.version, "source_hash": source_hash(source)}
+        result = {
+            "paper_id": paper.id,
+            "lang": self.lang,
+            "model": self.model,
+            "tldr_generated": not paper.tldr,
+            "keywords_generated": not paper.keywords,
+            "prompt_version": prompt_version(),
+            "paper_version": paper.version,
+            "source_hash": source_hash(source),
+        }
         if not paper.abstract:
             return Enrichment(**result, status="failed", reasons=[NO_ABSTRACT]), False
         try:
@@ -220,11 +264,21 @@ class Enricher:
         try:
             second, reasoning = await self._rewrite(paper, card, faithful, good)
         except (LLMError, LanguageMismatch) as exc:  # the first card stands, flagged or poor
-            return Enrichment(**result, status=self._status(faithful, good), card=card, reasoning=reasoning,
-                              reasons=[*faithful.reasons, *good.reasons, f"asking again failed: {exc}"]), True
+            return Enrichment(
+                **result,
+                status=self._status(faithful, good),
+                card=card,
+                reasoning=reasoning,
+                reasons=[*faithful.reasons, *good.reasons, f"asking again failed: {exc}"],
+            ), True
         faithful, good = await self._check(second, paper, source)
-        return Enrichment(**result, status=self._status(faithful, good), card=second, reasoning=reasoning,
-                          reasons=[*faithful.reasons, *good.reasons]), True
+        return Enrichment(
+            **result,
+            status=self._status(faithful, good),
+            card=second,
+            reasoning=reasoning,
+            reasons=[*faithful.reasons, *good.reasons],
+        ), True
 
 
 def save_result(store: Store, run_id: int, enrichment: Enrichment) -> None:
@@ -259,10 +313,17 @@ def run_params(settings: Settings, selection: Selection, force: bool) -> dict[st
     """What identifies a run for resuming: the same parameters reopen an unfinished run."""
     llm = settings.llm
     model = llm.model or (llm.embedded_model if llm.backend == "embedded" else None)
-    return {"lang": llm.lang, "backend": llm.backend, "model": model,
-            "base_url": llm.base_url, "thinking": llm.thinking, "prompt": prompt_version(),
-            "card": card_mode(settings),
-            "force": force, **selection.params()}
+    return {
+        "lang": llm.lang,
+        "backend": llm.backend,
+        "model": model,
+        "base_url": llm.base_url,
+        "thinking": llm.thinking,
+        "prompt": prompt_version(),
+        "card": card_mode(settings),
+        "force": force,
+        **selection.params(),
+    }
 
 
 class RunAborted(RuntimeError):
@@ -273,8 +334,9 @@ class RunAborted(RuntimeError):
 class EnrichRun:
     """One run: a bounded queue from the store to the workers, and the bookkeeping of results."""
 
-    def __init__(self, store: Store, enricher: Enricher, report: RunReport, *, workers: int,
-                 progress: ProgressCallback | None):
+    def __init__(
+        self, store: Store, enricher: Enricher, report: RunReport, *, workers: int, progress: ProgressCallback | None
+    ):
         self.store = store
         self.client = enricher.client
         self.report = report
@@ -305,9 +367,16 @@ class EnrichRun:
                 raise  # the store cannot be written (full, read-only, locked): not this paper's fault
             except Exception as exc:  # one paper's surprise never sinks the run
                 log.exception("enriching %s", paper.id)
-                enrichment, reasked = Enrichment(
-                    paper_id=paper.id, lang=self.report.lang, model=self.report.model, status="failed",
-                    reasons=[f"internal error: {type(exc).__name__}: {exc}"]), False
+                enrichment, reasked = (
+                    Enrichment(
+                        paper_id=paper.id,
+                        lang=self.report.lang,
+                        model=self.report.model,
+                        status="failed",
+                        reasons=[f"internal error: {type(exc).__name__}: {exc}"],
+                    ),
+                    False,
+                )
             save_result(self.store, self.report.run_id, enrichment)
             self.record(enrichment, reasked)
 
@@ -360,8 +429,14 @@ async def enrich_papers_async(
     # paper at a time: interleaved, the papers' requests would evict each other's prompts.
     one_at_a_time = getattr(getattr(client, "backend", None), "one_at_a_time", False)
     workers = 1 if one_at_a_time else WORKERS_PER_SLOT * max(1, settings.llm.concurrency)
-    enricher = Enricher(client, lang, model=report.model, keep_reasoning=settings.llm.keep_reasoning,
-                        glossary=glossary, mode=card_mode(settings))
+    enricher = Enricher(
+        client,
+        lang,
+        model=report.model,
+        keep_reasoning=settings.llm.keep_reasoning,
+        glossary=glossary,
+        mode=card_mode(settings),
+    )
     run = EnrichRun(store, enricher, report, workers=workers, progress=progress)
     try:
         async with asyncio.TaskGroup() as tasks:
@@ -372,7 +447,9 @@ async def enrich_papers_async(
     except BaseException as exc:
         cause = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc  # the task group's first
         report.status = "aborted" if isinstance(cause, RunAborted) else "interrupted"
-        raise cause
+        if cause is exc:
+            raise
+        raise cause from None  # the one error inside the task group, not the group
     finally:
         run.update()
         store.finish_run(run_id, report.as_dict(), status=report.status)

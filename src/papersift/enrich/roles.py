@@ -9,7 +9,7 @@ multilingual sentence encoder, and measured there on papers held out of training
 
 :func:`assign` turns the scores into a plan: every field gets a sentence of its own (the best
 one-to-one matching), then the sentences left over join the field that wants them most, two a
-field at most, in the abstract's order. An abstract of fewer than six sentences is first cut at
+field at most, in the abstract's order (a unit no field wants, such as a code link, only in the digest). An abstract of fewer than six sentences is first cut at
 its clauses (";", ", while", ", which"); a field still left without a sentence of its own is
 written from the sentence that suits it best, and marked ``shared``, so that its request asks
 for what its neighbour does not say.
@@ -32,6 +32,9 @@ from ..models import READING_FIELDS
 WEIGHTS = Path(__file__).with_name("roles.json")
 MAX_PER_FIELD = 2
 MIN_FIELD_WORDS = 15  # a field written from less (a one-line question) takes a leftover unit first
+# A leftover unit that no field wants this much (a code link, "code will be released") stays in the
+# digest only: on the trending day such units score 0.03 at most, real second sentences 0.1 and up.
+LEFTOVER_MIN = 0.05
 POSITION_BINS = 5
 _WORD = re.compile(r"[a-z]+")
 _DIGIT = re.compile(r"\d")
@@ -54,9 +57,17 @@ def position_features(i: int, n: int, sentence: str) -> dict[str, float]:
     """Where the sentence stands, how long it is, and whether it carries numbers."""
     rel = i / (n - 1) if n > 1 else 0.0
     bin_ = min(POSITION_BINS - 1, int(rel * POSITION_BINS))
-    return {"rel": rel, "rel2": rel * rel, f"bin{bin_}": 1.0, "first": float(i == 0), "last": float(i == n - 1),
-            "second": float(i == 1), "words": math.log1p(len(sentence.split())),
-            "digits": float(bool(_DIGIT.search(sentence))), "percent": float("%" in sentence)}
+    return {
+        "rel": rel,
+        "rel2": rel * rel,
+        f"bin{bin_}": 1.0,
+        "first": float(i == 0),
+        "last": float(i == n - 1),
+        "second": float(i == 1),
+        "words": math.log1p(len(sentence.split())),
+        "digits": float(bool(_DIGIT.search(sentence))),
+        "percent": float("%" in sentence),
+    }
 
 
 def features(sentences: list[str]) -> list[dict[str, float]]:
@@ -75,8 +86,11 @@ class RoleModel:
 
     @classmethod
     def from_json(cls, data: dict) -> RoleModel:
-        return cls({name: i for i, name in enumerate(data["features"])}, np.array(data["weights"], dtype=float),
-                   np.array(data["bias"], dtype=float))
+        return cls(
+            {name: i for i, name in enumerate(data["features"])},
+            np.array(data["weights"], dtype=float),
+            np.array(data["bias"], dtype=float),
+        )
 
     def matrix(self, rows: list[dict[str, float]]) -> np.ndarray:
         x = np.zeros((len(rows), len(self.names)))
@@ -107,10 +121,17 @@ class FieldSource:
     shared: bool = False
 
 
+EXPERIMENT_LIKE = 0.2  # the experiments score above which a unit reports experiments on its own
+
+
 @dataclass(frozen=True)
 class Plan:
     units: list[str]  # the abstract's sentences, or clauses where it has fewer than six
     fields: dict[str, FieldSource]
+    scores: np.ndarray  # (units, fields), as the model gave them
+
+    def experiment_like(self, units: tuple[int, ...]) -> bool:
+        return bool(self.scores[list(units), READING_FIELDS.index("experiments")].max() >= EXPERIMENT_LIKE)
 
     def text(self, field: str) -> str:
         return " ".join(self.units[i] for i in self.fields[field].units)
@@ -118,8 +139,10 @@ class Plan:
     def neighbour(self, field: str) -> str | None:
         """The field that has as its own the unit a shared field is written from."""
         units = set(self.fields[field].units)
-        return next((f for f, source in self.fields.items()
-                     if f != field and not source.shared and units & set(source.units)), None)
+        return next(
+            (f for f, source in self.fields.items() if f != field and not source.shared and units & set(source.units)),
+            None,
+        )
 
 
 def clauses(sentences: list[str], wanted: int) -> list[str]:
@@ -130,7 +153,7 @@ def clauses(sentences: list[str], wanted: int) -> list[str]:
         for i in sorted(range(len(units)), key=lambda k: -len(units[k])):
             cut = _best_cut(units[i])
             if cut:
-                units[i:i + 1] = cut
+                units[i : i + 1] = cut
                 break
         else:
             return units
@@ -141,7 +164,7 @@ def _best_cut(sentence: str) -> list[str] | None:
     """The sentence in two at the clause boundary nearest its middle, or None."""
     middle = len(sentence) / 2
     for m in sorted(_CLAUSE.finditer(sentence), key=lambda m: abs(m.start() - middle)):
-        left, right = sentence[:m.start()].strip(), sentence[m.end():].strip()
+        left, right = sentence[: m.start()].strip(), sentence[m.end() :].strip()
         if min(len(left.split()), len(right.split())) >= MIN_CLAUSE_WORDS:
             return [left, right]
     return None
@@ -152,22 +175,24 @@ def assign(sentences: list[str], model: RoleModel | None = None) -> Plan:
     units = clauses(sentences, len(READING_FIELDS))
     fields = list(READING_FIELDS)
     if not units:
-        return Plan(units, {f: FieldSource(()) for f in fields})
+        return Plan(units, {f: FieldSource(()) for f in fields}, np.zeros((0, len(fields))))
     scores = (model or role_model()).scores(units)
-    cost = -np.log(np.clip(scores, 1e-9, 1))
+    wanted = [u for u in range(len(units)) if scores[u].max() >= LEFTOVER_MIN] or list(range(len(units)))
+    cost = -np.log(np.clip(scores[wanted], 1e-9, 1))
     rows, cols = linear_sum_assignment(cost)  # one unit a field, each unit at most once
-    chosen: dict[str, list[int]] = {fields[c]: [r] for r, c in zip(rows, cols)}
+    chosen: dict[str, list[int]] = {fields[c]: [wanted[r]] for r, c in zip(rows, cols)}
+
     def short_beside(f: str, unit: int) -> bool:  # a field too short to write, next to this unit
         near = any(abs(u - unit) == 1 for u in chosen[f])
         return near and sum(len(units[u].split()) for u in chosen[f]) < MIN_FIELD_WORDS
 
-    for unit in sorted(set(range(len(units))) - set(rows), key=lambda u: -scores[u].max()):
+    for unit in sorted(set(wanted) - {wanted[r] for r in rows}, key=lambda u: -scores[u].max()):
         room = [c for c, f in enumerate(fields) if f in chosen and len(chosen[f]) < MAX_PER_FIELD]
         if room:
             best = max(room, key=lambda c: (short_beside(fields[c], unit), scores[unit, c]))
-            chosen[fields[best]].append(unit)
+            chosen[fields[best]].append(int(unit))
     plan = {f: FieldSource(tuple(sorted(chosen[f]))) for f in fields if f in chosen}
     for c, f in enumerate(fields):  # fewer units than fields: the best unit, shared
         if f not in plan:
-            plan[f] = FieldSource((int(np.argmax(scores[:, c])),), shared=True)
-    return Plan(units, {f: plan[f] for f in fields})
+            plan[f] = FieldSource((int(max(wanted, key=lambda u: scores[u, c])),), shared=True)
+    return Plan(units, {f: plan[f] for f in fields}, scores)

@@ -20,7 +20,9 @@ _NAMED = re.compile(
     re.IGNORECASE,
 )
 _REFERENCES = re.compile(r"^(?:[\dIVX.]+\s+)?(?:references|bibliography)$", re.IGNORECASE)
-_APPENDIX = re.compile(r"^(?:appendix|appendices|supplementary material|acknowledge?ments?|[A-H](?:\.\d+)*\.?\s+[A-Z]).*$", re.IGNORECASE)
+_APPENDIX = re.compile(
+    r"^(?:appendix|appendices|supplementary material|acknowledge?ments?|[A-H](?:\.\d+)*\.?\s+[A-Z]).*$", re.IGNORECASE
+)
 FRONT = "Front matter"
 
 
@@ -43,7 +45,11 @@ def is_heading(line: str) -> bool:
     if m:
         title = m["title"]
         # a sentence ("1 We show that ...") or a table row of numbers is not a heading
-        return len(title.split()) <= 10 and not title.rstrip().endswith((".", ",", ";", ":")) and sum(c.isdigit() for c in title) <= 3
+        return (
+            len(title.split()) <= 10
+            and not title.rstrip().endswith((".", ",", ";", ":"))
+            and sum(c.isdigit() for c in title) <= 3
+        )
     return bool(_CAPS.match(line)) and sum(c.isalpha() for c in line) >= 4 and len(line.split()) <= 8
 
 

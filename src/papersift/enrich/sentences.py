@@ -12,11 +12,39 @@ from __future__ import annotations
 import re
 
 ABBREVIATIONS = (
-    "e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "approx.", "resp.", "w.r.t.", "a.k.a.", "viz.", "Fig.", "Figs.",
-    "Eq.", "Eqs.", "Sec.", "Tab.", "No.", "Dr.", "Prof.", "Mr.", "Ms.", "St.", "Inc.", "Ltd.", "Jr.", "al.", "U.S.",
+    "e.g.",
+    "i.e.",
+    "et al.",
+    "etc.",
+    "vs.",
+    "cf.",
+    "approx.",
+    "resp.",
+    "w.r.t.",
+    "a.k.a.",
+    "viz.",
+    "Fig.",
+    "Figs.",
+    "Eq.",
+    "Eqs.",
+    "Sec.",
+    "Tab.",
+    "No.",
+    "Dr.",
+    "Prof.",
+    "Mr.",
+    "Ms.",
+    "St.",
+    "Inc.",
+    "Ltd.",
+    "Jr.",
+    "al.",
+    "U.S.",
 )
 _PROTECTED = re.compile(
-    "|".join(rf"(?<![A-Za-z]){re.escape(a)}" for a in sorted(ABBREVIATIONS, key=len, reverse=True))  # first: e.g. is no name
+    "|".join(
+        rf"(?<![A-Za-z]){re.escape(a)}" for a in sorted(ABBREVIATIONS, key=len, reverse=True)
+    )  # first: e.g. is no name
     + r"|\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]"  # LaTeX
     r"|https?://\S+|www\.\S+"  # links (a sentence's own full stop after a link is taken back below)
     r"|\d\.\d|[A-Za-z0-9]\.(?=[A-Za-z0-9])"  # decimals, versions, dotted names
@@ -45,7 +73,7 @@ def split_sentences(text: str) -> list[str]:
     text = " ".join(text.split())
     sentences, start = [], 0
     for m in _END.finditer(_masked(text)):
-        sentence = text[start:m.end()].strip()
+        sentence = text[start : m.end()].strip()
         if sentence:
             sentences.append(sentence)
         start = m.end()

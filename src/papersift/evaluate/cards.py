@@ -24,12 +24,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..models import READING_FIELDS, Card
-from ..store import Store
 from ..checks import numbers
-from .readings import ReferenceFileError
 from ..checks.language import Language, language
 from ..checks.quality import card_texts, latin_word_share, length, repeated_pairs
+from ..models import READING_FIELDS, Card
+from ..store import Store
+from .readings import ReferenceFileError
 
 
 @dataclass
@@ -133,8 +133,9 @@ class PaperResult:
     reasons: list[str] = field(default_factory=list)
 
 
-def evaluate_paper(ref: CardReference, paper_id: str | None, card: Card | None, status: str, lang: Language,
-                   reasons: list[str]) -> PaperResult:
+def evaluate_paper(
+    ref: CardReference, paper_id: str | None, card: Card | None, status: str, lang: Language, reasons: list[str]
+) -> PaperResult:
     result = PaperResult(ref.label, paper_id, status, reasons=reasons)
     if ref.reading:
         result.reference_length = _median([length(t, lang) for t in ref.reading.values()])
@@ -164,8 +165,12 @@ def evaluate_store(store: Store, references: list[CardReference], lang_code: str
         status = "unmatched" if paper_id is None else enrichment.status if enrichment else "missing"
         card = enrichment.card if enrichment and enrichment.status != "failed" else None
         papers.append(evaluate_paper(ref, paper_id, card, status, lang, enrichment.reasons if enrichment else []))
-    return {"lang": lang.code, "kind": "reading" if references and references[0].reading else "digest",
-            "overall": _overall(papers), "papers": [asdict(p) for p in papers]}
+    return {
+        "lang": lang.code,
+        "kind": "reading" if references and references[0].reading else "digest",
+        "overall": _overall(papers),
+        "papers": [asdict(p) for p in papers],
+    }
 
 
 def _overall(papers: list[PaperResult]) -> dict[str, Any]:

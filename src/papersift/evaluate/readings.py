@@ -26,10 +26,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from ..models import READING_FIELDS, Enrichment
-from ..store import Store
 from ..checks import numbers, quality
 from ..checks.guard import SourceIndex, check_text, has_name_shape, is_generic, squash
+from ..models import READING_FIELDS, Enrichment
+from ..store import Store
 
 _PLAIN_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _DIGITS_ONLY = re.compile(r"[\d,]*\.?\d+")
@@ -83,7 +83,9 @@ def load_reference(path: Path) -> list[ReferenceRecord]:
         missing = [f for f in READING_FIELDS if not isinstance(reading.get(f), str)]
         if missing:
             raise ReferenceFileError(f"{where}: field 'summary_zh' lacks {', '.join(missing)}")
-        records.append(ReferenceRecord(str(data.get("id") or number), abstract, {f: reading[f] for f in READING_FIELDS}))
+        records.append(
+            ReferenceRecord(str(data.get("id") or number), abstract, {f: reading[f] for f in READING_FIELDS})
+        )
     return records
 
 
@@ -112,8 +114,10 @@ def _mutate(digits: str, rng: random.Random) -> str:
     plain = digits.replace(",", "")
     positions = [i for i, c in enumerate(plain) if c.isdigit() and not (i == 0 and c == "0" and len(plain) > 1)]
     i = rng.choice(positions)
-    choices = [d for d in "0123456789" if d != plain[i] and not (i == 0 and d == "0" and len(plain) > 1 and plain[1] != ".")]
-    return plain[:i] + rng.choice(choices) + plain[i + 1:]
+    choices = [
+        d for d in "0123456789" if d != plain[i] and not (i == 0 and d == "0" and len(plain) > 1 and plain[1] != ".")
+    ]
+    return plain[:i] + rng.choice(choices) + plain[i + 1 :]
 
 
 def plant_number(record: ReferenceRecord, rng: random.Random) -> Planted | None:
@@ -122,19 +126,19 @@ def plant_number(record: ReferenceRecord, rng: random.Random) -> Planted | None:
     for name, text in record.reading.items():
         norm = numbers.normalise(text)
         for q in numbers.quantities(norm, "claim", normalised=True):
-            if q.written == "digits" and not q.exempt and _DIGITS_ONLY.fullmatch(norm[q.start:q.core_end]):
+            if q.written == "digits" and not q.exempt and _DIGITS_ONLY.fullmatch(norm[q.start : q.core_end]):
                 spots.append((name, norm, q))
     if not spots:
         return None
     in_abstract = _plain_numbers(numbers.normalise(record.abstract))
     name, norm, q = rng.choice(spots)
-    digits = norm[q.start:q.core_end]
+    digits = norm[q.start : q.core_end]
     for _ in range(20):
         new = _mutate(digits, rng)
         # With a multiplier (亿, B, million) the value changes whatever the digits; without one,
         # a number the abstract happens to hold would be no error a grounding check could see.
         if new != digits.replace(",", "") and (q.multiplier is not None or Decimal(new) not in in_abstract):
-            reading = dict(record.reading, **{name: norm[:q.start] + new + norm[q.core_end:]})
+            reading = dict(record.reading, **{name: norm[: q.start] + new + norm[q.core_end :]})
             return Planted(record.id, "number", name, digits, new, reading)
     return None
 
@@ -175,7 +179,7 @@ def plant_name(record: ReferenceRecord, pool: dict[str, list[str]], rng: random.
     for _ in range(50 if others else 0):
         candidate = rng.choice(pool[rng.choice(others)])
         if squash(candidate).removesuffix("s") not in abstract and candidate.casefold() != m[0].casefold():
-            reading = dict(record.reading, **{name: norm[:m.start()] + candidate + norm[m.end():]})
+            reading = dict(record.reading, **{name: norm[: m.start()] + candidate + norm[m.end() :]})
             return Planted(record.id, "name", name, m[0], candidate, reading)
     return None
 
@@ -196,9 +200,9 @@ def plant_name_variant(record: ReferenceRecord, rng: random.Random) -> Planted |
     runs = list(re.finditer(r"\d+", m[0]))
     for _ in range(20):
         run = rng.choice(runs)
-        candidate = m[0][:run.start()] + _mutate(run[0], rng).split(".")[0] + m[0][run.end():]
+        candidate = m[0][: run.start()] + _mutate(run[0], rng).split(".")[0] + m[0][run.end() :]
         if squash(candidate) not in abstract:
-            reading = dict(record.reading, **{name: norm[:m.start()] + candidate + norm[m.end():]})
+            reading = dict(record.reading, **{name: norm[: m.start()] + candidate + norm[m.end() :]})
             return Planted(record.id, "name_variant", name, m[0], candidate, reading)
     return None
 
@@ -232,7 +236,11 @@ class EvalReport:
         for kind in ("number", "name", "name_variant"):
             mine = [p for p in self.planted if p.kind == kind]
             hit = sum(p.caught for p in mine)
-            by_kind[kind] = {"planted": len(mine), "caught": hit, "catch_rate": round(hit / len(mine), 4) if mine else None}
+            by_kind[kind] = {
+                "planted": len(mine),
+                "caught": hit,
+                "catch_rate": round(hit / len(mine), 4) if mine else None,
+            }
         return {
             "n": self.n,
             "flagged": self.flagged,
@@ -249,8 +257,11 @@ class EvalReport:
 
     def details(self) -> dict[str, Any]:
         """The flagged readings and the planted errors the guard missed."""
-        missed = [{"id": p.record_id, "kind": p.kind, "field": p.field, "original": p.original, "planted": p.planted}
-                  for p in self.planted if not p.caught]
+        missed = [
+            {"id": p.record_id, "kind": p.kind, "field": p.field, "original": p.original, "planted": p.planted}
+            for p in self.planted
+            if not p.caught
+        ]
         return {"flagged_readings": self.flagged_examples, "poor_readings": self.poor_examples, "missed": missed}
 
 
@@ -267,8 +278,9 @@ def evaluate(records: list[ReferenceRecord], *, seed: int = 0) -> EvalReport:
             report.flagged_examples.append({"id": record.id, "violations": [list(k) for k in original]})
         issues = quality.check_texts({f"reading.{name}": text for name, text in record.reading.items()}, "zh")
         if issues:
-            report.poor_examples.append({"id": record.id, "rules": sorted({i.rule for i in issues}),
-                                         "issues": [i.describe() for i in issues]})
+            report.poor_examples.append(
+                {"id": record.id, "rules": sorted({i.rule for i in issues}), "issues": [i.describe() for i in issues]}
+            )
         for planted in (plant_number(record, rng), plant_name(record, pool, rng), plant_name_variant(record, rng)):
             if planted is None:
                 continue

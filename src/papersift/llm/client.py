@@ -38,7 +38,7 @@ from ..config import Settings
 from ..plugins import PluginError
 from ..store import Store
 from .base import BACKENDS, Backend, ChatRequest, ChatResult, LLMError, Thinking, TransientLLMError
-from .prompts import environment
+from .templates import environment
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 Validator = Callable[[Any], Any]
@@ -88,8 +88,11 @@ def cost_of(result: ChatResult, prices: dict[str, dict[str, float]], model: str)
     if not price:
         return 0.0
     cached = result.tokens_cached if "cached_input" in price else 0
-    return ((result.tokens_in - cached) * price.get("input", 0.0) + cached * price.get("cached_input", 0.0)
-            + result.tokens_out * price.get("output", 0.0)) / 1_000_000
+    return (
+        (result.tokens_in - cached) * price.get("input", 0.0)
+        + cached * price.get("cached_input", 0.0)
+        + result.tokens_out * price.get("output", 0.0)
+    ) / 1_000_000
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -141,8 +144,15 @@ def parse_json(text: str) -> Any:
 class LLMClient:
     """See the module docstring. One client per run; share it between the run's tasks."""
 
-    def __init__(self, settings: Settings, store: Store | None = None, backend: Backend | None = None, *,
-                 run_id: int | None = None, backoff: float = 1.0):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        backend: Backend | None = None,
+        *,
+        run_id: int | None = None,
+        backoff: float = 1.0,
+    ):
         self.settings = settings
         self.llm = settings.llm
         self.store = store
@@ -192,8 +202,14 @@ class LLMClient:
         """One chat call: from the cache if this exact request was answered before, else from the
         backend (bounded, timed out, retried) and logged."""
         thinking = self._thinking(thinking)
-        request = ChatRequest(messages=messages, max_tokens=max_tokens, temperature=temperature, schema=schema,
-                              schema_name=schema_name, thinking=thinking)
+        request = ChatRequest(
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            schema=schema,
+            schema_name=schema_name,
+            thinking=thinking,
+        )
         key = self.cache_key(request, template)
         cached = self._cached(key)
         if cached is not None:
@@ -247,7 +263,9 @@ class LLMClient:
                 async with asyncio.timeout(self._timeout):
                     return await self.backend.chat(request)
             except TimeoutError as exc:
-                raise TransientLLMError(f"{self.backend.name} ({self.model}): no reply within {self._timeout:g} s") from exc
+                raise TransientLLMError(
+                    f"{self.backend.name} ({self.model}): no reply within {self._timeout:g} s"
+                ) from exc
 
     # --- structured output ---------------------------------------------------------------------
 
@@ -272,15 +290,26 @@ class LLMClient:
         asked once more, with its reply and the error; a second failure raises :class:`LLMError`.
         """
         schema = schema_for(model_cls)
-        options = dict(max_tokens=max_tokens, temperature=temperature, schema=schema, schema_name=model_cls.__name__,
-                       thinking=thinking, paper_id=paper_id, run_id=run_id, template=template)
+        options = dict(
+            max_tokens=max_tokens,
+            temperature=temperature,
+            schema=schema,
+            schema_name=model_cls.__name__,
+            thinking=thinking,
+            paper_id=paper_id,
+            run_id=run_id,
+            template=template,
+        )
         result = await self.chat(messages, **options)
         try:
             return self._parse(result, model_cls, validate), result
         except ValueError as exc:
             first_error = _describe(exc)
-        retry = [*messages, {"role": "assistant", "content": result.text},
-                 {"role": "user", "content": reask_message(first_error)}]
+        retry = [
+            *messages,
+            {"role": "assistant", "content": result.text},
+            {"role": "user", "content": reask_message(first_error)},
+        ]
         result = await self.chat(retry, **options)
         try:
             return self._parse(result, model_cls, validate), result
@@ -322,27 +351,63 @@ class LLMClient:
         if row is None:
             return None
         response = json.loads(row["response"])
-        return ChatResult(text=response["text"], reasoning=row["reasoning"], model=row["model"] or "",
-                          tokens_in=row["tokens_in"] or 0, tokens_out=row["tokens_out"] or 0,
-                          tokens_reasoning=row["tokens_reasoning"] or 0, tokens_cached=row["tokens_cached"] or 0,
-                          finish_reason=response.get("finish_reason"))
+        return ChatResult(
+            text=response["text"],
+            reasoning=row["reasoning"],
+            model=row["model"] or "",
+            tokens_in=row["tokens_in"] or 0,
+            tokens_out=row["tokens_out"] or 0,
+            tokens_reasoning=row["tokens_reasoning"] or 0,
+            tokens_cached=row["tokens_cached"] or 0,
+            finish_reason=response.get("finish_reason"),
+        )
 
-    def _log(self, key: str, request: ChatRequest, result: ChatResult | None, duration: float,
-             paper_id: str | None, run_id: int | None, *, cost: float = 0.0, error: str | None = None) -> None:
+    def _log(
+        self,
+        key: str,
+        request: ChatRequest,
+        result: ChatResult | None,
+        duration: float,
+        paper_id: str | None,
+        run_id: int | None,
+        *,
+        cost: float = 0.0,
+        error: str | None = None,
+    ) -> None:
         if self.store is None:
             return
         encoded_request = json.dumps(
-            {"messages": request.messages, "max_tokens": request.max_tokens, "temperature": request.temperature,
-             "schema": request.schema, "thinking": str(request.thinking)}, ensure_ascii=False)
-        response = json.dumps({"text": result.text, "finish_reason": result.finish_reason}, ensure_ascii=False) if result else None
+            {
+                "messages": request.messages,
+                "max_tokens": request.max_tokens,
+                "temperature": request.temperature,
+                "schema": request.schema,
+                "thinking": str(request.thinking),
+            },
+            ensure_ascii=False,
+        )
+        response = (
+            json.dumps({"text": result.text, "finish_reason": result.finish_reason}, ensure_ascii=False)
+            if result
+            else None
+        )
         reasoning = result.reasoning if result and self.llm.keep_reasoning else None
         self.store.log_call(
-            cache_key=key, run_id=run_id if run_id is not None else self.run_id, paper_id=paper_id,
-            backend=self.backend.name, model=result.model if result and result.model else self.model,
-            request=encoded_request, response=response, reasoning=reasoning,
-            tokens_in=result.tokens_in if result else 0, tokens_out=result.tokens_out if result else 0,
-            tokens_reasoning=result.tokens_reasoning if result else 0, tokens_cached=result.tokens_cached if result else 0,
-            cost=cost, duration=round(duration, 4), error=error,
+            cache_key=key,
+            run_id=run_id if run_id is not None else self.run_id,
+            paper_id=paper_id,
+            backend=self.backend.name,
+            model=result.model if result and result.model else self.model,
+            request=encoded_request,
+            response=response,
+            reasoning=reasoning,
+            tokens_in=result.tokens_in if result else 0,
+            tokens_out=result.tokens_out if result else 0,
+            tokens_reasoning=result.tokens_reasoning if result else 0,
+            tokens_cached=result.tokens_cached if result else 0,
+            cost=cost,
+            duration=round(duration, 4),
+            error=error,
         )
 
 

@@ -32,9 +32,11 @@ from .engine import DEFAULT_ENGINE, request_to_json
 
 CRASHES_IN_A_ROW = 3
 STDERR_QUOTED = 300  # characters of the worker's last stderr line quoted in a crash message
-WHAT_TO_DO = ("Run `papersift doctor --only llm` to check the engine; if it crashes there too, rebuild llama.cpp "
-              "for this machine (`make engine`, see the README) or use an OpenAI-compatible server "
-              "(PAPERSIFT_LLM_BACKEND=openai PAPERSIFT_LLM_BASE_URL=…).")
+WHAT_TO_DO = (
+    "Run `papersift doctor --only llm` to check the engine; if it crashes there too, rebuild llama.cpp "
+    "for this machine (`make engine`, see the README) or use an OpenAI-compatible server "
+    "(PAPERSIFT_LLM_BACKEND=openai PAPERSIFT_LLM_BASE_URL=…)."
+)
 SIGNAL_MEANING = {
     signal.SIGSEGV: "segmentation fault: llama.cpp built with CPU instructions this machine cannot run, or a damaged model",
     signal.SIGILL: "illegal instruction: llama.cpp built for a newer CPU than this one",
@@ -68,8 +70,10 @@ class EngineProcess:
     def ask(self, request: ChatRequest) -> ChatResult:
         with self._lock:
             if self.crashes_in_a_row >= CRASHES_IN_A_ROW:
-                raise BackendUnavailable(f"{self.label} crashed {self.crashes_in_a_row} times in a row and is not "
-                                         f"started again in this run. {WHAT_TO_DO}")
+                raise BackendUnavailable(
+                    f"{self.label} crashed {self.crashes_in_a_row} times in a row and is not "
+                    f"started again in this run. {WHAT_TO_DO}"
+                )
             if self.pid is None:
                 self._start()
             reply = self._exchange(request_to_json(request))
@@ -163,7 +167,11 @@ class EmbeddedBackend(Backend):
         self.settings = settings
         self.engine = engine
         self.model_ref = settings.embedded_model
-        self.model = Path(settings.embedded_model).stem if settings.embedded_model not in models.MODELS else settings.embedded_model
+        self.model = (
+            Path(settings.embedded_model).stem
+            if settings.embedded_model not in models.MODELS
+            else settings.embedded_model
+        )
         self.n_threads = settings.n_threads or os.cpu_count() or 1
         self.timeout = settings.embedded_timeout
         self._worker: EngineProcess | None = None
@@ -173,8 +181,19 @@ class EmbeddedBackend(Backend):
         """The worker for this backend's model (assembling the packaged model first if needed)."""
         if self._worker is None:
             path = models.resolve(self.model_ref)
-            command = [sys.executable, "-m", "papersift.llm.engine", "--model", str(path),
-                       "--n-ctx", str(self.settings.n_ctx), "--n-threads", str(self.n_threads), "--engine", self.engine]
+            command = [
+                sys.executable,
+                "-m",
+                "papersift.llm.engine",
+                "--model",
+                str(path),
+                "--n-ctx",
+                str(self.settings.n_ctx),
+                "--n-threads",
+                str(self.n_threads),
+                "--engine",
+                self.engine,
+            ]
             self._worker = worker_for(command, f"the embedded engine (llama.cpp, {self.model})")
         return self._worker
 

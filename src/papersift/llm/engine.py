@@ -50,9 +50,11 @@ def load_llama(path: Path, n_ctx: int, n_threads: int) -> LlamaEngine:
     try:
         import llama_cpp
     except ImportError as exc:
-        raise LLMError("the embedded engine needs llama-cpp-python: pip install 'papersift[embedded]' "
-                       "(it compiles llama.cpp once, ~11 minutes), or use an OpenAI-compatible server "
-                       "(PAPERSIFT_LLM_BACKEND=openai PAPERSIFT_LLM_BASE_URL=…)") from exc
+        raise LLMError(
+            "the embedded engine needs llama-cpp-python: pip install 'papersift[embedded]' "
+            "(it compiles llama.cpp once, ~11 minutes), or use an OpenAI-compatible server "
+            "(PAPERSIFT_LLM_BACKEND=openai PAPERSIFT_LLM_BASE_URL=…)"
+        ) from exc
     try:
         llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
     except (ValueError, RuntimeError) as exc:
@@ -79,8 +81,11 @@ class LlamaEngine:
             raise LLMError(f"embedded model {self.model}: {exc} (llm.n_ctx is {self.n_ctx})") from exc
 
     def _chat_completion(self, request: ChatRequest, messages: list[dict[str, str]]) -> ChatResult:
-        options: dict[str, Any] = {"messages": messages, "max_tokens": request.max_tokens,
-                                   "temperature": request.temperature}
+        options: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+        }
         if request.schema is not None:
             options["response_format"] = {"type": "json_object", "schema": grammar_schema(request.schema)}
         before = _evaluated_tokens(self.llm)
@@ -89,9 +94,15 @@ class LlamaEngine:
         answer, reasoning = split_reasoning(choice["message"].get("content") or "")
         usage = response.get("usage") or {}
         prompt_tokens = usage.get("prompt_tokens", 0)
-        return ChatResult(text=answer, reasoning=reasoning, model=self.model, tokens_in=prompt_tokens,
-                          tokens_out=usage.get("completion_tokens", 0), finish_reason=choice.get("finish_reason"),
-                          tokens_cached=_reused_prefix(before, _evaluated_tokens(self.llm), prompt_tokens))
+        return ChatResult(
+            text=answer,
+            reasoning=reasoning,
+            model=self.model,
+            tokens_in=prompt_tokens,
+            tokens_out=usage.get("completion_tokens", 0),
+            finish_reason=choice.get("finish_reason"),
+            tokens_cached=_reused_prefix(before, _evaluated_tokens(self.llm), prompt_tokens),
+        )
 
     def _think_then_answer(self, request: ChatRequest, messages: list[dict[str, str]]) -> ChatResult:
         """Reasoning first (free text, up to its end or the budget), then the answer under the grammar."""
@@ -110,12 +121,16 @@ class LlamaEngine:
                 break
         reasoning = thought.split(THINK_CLOSE)[0].strip()
         prefix = budget_prefix(reasoning) if cut else f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n"
-        answer_prompt = (prompt if not prompt.rstrip().endswith(THINK_OPEN) else prompt.rstrip()[: -len(THINK_OPEN)]) + prefix
+        answer_prompt = (
+            prompt if not prompt.rstrip().endswith(THINK_OPEN) else prompt.rstrip()[: -len(THINK_OPEN)]
+        ) + prefix
         options: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": request.temperature}
         if request.schema is not None:
             from llama_cpp import LlamaGrammar
 
-            options["grammar"] = LlamaGrammar.from_json_schema(json.dumps(grammar_schema(request.schema)), verbose=False)
+            options["grammar"] = LlamaGrammar.from_json_schema(
+                json.dumps(grammar_schema(request.schema)), verbose=False
+            )
         response = llm.create_completion(answer_prompt, **options)
         choice = response["choices"][0]
         usage = response.get("usage") or {}
@@ -158,15 +173,19 @@ def _formatter(llm: Any) -> Any:
     def text_of(token: int) -> str:
         return llm.detokenize([token], special=True).decode("utf-8", "replace") if token != -1 else ""
 
-    return Jinja2ChatFormatter(llm.metadata["tokenizer.chat_template"], eos_token=text_of(llm.token_eos()),
-                               bos_token=text_of(llm.token_bos()))
+    return Jinja2ChatFormatter(
+        llm.metadata["tokenizer.chat_template"], eos_token=text_of(llm.token_eos()), bos_token=text_of(llm.token_bos())
+    )
 
 
 def grammar_schema(schema: Any) -> Any:
     """The schema for llama.cpp's grammar: ``maxLength`` above GRAMMAR_MAX_LENGTH removed."""
     if isinstance(schema, dict):
-        return {k: grammar_schema(v) for k, v in schema.items()
-                if not (k == "maxLength" and isinstance(v, int) and v > GRAMMAR_MAX_LENGTH)}
+        return {
+            k: grammar_schema(v)
+            for k, v in schema.items()
+            if not (k == "maxLength" and isinstance(v, int) and v > GRAMMAR_MAX_LENGTH)
+        }
     if isinstance(schema, list):
         return [grammar_schema(v) for v in schema]
     return schema

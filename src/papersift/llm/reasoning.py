@@ -27,7 +27,7 @@ def split_reasoning(text: str) -> tuple[str, str | None]:
     """
     match = _THINK_BLOCK.match(text)
     if match:
-        reasoning, answer = match[1], text[match.end():]
+        reasoning, answer = match[1], text[match.end() :]
     elif THINK_CLOSE in text and THINK_OPEN not in text:
         reasoning, _, answer = text.partition(THINK_CLOSE)
         answer = answer.lstrip()

@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel
 
+from ..labels import labels
 from ..models import Paper
 from ..store import Store
-from . import markdown as md
-from ..labels import labels
-from .render import count_label, environment
 from ..taxonomy import Labeller
+from . import markdown as md
+from .render import count_label, environment
 from .view import PaperView, iter_views
 
 
@@ -55,7 +55,11 @@ def group(papers: Iterable[PaperView], lang: str, order: Sequence[str] = ()) -> 
     areas = []
     for area, subs in tree.items():
         groups = [SubareaGroup(key=k, label=labels_of[k], count=len(v), papers=v) for k, v in subs.items()]
-        areas.append(AreaGroup(key=area, label=labels_of[area], count=sum(g.count for g in groups), subareas=_ranked(groups, order)))
+        areas.append(
+            AreaGroup(
+                key=area, label=labels_of[area], count=sum(g.count for g in groups), subareas=_ranked(groups, order)
+            )
+        )
     return Catalog(lang=lang, count=sum(a.count for a in areas), areas=_ranked(areas, order))
 
 

@@ -14,13 +14,13 @@ from itertools import groupby
 
 from pydantic import BaseModel
 
+from ..labels import labels
 from ..models import Paper
 from ..store import Store
+from ..taxonomy import Labeller
 from . import markdown as md
 from .catalog import group as group_by_topic
-from ..labels import labels
 from .render import count_label, environment
-from ..taxonomy import Labeller
 from .view import PaperView, iter_views
 
 ORDERS = ("source", "score", "category")
@@ -113,7 +113,9 @@ def build_digest(
 ) -> Digest:
     if order not in ORDERS:
         raise ValueError(f"unknown digest order {order!r}; use one of {', '.join(ORDERS)}")
-    views = list(iter_views(store, lang, Labeller(lang, settings), href=href, **_selection(store, on, since, everything)))
+    views = list(
+        iter_views(store, lang, Labeller(lang, settings), href=href, **_selection(store, on, since, everything))
+    )
     views.sort(key=lambda p: p.day, reverse=True)  # stable: source order within a day
     days = [
         DigestDay(day=day, count=len(papers), groups=_ordered(papers, order, lang))
@@ -157,7 +159,10 @@ def entry_markdown(p: PaperView, lang: str) -> list[str]:
         if part.strip():
             lines += [md.md_text(part.strip()), ""]
     if p.tldr_original:  # the author's own words stay beside their translation
-        lines += [f"**{L['tldr']}**{L['sep']}{md.md_text(p.tldr)} ({L['tldr_original']}{L['sep']}{md.md_text(p.tldr_original)})", ""]
+        lines += [
+            f"**{L['tldr']}**{L['sep']}{md.md_text(p.tldr)} ({L['tldr_original']}{L['sep']}{md.md_text(p.tldr_original)})",
+            "",
+        ]
     if p.provenance:
         lines += [f"<sub>{L['provenance']}{L['sep']}{md.md_text(p.provenance.describe())}</sub>", ""]
     return lines

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..plugins import PluginError, Registry
-from . import catalog, deepdive, digest
+from . import article, catalog, digest
 from .render import inline_assets
-
-PUBLICATIONS = ("catalog", "digest", "deepdive")
 
 
 class FormatError(ValueError):
@@ -41,7 +39,7 @@ class OutputFormat:
     def digest(self, digest: digest.Digest, options: RenderOptions) -> str | bytes:
         raise NotImplementedError
 
-    def deepdive(self, dive: deepdive.DeepDive, options: RenderOptions) -> str | bytes:
+    def deepdive(self, dive: article.DeepDive, options: RenderOptions) -> str | bytes:
         raise NotImplementedError
 
     @classmethod
@@ -60,7 +58,7 @@ class Markdown(OutputFormat):
         return digest.to_markdown(d)
 
     def deepdive(self, dive, options):
-        return deepdive.to_markdown(dive)
+        return article.to_markdown(dive)
 
 
 class Html(OutputFormat):
@@ -73,7 +71,7 @@ class Html(OutputFormat):
         return digest.to_html(d, inline=inline_assets())
 
     def deepdive(self, dive, options):
-        return deepdive.to_html(dive, inline=inline_assets())
+        return article.to_html(dive, inline=inline_assets())
 
 
 class Json(OutputFormat):
@@ -86,7 +84,7 @@ class Json(OutputFormat):
         return digest.to_json(d)
 
     def deepdive(self, dive, options):
-        return deepdive.to_json(dive)
+        return article.to_json(dive)
 
 
 class Rss(OutputFormat):
@@ -126,7 +124,9 @@ def get_format(name: str, publication: str) -> OutputFormat:
     except PluginError as exc:
         raise FormatError(str(exc)) from exc
     if not found.writes(publication):
-        raise FormatError(f"format {name!r} cannot write a {publication}; use one of {', '.join(formats_for(publication))}")
+        raise FormatError(
+            f"format {name!r} cannot write a {publication}; use one of {', '.join(formats_for(publication))}"
+        )
     return found()
 
 

@@ -73,5 +73,13 @@ def card(p: PaperView, lang: str, heading: str = "####") -> list[str]:
     if p.reading:
         lines.append("")
     if p.abstract:
-        lines += ["<details>", f"<summary>{L['show_abstract']}</summary>", "", md_block(p.abstract), "", "</details>", ""]
+        lines += [
+            "<details>",
+            f"<summary>{L['show_abstract']}</summary>",
+            "",
+            md_block(p.abstract),
+            "",
+            "</details>",
+            "",
+        ]
     return lines

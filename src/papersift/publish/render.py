@@ -55,6 +55,7 @@ READING_ICONS = {
     "contribution": "⭐",
 }
 
+
 def count_label(n: int, lang: str) -> str:
     """``186 篇`` / ``186 papers`` (``1 paper``)."""
     if lang != "zh" and n == 1:

@@ -18,15 +18,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..atomic import write_atomic
 from ..enrich.deepdive import stored as stored_deepdives
 from ..store import Store
+from . import article as deepdive_fmt
 from . import catalog as catalog_fmt
-from . import deepdive as deepdive_fmt
 from . import digest as digest_fmt
-from ..atomic import write_atomic
 from .render import STATIC_DIR, environment
 from .view import PaperView
-
 
 FEED_ITEMS = 100  # the newest papers in feed.xml and atom.xml; the digest pages keep every day
 
@@ -73,7 +72,9 @@ def build_site(
         written += 1
 
     shutil.copytree(STATIC_DIR, out / "static", dirs_exist_ok=True)
-    write("index.html", env.get_template("index.html").render(catalog=catalog, days=digest.days, dives=dives, **_page("")))
+    write(
+        "index.html", env.get_template("index.html").render(catalog=catalog, days=digest.days, dives=dives, **_page(""))
+    )
     write("catalog.html", catalog_fmt.to_html(catalog, **_page("")))
     write("catalog.md", catalog_fmt.to_markdown(catalog))
     write("catalog.json", catalog_fmt.to_json(catalog))
@@ -81,9 +82,14 @@ def build_site(
     day_url = lambda day: f"{day.day}.html"  # noqa: E731
     for day in digest.days:
         seen_from_digest = day.model_copy(
-            update={"groups": [g.model_copy(update={"papers": [_from("../", p) for p in g.papers]}) for g in day.groups]}
+            update={
+                "groups": [g.model_copy(update={"papers": [_from("../", p) for p in g.papers]}) for g in day.groups]
+            }
         )
-        write(f"digest/{day.day}.html", digest_fmt.day_html(seen_from_digest, lang, index_url="index.html", **_page("../")))
+        write(
+            f"digest/{day.day}.html",
+            digest_fmt.day_html(seen_from_digest, lang, index_url="index.html", **_page("../")),
+        )
         one_day = digest_fmt.Digest(lang=lang, order=digest.order, days=[day])
         write(f"digest/{day.day}.md", digest_fmt.to_markdown(one_day))
     write("digest/index.html", digest_fmt.index_html(digest.days, lang, day_url=day_url, **_page("../")))
@@ -92,7 +98,13 @@ def build_site(
         lang=lang,
         order=digest.order,
         days=[
-            d.model_copy(update={"groups": [g.model_copy(update={"papers": [_absolute(p, site_url) for p in g.papers]}) for g in d.groups]})
+            d.model_copy(
+                update={
+                    "groups": [
+                        g.model_copy(update={"papers": [_absolute(p, site_url) for p in g.papers]}) for g in d.groups
+                    ]
+                }
+            )
             for d in digest_fmt.newest(digest, feed_items).days
         ],
     )
@@ -109,7 +121,10 @@ def build_site(
                 deepdive_url = f"../deepdives/{p.id}.html" if p.id in dives else None
                 write(f"papers/{p.id}.html", paper_page.render(p=own, deepdive_url=deepdive_url, **_page("../")))
     for paper_id, dive in dives.items():
-        write(f"deepdives/{paper_id}.html", deepdive_fmt.to_html(dive, paper_url=f"../papers/{paper_id}.html", **_page("../")))
+        write(
+            f"deepdives/{paper_id}.html",
+            deepdive_fmt.to_html(dive, paper_url=f"../papers/{paper_id}.html", **_page("../")),
+        )
         write(f"deepdives/{paper_id}.md", deepdive_fmt.to_markdown(dive))
     return SiteReport(out=out, papers=catalog.count, days=len(digest.days), deepdives=len(dives), files=written)
 

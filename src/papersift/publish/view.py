@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ..labels import labels
 from ..models import READING_FIELDS, Enrichment, Paper
 from ..store import Store
-from ..labels import labels
+from ..taxonomy import Labeller
 from .render import READING_ICONS, safe_url
 
 Status = Literal["ok", "flagged", "poor", "failed", "pending"]
@@ -46,8 +47,12 @@ class Provenance(BaseModel):
     stale: bool = False  # the paper's text changed since: a new card is due
 
     def describe(self) -> str:
-        parts = [self.model or "?", f"prompt {self.prompt_version}" if self.prompt_version else None,
-                 str(self.created) if self.created else None, f"v{self.paper_version}" if self.paper_version else None]
+        parts = [
+            self.model or "?",
+            f"prompt {self.prompt_version}" if self.prompt_version else None,
+            str(self.created) if self.created else None,
+            f"v{self.paper_version}" if self.paper_version else None,
+        ]
         return " · ".join(p for p in parts if p)
 
 
@@ -117,11 +122,16 @@ def links(paper: Paper) -> tuple[str | None, str | None]:
 def provenance_of(enrichment: Enrichment | None, paper: Paper) -> Provenance | None:
     if enrichment is None or enrichment.card is None:
         return None
-    from ..enrich.prompts import source_hash, source_text
+    from ..enrich.card_prompt import source_hash, source_text
 
     stale = enrichment.source_hash is not None and enrichment.source_hash != source_hash(source_text(paper))
-    return Provenance(model=enrichment.model, prompt_version=enrichment.prompt_version, paper_version=enrichment.paper_version,
-                      created=enrichment.created_at.date() if enrichment.created_at else None, stale=stale)
+    return Provenance(
+        model=enrichment.model,
+        prompt_version=enrichment.prompt_version,
+        paper_version=enrichment.paper_version,
+        created=enrichment.created_at.date() if enrichment.created_at else None,
+        stale=stale,
+    )
 
 
 def paper_view(
@@ -157,8 +167,13 @@ def paper_view(
         else []
     )
     link, alt_link = links(paper)
-    note = {"ok": None, "flagged": L["note_flagged"], "poor": L["note_poor"], "failed": L["note_failed"],
-            "pending": L["note_pending"]}[status]
+    note = {
+        "ok": None,
+        "flagged": L["note_flagged"],
+        "poor": L["note_poor"],
+        "failed": L["note_failed"],
+        "pending": L["note_pending"],
+    }[status]
     return PaperView(
         id=paper.id,
         source=paper.source,
@@ -180,7 +195,9 @@ def paper_view(
         keywords=paper.keywords or (card.keywords if card else []),
         tldr=tldr,
         tldr_generated=generated,
-        tldr_original=paper.tldr if card and not enrichment.tldr_generated and paper.tldr and paper.tldr != tldr else None,
+        tldr_original=paper.tldr
+        if card and not enrichment.tldr_generated and paper.tldr and paper.tldr != tldr
+        else None,
         reading=reading,
         digest=card.digest if card else None,
         abstract=paper.abstract,
@@ -192,7 +209,9 @@ def paper_view(
     )
 
 
-def view_of(store: Store, paper_id: str, lang: str, *, settings=None, href: Callable[[Paper], str | None] | None = None) -> PaperView:
+def view_of(
+    store: Store, paper_id: str, lang: str, *, settings=None, href: Callable[[Paper], str | None] | None = None
+) -> PaperView:
     """One stored paper as a reader sees it (the web UI's paper page); ``KeyError`` if unknown."""
     for view in iter_views(store, lang, Labeller(lang, settings), ids=[paper_id], href=href):
         return view

@@ -85,8 +85,9 @@ def checked_files(folder: str | Path, columns: tuple[str, ...], written_by: str)
 # --- the store's side: export and import ------------------------------------------------------
 
 
-def export_pending(store: Store, settings: Settings, out: str | Path, *, selection: Selection | None = None,
-                   force: bool = False) -> int:
+def export_pending(
+    store: Store, settings: Settings, out: str | Path, *, selection: Selection | None = None, force: bool = False
+) -> int:
     """Write the papers without a usable card in ``settings.llm.lang`` (all selected ones with
     ``force``) to ``out`` as ``pending-NNNNN.parquet`` files; returns how many. An earlier export
     in the folder is replaced; other files are left alone."""
@@ -124,7 +125,9 @@ class ImportReport:
 
 def _outcome(store: Store, enrichment: Enrichment) -> str:
     stored = store.enrichment(enrichment.paper_id, enrichment.lang)
-    if stored is not None and stored.model_copy(update={"created_at": None}) == enrichment.model_copy(update={"created_at": None}):
+    if stored is not None and stored.model_copy(update={"created_at": None}) == enrichment.model_copy(
+        update={"created_at": None}
+    ):
         return "unchanged"
     if stored is not None and stored.status != "failed" and enrichment.status == "failed":
         return "kept"
@@ -145,7 +148,9 @@ def import_cards(store: Store, folder: str | Path) -> ImportReport:
                 try:
                     enrichment = Enrichment.model_validate_json(text)
                 except pydantic.ValidationError as exc:
-                    raise ParquetFolderError(f"{path}, row {row}: not an enrichment ({exc.errors()[0]['msg']})") from exc
+                    raise ParquetFolderError(
+                        f"{path}, row {row}: not an enrichment ({exc.errors()[0]['msg']})"
+                    ) from exc
                 if not store.count("id = ?", [enrichment.paper_id]):
                     report.unknown.append(enrichment.paper_id)
                     continue
@@ -163,8 +168,15 @@ def import_cards(store: Store, folder: str | Path) -> ImportReport:
 # --- the cluster's side -----------------------------------------------------------------------
 
 
-def enrich_parquet(settings: Settings, input_dir: str | Path, output_dir: str | Path, *, base_urls: list[str],
-                   actors: int = 2, batch_size: int = 16) -> RunReport:
+def enrich_parquet(
+    settings: Settings,
+    input_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    base_urls: list[str],
+    actors: int = 2,
+    batch_size: int = 16,
+) -> RunReport:
     """Enrich the papers of ``input_dir`` on the Ray cluster this process is connected to and
     write their enrichments to ``output_dir``: Ray Data reads, maps and writes; no store."""
     import ray
@@ -176,7 +188,9 @@ def enrich_parquet(settings: Settings, input_dir: str | Path, output_dir: str | 
         raise ValueError("give at least one OpenAI-compatible server URL (--server)")
     filesystem, files = checked_files(input_dir, PAPER_COLUMNS, "`papersift scale export-pending`")
     if _parquet_files(output_dir, must_exist=False)[1]:
-        raise ParquetFolderError(f"{output_dir}: holds Parquet files already; import them, export again and give an empty folder")
+        raise ParquetFolderError(
+            f"{output_dir}: holds Parquet files already; import them, export again and give an empty folder"
+        )
     if not ray.is_initialized():
         ray.init()
     report = RunReport(run_id=NO_RUN, lang=settings.llm.lang, model=settings.llm.model or "")

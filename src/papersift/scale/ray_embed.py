@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..search.embeddings import BATCH, EmbeddingError, EmbedReport, embedder_name, get_embedder, save_vectors, stale_papers
+from ..search.embeddings import (
+    BATCH,
+    EmbeddingError,
+    EmbedReport,
+    embedder_name,
+    get_embedder,
+    save_vectors,
+    stale_papers,
+)
 from ..store import Store
 
 
@@ -31,13 +39,23 @@ class EmbedActor:
             vectors, error = list(self.embedder.embed(list(batch["text"]))), None
         except EmbeddingError as exc:  # reported for this batch, as a local run does; the others go on
             vectors, error = [np.zeros(0, dtype=np.float32)] * n, str(exc)
-        return {"paper_id": list(batch["paper_id"]), "digest": list(batch["digest"]),
-                "vector": [np.asarray(v, dtype=np.float32).tobytes() for v in vectors], "error": [error] * n}
+        return {
+            "paper_id": list(batch["paper_id"]),
+            "digest": list(batch["digest"]),
+            "vector": [np.asarray(v, dtype=np.float32).tobytes() for v in vectors],
+            "error": [error] * n,
+        }
 
 
-def embed_on_ray(store: Store, settings: Settings, *, actors: int = 2, batch_size: int = BATCH,
-                 on_total: Callable[[int], None] | None = None,
-                 on_progress: Callable[[int], None] | None = None) -> EmbedReport:
+def embed_on_ray(
+    store: Store,
+    settings: Settings,
+    *,
+    actors: int = 2,
+    batch_size: int = BATCH,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> EmbedReport:
     """Embed every new or changed paper on the Ray cluster this process is connected to (a local
     one is started when none is); the vectors are the same as :func:`~papersift.search.embed_store`'s."""
     import ray
@@ -53,13 +71,18 @@ def embed_on_ray(store: Store, settings: Settings, *, actors: int = 2, batch_siz
     if not ray.is_initialized():
         ray.init()
     vectors = ray.data.from_items(stale).map_batches(
-        EmbedActor, fn_constructor_kwargs={"settings": settings.model_dump(mode="json")}, batch_size=batch_size,
-        compute=ray.data.ActorPoolStrategy(size=actors))
+        EmbedActor,
+        fn_constructor_kwargs={"settings": settings.model_dump(mode="json")},
+        batch_size=batch_size,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+    )
     for batch in vectors.iter_batches(batch_size=batch_size, batch_format="pandas"):
         rows = list(batch.itertuples(index=False))
         failed = [r for r in rows if r.error]
         if failed:
-            report.errors.append(f"{len(failed)} papers ({failed[0].paper_id}…{failed[-1].paper_id}): {failed[0].error}")
+            report.errors.append(
+                f"{len(failed)} papers ({failed[0].paper_id}…{failed[-1].paper_id}): {failed[0].error}"
+            )
         done = [(r.paper_id, r.digest, np.frombuffer(r.vector, dtype=np.float32)) for r in rows if not r.error]
         if done:
             save_vectors(store, model, done)

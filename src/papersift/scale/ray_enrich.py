@@ -49,15 +49,16 @@ class CardActor:
     @staticmethod
     async def _pool(settings: dict[str, Any], base_urls: list[str]) -> ServerPool:
         from ..checks.glossary import load_glossary
+        from ..checks.language import language
         from ..enrich.pipeline import Enricher
         from ..llm.client import LLMClient
-
-        from ..checks.language import language
         from ..text import segment
 
         enrichers = {}
         for url in base_urls:
-            server = Settings.model_validate({**settings, "llm": {**settings["llm"], "backend": "openai", "base_url": url}})
+            server = Settings.model_validate(
+                {**settings, "llm": {**settings["llm"], "backend": "openai", "base_url": url}}
+            )
             client = LLMClient(server)  # no store here: the driver writes, the actor only talks to servers
             enrichers[url] = Enricher(client, server.llm.lang, model=client.model, glossary=load_glossary(server))
         if language(settings["llm"]["lang"]).counts_characters:
@@ -139,7 +140,9 @@ def enrich_on_ray(
                     save_result(store, run_id, enrichment)
                     report.add(enrichment, bool(row.reasked))
                     actor_usage[row.actor] = (row.tokens_in, row.tokens_out, row.calls)
-                report.tokens_in, report.tokens_out, report.calls = (sum(u[i] for u in actor_usage.values()) for i in range(3))
+                report.tokens_in, report.tokens_out, report.calls = (
+                    sum(u[i] for u in actor_usage.values()) for i in range(3)
+                )
                 report.elapsed = time.monotonic() - started
                 if progress:
                     progress(report)

@@ -58,8 +58,9 @@ class ServerPool:
         self.down: set[str] = set()
         self._http = httpx.AsyncClient(timeout=PROBE_TIMEOUT)
         # The workers live as long as the actor's loop (the actor's process): nothing closes them.
-        self._workers = [asyncio.create_task(self._work(url)) for url in self.enrichers
-                         for _ in range(max(1, workers_per_server))]
+        self._workers = [
+            asyncio.create_task(self._work(url)) for url in self.enrichers for _ in range(max(1, workers_per_server))
+        ]
 
     async def enrich(self, paper: Paper) -> tuple[Enrichment, bool]:
         """The paper's enrichment and whether it was asked again, from the first server free."""
@@ -84,8 +85,16 @@ class ServerPool:
                 result = None
             except Exception as exc:  # one paper's surprise never sinks the run (as in a local run)
                 log.exception("enriching %s", paper.id)
-                result = (Enrichment(paper_id=paper.id, lang=enricher.lang, model=enricher.model, status="failed",
-                                     reasons=[f"internal error: {type(exc).__name__}: {exc}"]), False)
+                result = (
+                    Enrichment(
+                        paper_id=paper.id,
+                        lang=enricher.lang,
+                        model=enricher.model,
+                        status="failed",
+                        reasons=[f"internal error: {type(exc).__name__}: {exc}"],
+                    ),
+                    False,
+                )
             if result is None or (call_failed(result[0]) and not await self._answers(url)):
                 self.queue.put_nowait((paper, done))  # another server takes it
                 await self._wait_until_up(url)

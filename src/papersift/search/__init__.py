@@ -5,6 +5,17 @@ from .filters import Filters
 from .hybrid import Hit, SearchError, SearchResult, more_like, search, search_papers, similar
 
 __all__ = [
-    "EmbeddingError", "Filters", "Hit", "SearchError", "SearchResult", "VectorCoverage", "embed_store", "get_embedder",
-    "more_like", "search", "search_papers", "similar", "vector_coverage",
+    "EmbeddingError",
+    "Filters",
+    "Hit",
+    "SearchError",
+    "SearchResult",
+    "VectorCoverage",
+    "embed_store",
+    "get_embedder",
+    "more_like",
+    "search",
+    "search_papers",
+    "similar",
+    "vector_coverage",
 ]

@@ -256,8 +256,10 @@ class VectorCoverage(BaseModel):
     def notice(self) -> str | None:
         if not self.without_vectors:
             return None
-        return (f"{self.without_vectors} of {self.papers} papers have no {self.model} vectors: search finds them by their"
-                " words only (not by meaning, not across languages) and similar not at all; run `papersift embed`")
+        return (
+            f"{self.without_vectors} of {self.papers} papers have no {self.model} vectors: search finds them by their"
+            " words only (not by meaning, not across languages) and similar not at all; run `papersift embed`"
+        )
 
 
 def vector_coverage(store: Store, model: str) -> VectorCoverage:

@@ -1,7 +1,7 @@
 """The one filter model of search and the catalog: what narrows a set of papers.
 
 The CLI's options, the web pages' and the API's query parameters all parse into :class:`Filters`,
-and one engine (:class:`papersift.search.catalog.Catalog`) decides which papers pass, so a
+and one engine (:class:`papersift.search.selection.Catalog`) decides which papers pass, so a
 filter means the same thing wherever it is given.
 """
 
@@ -24,7 +24,9 @@ class Filters(BaseModel):
 
     area: str | None = Field(None, description="area key or label, as stored")
     subarea: str | None = Field(None, description="sub-area key")
-    keyword: str | None = Field(None, description="has this keyword (case-insensitive): the source's or the card's in the reader's language")
+    keyword: str | None = Field(
+        None, description="has this keyword (case-insensitive): the source's or the card's in the reader's language"
+    )
     source: str | None = Field(None, description="first seen from this source: arxiv, openreview, hf, rss, file, ...")
     venue: str | None = Field(None, description="venue contains this text (case-insensitive)")
     date_from: date | None = Field(None, description="published on or after")
@@ -53,4 +55,8 @@ class Filters(BaseModel):
 
     def active(self) -> dict[str, Any]:
         """The filters in use, as query parameters (``hidden`` only when it asks for the hidden papers)."""
-        return {k: v for k, v in self.model_dump(mode="json").items() if v is not None and not (k == "hidden" and v is False)}
+        return {
+            k: v
+            for k, v in self.model_dump(mode="json").items()
+            if v is not None and not (k == "hidden" and v is False)
+        }

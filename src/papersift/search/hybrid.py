@@ -9,7 +9,7 @@ Vector: exact brute force, ``vectors @ q`` over the matrix of :func:`load_matrix
 memory, reloaded when an embed run changes it). At 100,000 × 512 this is a few milliseconds;
 see bench/search.py for the measurement against an SQLite extension index.
 
-Filters: both rankers rank only the papers the catalog (:mod:`papersift.search.catalog`) lets
+Filters: both rankers rank only the papers the catalog (:mod:`papersift.search.selection`) lets
 through, so a filtered search ranks as if the store held only those papers. :func:`search_papers` is
 the one entry point: ``papersift search``, the web's search page and ``/api/search`` all call it.
 """
@@ -25,11 +25,19 @@ from pydantic import BaseModel, Field
 from ..models import Paper
 from ..store import Store
 from ..text import segment
-from .catalog import Catalog, Selection, papers_by_id, shared_catalog
 from .embeddings import (
-    Embedder, EmbeddingError, VectorCoverage, VectorMatrix, embedder_name, get_embedder, load_matrix, paper_text, vector_coverage,
+    Embedder,
+    EmbeddingError,
+    VectorCoverage,
+    VectorMatrix,
+    embedder_name,
+    get_embedder,
+    load_matrix,
+    paper_text,
+    vector_coverage,
 )
 from .filters import Filters
+from .selection import EVERY_PAPER, Catalog, Selection, papers_by_id, shared_catalog
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -65,12 +73,18 @@ class Hit(BaseModel):
 class SearchResult(BaseModel):
     """One search: every paper it ranked (best first) and the papers of the page asked for."""
 
-    mode: str = Field(description="the mode used: hybrid, lexical or vector (auto resolved); newest for a listing without words")
-    total: int = Field(description="papers found: those ranked (at most the search's depth), or for a listing all that pass the filters")
+    mode: str = Field(
+        description="the mode used: hybrid, lexical or vector (auto resolved); newest for a listing without words"
+    )
+    total: int = Field(
+        description="papers found: those ranked (at most the search's depth), or for a listing all that pass the filters"
+    )
     ids: list[str] = Field(description="every paper ranked, best first; for a listing, the page's")
     scores: dict[str, float] = Field(description="each paper's score in ids")
     hits: list[Hit] = Field(description="the page asked for, with the papers")
-    vectors: VectorCoverage | None = Field(None, description="papers search found by words only; null when words were asked for")
+    vectors: VectorCoverage | None = Field(
+        None, description="papers search found by words only; null when words were asked for"
+    )
 
 
 # --- the query --------------------------------------------------------------------------------
@@ -104,12 +118,10 @@ def has_words(text: str) -> bool:
     return bool(_words(text))
 
 
-
-
 # --- the two rankers ---------------------------------------------------------------------------
 
 
-def lexical_ranking(store: Store, query: str, depth: int, allowed: Selection = Selection(None)) -> list[tuple[int, float]]:
+def lexical_ranking(store: Store, query: str, depth: int, allowed: Selection = EVERY_PAPER) -> list[tuple[int, float]]:
     """(rowid, -bm25) best first, among the ``allowed`` papers."""
     match = fts_query(query)
     if match is None or (allowed.rowids is not None and len(allowed.rowids) == 0):
@@ -117,7 +129,9 @@ def lexical_ranking(store: Store, query: str, depth: int, allowed: Selection = S
     return store.bm25_ranking(match, depth, BM25_WEIGHTS, allowed.rowids, allowed_is_most=allowed.most)
 
 
-def _top(matrix: VectorMatrix, query: np.ndarray, depth: int, allowed: np.ndarray | None, exclude: set[int] = frozenset()) -> list[tuple[int, float]]:
+def _top(
+    matrix: VectorMatrix, query: np.ndarray, depth: int, allowed: np.ndarray | None, exclude: set[int] = frozenset()
+) -> list[tuple[int, float]]:
     if len(matrix.rowids) == 0:
         return []
     scores = matrix.vectors @ query.astype(np.float32)
@@ -133,7 +147,9 @@ def _top(matrix: VectorMatrix, query: np.ndarray, depth: int, allowed: np.ndarra
     return [(int(matrix.rowids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
 
 
-def vector_ranking(store: Store, query: str, depth: int, embedder: Embedder, allowed: Selection = Selection(None)) -> list[tuple[int, float]]:
+def vector_ranking(
+    store: Store, query: str, depth: int, embedder: Embedder, allowed: Selection = EVERY_PAPER
+) -> list[tuple[int, float]]:
     """(rowid, cosine) best first, among the ``allowed`` papers."""
     matrix = load_matrix(store, embedder.name)
     if len(matrix.rowids) == 0 or (allowed.rowids is not None and len(allowed.rowids) == 0):
@@ -161,7 +177,9 @@ def reciprocal_rank_fusion(
 
 def _hits(store: Store, scored: list[tuple[int, float, dict[str, int]]]) -> list[Hit]:
     papers = store.paper_json_by_rowid([r for r, _, _ in scored])
-    return [Hit(paper=Paper.model_validate_json(papers[r]), score=s, ranks=ranks) for r, s, ranks in scored if r in papers]
+    return [
+        Hit(paper=Paper.model_validate_json(papers[r]), score=s, ranks=ranks) for r, s, ranks in scored if r in papers
+    ]
 
 
 def search_papers(
@@ -211,9 +229,14 @@ def search_papers(
     id_of = store.ids_by_rowid([r for r, _, _ in scored])
     scored = [s for s in scored if s[0] in id_of]  # a paper deleted since it was ranked
     start = (page - 1) * limit
-    return SearchResult(mode=mode, total=len(scored), ids=[id_of[r] for r, _, _ in scored],
-                        scores={id_of[r]: score for r, score, _ in scored}, hits=_hits(store, scored[start : start + limit]),
-                        vectors=coverage)
+    return SearchResult(
+        mode=mode,
+        total=len(scored),
+        ids=[id_of[r] for r, _, _ in scored],
+        scores={id_of[r]: score for r, score, _ in scored},
+        hits=_hits(store, scored[start : start + limit]),
+        vectors=coverage,
+    )
 
 
 def _ranked(
@@ -227,14 +250,16 @@ def _ranked(
         rankings["vector"] = vector_ranking(store, query, depth, embedder, allowed)
     if mode == "hybrid":
         return reciprocal_rank_fusion(rankings)[:depth]
-    (method, ranking), = rankings.items()
+    ((method, ranking),) = rankings.items()
     return [(rowid, score, {method: rank}) for rank, (rowid, score) in enumerate(ranking, start=1)]
 
 
 def _newest(store: Store, catalog: Catalog, filters: Filters, limit: int, page: int) -> SearchResult:
     listed = catalog.page(store, filters, page, limit)
     hits = [Hit(paper=paper, score=0.0) for paper in papers_by_id(store, listed.ids)]
-    return SearchResult(mode="newest", total=listed.total, ids=listed.ids, scores=dict.fromkeys(listed.ids, 0.0), hits=hits)
+    return SearchResult(
+        mode="newest", total=listed.total, ids=listed.ids, scores=dict.fromkeys(listed.ids, 0.0), hits=hits
+    )
 
 
 def search(store: Store, query: str, **options) -> list[Hit]:
@@ -270,7 +295,12 @@ def _query_vector(store: Store, paper_ids: list[str], embedder: Embedder) -> tup
 
 
 def more_like(
-    store: Store, paper_ids: list[str], limit: int = 10, *, filters: Filters | None = None, embedder: Embedder | None = None,
+    store: Store,
+    paper_ids: list[str],
+    limit: int = 10,
+    *,
+    filters: Filters | None = None,
+    embedder: Embedder | None = None,
     settings: Settings | None = None,
 ) -> list[Hit]:
     """Papers nearest the mean vector of a set ("more like these"), the set itself left out;
@@ -285,8 +315,15 @@ def more_like(
     return _hits(store, [(rowid, score, {"vector": rank}) for rank, (rowid, score) in enumerate(ranking, start=1)])
 
 
-def similar(store: Store, paper_id: str, limit: int = 10, *, filters: Filters | None = None, embedder: Embedder | None = None,
-            settings: Settings | None = None) -> list[Hit]:
+def similar(
+    store: Store,
+    paper_id: str,
+    limit: int = 10,
+    *,
+    filters: Filters | None = None,
+    embedder: Embedder | None = None,
+    settings: Settings | None = None,
+) -> list[Hit]:
     """A paper's nearest neighbours by embedding, itself left out."""
     return more_like(store, [paper_id], limit, filters=filters, embedder=embedder, settings=settings)
 

@@ -90,7 +90,9 @@ class ArxivQuery:
         if self.search:
             query = self.search.strip()
             # a bare phrase searches all fields; arXiv's own syntax (ti:, abs:, AND ...) passes through
-            parts.append(query if re.search(r"\b[a-z_]+:", query) else f'all:"{query}"' if " " in query else f"all:{query}")
+            parts.append(
+                query if re.search(r"\b[a-z_]+:", query) else f'all:"{query}"' if " " in query else f"all:{query}"
+            )
         start = max((d for d in (self.date_from, since) if d is not None), default=None, key=_as_datetime)
         if start is not None or self.date_until is not None:
             until = _stamp(self.date_until, end=True) if self.date_until else datetime.now(UTC).strftime("%Y%m%d%H%M")
@@ -151,7 +153,9 @@ def entry_to_paper(entry: Element) -> Paper:
         extra["affiliations"] = affiliations
     primary = entry.find(f"{ARXIV}primary_category")
     categories = [primary.get("term")] if primary is not None and primary.get("term") else []
-    categories += [c.get("term") for c in entry.findall(f"{ATOM}category") if c.get("term") and c.get("term") not in categories]
+    categories += [
+        c.get("term") for c in entry.findall(f"{ATOM}category") if c.get("term") and c.get("term") not in categories
+    ]
     if categories and primary is not None:
         extra["primary_category"] = categories[0]
     comment = squash(_text(entry, f"{ARXIV}comment"))
@@ -261,6 +265,11 @@ def sync(
         return search(client, query, base_url=base_url, limit=limit, since=date.fromisoformat(since) if since else None)
 
     return harvest(
-        store, source=SOURCE, key=query.state_key(), fetch=fetch,
-        cursor=lambda p: p.published.isoformat() if p.published else None, full=full, on_item=on_item,
+        store,
+        source=SOURCE,
+        key=query.state_key(),
+        fetch=fetch,
+        cursor=lambda p: p.published.isoformat() if p.published else None,
+        full=full,
+        on_item=on_item,
     )

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from ..models import Paper
 from ..store import Store
 
-
 BATCH_SIZE = 1000  # records stored together: big enough to amortise statements, small enough to stay flat in memory
 
 

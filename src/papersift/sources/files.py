@@ -80,7 +80,9 @@ def paper_from_mapping(raw: dict[str, Any], *, source: str = "file") -> Paper:
         fields["source_id"] = str(raw["id"])
     # The shared labelled catalog: category / subcategory_key are the source's topic label.
     if "topic" not in fields and ("subcategory_key" in extra or "category" in extra):
-        fields["topic"] = Topic(area=extra.get("category"), subarea=extra.get("subcategory_key") or extra.get("subcategory"))
+        fields["topic"] = Topic(
+            area=extra.get("category"), subarea=extra.get("subcategory_key") or extra.get("subcategory")
+        )
     if isinstance(fields.get("arxiv_id"), str):
         fields["arxiv_id"] = re.sub(r"^https?://arxiv\.org/abs/", "", fields["arxiv_id"])
         _arxiv_links(fields)
@@ -110,7 +112,10 @@ def _decode_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:
             try:
                 yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                yield lineno, RecordError(str(path), lineno, "file", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+                yield (
+                    lineno,
+                    RecordError(str(path), lineno, "file", f"not UTF-8 text ({exc.reason} at byte {exc.start})"),
+                )
 
 
 def read_jsonl(path: Path, *, source: str = "file") -> Iterator[Paper | RecordError]:
@@ -203,13 +208,16 @@ def _parse_bibtex(text: str):
     from bibtexparser import middlewares as mw
 
     decoder = _latex_decoder()
-    library = bibtexparser.parse_string(text, append_middleware=[
-        mw.MonthIntMiddleware(True),
-        mw.SeparateCoAuthors(),
-        mw.SplitNameParts(),
-        mw.MergeNameParts(style="first"),
-        mw.LatexDecodingMiddleware(decoder=decoder),
-    ])
+    library = bibtexparser.parse_string(
+        text,
+        append_middleware=[
+            mw.MonthIntMiddleware(True),
+            mw.SeparateCoAuthors(),
+            mw.SplitNameParts(),
+            mw.MergeNameParts(style="first"),
+            mw.LatexDecodingMiddleware(decoder=decoder),
+        ],
+    )
     return library, decoder
 
 
@@ -222,7 +230,11 @@ def _bibtex_record(entry, decoder) -> dict[str, Any]:
         raw["title"] = " ".join(raw["title"].split())
     if isinstance(raw.get("keywords"), str):
         raw["keywords"] = [k.strip() for k in re.split(r"[;,]", raw["keywords"]) if k.strip()]
-    if raw.get("archiveprefix", "").lower() != "arxiv" and "eprint" in raw and not re.match(r"^\d{4}\.\d{4,5}", raw["eprint"]):
+    if (
+        raw.get("archiveprefix", "").lower() != "arxiv"
+        and "eprint" in raw
+        and not re.match(r"^\d{4}\.\d{4,5}", raw["eprint"])
+    ):
         raw.pop("eprint")
     year, month = str(raw.get("year", "")).strip(), raw.get("month")
     if year.isdigit() and isinstance(month, int) and 1 <= month <= 12:
@@ -264,7 +276,9 @@ RIS_TAG = re.compile(r"^(?P<tag>[A-Z][A-Z0-9])  -(?: (?P<value>.*))?$")
 RIS_DATE = re.compile(r"^(?P<y>\d{4})(?:/(?P<m>\d{1,2}))?(?:/(?P<d>\d{1,2}))?")
 
 
-def _ris_records(lines: Iterator[tuple[int, str | RecordError]], where: str) -> Iterator[tuple[int, list[str]] | RecordError]:
+def _ris_records(
+    lines: Iterator[tuple[int, str | RecordError]], where: str
+) -> Iterator[tuple[int, list[str]] | RecordError]:
     """``(line of TY, the record's lines)`` for each ``TY  - ... ER  -`` record; stray text and
     a record left open at the end are errors (rispy would drop them without a word)."""
     start, record = None, []
@@ -289,7 +303,7 @@ def _ris_records(lines: Iterator[tuple[int, str | RecordError]], where: str) -> 
 
 
 def _ris_name(name: str) -> str:
-    """"Last, First" as "First Last", read the way BibTeX reads names."""
+    """ "Last, First" as "First Last", read the way BibTeX reads names."""
     from bibtexparser.middlewares.names import InvalidNameError, parse_single_name_into_parts
 
     try:
@@ -347,7 +361,15 @@ def read_ris(path: Path, *, source: str = "ris") -> Iterator[Paper | RecordError
 
 
 READERS = {"jsonl": read_jsonl, "csv": read_csv, "bibtex": read_bibtex, "ris": read_ris}
-EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".bib": "bibtex", ".bibtex": "bibtex", ".ris": "ris"}
+EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".bib": "bibtex",
+    ".bibtex": "bibtex",
+    ".ris": "ris",
+}
 
 
 def read_file(path: Path, fmt: str | None = None) -> Iterator[Paper | RecordError]:

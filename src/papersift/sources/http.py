@@ -57,7 +57,9 @@ class Fetched:
 
     def looks_like_html(self) -> bool:
         head = self.content[:512].lstrip().lower()
-        return self.content_type in ("text/html", "application/xhtml+xml") or head.startswith((b"<!doctype html", b"<html"))
+        return self.content_type in ("text/html", "application/xhtml+xml") or head.startswith(
+            (b"<!doctype html", b"<html")
+        )
 
     def snippet(self, n: int = 120) -> str:
         text = " ".join(self.content[:2000].decode("utf-8", "replace").split())
@@ -164,7 +166,12 @@ class HttpClient:
     ):
         self.net = net or NetSettings()
         if delays is None:
-            arxiv_hosts = {host_of(self.net.arxiv_api_url), host_of(self.net.arxiv_oai_url), "arxiv.org", "export.arxiv.org"}
+            arxiv_hosts = {
+                host_of(self.net.arxiv_api_url),
+                host_of(self.net.arxiv_oai_url),
+                "arxiv.org",
+                "export.arxiv.org",
+            }
             delays = {host: self.net.arxiv_delay for host in arxiv_hosts}
         self.limiter = RateLimiter(delays, sleep)
         self.sleep = sleep
@@ -216,7 +223,9 @@ class HttpClient:
             return exc.retry_after
         return wait_exponential_jitter(initial=1, max=60, jitter=1)(state)
 
-    def _get_once(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None, ok: tuple[int, ...]) -> Fetched:
+    def _get_once(
+        self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None, ok: tuple[int, ...]
+    ) -> Fetched:
         self.limiter.wait(host_of(url))
         shown = url
         try:
@@ -225,7 +234,9 @@ class HttpClient:
                 if response.status_code in RETRY_STATUSES:
                     wait = retry_after_seconds(response.headers.get("retry-after"))
                     if wait is not None and wait > MAX_RETRY_AFTER:
-                        raise SourceError(f"{shown}: HTTP {response.status_code}, server asks to retry after {wait:.0f} s")
+                        raise SourceError(
+                            f"{shown}: HTTP {response.status_code}, server asks to retry after {wait:.0f} s"
+                        )
                     raise RetryableError(f"{shown}: HTTP {response.status_code} {response.reason_phrase}", wait)
                 content = self._read_capped(response, shown)
         except httpx.TimeoutException as exc:

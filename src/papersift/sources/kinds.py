@@ -84,44 +84,81 @@ class RssOptions(Options):
     full: bool = False
 
 
-def file_source(o: FileOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None) -> IngestReport:
-    return ingest(store, files.read_file(o.path, o.format), where=str(o.path), skip_invalid=o.skip_invalid,
-                  on_item=on_item)
+def file_source(
+    o: FileOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None
+) -> IngestReport:
+    return ingest(
+        store, files.read_file(o.path, o.format), where=str(o.path), skip_invalid=o.skip_invalid, on_item=on_item
+    )
 
 
-def arxiv_source(o: ArxivOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None) -> IngestReport | None:
+def arxiv_source(
+    o: ArxivOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None
+) -> IngestReport | None:
     try:
-        query = arxiv.ArxivQuery(category=o.category, search=o.query, ids=o.ids, date_from=o.date_from,
-                                 date_until=o.date_until)
+        query = arxiv.ArxivQuery(
+            category=o.category, search=o.query, ids=o.ids, date_from=o.date_from, date_until=o.date_until
+        )
     except ValueError as exc:
         raise SourceOptionsError(str(exc)) from exc
     with _client(client, settings) as client:
-        return arxiv.sync(store, client, query, base_url=settings.net.arxiv_api_url, full=o.full, limit=o.max,
-                          on_item=on_item)
+        return arxiv.sync(
+            store, client, query, base_url=settings.net.arxiv_api_url, full=o.full, limit=o.max, on_item=on_item
+        )
 
 
-def oai_source(o: OaiOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None) -> IngestReport | None:
+def oai_source(
+    o: OaiOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None
+) -> IngestReport | None:
     if o.format not in oai.FORMATS:
         raise SourceOptionsError(f"format {o.format!r}: use one of {', '.join(oai.FORMATS)}")
     with _client(client, settings) as client:
-        return oai.sync(store, client, base_url=settings.net.arxiv_oai_url, metadata_prefix=o.format, set_spec=o.set,
-                        full=o.full, on_item=on_item, date_from=o.date_from.isoformat() if o.date_from else None,
-                        date_until=o.date_until.isoformat() if o.date_until else None)
+        return oai.sync(
+            store,
+            client,
+            base_url=settings.net.arxiv_oai_url,
+            metadata_prefix=o.format,
+            set_spec=o.set,
+            full=o.full,
+            on_item=on_item,
+            date_from=o.date_from.isoformat() if o.date_from else None,
+            date_until=o.date_until.isoformat() if o.date_until else None,
+        )
 
 
-def openreview_source(o: OpenReviewOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None) -> IngestReport | None:
+def openreview_source(
+    o: OpenReviewOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None
+) -> IngestReport | None:
     with _client(client, settings) as client:
-        return openreview.sync(store, client, o.venue_id, base_url=settings.net.openreview_api_url,
-                               all_submissions=o.all_submissions, limit=o.max, full=o.full, on_item=on_item)
+        return openreview.sync(
+            store,
+            client,
+            o.venue_id,
+            base_url=settings.net.openreview_api_url,
+            all_submissions=o.all_submissions,
+            limit=o.max,
+            full=o.full,
+            on_item=on_item,
+        )
 
 
-def hf_daily_source(o: HfDailyOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None) -> IngestReport | None:
+def hf_daily_source(
+    o: HfDailyOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None
+) -> IngestReport | None:
     with _client(client, settings) as client:
-        return hf.sync(store, client, o.day or datetime.now(UTC).date(), base_url=settings.net.hf_api_url,
-                       full=o.full, on_item=on_item)
+        return hf.sync(
+            store,
+            client,
+            o.day or datetime.now(UTC).date(),
+            base_url=settings.net.hf_api_url,
+            full=o.full,
+            on_item=on_item,
+        )
 
 
-def rss_source(o: RssOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None) -> IngestReport | None:
+def rss_source(
+    o: RssOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None
+) -> IngestReport | None:
     with _client(client, settings) as client:
         return rss.sync(store, client, o.url, full=o.full, on_item=on_item)
 
@@ -144,10 +181,14 @@ class Kind:
 SOURCES: Registry[Any] = Registry("sources", "source")
 KINDS: dict[str, Kind] = {
     "file": Kind(FileOptions, file_source, lambda o, s: str(o.path)),
-    "arxiv": Kind(ArxivOptions, arxiv_source, lambda o, s: "arXiv " + (o.query or o.category or ",".join(o.ids) or "by date")),
+    "arxiv": Kind(
+        ArxivOptions, arxiv_source, lambda o, s: "arXiv " + (o.query or o.category or ",".join(o.ids) or "by date")
+    ),
     "oai": Kind(OaiOptions, oai_source, lambda o, s: f"OAI-PMH {s.net.arxiv_oai_url} set={o.set or 'all'}"),
     "openreview": Kind(OpenReviewOptions, openreview_source, lambda o, s: f"OpenReview {o.venue_id}"),
-    "hf-daily": Kind(HfDailyOptions, hf_daily_source, lambda o, s: f"HF daily papers {o.day or datetime.now(UTC).date()}"),
+    "hf-daily": Kind(
+        HfDailyOptions, hf_daily_source, lambda o, s: f"HF daily papers {o.day or datetime.now(UTC).date()}"
+    ),
     "rss": Kind(RssOptions, rss_source, lambda o, s: o.url),
 }
 for _name, _kind in KINDS.items():
@@ -183,7 +224,9 @@ def source_options(kind: str, options: dict[str, Any]) -> Any:
             error = exc.errors(include_url=False)[0]
             key = ".".join(str(p) for p in error["loc"])
             if error["type"] == "extra_forbidden":
-                raise SourceOptionsError(f"unknown key {key!r}; {kind} takes: {', '.join(option_names(kind))}") from None
+                raise SourceOptionsError(
+                    f"unknown key {key!r}; {kind} takes: {', '.join(option_names(kind))}"
+                ) from None
             raise SourceOptionsError(f"{key}: {error['msg']}") from None
     parameters = inspect.signature(target).parameters
     unknown = [k for k in options if k not in parameters]
@@ -204,9 +247,16 @@ def describe_source(kind: str, options: dict[str, Any], settings: Settings) -> s
     return target.describe(source_options(kind, options), settings) if isinstance(target, Kind) else kind
 
 
-def ingest_source(kind: str, options: dict[str, Any], store: Store, settings: Settings, *,
-                  on_item: OnItem = None, skip_invalid: bool = False,
-                  client: HttpClient | None = None) -> IngestReport | None:
+def ingest_source(
+    kind: str,
+    options: dict[str, Any],
+    store: Store,
+    settings: Settings,
+    *,
+    on_item: OnItem = None,
+    skip_invalid: bool = False,
+    client: HttpClient | None = None,
+) -> IngestReport | None:
     """Bring papers in from a source of ``kind`` with ``options`` (see the module); a network
     source uses ``client`` if given, else one made from ``settings.net``."""
     checked = source_options(kind, options)

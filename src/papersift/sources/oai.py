@@ -86,7 +86,9 @@ def _split_top_level(authors: str) -> list[str]:
 
 
 RFC2822_DAY = re.compile(r"^(?:\w{3},\s*)?(\d{1,2})\s+(\w{3})\s+(\d{4})\b")
-MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+MONTHS = {
+    m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
 
 
 def _rfc2822_date(value: str | None) -> date | None:
@@ -118,8 +120,14 @@ def raw_to_paper(meta: Element, header: dict[str, Any]) -> Paper:
     versions = []
     for v in meta.findall(ns + "version"):
         number = re.sub(r"\D", "", v.get("version", "")) or None
-        versions.append({"version": int(number) if number else None, "date": get_text(v, ns + "date"),
-                         "size": get_text(v, ns + "size"), "source_type": get_text(v, ns + "source_type")})
+        versions.append(
+            {
+                "version": int(number) if number else None,
+                "date": get_text(v, ns + "date"),
+                "size": get_text(v, ns + "size"),
+                "source_type": get_text(v, ns + "source_type"),
+            }
+        )
     numbered = [v for v in versions if v["version"] is not None]
     latest = max(numbered, key=lambda v: v["version"]) if numbered else None
     first = min(numbered, key=lambda v: v["version"]) if numbered else None
@@ -129,7 +137,10 @@ def raw_to_paper(meta: Element, header: dict[str, Any]) -> Paper:
         extra["affiliations"] = affiliations
     version = latest["version"] if latest else None
     return _paper(
-        arxiv_id, get, authors, extra,
+        arxiv_id,
+        get,
+        authors,
+        extra,
         version=version,
         published=_rfc2822_date(first["date"]) if first else None,
         updated=_rfc2822_date(latest["date"]) if latest and latest is not first else None,
@@ -155,10 +166,14 @@ def arxiv_to_paper(meta: Element, header: dict[str, Any]) -> Paper:
     extra = {**header, **_unmapped(meta)}
     if affiliations:
         extra["affiliations"] = affiliations
-    return _paper(arxiv_id, get, authors, extra, published=get("created"), updated=get("updated"), url_pdf=pdf_url(arxiv_id))
+    return _paper(
+        arxiv_id, get, authors, extra, published=get("created"), updated=get("updated"), url_pdf=pdf_url(arxiv_id)
+    )
 
 
-def _paper(arxiv_id: str, get: Callable[[str], str | None], authors: list[str], extra: dict[str, Any], **dated: Any) -> Paper:
+def _paper(
+    arxiv_id: str, get: Callable[[str], str | None], authors: list[str], extra: dict[str, Any], **dated: Any
+) -> Paper:
     """The fields both metadata formats give alike; ``dated`` holds what differs (version, dates, PDF link)."""
     return Paper(
         source=SOURCE,
@@ -182,7 +197,11 @@ def get_text(elem: Element, tag: str) -> str | None:
 
 
 def _unmapped(meta: Element) -> dict[str, Any]:
-    return {_local(child.tag): squash(child.text) for child in meta if _local(child.tag) not in MAPPED and squash(child.text)}
+    return {
+        _local(child.tag): squash(child.text)
+        for child in meta
+        if _local(child.tag) not in MAPPED and squash(child.text)
+    }
 
 
 PARSERS: dict[str, Callable[[Element, dict[str, Any]], Paper]] = {
@@ -204,12 +223,19 @@ def _record(record: Element, where: str) -> list[Paper | RecordError | Deleted]:
         return [RecordError(where, None, "identifier", str(exc))]
     if head.get("status") == "deleted":
         return [Deleted(arxiv_id, datestamp)]
-    header = {"oai_identifier": identifier, "oai_datestamp": datestamp,
-              "oai_sets": [s.text.strip() for s in head.findall(f"{OAI}setSpec") if s.text]}
+    header = {
+        "oai_identifier": identifier,
+        "oai_datestamp": datestamp,
+        "oai_sets": [s.text.strip() for s in head.findall(f"{OAI}setSpec") if s.text],
+    }
     metadata = record.find(f"{OAI}metadata")
     meta = next(iter(metadata), None) if metadata is not None else None
     if meta is None or meta.tag not in PARSERS:
-        return [RecordError(where, None, "metadata", f"no arXivRaw or arXiv metadata ({meta.tag if meta is not None else 'none'})")]
+        return [
+            RecordError(
+                where, None, "metadata", f"no arXivRaw or arXiv metadata ({meta.tag if meta is not None else 'none'})"
+            )
+        ]
     try:
         return [PARSERS[meta.tag](meta, header)]
     except ValidationError as exc:
@@ -234,7 +260,9 @@ def parse_page(page: Fetched) -> OaiPage:
     for code, message in errors:
         if code == "noRecordsMatch":
             continue
-        hint = " (the token expired or was never issued; start the harvest again)" if code == "badResumptionToken" else ""
+        hint = (
+            " (the token expired or was never issued; start the harvest again)" if code == "badResumptionToken" else ""
+        )
         raise SourceError(f"{page.url}: OAI-PMH error {code}: {message}{hint}")
     if page.status != 200 and not errors:
         raise SourceError(f"{page.url}: HTTP {page.status}: {page.snippet()!r}")
@@ -275,10 +303,15 @@ def withdraw_deleted(store: Store, items: Iterator[Paper | RecordError | Deleted
             paper = store.get(store.resolve(f"arxiv:{item.arxiv_id}"))
         except KeyError:
             continue
-        yield paper.model_copy(update={
-            "id": None, "source": SOURCE, "source_id": item.arxiv_id, "withdrawn": True,
-            "extra": {"oai_status": "deleted", "oai_datestamp": item.datestamp},
-        })
+        yield paper.model_copy(
+            update={
+                "id": None,
+                "source": SOURCE,
+                "source_id": item.arxiv_id,
+                "withdrawn": True,
+                "extra": {"oai_status": "deleted", "oai_datestamp": item.datestamp},
+            }
+        )
 
 
 def sync(
@@ -298,9 +331,22 @@ def sync(
 
     def fetch(since: str | None) -> Iterator[Paper | RecordError]:
         start = max((d for d in (date_from, since) if d), default=None)
-        records = list_records(client, base_url=base_url, metadata_prefix=metadata_prefix,
-                               set_spec=set_spec, date_from=start, date_until=date_until)
+        records = list_records(
+            client,
+            base_url=base_url,
+            metadata_prefix=metadata_prefix,
+            set_spec=set_spec,
+            date_from=start,
+            date_until=date_until,
+        )
         return withdraw_deleted(store, records)
 
-    return harvest(store, source=SOURCE, key=key, fetch=fetch,
-                   cursor=lambda p: p.extra.get("oai_datestamp"), full=full, on_item=on_item)
+    return harvest(
+        store,
+        source=SOURCE,
+        key=key,
+        fetch=fetch,
+        cursor=lambda p: p.extra.get("oai_datestamp"),
+        full=full,
+        on_item=on_item,
+    )

@@ -40,7 +40,9 @@ def _value(content: dict[str, Any], name: str) -> Any:
 
 def _is_ms(value: Any) -> bool:
     """A plausible timestamp in ms: a finite positive number (JSON also allows 1e999 and NaN)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < MAX_MS
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < MAX_MS
+    )
 
 
 def _day(ms: Any) -> str | None:
@@ -121,7 +123,9 @@ def _newest_first(notes: list[Any], previous: int | None, where: str) -> int | N
         if changed is None:
             continue
         if previous is not None and changed > previous:
-            raise SourceError(f"{where}: notes are not newest-edit first (sort=tmdate:desc ignored?); run again with --full")
+            raise SourceError(
+                f"{where}: notes are not newest-edit first (sort=tmdate:desc ignored?); run again with --full"
+            )
         previous = changed
     return previous
 
@@ -143,7 +147,9 @@ def submissions(
     the listing stops at the first older one.
     """
     url = base_url.rstrip("/") + "/notes"
-    params: dict[str, Any] = {"invitation": f"{venue_id}/-/Submission"} if all_submissions else {"content.venueid": venue_id}
+    params: dict[str, Any] = (
+        {"invitation": f"{venue_id}/-/Submission"} if all_submissions else {"content.venueid": venue_id}
+    )
     if changed_after_ms is not None:
         params["sort"] = "tmdate:desc"
     offset = yielded = 0
@@ -194,8 +200,14 @@ def sync(
     key = json.dumps({"venue": venue_id, "all": all_submissions, "cursor": "tmdate"}, sort_keys=True)
 
     def fetch(since: str | None) -> Iterator[Paper | RecordError]:
-        return submissions(client, venue_id, base_url=base_url, all_submissions=all_submissions, limit=limit,
-                           changed_after_ms=int(since) if since else None)
+        return submissions(
+            client,
+            venue_id,
+            base_url=base_url,
+            all_submissions=all_submissions,
+            limit=limit,
+            changed_after_ms=int(since) if since else None,
+        )
 
     def cursor(paper: Paper) -> str | None:
         changed = modified_ms(paper.extra)

@@ -54,7 +54,9 @@ def read_pdf(location: str, client: HttpClient | None = None) -> str:
     return extract_text(path.read_bytes(), str(path))
 
 
-def attach_fulltext(store: Store, paper_ref: str, location: str | None = None, client: HttpClient | None = None) -> tuple[str, int]:
+def attach_fulltext(
+    store: Store, paper_ref: str, location: str | None = None, client: HttpClient | None = None
+) -> tuple[str, int]:
     """Store the full text of a stored paper; without ``location`` its ``url_pdf`` is fetched.
 
     Returns ``(paper_id, characters)``. Nothing is written unless the text was extracted.

@@ -37,8 +37,25 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # the UTF-32 ones begin
 ARXIV_GUID = re.compile(r"^oai:arXiv\.org:(?P<id>.+)$", re.I)
 ARXIV_PREAMBLE = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*(?P<type>[\w-]+)\s*(?:Abstract:\s*)?", re.I)
 TAG = re.compile(r"<[^>]+>")
-MAPPED = {"id", "guid", "title", "link", "summary", "description", "authors", "author", "published", "updated", "tags",
-          "dc_creator", "title_detail", "summary_detail", "author_detail", "links", "guidislink"}
+MAPPED = {
+    "id",
+    "guid",
+    "title",
+    "link",
+    "summary",
+    "description",
+    "authors",
+    "author",
+    "published",
+    "updated",
+    "tags",
+    "dc_creator",
+    "title_detail",
+    "summary_detail",
+    "author_detail",
+    "links",
+    "guidislink",
+}
 
 
 def _plain(text: str | None) -> str | None:
@@ -83,7 +100,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def entry_to_paper(entry: dict[str, Any], feed_url: str, feed_title: str | None) -> Paper:
-    extra: dict[str, Any] = {k: _jsonable(v) for k, v in entry.items() if k not in MAPPED and not k.endswith(("_parsed", "_detail"))}
+    extra: dict[str, Any] = {
+        k: _jsonable(v) for k, v in entry.items() if k not in MAPPED and not k.endswith(("_parsed", "_detail"))
+    }
     extra["feed"] = feed_url
     if feed_title:
         extra["feed_title"] = feed_title
@@ -94,7 +113,7 @@ def entry_to_paper(entry: dict[str, Any], feed_url: str, feed_title: str | None)
         m = ARXIV_PREAMBLE.match(abstract)
         if m:
             extra["announce_type"] = m["type"]
-            abstract = abstract[m.end():] or None
+            abstract = abstract[m.end() :] or None
     links = [link for link in entry.get("links", []) if link.get("href")]
     pdf = next((link["href"] for link in links if link.get("type") == "application/pdf"), None)
     return Paper(
@@ -146,7 +165,9 @@ def parse_feed(page: Fetched) -> Iterator[Paper | RecordError]:
     # a stream, never the bytes: feedparser reads a bytes argument that looks like a path or a
     # URL as one, so a body "/home/me/notes.xml" would import a local file
     try:
-        feed = feedparser.parse(io.BytesIO(_utf8_repaired(page.content)), response_headers={"content-location": page.url})
+        feed = feedparser.parse(
+            io.BytesIO(_utf8_repaired(page.content)), response_headers={"content-location": page.url}
+        )
     except (ValueError, LookupError) as exc:  # feedparser trips over a garbled encoding declaration
         raise SourceError(f"{page.url}: not a readable RSS/Atom feed ({exc})") from exc
     if not feed.entries and feed.bozo:

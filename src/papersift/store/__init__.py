@@ -24,10 +24,10 @@ from typing import Any
 
 from .base import StoreError, describe_database_error, now
 from .calls import CallTables
-from .catalog import CatalogQueries
 from .curation import CurationTables
 from .daily import DailyTables
 from .enrichments import EnrichmentTables
+from .listings import CatalogQueries
 from .papers import UpsertStatus
 from .runs import RunTables
 from .schema import MIGRATIONS, Schema
@@ -39,8 +39,16 @@ __all__ = ["MIGRATIONS", "Store", "StoreError", "UpsertStatus", "describe_databa
 
 
 class Store(
-    Schema, TopicTables, EnrichmentTables, VectorTables, CurationTables, CallTables, RunTables, DailyTables,
-    CatalogQueries, SearchQueries,
+    Schema,
+    TopicTables,
+    EnrichmentTables,
+    VectorTables,
+    CurationTables,
+    CallTables,
+    RunTables,
+    DailyTables,
+    CatalogQueries,
+    SearchQueries,
 ):
     """A papersift database. Open one per thread; connections are not shared."""
 

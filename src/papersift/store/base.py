@@ -37,13 +37,19 @@ def describe_database_error(exc: sqlite3.Error, db: str | Path, busy_timeout: fl
     text = str(exc)
     if "locked" in text or "busy" in text:
         wait = f"{busy_timeout:g} s (busy_timeout)" if busy_timeout is not None else "busy_timeout"
-        return (f"{db}: another process kept the database locked for over {wait}; the unfinished "
-                "transaction was rolled back: try again once the other has finished")
+        return (
+            f"{db}: another process kept the database locked for over {wait}; the unfinished "
+            "transaction was rolled back: try again once the other has finished"
+        )
     if "readonly" in text or "read-only" in text:
-        return f"{db}: the database is read-only ({text}): make the file and its folder writable, or use another database"
+        return (
+            f"{db}: the database is read-only ({text}): make the file and its folder writable, or use another database"
+        )
     if "full" in text or "disk I/O" in text:
-        return (f"{db}: the database cannot grow ({text}): the disk is full or a file size limit was reached; "
-                "the unfinished transaction was rolled back: free some space and try again")
+        return (
+            f"{db}: the database cannot grow ({text}): the disk is full or a file size limit was reached; "
+            "the unfinished transaction was rolled back: free some space and try again"
+        )
     return f"{db}: database error: {text}"
 
 
@@ -59,8 +65,9 @@ class Connection:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
         try:
-            self.conn = sqlite3.connect(uri, uri=readonly, isolation_level=None, check_same_thread=False,
-                                        timeout=busy_timeout)
+            self.conn = sqlite3.connect(
+                uri, uri=readonly, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            )
             self.conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a papersift database ({exc})") from exc

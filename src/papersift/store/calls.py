@@ -10,11 +10,39 @@ from typing import Any
 
 from .base import Connection, now
 
-CALL_FIELDS = ("cache_key", "run_id", "paper_id", "backend", "model", "request", "response", "reasoning", "tokens_in",
-               "tokens_out", "tokens_reasoning", "tokens_cached", "cost", "duration", "error")
+CALL_FIELDS = (
+    "cache_key",
+    "run_id",
+    "paper_id",
+    "backend",
+    "model",
+    "request",
+    "response",
+    "reasoning",
+    "tokens_in",
+    "tokens_out",
+    "tokens_reasoning",
+    "tokens_cached",
+    "cost",
+    "duration",
+    "error",
+)
 CACHED_FIELDS = ("response", "reasoning", "model", "tokens_in", "tokens_out", "tokens_reasoning", "tokens_cached")
-LISTED_FIELDS = ("id", "created_at", "run_id", "paper_id", "backend", "model", "tokens_in", "tokens_out",
-                 "tokens_reasoning", "tokens_cached", "cost", "duration", "error")
+LISTED_FIELDS = (
+    "id",
+    "created_at",
+    "run_id",
+    "paper_id",
+    "backend",
+    "model",
+    "tokens_in",
+    "tokens_out",
+    "tokens_reasoning",
+    "tokens_cached",
+    "cost",
+    "duration",
+    "error",
+)
 TOTAL_FIELDS = ("calls", "errors", "tokens_in", "tokens_out", "tokens_reasoning", "tokens_cached", "cost")
 
 

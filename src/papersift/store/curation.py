@@ -21,11 +21,19 @@ class CurationTables(Connection):
             f"SELECT paper_id, {', '.join(MARKS)} FROM curation WHERE paper_id IN ({','.join('?' * len(ids))})", ids
         )
         return {
-            paper_id: {"starred": bool(starred), "hidden": bool(hidden), "read": bool(read), "note": note, "updated_at": updated_at}
+            paper_id: {
+                "starred": bool(starred),
+                "hidden": bool(hidden),
+                "read": bool(read),
+                "note": note,
+                "updated_at": updated_at,
+            }
             for paper_id, starred, hidden, read, note, updated_at in rows
         }
 
-    def set_marks(self, paper_id: str, *, starred: bool, hidden: bool, read: bool, note: str | None, updated_at: str) -> None:
+    def set_marks(
+        self, paper_id: str, *, starred: bool, hidden: bool, read: bool, note: str | None, updated_at: str
+    ) -> None:
         """Replace all of a paper's marks."""
         with self.transaction() as db:
             db.execute(

@@ -1,6 +1,6 @@
 """The daily run's digests and their deliveries.
 
-Owns ``daily_digests`` (each digest composed, the JSON of ``daily.digest.DailyDigest``, with the
+Owns ``daily_digests`` (each digest composed, the JSON of ``daily.picks_digest.DailyDigest``, with the
 newest paper rowid it considered) and ``daily_deliveries`` (per digest and channel: pending,
 sent or failed, and how many attempts).
 """
@@ -18,8 +18,10 @@ class DailyTables(Connection):
                 "INSERT INTO daily_digests (day, through_rowid, data, created_at) VALUES (?, ?, '{}', ?)",
                 (day, through_rowid, now()),
             ).lastrowid
-            db.executemany("INSERT INTO daily_deliveries (digest_id, channel, updated_at) VALUES (?, ?, ?)",
-                           [(digest_id, channel, now()) for channel in channels])
+            db.executemany(
+                "INSERT INTO daily_deliveries (digest_id, channel, updated_at) VALUES (?, ?, ?)",
+                [(digest_id, channel, now()) for channel in channels],
+            )
         return digest_id
 
     def set_digest_data(self, digest_id: int, data: str) -> None:

@@ -26,8 +26,13 @@ class EnrichmentTables(PaperTables):
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO enrichments (paper_id, lang, status, data, created_at) VALUES (?, ?, ?, ?, ?)",
-                (enrichment.paper_id, enrichment.lang, enrichment.status, enrichment.model_dump_json(),
-                 enrichment.created_at.isoformat()),
+                (
+                    enrichment.paper_id,
+                    enrichment.lang,
+                    enrichment.status,
+                    enrichment.model_dump_json(),
+                    enrichment.created_at.isoformat(),
+                ),
             )
             if enrichment.card:
                 card = enrichment.card
@@ -38,13 +43,17 @@ class EnrichmentTables(PaperTables):
     def save_deepdive(self, paper_id: str, lang: str, data: str) -> None:
         """Store (or replace) a paper's deep-dive article in one language, as its JSON."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO deepdives (paper_id, lang, data, created_at) VALUES (?, ?, ?, ?)",
-                       (paper_id, lang, data, now()))
+            db.execute(
+                "INSERT OR REPLACE INTO deepdives (paper_id, lang, data, created_at) VALUES (?, ?, ?, ?)",
+                (paper_id, lang, data, now()),
+            )
 
     def deepdives(self, lang: str, paper_id: str | None = None) -> dict[str, str]:
         """Paper id -> the JSON of its deep-dive in ``lang`` (of one paper when ``paper_id`` is given)."""
         where, params = ("lang = ? AND paper_id = ?", (lang, paper_id)) if paper_id else ("lang = ?", (lang,))
-        return dict(self.conn.execute(f"SELECT paper_id, data FROM deepdives WHERE {where} ORDER BY created_at DESC", params))
+        return dict(
+            self.conn.execute(f"SELECT paper_id, data FROM deepdives WHERE {where} ORDER BY created_at DESC", params)
+        )
 
     def enrichment(self, paper_id: str, lang: str) -> Enrichment | None:
         row = self.conn.execute(
@@ -54,13 +63,17 @@ class EnrichmentTables(PaperTables):
 
     def enrichment_counts(self, lang: str | None = None) -> dict[str, int]:
         """Enrichments by status (in ``lang``, else in every language), largest first."""
-        rows = self.conn.execute("SELECT status, count(*) FROM enrichments WHERE ? IS NULL OR lang = ?"
-                                 " GROUP BY status ORDER BY 2 DESC", (lang, lang))
+        rows = self.conn.execute(
+            "SELECT status, count(*) FROM enrichments WHERE ? IS NULL OR lang = ? GROUP BY status ORDER BY 2 DESC",
+            (lang, lang),
+        )
         return {str(k): n for k, n in rows}
 
     def enrichments_of(self, paper_id: str) -> list[tuple[str, str, str]]:
         """(language, status, JSON of the enrichment) of each of the paper's enrichments."""
-        return self.conn.execute("SELECT lang, status, data FROM enrichments WHERE paper_id = ?", (paper_id,)).fetchall()
+        return self.conn.execute(
+            "SELECT lang, status, data FROM enrichments WHERE paper_id = ?", (paper_id,)
+        ).fetchall()
 
     def deepdives_of(self, paper_id: str) -> dict[str, str]:
         """Language -> the JSON of the paper's deep-dive in it."""
@@ -82,7 +95,9 @@ class EnrichmentTables(PaperTables):
         card that did not fail and recorded that hash."""
         rows = self.conn.execute(
             "SELECT e.paper_id, json_extract(e.data, '$.source_hash'), p.data FROM enrichments e JOIN papers p ON p.id = e.paper_id"
-            " WHERE e.lang = ? AND e.status != 'failed' AND json_extract(e.data, '$.source_hash') IS NOT NULL", (lang,))
+            " WHERE e.lang = ? AND e.status != 'failed' AND json_extract(e.data, '$.source_hash') IS NOT NULL",
+            (lang,),
+        )
         for paper_id, recorded, data in rows:
             yield paper_id, recorded, Paper.model_validate_json(data)
 
@@ -92,9 +107,17 @@ class EnrichmentTables(PaperTables):
             "SELECT json_extract(p.data, '$.abstract'), e.data FROM enrichments e JOIN papers p ON p.id = e.paper_id"
         )
 
-    def papers_to_enrich(self, lang: str, run_id: int, *, force: bool = False, paper_ids: list[str] | None = None,
-                         subarea: str | None = None, source: str | None = None,
-                         limit: int | None = None) -> tuple[Iterator[Paper], int]:
+    def papers_to_enrich(
+        self,
+        lang: str,
+        run_id: int,
+        *,
+        force: bool = False,
+        paper_ids: list[str] | None = None,
+        subarea: str | None = None,
+        source: str | None = None,
+        limit: int | None = None,
+    ) -> tuple[Iterator[Paper], int]:
         """The papers run ``run_id`` still has to do in ``lang`` (of these ids, sub-area, source: when
         given), at most ``limit``, streamed; and how many they are. Unless ``force``, a paper with a
         card that did not fail is done (a failed one is tried again by a later run)."""
@@ -124,7 +147,8 @@ class EnrichmentTables(PaperTables):
         while limit is None or yielded < limit:
             page = min(PAGE, limit - yielded) if limit is not None else PAGE
             rows = self.conn.execute(
-                f"SELECT rowid, data FROM papers WHERE rowid > ? AND {where} ORDER BY rowid LIMIT ?", [last, *params, page]
+                f"SELECT rowid, data FROM papers WHERE rowid > ? AND {where} ORDER BY rowid LIMIT ?",
+                [last, *params, page],
             ).fetchall()
             if not rows:
                 return

@@ -55,9 +55,13 @@ def merge(base: Paper, record: Paper) -> Paper:
 
 def _facet_values(paper: Paper) -> tuple[str | None, ...]:
     topic = paper.topic or Topic()
-    return topic.area, topic.subarea, paper.source, paper.venue, paper.published.isoformat() if paper.published else None
-
-
+    return (
+        topic.area,
+        topic.subarea,
+        paper.source,
+        paper.venue,
+        paper.published.isoformat() if paper.published else None,
+    )
 
 
 class PaperTables(Connection):
@@ -137,11 +141,12 @@ class PaperTables(Connection):
             known = {
                 key
                 for (key,) in db.execute(
-                    "SELECT key FROM paper_keys WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(list(dedup_keys)),)
+                    "SELECT key FROM paper_keys WHERE key IN (SELECT value FROM json_each(?))",
+                    (json.dumps(list(dedup_keys)),),
                 )
             }
             fresh, rest = [], []
-            for i, (record, record_key, data, keys) in enumerate(prepared):
+            for i, (_record, record_key, data, keys) in enumerate(prepared):
                 alone = record_keys[record_key] == 1 and all(dedup_keys[k] == 1 for k in keys)
                 if alone and record_key in stored and stored[record_key][1] == data:
                     results[i] = (stored[record_key][0], "unchanged")
@@ -175,7 +180,10 @@ class PaperTables(Connection):
         # field), so one JSON dump a record serves both rows.
         db.executemany(
             "INSERT INTO papers (rowid, id, data, created_at, modified_at) VALUES (?, ?, ?, ?, ?)",
-            [(rowid, pid, f'{{"id":"{pid}",{data[1:]}', stamp, stamp) for rowid, pid, (_, _, data, _) in zip(rowids, ids, prepared)],
+            [
+                (rowid, pid, f'{{"id":"{pid}",{data[1:]}', stamp, stamp)
+                for rowid, pid, (_, _, data, _) in zip(rowids, ids, prepared)
+            ],
         )
         papers = [record for record, *_ in prepared]
         self._facets_many(list(zip(rowids, papers)))
@@ -236,9 +244,7 @@ class PaperTables(Connection):
 
     def _index(self, rowid: int, paper: Paper, *, replace: bool = False, translated: str = "") -> None:
         if replace:
-            translated = self.conn.execute(
-                "SELECT translated FROM papers_fts WHERE rowid = ?", (rowid,)
-            ).fetchone()
+            translated = self.conn.execute("SELECT translated FROM papers_fts WHERE rowid = ?", (rowid,)).fetchone()
             translated = translated[0] if translated else ""
             self.conn.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
         self.conn.execute(
@@ -250,7 +256,6 @@ class PaperTables(Connection):
     def _fts_columns(paper: Paper) -> tuple[str, str, str]:
         return segment(paper.title or ""), segment(paper.abstract or ""), segment(" ".join(paper.keywords))
 
-
     def set_translated_text(self, paper_id: str, text: str) -> None:
         """Index text in the reader's language (the enrichment) beside the original."""
         with self.transaction() as db:
@@ -261,7 +266,8 @@ class PaperTables(Connection):
     def _replace_data(self, paper: Paper) -> None:
         """Write a changed paper over its row (and its facets)."""
         rowid = self.conn.execute(
-            "UPDATE papers SET data = ?, modified_at = ? WHERE id = ? RETURNING rowid", (paper.model_dump_json(), now(), paper.id)
+            "UPDATE papers SET data = ?, modified_at = ? WHERE id = ? RETURNING rowid",
+            (paper.model_dump_json(), now(), paper.id),
         ).fetchone()[0]
         self._facets(rowid, paper)
 
@@ -325,7 +331,9 @@ class PaperTables(Connection):
         ).fetchall()
         return [Paper.model_validate_json(r[0]) for r in rows]
 
-    def iter_papers(self, where: str = "", params: Iterable[Any] = (), *, order: str = "rowid", limit: int | None = None) -> Iterator[Paper]:
+    def iter_papers(
+        self, where: str = "", params: Iterable[Any] = (), *, order: str = "rowid", limit: int | None = None
+    ) -> Iterator[Paper]:
         """Stream papers; ``where`` is a SQL condition over the papers table's columns."""
         sql = f"SELECT data FROM papers {'WHERE ' + where if where else ''} ORDER BY {order}"
         if limit is not None:
@@ -333,8 +341,14 @@ class PaperTables(Connection):
         for (data,) in self.conn.execute(sql, list(params)):
             yield Paper.model_validate_json(data)
 
-    def iter_papers_by_day(self, *, ids: Sequence[str] | None = None, on: str | None = None, since: str | None = None,
-                           after: str | None = None) -> Iterator[tuple[Paper, str]]:
+    def iter_papers_by_day(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        on: str | None = None,
+        since: str | None = None,
+        after: str | None = None,
+    ) -> Iterator[tuple[Paper, str]]:
         """Stream (paper, its day: the date it was published, else the day it was first stored) in the
         order they came; of these ids, of the day ``on``, from the day ``since``, after the day
         ``after`` (ISO dates), each when given."""
@@ -347,15 +361,23 @@ class PaperTables(Connection):
                 conditions.append(test)
                 params.append(value)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        for data, paper_day in self.conn.execute(f"SELECT data, {DAY} AS day FROM papers {where} ORDER BY rowid", params):
+        for data, paper_day in self.conn.execute(
+            f"SELECT data, {DAY} AS day FROM papers {where} ORDER BY rowid", params
+        ):
             yield Paper.model_validate_json(data), paper_day
 
     def newest_day(self) -> str | None:
         """The latest day of any paper (see :meth:`iter_papers_by_day`); None when there is none."""
         return self.conn.execute(f"SELECT max({DAY}) FROM papers").fetchone()[0]
 
-    def newest_papers(self, limit: int, *, subarea: str | None = None, source: str | None = None,
-                      enrichment_statuses: Iterable[str] = ()) -> list[Paper]:
+    def newest_papers(
+        self,
+        limit: int,
+        *,
+        subarea: str | None = None,
+        source: str | None = None,
+        enrichment_statuses: Iterable[str] = (),
+    ) -> list[Paper]:
         """At most ``limit`` papers, newest published first (then in the order they came); of the
         sub-area and the source, and with an enrichment in each of the statuses, when given."""
         conditions, params = [], []
@@ -369,7 +391,9 @@ class PaperTables(Connection):
         return list(self.iter_papers(" AND ".join(conditions), params, order="published DESC, rowid", limit=limit))
 
     def count(self, where: str = "", params: Iterable[Any] = ()) -> int:
-        return self.conn.execute(f"SELECT count(*) FROM papers {'WHERE ' + where if where else ''}", list(params)).fetchone()[0]
+        return self.conn.execute(
+            f"SELECT count(*) FROM papers {'WHERE ' + where if where else ''}", list(params)
+        ).fetchone()[0]
 
     def set_fulltext(self, paper_id: str, text: str, origin: str) -> None:
         with self.transaction() as db:
@@ -384,6 +408,7 @@ class PaperTables(Connection):
 
     def paper_stats(self) -> dict[str, Any]:
         """Papers and records, by source, label and month."""
+
         def grouped(sql: str) -> dict[str, int]:
             return {str(k): n for k, n in self.conn.execute(sql)}
 
@@ -393,9 +418,7 @@ class PaperTables(Connection):
             "by_source": grouped(
                 "SELECT substr(key, 1, instr(key, ':') - 1) AS s, count(*) FROM records GROUP BY s ORDER BY 2 DESC"
             ),
-            "by_label": grouped(
-                "SELECT coalesce(subarea, '(none)'), count(*) FROM papers GROUP BY 1 ORDER BY 2 DESC"
-            ),
+            "by_label": grouped("SELECT coalesce(subarea, '(none)'), count(*) FROM papers GROUP BY 1 ORDER BY 2 DESC"),
             "by_date": grouped(
                 "SELECT coalesce(substr(published, 1, 7), '(none)'), count(*) FROM papers GROUP BY 1 ORDER BY 1 DESC"
             ),

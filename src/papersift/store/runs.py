@@ -54,9 +54,19 @@ class RunTables(Connection):
 
     def runs(self, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         sql = "SELECT id, kind, params, status, started_at, finished_at, stats FROM runs"
-        rows = self.conn.execute(sql + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?", ([kind] if kind else []) + [limit])
+        rows = self.conn.execute(
+            sql + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?", ([kind] if kind else []) + [limit]
+        )
         return [
-            {"id": r[0], "kind": r[1], "params": json.loads(r[2]), "status": r[3], "started_at": r[4], "finished_at": r[5], "stats": json.loads(r[6])}
+            {
+                "id": r[0],
+                "kind": r[1],
+                "params": json.loads(r[2]),
+                "status": r[3],
+                "started_at": r[4],
+                "finished_at": r[5],
+                "stats": json.loads(r[6]),
+            }
             for r in rows
         ]
 

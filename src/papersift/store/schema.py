@@ -237,7 +237,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (paper_id, lang)
     ) WITHOUT ROWID;
     """,
-    # 6: the daily run: each digest it composed (the JSON of daily.digest.DailyDigest) and, per
+    # 6: the daily run: each digest it composed (the JSON of daily.picks_digest.DailyDigest) and, per
     # delivery channel, whether it was sent, so that nothing is lost or sent twice
     """
     CREATE TABLE daily_digests (

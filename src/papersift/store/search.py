@@ -53,11 +53,13 @@ class SearchQueries(Connection):
                     return kept[:depth]
                 fetch *= 4
         # FTS5 first (materialised), then membership: SQLite would otherwise run MATCH once per allowed rowid
-        return _ranked(self.conn.execute(
-            f"WITH m AS MATERIALIZED ({matches}) SELECT rowid, score FROM m"
-            " WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY score DESC LIMIT ?",
-            (match, json.dumps(allowed.tolist()), depth),
-        ))
+        return _ranked(
+            self.conn.execute(
+                f"WITH m AS MATERIALIZED ({matches}) SELECT rowid, score FROM m"
+                " WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY score DESC LIMIT ?",
+                (match, json.dumps(allowed.tolist()), depth),
+            )
+        )
 
     def paper_json_by_rowid(self, rowids: list[int]) -> dict[int, str]:
         """The stored JSON of these papers (those that exist), by rowid."""

@@ -33,8 +33,9 @@ class TopicTables(PaperTables):
         )
         return dict(rows.fetchall())
 
-    def save_prediction(self, paper_id: str, method: str, area: str | None, subarea: str | None,
-                        confidence: float | None) -> None:
+    def save_prediction(
+        self, paper_id: str, method: str, area: str | None, subarea: str | None, confidence: float | None
+    ) -> None:
         """Record (or replace) one method's prediction for a paper."""
         with self.transaction() as db:
             db.execute(
@@ -44,5 +45,7 @@ class TopicTables(PaperTables):
 
     def predictions_of(self, paper_id: str) -> list[dict[str, Any]]:
         """Each method's prediction for the paper: method, area, subarea, confidence."""
-        rows = self.conn.execute("SELECT method, area, subarea, confidence FROM predictions WHERE paper_id = ?", (paper_id,))
+        rows = self.conn.execute(
+            "SELECT method, area, subarea, confidence FROM predictions WHERE paper_id = ?", (paper_id,)
+        )
         return [{"method": m, "area": a, "subarea": s, "confidence": c} for m, a, s, c in rows]

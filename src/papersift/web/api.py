@@ -13,11 +13,11 @@ from .. import curation, search
 from ..config import Settings
 from ..models import Paper, Topic
 from ..publish.digest import DigestDay, build_digest
-from ..taxonomy import Labeller
 from ..search import Filters, SearchError, VectorCoverage
-from ..search.catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Facets, papers_by_id
 from ..search.hybrid import has_words
+from ..search.selection import MAX_PER_PAGE, PER_PAGE, Catalog, Facets, papers_by_id
 from ..store import Store
+from ..taxonomy import Labeller
 from . import insights
 from .deps import get_catalog, get_labeller, get_settings, get_store, require_paper
 from .views import WebPaper, paper_href, similar_ids, web_papers
@@ -52,7 +52,9 @@ class SearchOut(BaseModel):
     scores: dict[str, float]
     papers: list[WebPaper]
     facets: Facets | None
-    vectors: VectorCoverage | None = Field(description="how many papers have no vector (found by words only) and what to run; null for mode=lexical")
+    vectors: VectorCoverage | None = Field(
+        description="how many papers have no vector (found by words only) and what to run; null for mode=lexical"
+    )
 
 
 class TopicIn(BaseModel):
@@ -114,13 +116,21 @@ def search_papers(
     settings: SettingsDep,
     labeller: LabellerDep,
     filters: FiltersDep,
-    q: Annotated[str, Query(min_length=1, description="words in any language; \"...\" for a phrase")],
-    mode: Annotated[str, Query(pattern="^(auto|hybrid|lexical|vector)$", description="auto: hybrid when the store has vectors, else lexical")] = "auto",
+    q: Annotated[str, Query(min_length=1, description='words in any language; "..." for a phrase')],
+    mode: Annotated[
+        str,
+        Query(
+            pattern="^(auto|hybrid|lexical|vector)$",
+            description="auto: hybrid when the store has vectors, else lexical",
+        ),
+    ] = "auto",
     limit: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
 ) -> SearchOut:
     """Papers for a query, best first, within the filters (the same search as the page's and ``papersift search``)."""
     try:
-        result = search.search_papers(store, q, filters=filters, mode=mode, limit=limit, settings=settings, catalog=catalog)
+        result = search.search_papers(
+            store, q, filters=filters, mode=mode, limit=limit, settings=settings, catalog=catalog
+        )
     except SearchError as exc:
         raise HTTPException(422, str(exc)) from None
     lang = request.app.state.lang

@@ -16,10 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..config import Settings, load_settings
 from ..publish.render import STATIC_DIR as PUBLISH_STATIC
-from ..taxonomy import Labeller
+from ..search.selection import Catalog
 from ..store import Store, describe_database_error
+from ..taxonomy import Labeller
 from . import api, pages
-from ..search.catalog import Catalog
 from .security import Guard, csrf_guard
 from .views import web_environment
 
@@ -52,7 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def database_unavailable(_request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
         # Locked past busy_timeout by a long writer, read-only or full: the user's to wait for or
         # fix, said in one line, not a 500 with a traceback in the server's log.
-        return JSONResponse({"detail": describe_database_error(exc, settings.db, settings.busy_timeout)},
-                            status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(
+            {"detail": describe_database_error(exc, settings.db, settings.busy_timeout)},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     return app

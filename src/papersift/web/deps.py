@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from fastapi import HTTPException, Request
 
 from ..config import Settings
-from ..taxonomy import Labeller
+from ..search.selection import Catalog
 from ..store import Store
-from ..search.catalog import Catalog
+from ..taxonomy import Labeller
 
 
 def get_store(request: Request) -> Iterator[Store]:

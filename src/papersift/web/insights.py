@@ -40,7 +40,9 @@ def day_counts(store: Store, limit: int = 90) -> list[Count]:
     return [Count(key=d, count=days[d]) for d in sorted(days, reverse=True)[:limit]]
 
 
-def rising_keywords(store: Store, lang: str, newest: date, window: int = 30, limit: int = 15, min_recent: int = 3) -> list[RisingKeyword]:
+def rising_keywords(
+    store: Store, lang: str, newest: date, window: int = 30, limit: int = 15, min_recent: int = 3
+) -> list[RisingKeyword]:
     """Keywords most over-represented in the last ``window`` days against the ``window`` before
     (add-one smoothed ratio); the window ends at the newest paper, not today, so an old catalog has one too."""
     mid = (newest - timedelta(days=window)).isoformat()
@@ -60,14 +62,8 @@ def rising_keywords(store: Store, lang: str, newest: date, window: int = 30, lim
 def stats(store: Store, lang: str, labeller) -> Stats:
     newest = store.newest_published()
     newest = date.fromisoformat(newest) if newest else None
-    by_subarea = [
-        Count(key=s or "", label=labeller.label(s), count=n)
-        for s, n in store.subarea_counts()
-    ]
-    enrichments = [
-        Count(key=s, count=n)
-        for s, n in store.enrichment_counts(lang).items()
-    ]
+    by_subarea = [Count(key=s or "", label=labeller.label(s), count=n) for s, n in store.subarea_counts()]
+    enrichments = [Count(key=s, count=n) for s, n in store.enrichment_counts(lang).items()]
     return Stats(
         papers=store.count(),
         newest=newest,
@@ -126,7 +122,17 @@ class About(BaseModel):
 def about(store: Store, settings: Settings) -> About:
     llm = settings.llm
     by_model = [
-        ModelCost(backend=b, model=m, calls=c, errors=e, tokens_in=ti, tokens_out=to, tokens_reasoning=tr, cost=cost, seconds=round(s, 1))
+        ModelCost(
+            backend=b,
+            model=m,
+            calls=c,
+            errors=e,
+            tokens_in=ti,
+            tokens_out=to,
+            tokens_reasoning=tr,
+            cost=cost,
+            seconds=round(s, 1),
+        )
         for b, m, c, e, ti, to, tr, cost, s in store.llm_cost_by_model()
     ]
     runs = [

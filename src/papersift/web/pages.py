@@ -17,15 +17,15 @@ from pydantic import ValidationError
 
 from .. import curation
 from ..config import Settings
+from ..labels import labels
 from ..models import Paper
 from ..publish.digest import build_digest
-from ..taxonomy import Labeller
 from ..search import Filters, SearchError, search_papers
-from ..search.catalog import MAX_PER_PAGE, PER_PAGE, Catalog, Page, papers_by_id
+from ..search.selection import MAX_PER_PAGE, PER_PAGE, Catalog, Page, papers_by_id
 from ..store import Store
+from ..taxonomy import Labeller
 from . import insights
 from .deps import get_catalog, get_labeller, get_settings, get_store, require_paper
-from ..labels import labels
 from .views import paper_href, similar_ids, web_papers
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +76,9 @@ def facet_labeller(labeller: Labeller, lang: str):
     return label
 
 
-def _page_context(request: Request, store: Store, filters: Filters, labeller: Labeller, papers: list[Paper], **extra: Any) -> dict:
+def _page_context(
+    request: Request, store: Store, filters: Filters, labeller: Labeller, papers: list[Paper], **extra: Any
+) -> dict:
     lang = request.app.state.lang
     return {
         "items": web_papers(store, papers, lang, labeller),
@@ -127,8 +129,16 @@ def search_page(
     result, error = None, None
     if q.strip():
         try:
-            result = search_papers(store, q, filters=filters, mode=mode or "auto", limit=PER_PAGE, page=page,
-                                   settings=settings, catalog=catalog)
+            result = search_papers(
+                store,
+                q,
+                filters=filters,
+                mode=mode or "auto",
+                limit=PER_PAGE,
+                page=page,
+                settings=settings,
+                catalog=catalog,
+            )
         except SearchError as exc:
             error = str(exc)
     hits, ids = (result.hits, result.ids) if result else ([], [])
@@ -165,8 +175,16 @@ def paper_page(
         taxonomy = None
     similar = web_papers(store, papers_by_id(store, similar_ids(store, settings, catalog, paper)), lang, labeller)
     deepdive_url = f"/papers/{paper.id}/deepdive" if store.deepdives(lang, paper.id) else None
-    return render(request, "web_paper.html", p=item.view, w=item, similar=similar, taxonomy=taxonomy, lang_code=lang,
-                  deepdive_url=deepdive_url)
+    return render(
+        request,
+        "web_paper.html",
+        p=item.view,
+        w=item,
+        similar=similar,
+        taxonomy=taxonomy,
+        lang_code=lang,
+        deepdive_url=deepdive_url,
+    )
 
 
 @router.get("/papers/{paper_id}/deepdive", response_class=HTMLResponse)
@@ -193,7 +211,9 @@ def curate_form(
     next: Annotated[str, Form()] = "/",
 ) -> RedirectResponse:
     """The no-JavaScript way to star, hide, mark read or write a note: a form, then back."""
-    given = {k: v for k, v in {"starred": starred, "hidden": hidden, "read": read, "note": note}.items() if v is not None}
+    given = {
+        k: v for k, v in {"starred": starred, "hidden": hidden, "read": read, "note": note}.items() if v is not None
+    }
     try:
         change = curation.CurationChange(**given)
     except ValidationError as exc:
@@ -204,7 +224,11 @@ def curate_form(
 
 @router.post("/papers/{paper_id}/topic")
 def correct_topic_form(
-    paper_id: str, store: StoreDep, settings: SettingsDep, subarea: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+    paper_id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    subarea: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
 ) -> RedirectResponse:
     try:
         curation.correct_topic(store, require_paper(store, paper_id), subarea, settings)

@@ -86,10 +86,14 @@ class Guard:
         state["token_header"] = False
         if not self.token and not is_loopback(request.url.hostname or ""):
             # without a token only loopback names are served: a DNS-rebinding page cannot read it
-            await PlainTextResponse("papersift: unknown host (serve with a web_token to use other names)", status_code=421)(scope, receive, send)
+            await PlainTextResponse(
+                "papersift: unknown host (serve with a web_token to use other names)", status_code=421
+            )(scope, receive, send)
             return
         if not self.token and not from_loopback(scope):
-            await PlainTextResponse("papersift: this server has no access token, so it serves only this machine", status_code=403)(scope, receive, send)
+            await PlainTextResponse(
+                "papersift: this server has no access token, so it serves only this machine", status_code=403
+            )(scope, receive, send)
             return
         if self.token and not request.url.path.startswith(PUBLIC_PREFIXES):
             refused = self._check_token(request, state)
@@ -105,7 +109,9 @@ class Guard:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if fresh:
-                    headers.append("set-cookie", f"{CSRF_COOKIE}={state['csrf']}; Path=/; HttpOnly; SameSite=Strict{secure}")
+                    headers.append(
+                        "set-cookie", f"{CSRF_COOKIE}={state['csrf']}; Path=/; HttpOnly; SameSite=Strict{secure}"
+                    )
                 headers.setdefault("content-security-policy", CSP)
                 headers.setdefault("x-content-type-options", "nosniff")
                 headers.setdefault("referrer-policy", "same-origin")
@@ -127,7 +133,9 @@ class Guard:
         if query and _same(query, self.token) and request.method in SAFE_METHODS:
             rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
             response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), status_code=303)
-            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+            response.set_cookie(
+                TOKEN_COOKIE, self.token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+            )
             return response
         message = "papersift: this server needs its access token (open the page once with ?token=…, or send Authorization: Bearer …)"
         if request.url.path.startswith("/api/"):

@@ -16,10 +16,10 @@ from .. import curation
 from ..config import Settings
 from ..models import Paper
 from ..publish.render import environment
-from ..taxonomy import Labeller
 from ..publish.view import PaperView, paper_view
-from ..search.catalog import Catalog
+from ..search.selection import Catalog
 from ..store import Store
+from ..taxonomy import Labeller
 
 SAFE_SCHEMES = ("http", "https")
 
@@ -28,7 +28,9 @@ def web_environment(lang: str) -> Environment:
     """The publications' environment (autoescape, labels), with the web pages' templates in front."""
     base = environment(lang)
     # templates ship with the package: no need to stat every file on every page
-    env = base.overlay(loader=ChoiceLoader([PackageLoader("papersift.web", "templates"), base.loader]), auto_reload=False)
+    env = base.overlay(
+        loader=ChoiceLoader([PackageLoader("papersift.web", "templates"), base.loader]), auto_reload=False
+    )
     # the overlay would share (and so change) the cached base environment's dicts: copy them
     env.globals = dict(base.globals, static_url="/static/publish", root_url="/")
     env.filters = dict(base.filters)

@@ -20,12 +20,15 @@ class CatalogQueries(Connection):
 
     def keyword_rows(self, lang: str) -> list[tuple[int, str]]:
         """(paper rowid, keyword): the source's keywords and the cards' in ``lang``."""
-        return self.conn.execute("SELECT paper_rowid, keyword FROM paper_keywords WHERE origin IN ('source', ?)", (lang,)).fetchall()
+        return self.conn.execute(
+            "SELECT paper_rowid, keyword FROM paper_keywords WHERE origin IN ('source', ?)", (lang,)
+        ).fetchall()
 
     def enrichment_status_rows(self, lang: str) -> list[tuple[int, str]]:
         """(paper rowid, enrichment status) of the papers enriched in ``lang``."""
         return self.conn.execute(
-            "SELECT p.rowid, e.status FROM enrichments e CROSS JOIN papers p ON p.id = e.paper_id WHERE e.lang = ?", (lang,)
+            "SELECT p.rowid, e.status FROM enrichments e CROSS JOIN papers p ON p.id = e.paper_id WHERE e.lang = ?",
+            (lang,),
         ).fetchall()
 
     def curation_rows(self) -> list[tuple[int, int, int, int]]:
@@ -59,10 +62,15 @@ class CatalogQueries(Connection):
     def day_counts(self, limit: int) -> dict[str, int]:
         """Papers per day, newest ``limit`` days: the published date, else (undated papers) the day stored."""
         days: dict[str, int] = dict(
-            self.conn.execute("SELECT published, count(*) FROM papers WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1 DESC LIMIT ?", (limit,))
+            self.conn.execute(
+                "SELECT published, count(*) FROM papers WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1 DESC LIMIT ?",
+                (limit,),
+            )
         )
         # undated papers are few; their day is the day they were stored (as the digest has it)
-        for day, n in self.conn.execute("SELECT substr(created_at, 1, 10), count(*) FROM papers WHERE published IS NULL GROUP BY 1"):
+        for day, n in self.conn.execute(
+            "SELECT substr(created_at, 1, 10), count(*) FROM papers WHERE published IS NULL GROUP BY 1"
+        ):
             days[day] = days.get(day, 0) + n
         return days
 

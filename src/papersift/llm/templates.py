@@ -21,7 +21,9 @@ _DELIMITER = re.compile(r"<\s*/?\s*paper\s*>", re.I)
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     folder = resources.files("papersift") / "prompts"
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined, autoescape=False)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined, autoescape=False
+    )
 
 
 def _as_data(text: str | None) -> str | None:
@@ -30,9 +32,11 @@ def _as_data(text: str | None) -> str | None:
 
 def quoted(paper: Paper) -> Paper:
     """The paper with every text a prompt quotes made unable to end its ``<paper>`` block."""
-    return paper.model_copy(update={
-        "title": _as_data(paper.title),
-        "abstract": _as_data(paper.abstract),
-        "tldr": _as_data(paper.tldr),
-        "keywords": [_as_data(k) for k in paper.keywords],
-    })
+    return paper.model_copy(
+        update={
+            "title": _as_data(paper.title),
+            "abstract": _as_data(paper.abstract),
+            "tldr": _as_data(paper.tldr),
+            "keywords": [_as_data(k) for k in paper.keywords],
+        }
+    )

@@ -43,7 +43,9 @@ class FeedChannel(ChannelConfig):
         fg.updated(newest)
         fg.lastBuildDate(newest)
         try:
-            write_atomic(config_relative(self.path), fg.atom_str(pretty=True) if self.kind == "atom" else fg.rss_str(pretty=True))
+            write_atomic(
+                config_relative(self.path), fg.atom_str(pretty=True) if self.kind == "atom" else fg.rss_str(pretty=True)
+            )
         except OSError as exc:
             raise DeliveryError(f"feed {self.path}: {exc}") from exc
 

@@ -36,7 +36,9 @@ AreaKey = Callable[[str | None, str | None], str | None]  # (area as stored, sub
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 FACET_LIMIT = 20
-ALLOWED_MOST_SHARE = 0.5  # above this share of the store, a ranker filters its hits rather than being told the allowed rowids
+ALLOWED_MOST_SHARE = (
+    0.5  # above this share of the store, a ranker filters its hits rather than being told the allowed rowids
+)
 FACET_CACHE = 256  # filter sets whose counts are kept until the store changes
 SYNC_RELOAD_BELOW = 20_000  # papers: a smaller store reloads before answering (well under 100 ms)
 
@@ -238,10 +240,14 @@ class Snapshot:
         facets.keyword = self.keywords.counts(mask[self.keyword_paper]) if len(self.keyword_paper) else []
         statuses = np.bincount(self.status[mask], minlength=len(STATUSES))
         facets.status = [
-            FacetValue(value=STATUSES[i], count=int(statuses[i])) for i in np.argsort(-statuses, kind="stable") if statuses[i]
+            FacetValue(value=STATUSES[i], count=int(statuses[i]))
+            for i in np.argsort(-statuses, kind="stable")
+            if statuses[i]
         ]
         unhidden = self.mask(filters, hidden_rule=False, within=within)  # else "hidden" would always count 0
-        facets.flags = [FacetValue(value=name, count=int(np.count_nonzero(self.flags[name] & unhidden))) for name in self.flags]
+        facets.flags = [
+            FacetValue(value=name, count=int(np.count_nonzero(self.flags[name] & unhidden))) for name in self.flags
+        ]
         return facets
 
 
@@ -270,7 +276,9 @@ class Catalog:
         self._worker: threading.Thread | None = None
 
     def snapshot(self, store: Store) -> Snapshot:
-        counters = store.change_counters()  # read before loading: a write during the load means one more reload, never a miss
+        counters = (
+            store.change_counters()
+        )  # read before loading: a write during the load means one more reload, never a miss
         with self._lock:
             snap, seen = self._snapshot, self._counters
             if snap is None:
@@ -364,6 +372,9 @@ class Selection:
 
     rowids: np.ndarray | None  # sorted; None when every paper passes
     most: bool = False  # they are most of the store: cheaper to drop the others from a ranking than to name them all
+
+
+EVERY_PAPER = Selection(None)
 
 
 def ids_of_rowids(store: Store, rowids: list[int]) -> list[str]:

@@ -12,10 +12,10 @@ import hashlib
 import json
 from functools import lru_cache
 
-from ..llm.prompts import environment, quoted
-from ..models import Card, Paper
 from ..checks.glossary import Glossary
 from ..checks.language import Language, language
+from ..llm.templates import environment, quoted
+from ..models import Card, Paper
 
 SYSTEM_TEMPLATE = "card_system.jinja"
 PAPER_TEMPLATE = "card_paper.jinja"
@@ -24,8 +24,14 @@ PAPER_TEMPLATE = "card_paper.jinja"
 @lru_cache(maxsize=1)
 def prompt_version() -> str:
     env = environment()
-    names = (SYSTEM_TEMPLATE, PAPER_TEMPLATE, "card_fields_system.jinja", "card_field.jinja",  # every way to write a card
-             "card_grounded_system.jinja", "card_grounded_task.jinja")
+    names = (
+        SYSTEM_TEMPLATE,
+        PAPER_TEMPLATE,
+        "card_fields_system.jinja",
+        "card_field.jinja",  # every way to write a card
+        "card_grounded_system.jinja",
+        "card_grounded_task.jinja",
+    )
     sources = [env.loader.get_source(env, name)[0] for name in names]
     return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:12]
 

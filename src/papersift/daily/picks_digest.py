@@ -50,8 +50,16 @@ class DailyDigest(BaseModel):
             "synthesis_note": self.synthesis.note,
             "considered": self.considered,
             "papers": [
-                {"id": p.view.id, "arxiv_id": p.view.arxiv_id, "title": p.view.title, "translated_title": p.view.translated_title,
-                 "url": p.url, "score": p.score, "why": "; ".join(p.why), "rank": p.rank}
+                {
+                    "id": p.view.id,
+                    "arxiv_id": p.view.arxiv_id,
+                    "title": p.view.title,
+                    "translated_title": p.view.translated_title,
+                    "url": p.url,
+                    "score": p.score,
+                    "why": "; ".join(p.why),
+                    "rank": p.rank,
+                }
                 for p in self.papers
             ],
         }
@@ -81,7 +89,9 @@ class DailyDigest(BaseModel):
         return "\n".join(lines).rstrip() + "\n"
 
     def html(self) -> str:
-        return environment(self.lang).get_template("daily.html").render(digest=self, synthesis_html=self.synthesis_html())
+        return (
+            environment(self.lang).get_template("daily.html").render(digest=self, synthesis_html=self.synthesis_html())
+        )
 
     def synthesis_html(self) -> str:
         """The synthesis, escaped, its paragraphs kept and each ``[n]`` linked to the paper."""
@@ -92,12 +102,16 @@ class DailyDigest(BaseModel):
             paper = self.papers[n - 1] if 1 <= n <= len(self.papers) else None
             return f'<a href="{escape(paper.url)}">[{n}]</a>' if paper and paper.url else f"[{n}]"
 
-        paragraphs = [CITATION.sub(cite, str(escape(part.strip()))) for part in self.synthesis.text.split("\n\n") if part.strip()]
+        paragraphs = [
+            CITATION.sub(cite, str(escape(part.strip()))) for part in self.synthesis.text.split("\n\n") if part.strip()
+        ]
         return Markup("".join(f"<p>{p}</p>" for p in paragraphs))
 
 
 def picks_to_digest(picks: list[Pick], views: dict[str, PaperView], **fields: Any) -> DailyDigest:
-    papers = [DigestPaper(rank=i, score=p.score, why=p.why, view=views[p.paper_id]) for i, p in enumerate(picks, start=1)]
+    papers = [
+        DigestPaper(rank=i, score=p.score, why=p.why, view=views[p.paper_id]) for i, p in enumerate(picks, start=1)
+    ]
     return DailyDigest(papers=papers, **fields)
 
 

@@ -12,18 +12,21 @@ and the unnumbered closing section with its numbered future directions.
 from __future__ import annotations
 
 from ..enrich.deepdive import Bullet, DeepDive, Subsection
-from .markdown import link, md_text
 from ..labels import labels
+from .markdown import link, md_text
 from .render import environment, safe_url
 
 
 def _metadata(dive: DeepDive) -> list[str]:
     L = labels(dive.lang)
     url = safe_url(dive.link)
-    rows = [(L["title"], md_text(dive.title)), (L["source"], dive.source_id),
-            (L["version"], f"v{dive.version}" if dive.version else None),
-            (L["primary_category"], dive.primary_category),
-            (L["link"], link(url, url) if url else None)]
+    rows = [
+        (L["title"], md_text(dive.title)),
+        (L["source"], dive.source_id),
+        (L["version"], f"v{dive.version}" if dive.version else None),
+        (L["primary_category"], dive.primary_category),
+        (L["link"], link(url, url) if url else None),
+    ]
     lines = [f"> **{label}**{L['sep']}{value}" for label, value in rows if value]
     # two trailing spaces: a line break inside the quote block
     return [line + "  " for line in lines[:-1]] + lines[-1:]
