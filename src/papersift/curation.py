@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 from . import export as exporting
 from .models import Paper, Topic
 from .store import Store, now
+from .taxonomy import load_taxonomy
 
 NOTE_MAX_CHARS = 10_000
 # The export formats of a selection: the store-wide writers, plus one JSON array.
@@ -100,7 +101,6 @@ def set_note(store: Store, paper_id: str, note: str | None) -> Curation:
 
 def correct_topic(store: Store, paper_id: str, subarea: str, settings=None) -> Topic:
     """File a paper under ``subarea`` (a taxonomy key) as the user's call; it becomes a training label."""
-    from .taxonomy import load_taxonomy
 
     _require_paper(store, paper_id)
     taxonomy = load_taxonomy(settings)

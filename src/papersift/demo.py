@@ -19,9 +19,22 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomic
+from .classify.pipeline import classify_store, examples_for
 from .config import Settings
+from .enrich.pipeline import enrich_papers
+from .labels import labels
 from .models import READING_FIELDS, Paper
+from .publish import catalog as catalog_fmt
+from .publish import digest as digest_fmt
+from .publish.render import inline_assets
+from .publish.site import build_site
+from .search.embeddings import embed_store, get_embedder
+from .search.hybrid import search
+from .sources.base import SourceError, ingest
+from .sources.files import read_jsonl
 from .store import Store
+from .taxonomy import load_taxonomy
 
 DATA = files("papersift") / "data"
 PAPERS = DATA / "trending-2025-05.jsonl"  # what the demo publishes
@@ -52,8 +65,6 @@ def _spread(store: Store, n: int) -> list[str]:
 
 def _read_bundled(resource, where: str) -> list[Paper]:
     """The papers of a JSONL file shipped in the package; a bad record is a bug, so it raises."""
-    from .sources.base import SourceError
-    from .sources.files import read_jsonl
 
     with as_file(resource) as path:
         items = list(read_jsonl(path))
@@ -64,17 +75,6 @@ def _read_bundled(resource, where: str) -> list[Paper]:
 
 
 def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[str], None] = print) -> DemoReport:
-    from .atomic import write_atomic
-    from .classify.pipeline import classify_store, examples_for
-    from .enrich.pipeline import enrich_papers
-    from .publish import catalog as catalog_fmt
-    from .publish import digest as digest_fmt
-    from .publish.render import inline_assets
-    from .publish.site import build_site
-    from .search.embeddings import embed_store, get_embedder
-    from .search.hybrid import search
-    from .sources.base import ingest
-    from .taxonomy import load_taxonomy
 
     report = DemoReport(out=out)
     out.mkdir(parents=True, exist_ok=True)
@@ -155,7 +155,6 @@ def run_demo(out: Path, settings: Settings, *, enrich: int = 2, say: Callable[[s
 def card_lines(store: Store, paper_ids: list[str], lang: str) -> list[str]:
     """One finished card as the terminal shows it: the first ``ok`` one of these papers, else the
     first with a card, with its status and, if it was held back, why."""
-    from .labels import labels
 
     enriched = [(pid, e) for pid in paper_ids if (e := store.enrichment(pid, lang)) and e.card]
     if not enriched:

@@ -38,8 +38,10 @@ from .config import NetSettings, Settings, default_config_path, load_settings
 from .llm import models
 from .llm.base import LLMError, Thinking
 from .llm.client import LLMClient, make_backend
+from .search.embeddings import EmbeddingError, get_embedder
 from .store import schema
 from .store.vectors import stored_vector_bytes
+from .taxonomy import TaxonomyError, load_taxonomy
 
 PROBE_MESSAGES = [{"role": "user", "content": "Reply with one word: ready"}]
 PROBE_TOKENS = 8
@@ -110,7 +112,6 @@ def config_failure(exc: ValueError) -> CheckResult:
 
 
 def check_config(settings: Settings) -> CheckResult:
-    from .taxonomy import TaxonomyError, load_taxonomy
 
     problems = []
     try:
@@ -380,7 +381,6 @@ async def _generate(settings: Settings, where: str, *, backend: Any = None, warm
 
 
 def check_embedder(settings: Settings) -> CheckResult:
-    from .search.embeddings import EmbeddingError, get_embedder
 
     try:
         embedder = get_embedder(settings)

@@ -20,7 +20,7 @@ def segment(text: str) -> str:
     """
     if not text or not has_cjk(text):
         return text or ""
-    import jieba
+    import jieba  # deferred, slow to import: only for Chinese text
 
     jieba.setLogLevel(60)
     return " ".join(tok for tok in jieba.cut_for_search(text) if tok.strip())

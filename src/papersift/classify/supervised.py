@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import joblib
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -201,7 +202,6 @@ def model_path(directory: Path, digest: str) -> Path:
 
 
 def save(classifier: SubareaClassifier, directory: Path) -> Path:
-    import joblib
 
     directory.mkdir(parents=True, exist_ok=True)
     path = model_path(directory, classifier.training_hash)
@@ -213,7 +213,6 @@ def save(classifier: SubareaClassifier, directory: Path) -> Path:
 
 def load(directory: Path, digest: str) -> SubareaClassifier | None:
     """The model trained on exactly this training set, if one was saved and still loads."""
-    import joblib
 
     path = model_path(directory, digest)
     if not path.is_file():

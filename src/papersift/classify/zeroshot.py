@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, create_model
 
 from ..config import Settings
+from ..llm.client import LLMClient
 from ..llm.templates import environment, quoted
 from ..models import Paper
 from ..store import Store
@@ -52,7 +53,6 @@ class ZeroShotClassifier:
     def from_settings(
         cls, settings: Settings, taxonomy: Taxonomy, store: Store | None = None, keys: Sequence[str] | None = None
     ) -> ZeroShotClassifier:
-        from ..llm.client import LLMClient
 
         return cls(LLMClient.from_settings(settings, store), taxonomy, keys)
 

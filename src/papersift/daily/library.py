@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import rispy
 from pydantic import ValidationError
 
 from ..models import Paper, split_arxiv_id
@@ -62,7 +63,6 @@ def read_zotero_csv(path: Path) -> Iterator[Paper | RecordError]:
 
 
 def read_ris(path: Path) -> Iterator[Paper | RecordError]:
-    import rispy
 
     try:
         entries = rispy.loads(path.read_text(encoding="utf-8-sig"))

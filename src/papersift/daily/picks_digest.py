@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from ..labels import labels
@@ -95,7 +96,6 @@ class DailyDigest(BaseModel):
 
     def synthesis_html(self) -> str:
         """The synthesis, escaped, its paragraphs kept and each ``[n]`` linked to the paper."""
-        from markupsafe import Markup, escape
 
         def cite(match) -> str:
             n = int(match[1])

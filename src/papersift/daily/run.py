@@ -29,14 +29,27 @@ from typing import Any
 
 import numpy as np
 
+from ..classify.pipeline import classify_store
+from ..classify.supervised import TrainingError
 from ..config import Settings, config_relative
 from ..deliver import ChannelConfig, DeliveryContext, make_channels
 from ..enrich.card_prompt import source_hash, source_text
+from ..enrich.pipeline import Selection, enrich_papers_async
+from ..llm.client import LLMClient
 from ..models import Paper
 from ..publish.view import iter_views
-from ..search.embeddings import Embedder, EmbeddingError, content_hash, paper_text, to_blob, vectors_for
+from ..search.embeddings import (
+    Embedder,
+    EmbeddingError,
+    content_hash,
+    embed_store,
+    get_embedder,
+    paper_text,
+    to_blob,
+    vectors_for,
+)
 from ..store import Store
-from ..taxonomy import Labeller
+from ..taxonomy import Labeller, load_taxonomy
 from . import picks_digest as digests
 from .fetch import check_sources, run_source, source_name
 from .library import Library, read_library
@@ -218,10 +231,6 @@ def _fetch_library(store: Store, settings: Settings, library: Library, report: D
 def _embed_and_classify(
     store: Store, embedder: Embedder, settings: Settings, report: DailyReport, progress: Progress
 ) -> None:
-    from ..classify.pipeline import classify_store
-    from ..classify.supervised import TrainingError
-    from ..search.embeddings import embed_store
-    from ..taxonomy import load_taxonomy
 
     progress("embedding")
     embedded = embed_store(store, embedder)
@@ -239,7 +248,6 @@ def _embed_and_classify(
 def _enrich(
     store: Store, settings: Settings, paper_ids: list[str], stale: list[str], report: DailyReport, progress: Progress
 ) -> None:
-    from ..enrich.pipeline import Selection, enrich_papers_async
 
     report.enriched["stale"] = len(stale)
     for ids, force in ((paper_ids, False), (stale, True)):
@@ -265,7 +273,6 @@ def _synthesis(
 ) -> Synthesis:
     if not settings.daily.synthesis or not papers:
         return Synthesis(status="off")
-    from ..llm.client import LLMClient
 
     progress("writing the synthesis")
 
@@ -374,7 +381,6 @@ def run_daily(
 ) -> DailyReport:
     """One daily run (see the module docstring). Raises ``ValueError`` for a bad configuration and
     :class:`DailyLocked` when another run holds the lock; every other failure is in the report."""
-    from ..search.embeddings import get_embedder
 
     progress = progress or (lambda message: None)
     today = today or datetime.now(UTC).date()

@@ -6,7 +6,11 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Literal
 
+from feedgen.feed import FeedGenerator
+
+from ..atomic import write_atomic
 from ..config import config_relative
+from ..publish.site import build_site
 from . import ChannelConfig, DeliveryError
 
 
@@ -19,9 +23,6 @@ class FeedChannel(ChannelConfig):
     site_url: str = "https://github.com/papersift/papersift"
 
     def send(self, digest, context) -> None:
-        from feedgen.feed import FeedGenerator
-
-        from ..atomic import write_atomic
 
         fg = FeedGenerator()
         fg.id(self.site_url)
@@ -57,8 +58,6 @@ class SiteChannel(ChannelConfig):
     site_url: str | None = None
 
     def send(self, digest, context) -> None:
-        from ..atomic import write_atomic
-        from ..publish.site import build_site
 
         out = config_relative(self.out)
         try:

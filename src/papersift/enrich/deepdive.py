@@ -28,9 +28,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from ..llm.base import Thinking
+from ..checks import guard
+from ..llm.base import LLMError, Thinking
+from ..llm.client import LLMClient
 from ..llm.templates import environment
 from ..models import Paper
+from ..sources.base import SourceError
+from ..sources.http import HttpClient
+from ..sources.pdf import attach_fulltext, read_pdf
 from ..store import Store
 from . import sections as sec
 
@@ -196,8 +201,6 @@ def system_prompt(template: str) -> str:
 
 def fulltext_for(store: Store, paper_id: str, *, pdf: Path | None = None, http: Any = None) -> str:
     """The paper's full text: from ``pdf`` (then stored), the store, or the paper's PDF link."""
-    from ..sources.base import SourceError
-    from ..sources.pdf import attach_fulltext, read_pdf
 
     try:
         if pdf is not None:
@@ -256,7 +259,6 @@ class _Writer:
     async def _ask(
         self, messages: list[dict[str, str]], model: type[BaseModel], answer_tokens: int, template: str
     ) -> Any:
-        from ..llm.base import LLMError
 
         self.calls += 1
         try:
@@ -299,7 +301,6 @@ class _Writer:
         raise DeepDiveError("the notes of this paper do not fit the context even after four rounds: raise --context")
 
     async def article(self, material: str, fulltext: str) -> tuple[ArticleDraft, list[str], bool]:
-        from ..checks import guard
 
         messages = [
             {"role": "system", "content": system_prompt(ARTICLE_SYSTEM)},
@@ -392,8 +393,6 @@ def deepdive(
     except KeyError:
         raise DeepDiveError(f"no paper {ref!r} in {store.path}") from None
     if pdf is None and not store.fulltext(paper.id) and paper.url_pdf:
-        from ..sources.http import HttpClient
-
         with HttpClient(settings.net) as http:
             fulltext = fulltext_for(store, paper.id, http=http)
     else:
@@ -413,7 +412,6 @@ async def _run(
 ) -> DeepDive:
     if client is not None:
         return await write_deepdive(client, paper, fulltext, options)
-    from ..llm.client import LLMClient
 
     own = LLMClient.from_settings(settings, store=store)
     try:

@@ -29,6 +29,7 @@ from ..checks.glossary import Glossary, load_glossary
 from ..checks.language import check_card_language, language
 from ..config import Settings
 from ..llm.base import BackendUnavailable, LLMError
+from ..llm.client import LLMClient  # the engine is only loaded for an actual run
 from ..llm.templates import environment
 from ..models import Card, Enrichment, EnrichmentStatus, Paper
 from ..store import Store
@@ -414,8 +415,6 @@ async def enrich_papers_async(
     glossary = load_glossary(settings)  # a bad glossary file stops the run before it starts
     own_client = client is None
     if own_client:  # made first: a backend that cannot start leaves no run behind
-        from ..llm.client import LLMClient  # the engine is only loaded for an actual run
-
         client = LLMClient.from_settings(settings, store=store)
     params = run_params(settings, selection, force)
     run_id = store.start_run(RUN_KIND, params)

@@ -48,7 +48,7 @@ class Engine(Protocol):
 def load_llama(path: Path, n_ctx: int, n_threads: int) -> LlamaEngine:
     """The default engine: ``llama_cpp.Llama`` on the GGUF file at ``path``."""
     try:
-        import llama_cpp
+        import llama_cpp  # deferred, optional: the embedded extra
     except ImportError as exc:
         raise LLMError(
             "the embedded engine needs llama-cpp-python: pip install 'papersift[embedded]' "
@@ -126,7 +126,7 @@ class LlamaEngine:
         ) + prefix
         options: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": request.temperature}
         if request.schema is not None:
-            from llama_cpp import LlamaGrammar
+            from llama_cpp import LlamaGrammar  # deferred, optional: the embedded extra
 
             options["grammar"] = LlamaGrammar.from_json_schema(
                 json.dumps(grammar_schema(request.schema)), verbose=False
@@ -168,7 +168,7 @@ def _is_hybrid(llm: Any) -> bool:
 
 
 def _formatter(llm: Any) -> Any:
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # deferred, optional: the embedded extra
 
     def text_of(token: int) -> str:
         return llm.detokenize([token], special=True).decode("utf-8", "replace") if token != -1 else ""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from itertools import groupby
 
+from feedgen.feed import FeedGenerator
 from pydantic import BaseModel
 
 from ..labels import labels
@@ -206,7 +207,6 @@ def to_json(digest: Digest) -> str:
 
 def to_feed(digest: Digest, *, kind: str = "rss", site_url: str | None = None, self_url: str | None = None) -> bytes:
     """An RSS 2.0 (or Atom) feed, one item per paper, GUID = arXiv id or paper id (stable)."""
-    from feedgen.feed import FeedGenerator
 
     L = labels(digest.lang)
     site = site_url or PROJECT_URL

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ..enrich.card_prompt import source_hash, source_text
 from ..labels import labels
 from ..models import READING_FIELDS, Enrichment, Paper
 from ..store import Store
@@ -122,7 +123,6 @@ def links(paper: Paper) -> tuple[str | None, str | None]:
 def provenance_of(enrichment: Enrichment | None, paper: Paper) -> Provenance | None:
     if enrichment is None or enrichment.card is None:
         return None
-    from ..enrich.card_prompt import source_hash, source_text
 
     stale = enrichment.source_hash is not None and enrichment.source_hash != source_hash(source_text(paper))
     return Provenance(

@@ -26,6 +26,8 @@ from ..config import Settings
 from ..enrich.pipeline import RunReport, Selection, pending_papers, save_result
 from ..models import Enrichment
 from ..store import Store
+from .ray_enrich import card_stage
+from .servers import servers_down_in
 
 PAPER_COLUMNS = ("paper_id", "paper")
 CARD_COLUMNS = ("paper_id", "enrichment", "reasked")
@@ -40,7 +42,7 @@ class ParquetFolderError(ValueError):
 
 
 def _filesystem(folder: str | Path) -> tuple[Any, str]:
-    from pyarrow import fs
+    from pyarrow import fs  # deferred, optional: the scale extra
 
     uri = str(folder)
     if "://" not in uri:
@@ -49,7 +51,7 @@ def _filesystem(folder: str | Path) -> tuple[Any, str]:
 
 
 def _parquet_files(folder: str | Path, *, must_exist: bool = True) -> tuple[Any, list[str]]:
-    from pyarrow import fs
+    from pyarrow import fs  # deferred, optional: the scale extra
 
     filesystem, root = _filesystem(folder)
     info = filesystem.get_file_info(root)
@@ -65,8 +67,8 @@ def _parquet_files(folder: str | Path, *, must_exist: bool = True) -> tuple[Any,
 
 def checked_files(folder: str | Path, columns: tuple[str, ...], written_by: str) -> tuple[Any, list[str]]:
     """The folder's Parquet files, each checked to hold ``columns``; an error names the first that does not."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # deferred, optional: the scale extra
+    import pyarrow.parquet as pq  # deferred, optional: the scale extra
 
     filesystem, files = _parquet_files(folder)
     if not files:
@@ -91,8 +93,8 @@ def export_pending(
     """Write the papers without a usable card in ``settings.llm.lang`` (all selected ones with
     ``force``) to ``out`` as ``pending-NNNNN.parquet`` files; returns how many. An earlier export
     in the folder is replaced; other files are left alone."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # deferred, optional: the scale extra
+    import pyarrow.parquet as pq  # deferred, optional: the scale extra
 
     filesystem, root = _filesystem(out)
     for old in _parquet_files(out, must_exist=False)[1]:
@@ -136,7 +138,7 @@ def _outcome(store: Store, enrichment: Enrichment) -> str:
 
 def import_cards(store: Store, folder: str | Path) -> ImportReport:
     """Merge the cards a cluster run wrote to ``folder`` into the store (see the module docstring)."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # deferred, optional: the scale extra
 
     filesystem, files = checked_files(folder, CARD_COLUMNS, "`papersift scale enrich --output`")
     run_id = store.start_run(IMPORT_KIND, {"folder": str(folder)}, resume=False)
@@ -179,10 +181,7 @@ def enrich_parquet(
 ) -> RunReport:
     """Enrich the papers of ``input_dir`` on the Ray cluster this process is connected to and
     write their enrichments to ``output_dir``: Ray Data reads, maps and writes; no store."""
-    import ray
-
-    from .ray_enrich import card_stage
-    from .servers import servers_down_in
+    import ray  # deferred, optional: the scale extra
 
     if not base_urls:
         raise ValueError("give at least one OpenAI-compatible server URL (--server)")
@@ -214,7 +213,7 @@ def enrich_parquet(
 
 
 def _statuses(folder: str | Path) -> Counter[str]:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # deferred, optional: the scale extra
 
     filesystem, files = _parquet_files(folder)
     counts: Counter[str] = Counter()

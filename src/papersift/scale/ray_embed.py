@@ -58,7 +58,7 @@ def embed_on_ray(
 ) -> EmbedReport:
     """Embed every new or changed paper on the Ray cluster this process is connected to (a local
     one is started when none is); the vectors are the same as :func:`~papersift.search.embed_store`'s."""
-    import ray
+    import ray  # deferred, optional: the scale extra
 
     model = embedder_name(settings)  # the driver needs the name only: the actors load the model
     report = EmbedReport(model)

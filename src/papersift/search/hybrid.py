@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ..config import load_settings
 from ..models import Paper
 from ..store import Store
 from ..text import segment
@@ -329,6 +330,5 @@ def similar(
 
 
 def _default_settings() -> Settings:
-    from ..config import load_settings
 
     return load_settings()

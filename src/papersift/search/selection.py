@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from ..models import Paper
 from ..store import Store
+from ..taxonomy import Labeller
 from .filters import STATUSES, Filters
 
 if TYPE_CHECKING:
@@ -396,7 +397,6 @@ _shared_lock = threading.Lock()
 def shared_catalog(store: Store, settings: Settings) -> Catalog:
     """One catalog per database and reader's language for callers without their own (the CLI, the
     library): it reloads before answering whenever the store changed, however large."""
-    from ..taxonomy import Labeller
 
     key = (str(store.path.resolve()), settings.llm.lang)
     with _shared_lock:

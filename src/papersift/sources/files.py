@@ -16,7 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import bibtexparser
+import rispy
+from bibtexparser import middlewares as mw
+from bibtexparser.middlewares.names import InvalidNameError, parse_single_name_into_parts
 from pydantic import ValidationError
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from ..models import Paper, Topic, abs_url, pdf_url, split_arxiv_id
 from .base import RecordError, SourceError
@@ -194,7 +199,6 @@ def _latex_decoder():
     Built here once so the same decoder can also read author names: bibtexparser's
     ``LatexDecodingMiddleware`` leaves list values (the split co-authors) untouched.
     """
-    from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
     context = get_default_latex_context_db()
     context.add_context_category("papersift", prepend=True, macros=[MacroTextSpec("url", simplify_repl="%s")])
@@ -204,8 +208,6 @@ def _latex_decoder():
 def _parse_bibtex(text: str):
     """A library whose values are plain text: LaTeX decoded, ``month = jan`` a number, each
     author one "First von Last Jr" name (a braced ``{Barnes and Noble}`` stays one author)."""
-    import bibtexparser
-    from bibtexparser import middlewares as mw
 
     decoder = _latex_decoder()
     library = bibtexparser.parse_string(
@@ -304,7 +306,6 @@ def _ris_records(
 
 def _ris_name(name: str) -> str:
     """ "Last, First" as "First Last", read the way BibTeX reads names."""
-    from bibtexparser.middlewares.names import InvalidNameError, parse_single_name_into_parts
 
     try:
         return parse_single_name_into_parts(name).merge_first_name_first
@@ -341,7 +342,6 @@ def _ris_record(fields: dict[str, Any]) -> dict[str, Any]:
 
 def read_ris(path: Path, *, source: str = "ris") -> Iterator[Paper | RecordError]:
     """RIS (EndNote, Zotero, Mendeley, most publishers' "export citation"), parsed by rispy."""
-    import rispy
 
     where = str(path)
     seen_any = False

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
-from ..models import Paper, Topic
+from ..models import Paper, Topic, split_arxiv_id
 from ..text import segment
 from .base import Connection, batched, now
 
@@ -283,8 +283,6 @@ class PaperTables(Connection):
             return ref
         candidates = [ref] if ":" in ref else []
         try:
-            from ..models import split_arxiv_id
-
             candidates.append(f"arxiv:{split_arxiv_id(ref)[0]}")
         except ValueError:
             pass

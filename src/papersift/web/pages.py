@@ -17,13 +17,14 @@ from pydantic import ValidationError
 
 from .. import curation
 from ..config import Settings
+from ..enrich.deepdive import DeepDive
 from ..labels import labels
 from ..models import Paper
 from ..publish.digest import build_digest
 from ..search import Filters, SearchError, search_papers
 from ..search.selection import MAX_PER_PAGE, PER_PAGE, Catalog, Page, papers_by_id
 from ..store import Store
-from ..taxonomy import Labeller
+from ..taxonomy import Labeller, TaxonomyError, load_taxonomy
 from . import insights
 from .deps import get_catalog, get_labeller, get_settings, get_store, require_paper
 from .views import paper_href, similar_ids, web_papers
@@ -164,7 +165,6 @@ def search_page(
 def paper_page(
     request: Request, paper_id: str, store: StoreDep, settings: SettingsDep, catalog: CatalogDep, labeller: LabellerDep
 ) -> HTMLResponse:
-    from ..taxonomy import TaxonomyError, load_taxonomy
 
     lang = request.app.state.lang
     paper = store.get(require_paper(store, paper_id))
@@ -189,7 +189,6 @@ def paper_page(
 
 @router.get("/papers/{paper_id}/deepdive", response_class=HTMLResponse)
 def deepdive_page(request: Request, paper_id: str, store: StoreDep) -> HTMLResponse:
-    from ..enrich.deepdive import DeepDive
 
     paper_id = require_paper(store, paper_id)
     found = store.deepdives(request.app.state.lang, paper_id)

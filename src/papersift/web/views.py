@@ -17,6 +17,8 @@ from ..config import Settings
 from ..models import Paper
 from ..publish.render import environment
 from ..publish.view import PaperView, paper_view
+from ..search import search, similar
+from ..search.embeddings import embedder_name
 from ..search.selection import Catalog
 from ..store import Store
 from ..taxonomy import Labeller
@@ -66,8 +68,6 @@ def web_papers(store: Store, papers: Iterable[Paper], lang: str, labeller: Label
 
 def similar_ids(store: Store, settings: Settings, catalog: Catalog, paper: Paper, limit: int = 8) -> list[str]:
     """Nearest papers by embedding when there are vectors; else by the words of its title and keywords."""
-    from ..search import search, similar
-    from ..search.embeddings import embedder_name
 
     if store.has_vectors(embedder_name(settings)):
         hits = similar(store, paper.id, limit, settings=settings)
