@@ -15,10 +15,11 @@ import pytest
 from examples import THINKLESS
 from hypothesis import given
 from hypothesis import strategies as st
+from scripted import settings_for
 from support.llm_server import ScriptedServer
 
 from papersift.checks.glossary import Glossary, Term
-from papersift.config import LLMSettings, Settings
+from papersift.config import Settings
 from papersift.enrich.grounded import chunks, keywords, with_glossary, without_echo
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.roles import assign, clauses
@@ -180,17 +181,10 @@ def good_reply(body: dict) -> str:
 
 
 def grounded_settings(server: ScriptedServer, db, **llm) -> Settings:
-    options = {
-        "backend": "openai",
-        "base_url": server.base_url,
-        "model": "scripted",
-        "api_key": "test",
-        "concurrency": 1,
-        "timeout": 5.0,
-        "max_retries": 1,
-        "card_mode": "grounded",
-    } | llm
-    return Settings(db=db, llm=LLMSettings(**options))
+    """One request at a time, as the embedded engine runs, with the grounded card asked for by name."""
+    return settings_for(
+        server, db, **{"concurrency": 1, "timeout": 5.0, "max_retries": 1, "card_mode": "grounded"} | llm
+    )
 
 
 def stored(store: Store, paper_id: str):
