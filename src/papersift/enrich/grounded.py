@@ -32,7 +32,7 @@ from ..checks.quality import foreign_words, title_names
 from ..llm.templates import environment
 from ..models import Paper
 from .fieldwise import cleaned
-from .roles import Plan, assign
+from .roles import LEFTOVER_MIN, Plan, assign
 from .sentences import split_sentences
 from .units import missing, numbers_in, rewrite_quantities
 
@@ -54,7 +54,7 @@ _SPACES = re.compile(r"\s+")
 DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
 TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
-MAX_CHARACTERS = {"tldr": 75, "name": 30}  # a TL;DR shorter than the fields it draws on; a title
+MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up title is asked again, shorter
 _SENTENCE_END = "。！？.!?\"'”’）)]】"
 ABOUT_THE_TEXT = "it talks about the text instead of saying what the paper says: write the content itself"
 # A field that describes its source ("这段文本描述了…") instead of saying what it says: what a small
@@ -171,7 +171,8 @@ class GroundedWriter:
             elif field == "title":
                 values[field], was_cut = await self.title(paper, previous, fix)
             elif field == "tldr":
-                values[field], was_cut = await self.ask(paper, "tldr", self.tldr_source(paper, plan), previous, fix)
+                source = self.tldr_source(paper, plan, values.get("title") or paper.title or "")
+                values[field], was_cut = await self.ask(paper, "tldr", source, previous, fix)
             else:
                 name = field.removeprefix("reading.")
                 avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
@@ -280,34 +281,42 @@ class GroundedWriter:
         return f"{lead[1]}{'：' if self.language.counts_characters else ': '}{rest}", was_cut
 
     @staticmethod
-    def headline(paper: Paper, plan: Plan) -> int | None:
-        """The unit the TL;DR takes its result from: the experiments unit with the most numbers
-        (none where the author wrote a TL;DR)."""
+    def tldr_unit(paper: Paper, plan: Plan) -> int | None:
+        """The sentence the TL;DR takes its result from, chosen so that no reading field is left
+        saying the same (the gate would hold the card back): the headline result (the most result-like
+        experiments sentence with a number) where the experiments field keeps another experiments
+        sentence; else a result-like sentence no field is written from; else the second sentence of
+        a two-sentence field; else the headline all the same. None where the author wrote a TL;DR."""
         results = plan.fields["experiments"].units
-        if paper.tldr or not results:
+        if paper.tldr or not plan.units:
             return None
-        return max(results, key=lambda u: len(_DIGITS.findall(plan.units[u])))
+        headline = max(results, key=lambda u: (bool(_DIGITS.search(plan.units[u])), plan.result_score(u)), default=None)
+        if headline is not None and plan.experiment_like(tuple(u for u in results if u != headline)):
+            return headline
+        used = {u for source in plan.fields.values() for u in source.units}
+        spare = [u for u in range(len(plan.units)) if u not in used and plan.scores[u].max() >= LEFTOVER_MIN]
+        spare += [u for source in plan.fields.values() if len(source.units) > 1 for u in source.units]
+        if spare:
+            return max(spare, key=plan.result_score)
+        return headline
+
+    def field_units(self, paper: Paper, plan: Plan, name: str) -> tuple[int, ...]:
+        """A reading field's sentences, less the one the TL;DR takes where the field has another."""
+        units = plan.fields[name].units
+        taken = self.tldr_unit(paper, plan)
+        return tuple(u for u in units if u != taken) if len(units) > 1 and taken in units else units
 
     def field_text(self, paper: Paper, plan: Plan, name: str) -> str:
-        """A reading field's sentences; the experiments field leaves the headline result to the
-        TL;DR where its other sentence reports experiments too, so that the two do not say the same thing."""
-        units = plan.fields[name].units
-        headline = self.headline(paper, plan)
-        others = tuple(u for u in units if u != headline)
-        if name == "experiments" and headline is not None and others and plan.experiment_like(others):
-            units = others
-        return " ".join(plan.units[u] for u in units)
+        return " ".join(plan.units[u] for u in self.field_units(paper, plan, name))
 
-    def tldr_source(self, paper: Paper, plan: Plan) -> str:
-        """The author TL;DR where there is one; else what the paper does (its method's, or its
-        problem's, first sentence) and the headline result. Said in fewer words than either field
-        it draws on, it repeats neither (the gate measures a repeat against the shorter text)."""
+    def tldr_source(self, paper: Paper, plan: Plan, title: str) -> str:
+        """The author TL;DR where there is one; else the translated title and the result sentence
+        that :meth:`tldr_unit` chose."""
         if paper.tldr:
             return self.source(paper.tldr)
-        does = (plan.fields["method"].units or plan.fields["problem"].units)[:1]
-        headline = self.headline(paper, plan)
-        units = sorted({*does, *([headline] if headline is not None else [])})
-        return self.source(" ".join(plan.units[u] for u in units))
+        unit = self.tldr_unit(paper, plan)
+        parts = [title, self.source(plan.units[unit]) if unit is not None else ""]
+        return "。".join(p.rstrip("。.") for p in parts if p) + "。"
 
     async def digest(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
         """The abstract translated a sentence or two at a time, joined. Asked again, only the parts

@@ -131,7 +131,17 @@ class Plan:
     scores: np.ndarray  # (units, fields), as the model gave them
 
     def experiment_like(self, units: tuple[int, ...]) -> bool:
-        return bool(self.scores[list(units), READING_FIELDS.index("experiments")].max() >= EXPERIMENT_LIKE)
+        """Whether one of these units reports experiments on its own."""
+        return bool(units) and bool(
+            self.scores[list(units), READING_FIELDS.index("experiments")].max() >= EXPERIMENT_LIKE
+        )
+
+    def result_score(self, unit: int) -> float:
+        """How much a unit reads as a result: its experiments and contribution scores."""
+        return float(
+            self.scores[unit, READING_FIELDS.index("experiments")]
+            + self.scores[unit, READING_FIELDS.index("contribution")]
+        )
 
     def text(self, field: str) -> str:
         return " ".join(self.units[i] for i in self.fields[field].units)
