@@ -19,8 +19,9 @@ from scripted import settings_for
 from support.llm_server import ScriptedServer
 
 from papersift.checks.glossary import Glossary, Term
+from papersift.checks.language import language
 from papersift.config import Settings
-from papersift.enrich.grounded import chunks, keywords, with_glossary, without_echo
+from papersift.enrich.grounded import chunks, headed, keywords, with_glossary, without_echo
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.roles import assign, clauses
 from papersift.enrich.sentences import split_sentences
@@ -287,3 +288,12 @@ def test_an_instruction_written_back_before_the_answer_is_taken_off():
 def test_a_code_link_no_field_wants_stays_in_the_digest_only():
     plan = assign([*CLEAR[:5], "Our code and models are available at https://github.com/x/stablekv."])
     assert all(5 not in plan.fields[f].units for f in READING_FIELDS)
+
+
+def test_a_tldr_that_opens_with_the_title_reads_as_a_headline_and_its_result():
+    zh = language("zh")
+    assert (
+        headed("Qwen3 技术报告。实验表明 Qwen3 达到最佳。", "Qwen3 技术报告", zh)
+        == "Qwen3 技术报告：实验表明 Qwen3 达到最佳。"
+    )
+    assert headed("Qwen3 统一了两种模式。", "Qwen3 技术报告", zh) == "Qwen3 统一了两种模式。"

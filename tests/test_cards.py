@@ -69,6 +69,16 @@ def test_a_field_far_shorter_than_the_target_is_caught():
     assert rules(with_reading(GOOD, motivation="推理太慢。")) == [("length", "reading.motivation")]
 
 
+def test_a_field_that_talks_about_its_source_text_is_caught():
+    """What the 1.5B model wrote for Qwen3's observation when its sentences held none (bench/RESULTS.md)."""
+    about = with_reading(
+        GOOD, observation="这段文本描述了论文中使用的方法，包括动态模式切换和利用旗舰模型的知识来减少计算资源。"
+    )
+    assert rules(about) == [("about_the_text", "reading.observation")]
+    english = GOOD.model_copy(update={"tldr": "This text describes a framework that decides when to think."})
+    assert ("about_the_text", "tldr") in rules(english, lang="en")
+
+
 def test_a_digest_much_shorter_than_the_abstract_is_caught():
     short = GOOD.model_copy(update={"digest": "Thinkless 让模型学会何时思考，长链推理减少 50%-90%。"})
     assert rules(short) == [("digest_short", "digest")]

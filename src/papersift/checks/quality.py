@@ -27,6 +27,10 @@ the source?), the gate asks whether the card is a reading worth having:
   English title (a capital or digit inside: MMaDA, BAGEL, Qwen3) or the single word before its
   colon (Thinkless: …) must appear in the translation as written.
 - ``glossary``: the source uses a glossary term and the card never writes its translation.
+- ``about_the_text``: a field that talks about its source ("这段文本描述了…") instead of the paper;
+  none of the reference fields or digest paragraphs does.
+- ``about_the_text``: a field that talks about its source ("这段文本描述了…") instead of the paper;
+  none of the reference fields or digest paragraphs does.
 
 A failing card is asked again once with :attr:`QualityResult.message`, which names each field and
 rule; a card that still fails is stored ``poor``. On the 481 reference readings the rules a reading
@@ -62,7 +66,17 @@ MAX_FOREIGN_WORDS = 2  # per field
 SENTENCE_ENDS = "。！？.!?"
 CLOSERS = "\"'”’」』）)]】"
 
-Rule = Literal["repeated", "truncated", "length", "digest_short", "foreign_words", "title_name", "glossary"]
+Rule = Literal[
+    "repeated", "truncated", "length", "digest_short", "foreign_words", "title_name", "glossary", "about_the_text"
+]
+# A field that describes its source ("这段文本描述了…", "this text describes") instead of saying what
+# the paper says: what a small model writes when asked for a part its sentences do not hold. None of
+# the 2,886 reference reading fields nor the 10 reference digest paragraphs says so.
+ABOUT_THE_TEXT = re.compile(
+    r"(?:这段|该|此|这些)(?:原文|文本|文字|句子|段落)|原文(?:中|讲|描述|提到)"
+    r"|\b(?:this|the given|these) (?:text|sentences?|passage)\b",
+    re.I,
+)
 _PARENTHESISED = re.compile(r"（[^（）]*）|\([^()]*\)")
 _LATIN_WORD = re.compile(
     r"(?<![A-Za-z0-9À-ÖØ-öø-ɏ.\-_])[A-Za-zÀ-ÖØ-öø-ɏ][A-Za-zÀ-ÖØ-öø-ɏ'\-]*"
@@ -264,15 +278,28 @@ def check_foreign_words(texts: dict[str, str], lang: Language) -> list[QualityIs
     return issues
 
 
+def check_about_the_text(texts: dict[str, str]) -> list[QualityIssue]:
+    return [
+        QualityIssue(
+            rule="about_the_text",
+            field=name,
+            detail="talks about the source text instead of saying what the paper says; write the content itself",
+        )
+        for name, text in texts.items()
+        if ABOUT_THE_TEXT.search(text)
+    ]
+
+
 def check_texts(texts: dict[str, str], lang_code: str) -> list[QualityIssue]:
-    """The rules that read the prose alone (repeats, endings, lengths, foreign words): what a
-    reference reading, which has no digest or title, can be measured on."""
+    """The rules that read the prose alone (repeats, endings, lengths, foreign words, talk about
+    the text): what a reference reading, which has no digest or title, can be measured on."""
     lang = language(lang_code)
     return [
         *check_repeats(texts, lang),
         *check_endings(texts),
         *check_lengths(texts, lang),
         *check_foreign_words(texts, lang),
+        *check_about_the_text(texts),
     ]
 
 

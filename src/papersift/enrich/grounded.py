@@ -28,7 +28,7 @@ from typing import Any
 from ..checks.glossary import Glossary
 from ..checks.guard import has_name_shape, is_generic
 from ..checks.language import Language, language
-from ..checks.quality import foreign_words, title_names
+from ..checks.quality import ABOUT_THE_TEXT, foreign_words, title_names
 from ..llm.templates import environment
 from ..models import Paper
 from .fieldwise import cleaned
@@ -56,13 +56,7 @@ CUT_OFF = "it ran past the length limit: write it shorter"
 TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
 MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up title is asked again, shorter
 _SENTENCE_END = "。！？.!?\"'”’）)]】"
-ABOUT_THE_TEXT = "it talks about the text instead of saying what the paper says: write the content itself"
-# A field that describes its source ("这段文本描述了…") instead of saying what it says: what a small
-# model writes when the sentences do not answer the question it was asked.
-_ABOUT_THE_TEXT = re.compile(
-    r"(?:这段|该|此|这些)(?:原文|文本|文字|句子|段落)|原文(?:中|讲|描述|提到)|\b(?:this|the given|these) (?:text|sentences?|passage)\b",
-    re.I,
-)
+ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says: write the content itself"
 
 
 def with_glossary(text: str, glossary: Glossary | None) -> str:
@@ -124,6 +118,13 @@ def without_echo(reply: str, prompt: str) -> str:
     return text
 
 
+def headed(tldr: str, title: str, lang: Language) -> str:
+    """ "Qwen3 技术报告。实验表明…" reads as a headline and its result: "Qwen3 技术报告：实验表明…"."""
+    if title and tldr.startswith(title) and tldr[len(title) : len(title) + 1] in ("。", "."):
+        return f"{title}{'：' if lang.counts_characters else ': '}{tldr[len(title) + 1 :].lstrip()}"
+    return tldr
+
+
 def ended(reply: str, task: str, cut: bool, lang: Language) -> str:
     """A complete sentence the model ended without its full stop gets one (a reply cut at its token
     bound does not: it is asked again); a title never does."""
@@ -171,8 +172,9 @@ class GroundedWriter:
             elif field == "title":
                 values[field], was_cut = await self.title(paper, previous, fix)
             elif field == "tldr":
-                source = self.tldr_source(paper, plan, values.get("title") or paper.title or "")
-                values[field], was_cut = await self.ask(paper, "tldr", source, previous, fix)
+                title = values.get("title") or paper.title or ""
+                tldr, was_cut = await self.ask(paper, "tldr", self.tldr_source(paper, plan, title), previous, fix)
+                values[field] = headed(tldr, title, self.language)
             else:
                 name = field.removeprefix("reading.")
                 avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
@@ -261,8 +263,8 @@ class GroundedWriter:
             problems.append(TOO_LONG.format(limit=MAX_CHARACTERS[task] * 2 // 3))
         if lost:
             problems.append(DROPPED.format(quantities=", ".join(lost)))
-        if task != "sentence" and _ABOUT_THE_TEXT.search(reply):
-            problems.append(ABOUT_THE_TEXT)
+        if task != "sentence" and ABOUT_THE_TEXT.search(reply):
+            problems.append(ABOUT_TEXT_FIX)
         return problems
 
     async def title(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
