@@ -297,3 +297,9 @@ def test_a_tldr_that_opens_with_the_title_reads_as_a_headline_and_its_result():
         == "Qwen3 技术报告：实验表明 Qwen3 达到最佳。"
     )
     assert headed("Qwen3 统一了两种模式。", "Qwen3 技术报告", zh) == "Qwen3 统一了两种模式。"
+
+
+def test_an_instruction_written_back_inside_the_answer_is_taken_off_too():
+    asked = "这段原文讲的是论文的主要方法。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。\n<text>\nX\n</text>"
+    reply = "提出一种方法。这段原文讲的是论文的主要方法。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。它分两步。"
+    assert without_echo(reply, asked) == "提出一种方法。它分两步。"

@@ -112,10 +112,10 @@ def without_echo(reply: str, prompt: str) -> str:
     asked = _SPACES.sub("", prompt)
     kept = [line for line in reply.splitlines() if not line.strip() or _SPACES.sub("", line) not in asked]
     text = "\n".join(kept) if any(line.strip() for line in kept) else reply
-    for line in prompt.splitlines():  # the instruction written back on the answer's own line
-        if len(line.strip()) >= 10 and text.lstrip().startswith(line.strip()):
-            text = text.lstrip()[len(line.strip()) :]
-    return text
+    for line in prompt.splitlines():  # the instruction written back inside the answer's own lines
+        if len(line.strip()) >= 10 and line.strip() in text:
+            text = text.replace(line.strip(), "")
+    return text.strip()
 
 
 def headed(tldr: str, title: str, lang: Language) -> str:
