@@ -144,10 +144,10 @@ def markdown(rows: list[dict]) -> str:
             f"{row['field_median'] or '—'} | {s['median_length'] or '—'} ({s['median_reference_length']}) | "
             f"{s['cards_with_repeats']} ({s['ok_cards_with_repeats']}) | {r.calls} | {row['seconds']:.0f} |"
         )
-    for row in rows:  # why the others were held back, for whoever reads the run
-        for reason in row["reasons"]:
-            lines.append(f"\n- {row['mode']}: {reason}")
-    return "\n".join(lines) + "\n"
+    held = [f"- {row['mode']}: {reason}" for row in rows for reason in row["reasons"]]
+    if held:  # why the others were held back, for whoever reads the run
+        lines += ["", "Held back, and why:", "", *held]
+    return "\n".join(lines) + "\n\n"
 
 
 def main() -> int:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
+from openai import AsyncOpenAI
 from pydantic import BaseModel, Field
 from support.llm_server import ScriptedServer
 
@@ -342,3 +344,46 @@ def test_the_cli_chats_with_a_server_and_lists_the_logged_calls(server, tmp_path
         app, ["llm", "chat", "hi", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
     )
     assert down.exit_code == 1 and "connection failed" in down.output
+
+
+async def test_a_server_that_takes_another_response_format_shape_gets_its_own_and_is_remembered():
+    """llama-cpp-python's server answers the OpenAI shape (``json_schema``) with a 500 and a pydantic
+    literal_error (tests/test_llm_server_real.py found it); it takes ``json_object`` with ``schema``,
+    from which it builds a grammar that refuses the digest's 1,500-character bound."""
+    sent: list[dict] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        if body["response_format"]["type"] == "json_schema":
+            error = "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type')}"
+            return httpx.Response(500, json={"error": {"message": error}})
+        message = {"role": "assistant", "content": json.dumps({"answer": "好"})}
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "m",
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            },
+        )
+
+    sdk = AsyncOpenAI(
+        base_url="http://127.0.0.1:1/v1",
+        api_key="x",
+        max_retries=0,
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(reply)),
+    )
+    settings = load_settings(llm={"backend": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m"})
+    client = LLMClient(settings, backend=OpenAIBackend(settings.llm, client=sdk))
+
+    class Answer(BaseModel):
+        answer: str = Field(max_length=1500)
+
+    for _ in range(2):
+        result, _ = await client.structured([{"role": "user", "content": "hi"}], Answer)
+        assert result.answer == "好"
+    assert [b["response_format"]["type"] for b in sent] == ["json_schema", "json_object", "json_object"]
+    assert "maxLength" not in sent[1]["response_format"]["schema"]["properties"]["answer"]

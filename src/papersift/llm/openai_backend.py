@@ -1,7 +1,9 @@
 """Any OpenAI-compatible server (vLLM, SGLang, Ollama, llama.cpp's server, cloud APIs) through
 the ``openai`` SDK's async client.
 
-- Structured output: ``response_format`` ``json_schema`` (vLLM/SGLang/llama.cpp decode under it).
+- Structured output: ``response_format`` ``json_schema`` (vLLM/SGLang decode under it); a server
+  that refuses that shape (llama-cpp-python's ``llama_cpp.server`` answers 500 with a validation
+  error: it takes ``{"type": "json_object", "schema": …}``) is asked again in its own, and remembered.
 - Thinking (Qwen3-style hybrid models): ``chat_template_kwargs.enable_thinking`` in the request
   body, or the ``/think`` / ``/no_think`` soft switches (``settings.llm.thinking_switch``; ``auto``
   sends the kwargs and, if the server rejects them, turns thinking on by the soft switch).
@@ -31,6 +33,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ..config import LLMSettings
 from .base import Backend, ChatRequest, ChatResult, LLMError, TransientLLMError
+from .engine import grammar_schema
 from .reasoning import THINK_CLOSE, THINK_OPEN, budget_prefix, closed_reasoning, split_reasoning, with_soft_switch
 
 SWITCHES = ("auto", "kwargs", "soft")
@@ -48,6 +51,7 @@ class OpenAIBackend(Backend):
         self.settings = settings
         self.model = settings.model or ""
         self.switch = settings.thinking_switch
+        self.schema_shape = "json_schema"  # or "json_object", once a server refused the first
         api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or DUMMY_KEY
         # The LLM client retries (with the concurrency slot released); the SDK must not as well.
         self.client = client or AsyncOpenAI(
@@ -89,12 +93,38 @@ class OpenAIBackend(Backend):
         """POST /chat/completions; in ``auto`` mode, a server that rejects ``chat_template_kwargs``
         is asked again with the soft switch, and remembered."""
         try:
-            return await self._post(self._with_switch(body, thinking))
-        except openai.BadRequestError as exc:
-            if self.switch != "auto" or "chat_template_kwargs" not in str(exc):
+            return await self._post(self._with_switch(self._shaped(body), thinking))
+        except openai.APIStatusError as exc:
+            if self._refuses_schema_shape(exc):
+                self.schema_shape = "json_object"
+                return await self._create(body, thinking)
+            if (
+                not isinstance(exc, openai.BadRequestError)
+                or self.switch != "auto"
+                or "chat_template_kwargs" not in str(exc)
+            ):
                 raise
             self.switch = "soft-fallback"
-            return await self._post(self._with_switch(body, thinking))
+            return await self._post(self._with_switch(self._shaped(body), thinking))
+
+    def _refuses_schema_shape(self, exc: openai.APIStatusError) -> bool:
+        """A server that validates ``response_format`` against another shape says so in its error."""
+        text = str(exc)
+        return (
+            self.schema_shape == "json_schema"
+            and exc.status_code in (400, 422, 500)
+            and "response_format" in text
+            and ("literal" in text or "json_object" in text)
+        )
+
+    def _shaped(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body with its ``response_format`` in the shape this server takes."""
+        wanted = body.get("response_format")
+        if not wanted or self.schema_shape == "json_schema":
+            return body
+        # that server builds a llama.cpp grammar from it, which refuses long string bounds as the engine's does
+        schema = grammar_schema(wanted["json_schema"]["schema"])
+        return {**body, "response_format": {"type": "json_object", "schema": schema}}
 
     async def _post(self, body: dict[str, Any]) -> Any:
         # The SDK's own request path (auth, errors, SSE, typed replies) without its per-call
