@@ -303,3 +303,18 @@ def test_an_instruction_written_back_inside_the_answer_is_taken_off_too():
     asked = "这段原文讲的是论文的主要方法。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。\n<text>\nX\n</text>"
     reply = "提出一种方法。这段原文讲的是论文的主要方法。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。它分两步。"
     assert without_echo(reply, asked) == "提出一种方法。它分两步。"
+
+
+def test_a_field_that_keeps_talking_about_its_text_is_its_sentences_translated(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def always_meta(body: dict) -> str:
+        if "论文的现象分析" in body["messages"][-1]["content"]:
+            return "这段文本描述了论文中使用的方法。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=always_meta) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+
+    observation = stored(store, paper_id).card.reading.observation
+    assert observation.startswith("这部分原文被完整译出") and "这段文本" not in observation

@@ -30,7 +30,7 @@ from ..checks.guard import has_name_shape, is_generic
 from ..checks.language import Language, language
 from ..checks.quality import ABOUT_THE_TEXT, foreign_words, title_names
 from ..llm.templates import environment
-from ..models import Paper
+from ..models import READING_FIELDS, Paper
 from .fieldwise import cleaned
 from .roles import LEFTOVER_MIN, Plan, assign
 from .sentences import split_sentences
@@ -206,6 +206,9 @@ class GroundedWriter:
         reply, was_cut = await self._request(paper, task, text, previous, fix, names, avoid)
         if previous is None and (problems := self.problems(task, text, reply, was_cut, names)):
             reply, was_cut = await self._request(paper, task, text, reply, "; ".join(problems), names, avoid)
+        if task in READING_FIELDS and ABOUT_THE_TEXT.search(reply):
+            # Still talking about its text: the field's own sentences translated say what they say.
+            reply, was_cut = await self._request(paper, "sentence", text, None, None, names, None)
         return await self.translate_words(paper, reply, text), was_cut
 
     async def translate_words(self, paper: Paper, reply: str, source: str) -> str:
