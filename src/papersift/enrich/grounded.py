@@ -170,7 +170,7 @@ class GroundedWriter:
             if field == "digest":
                 values[field], was_cut = await self.digest(paper, previous, fix)
             elif field == "title":
-                values[field], was_cut = await self.title(paper, previous, fix)
+                values[field], was_cut = await self.title(paper, plan, previous, fix)
             elif field == "tldr":
                 title = values.get("title") or paper.title or ""
                 tldr, was_cut = await self.ask(paper, "tldr", self.tldr_source(paper, plan, title), previous, fix)
@@ -270,11 +270,10 @@ class GroundedWriter:
             problems.append(ABOUT_TEXT_FIX)
         return problems
 
-    async def title(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
+    async def title(self, paper: Paper, plan: Plan, previous: str | None, fix: str | None) -> tuple[str, bool]:
         """The title translated; a one-word lead before a colon ("Thinkless: …") is the paper's name,
         kept by code while the rest is translated."""
         if not paper.title:  # a record with an abstract only: a short title named from what it proposes
-            plan = assign(split_sentences(paper.abstract or ""))
             return await self.ask(paper, "name", self.source(self.field_text(paper, plan, "method")), previous, fix)
         title = paper.title
         lead = _LEAD.match(title)
