@@ -28,7 +28,7 @@ from typing import Any
 from ..checks.glossary import Glossary
 from ..checks.guard import has_name_shape, is_generic
 from ..checks.language import Language, language
-from ..checks.quality import ABOUT_THE_TEXT, foreign_words, title_names
+from ..checks.quality import ABOUT_THE_TEXT, foreign_words, is_truncated, title_names
 from ..llm.templates import environment
 from ..models import READING_FIELDS, Paper
 from .fieldwise import cleaned
@@ -55,7 +55,6 @@ DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
 TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
 MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up title is asked again, shorter
-_SENTENCE_END = "。！？.!?\"'”’）)]】"
 ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says: write the content itself"
 
 
@@ -128,7 +127,7 @@ def headed(tldr: str, title: str, lang: Language) -> str:
 def ended(reply: str, task: str, cut: bool, lang: Language) -> str:
     """A complete sentence the model ended without its full stop gets one (a reply cut at its token
     bound does not: it is asked again); a title never does."""
-    if cut or task in ("title", "name") or not reply or reply[-1] in _SENTENCE_END or _URL.search(reply.split()[-1]):
+    if cut or task in ("title", "name") or not is_truncated(reply):
         return reply
     return reply + ("。" if lang.counts_characters else ".")
 
