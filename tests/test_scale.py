@@ -165,13 +165,13 @@ def test_a_ray_worker_killed_mid_run_is_restarted_and_every_paper_stored_once(lo
     assert run_items == (40, 40)
 
 
-def scale_enrich(db: Path, url: str, address: str) -> subprocess.Popen:
+def scale_enrich(db: Path, url: str, address: str, timeout: float = 5) -> subprocess.Popen:
     env = {
         **os.environ,
         "PYTHONPATH": str(SRC),
         "PAPERSIFT_DB": str(db),
         "PAPERSIFT_LLM_API_KEY": "x",
-        "PAPERSIFT_LLM_TIMEOUT": "5",
+        "PAPERSIFT_LLM_TIMEOUT": str(timeout),
         "PAPERSIFT_LLM_MAX_RETRIES": "1",
     }
     command = [
@@ -202,8 +202,11 @@ def test_a_killed_driver_resumes_from_the_store_without_asking_again_for_finishe
     db = tmp_path / "papers.db"
     with Store(db) as store:
         papers = add_papers(store, sample_records, 40)
-    with ScriptedServer(responder=card_reply, latency=0.2) as server:
-        driver = scale_enrich(db, server.base_url, local_ray)
+    # The driver saves a batch of 16 cards at a time. Holding every request after the 32nd
+    # unanswered lets one or two batches be saved and never the third, however slow the machine
+    # is to notice them (the held requests outwait the client's timeout, so none fails).
+    with ScriptedServer(responder=card_reply, latency=0.05, hold_after=32) as server:
+        driver = scale_enrich(db, server.base_url, local_ray, timeout=600)
         with Store(db) as store:
             deadline = time.monotonic() + 120
             while store.conn.execute("SELECT count(*) FROM enrichments").fetchone()[0] < 8:
@@ -214,6 +217,7 @@ def test_a_killed_driver_resumes_from_the_store_without_asking_again_for_finishe
             driver.wait()
             finished = {row[0] for row in store.conn.execute("SELECT paper_id FROM enrichments")}
         asked_before = len(server.chat_requests)
+        server.hold_after = None
 
         again = scale_enrich(db, server.base_url, local_ray)
         assert again.wait(timeout=180) == 0, again.stderr.read().decode()

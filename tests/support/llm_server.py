@@ -19,6 +19,8 @@ It answers ``POST /v1/chat/completions`` (plain and streamed), ``POST /v1/embedd
   ``cached_tokens`` simulates prefix caching: the longest prefix shared with an earlier prompt.
 - **Load.** ``latency`` seconds a request, ``token_latency`` a streamed chunk, and at most
   ``concurrency_limit`` requests served at once: the rest wait (``over_limit="wait"``) or get 429.
+  With ``hold_after`` set to N, every chat request after the first N waits, unanswered, until it
+  is set back to ``None``: a run that is to be cut off mid-way can then never finish first.
 - **Faults on demand**, by queue (:meth:`fail_next`) or predicate (:meth:`fail_when`): ``429``
   (with ``Retry-After``), ``429_bare`` (without), ``500``, ``503``, ``hang`` (past any sane client
   timeout), ``truncated`` JSON, ``prose`` instead of JSON, ``wrong_language`` (English where
@@ -453,6 +455,7 @@ class ScriptedServer:
         token_latency: float = 0.0,
         concurrency_limit: int | None = None,
         over_limit: str = "wait",
+        hold_after: int | None = None,
         thinking_default: bool = False,
         reasoning_format: str = "field",
         reasoning_tokens: int = 24,
@@ -473,6 +476,7 @@ class ScriptedServer:
         self.token_latency = token_latency
         self.concurrency_limit = concurrency_limit
         self.over_limit = over_limit
+        self.hold_after = hold_after
         self.thinking_default = thinking_default
         self.reasoning_format = reasoning_format
         self.reasoning_tokens = reasoning_tokens
@@ -620,6 +624,7 @@ class ScriptedServer:
         fault = self._take_fault(body)
         record = Recorded("/v1/chat/completions", body, fault)
         self.requests.append(record)
+        await self._wait_while_held(len(self.chat_requests))
         if fault in STATUS_FAULTS:
             return self._fault_response(fault)
         if fault in BODY_FAULTS:
@@ -689,6 +694,10 @@ class ScriptedServer:
         prompt = _prompt_text(body)
         cached = self.prefix_cache.lookup_and_add(prompt) // 4
         return reasoning, answer, finish, prompt, cached
+
+    async def _wait_while_held(self, number: int) -> None:
+        while self.hold_after is not None and number > self.hold_after and not self._stopping.is_set():
+            await asyncio.sleep(0.05)
 
     async def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
