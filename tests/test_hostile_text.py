@@ -99,7 +99,7 @@ def hostile_records() -> list[dict]:
             "id": "oversized",
             "title": "Oversized " + "very long title " * 1200,
             "authors": [f"Author {i}" for i in range(2000)],
-            "abstract": "An abstract of 300,000 characters. " * 8600,
+            "abstract": "An abstract just under the limit. " * 2900,  # [ingest] max_abstract_chars: 100,000
             "keywords": [f"kw{i}" for i in range(500)],
             "published": "2025-05-01",
         }

@@ -8,6 +8,7 @@ from conftest import shared_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from papersift.config import IngestSettings
 from papersift.sources.base import InvalidInput, ingest
 from papersift.sources.files import paper_from_mapping, read_file
 
@@ -135,11 +136,38 @@ def test_csv_with_common_field_names(store, tmp_path):
     )
 
 
-def test_csv_row_with_too_many_values_names_its_line(store, tmp_path):
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("title,abstract\nok,fine\nbad,row,extra\n", "p.csv:3: row: 3 values, more than the header's 2 columns"),
+        ("title,abstract\nok,fine\nshort\n", "p.csv:3: row: 1 values, fewer than the header's 2 columns"),
+        # a quote left open would read the rest of the file as one title
+        (
+            'title,abstract\n"Paper A,abs A\nPaper B,abs B\nPaper C,abs C\n',
+            "p.csv:2: csv: a quote opened here is never closed",
+        ),
+        ('title,abstract\nok,fine\n"open,x\n', "p.csv:3: csv: a quote opened here is never closed"),
+        ('"' * 20000 + "\n", "p.csv:1: file: a header line ("),
+        ("Paper A,abs A\n", "p.csv:1: file: a header line ('Paper A', 'abs A') and no records after it"),
+    ],
+    ids=["too-many", "too-few", "open-quote", "open-quote-late", "only-quotes", "no-header"],
+)
+def test_a_csv_is_read_strictly_or_refused_by_line(store, tmp_path, text, error):
     path = tmp_path / "p.csv"
-    path.write_text("title,abstract\nok,fine\nbad,row,extra\n", encoding="utf-8")
-    with pytest.raises(InvalidInput, match=r"p.csv:3: row: 1 more value"):
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
         ingest(store, read_file(path), where=str(path))
+    assert error in str(refused.value)
+    assert store.count() == 0
+
+
+def test_a_multi_line_quoted_csv_value_is_one_value_and_its_row_is_named_by_its_first_line(store, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text('title,abstract\n"A, quoted","two\nlines"\nB,b\nC\n', encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"p.csv:5: row: 1 values"):
+        ingest(store, read_file(path), where=str(path))
+    ingest(store, read_file(path), where=str(path), skip_invalid=True)
+    assert sorted((p.title, p.abstract) for p in store.iter_papers()) == [("A, quoted", "two\nlines"), ("B", "b")]
 
 
 BIB = r"""
@@ -162,7 +190,9 @@ BIB = r"""
 def test_bibtex_entries_import_and_a_broken_entry_is_named(store, tmp_path):
     path = tmp_path / "refs.bib"
     path.write_text(BIB, encoding="utf-8")
-    with pytest.raises(InvalidInput, match=r"refs.bib:\d+: entry: broken BibTeX entry"):
+    with pytest.raises(
+        InvalidInput, match=r"refs.bib:13: entry broken: entry: a brace opened in this entry is never closed"
+    ):
         ingest(store, read_file(path), where=str(path))
     report = ingest(store, read_file(path), where=str(path), skip_invalid=True)
     paper = store.get(report_first(store))
@@ -175,6 +205,94 @@ def test_bibtex_entries_import_and_a_broken_entry_is_named(store, tmp_path):
         "NeurIPS",
     )
     assert paper.abstract.endswith("$O(n^2)$.")
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        (
+            "@misc{k1,\n title={Extra close}} brace},\n author={A. Person},\n abstract={Text.}\n}\n",
+            "b.bib:1: entry k1: entry: an extra '}' on line 2 ends the entry before its last fields",
+        ),
+        (
+            "@misc{k1,\n title={Never closed,\n author={A. Person}\n}\n@misc{k2, title={Fine}}\n",
+            "b.bib:1: entry k1: entry: a brace opened in this entry is still open where the next entry starts (line 5)",
+        ),
+        (
+            "@misc{k1,\n title={Open at the end\n",
+            "b.bib:1: entry k1: entry: a brace opened in this entry is never closed",
+        ),
+        (
+            "@misc{k2, title = {Fine}}\n\n@article{k3,\n title = {x} # {y\n}\n@misc{k4, title={B}}\n",
+            "b.bib:3: entry k3: entry: a brace opened in this entry is still open",
+        ),
+    ],
+    ids=["extra-brace", "open-brace-before-next", "open-brace-at-end", "open-brace-later-entry"],
+)
+def test_a_bibtex_entry_whose_braces_do_not_balance_is_named_with_its_line(store, tmp_path, text, error):
+    path = tmp_path / "b.bib"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        ingest(store, read_file(path), where=str(path))
+    assert error in str(refused.value)
+    assert store.count() == 0
+
+
+def test_a_broken_bibtex_entry_says_why_and_the_parser_logs_nothing(store, tmp_path, caplog):
+    path = tmp_path / "b.bib"
+    path.write_text('@misc{ok, title={Fine}}\n@article{bad, title = "never closed}\n', encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        ingest(store, read_file(path), where=str(path))
+    assert "b.bib:2: entry: Unexpectedly reached end of file" in str(refused.value)
+    assert not caplog.records
+
+
+def test_bibtex_string_macros_apply_across_the_groups_a_long_file_is_parsed_in(store, tmp_path):
+    entries = "".join(f"@misc{{k{i},\n  title = {{Paper {i}}},\n  venue = conf\n}}\n" for i in range(450))
+    path = tmp_path / "many.bib"
+    path.write_text('@string{conf = "Conference on Things"}\n' + entries + "@misc{late, title = {Late},}\n")
+    report = ingest(store, read_file(path), where=str(path))
+    assert report.new == 451
+    assert {p.venue for p in store.iter_papers() if p.title != "Late"} == {"Conference on Things"}
+
+
+def test_records_over_the_size_limits_and_json_nested_too_deep_are_refused_by_name(store, tmp_path):
+    limits = IngestSettings(max_record_bytes=5_000, max_abstract_chars=1_000, max_depth=8)
+    long = "word " * 300
+    cases = {
+        "a.jsonl": (
+            json.dumps({"title": "T", "abstract": long}),
+            "a.jsonl:1: abstract: 1,499 characters, over the limit of 1,000",
+        ),
+        "b.jsonl": (json.dumps({"title": "T", "abstract": long * 4}), "b.jsonl:1: record: 6,0"),
+        "d.jsonl": ('{"title": "T", "extra": ' + "[" * 9 + "]" * 9 + "}", "d.jsonl:1: json: JSON nested deeper than 8"),
+        "e.csv": (f"title,abstract\nT,{long * 4}\n", "e.csv:2: csv: a value over 5,000 bytes"),
+        "f.bib": (f"@misc{{big,\n title={{T}},\n abstract={{{long * 4}}}\n}}\n", "f.bib:1: entry big: entry: 6,0"),
+        "g.bib": (
+            f"@misc{{long,\n title={{T}},\n abstract={{{long}}}\n}}\n",
+            "g.bib:1: entry long: abstract: 1,499 characters",
+        ),
+        "h.ris": (f"TY  - JOUR\nTI  - T\nAB  - {long * 4}\nER  - \n", "h.ris:1: record: 6,0"),
+    }
+    for name, (text, error) in cases.items():
+        path = tmp_path / name
+        path.write_text(text + "\n", encoding="utf-8")
+        with pytest.raises(InvalidInput) as refused:
+            ingest(store, read_file(path, limits=limits), where=str(path))
+        assert error in str(refused.value), name
+    assert store.count() == 0
+    # the defaults: nesting that would crash Python's JSON parser is refused as too deep,
+    # and an abstract of 100,000 characters imports where one more is refused
+    path = write(tmp_path / "bomb.jsonl", ['{"title": "T", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}"])
+    with pytest.raises(InvalidInput, match=r"bomb.jsonl:1: json: JSON nested deeper than 32 levels"):
+        ingest(store, read_file(path), where=str(path))
+    path = tmp_path / "edge.jsonl"
+    write(
+        path,
+        [json.dumps({"title": "T", "abstract": "x" * 100_000}), json.dumps({"title": "U", "abstract": "x" * 100_001})],
+    )
+    with pytest.raises(InvalidInput, match=r"edge.jsonl:2: abstract: 100,001 characters"):
+        ingest(store, read_file(path), where=str(path))
 
 
 def import_text(store, tmp_path, name, text, **kw):

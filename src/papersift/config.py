@@ -89,6 +89,15 @@ class NetSettings(BaseModel):
     hf_api_url: str = "https://huggingface.co/api"
 
 
+class IngestSettings(BaseModel):
+    """``[ingest]``: how much one record of a local file may hold. A record over a limit is refused
+    by name (``file:line``) before it is parsed, so no file can make an import slow or huge."""
+
+    max_record_bytes: int = Field(1_000_000, gt=0)  # one JSONL line, CSV row, BibTeX entry or RIS record
+    max_abstract_chars: int = Field(100_000, gt=0)  # the longest arXiv abstract is under 2,000
+    max_depth: int = Field(32, gt=0)  # JSON nesting (papersift's own export nests 4 deep)
+
+
 class DailyInterests(BaseModel):
     """What the reader follows: ``[daily.interests]``."""
 
@@ -169,6 +178,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     net: NetSettings = Field(default_factory=NetSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     taxonomy: Path | None = None
     # A TOML glossary (English term -> translation, one table per language) that extends and
     # overrides the starter glossary in every card prompt (env PAPERSIFT_GLOSSARY).

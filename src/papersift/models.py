@@ -125,7 +125,8 @@ class Paper(BaseModel):
         if isinstance(value, str):
             value = printable(value)
             return [v.strip() for v in re.split(r"[;,]" if "," in value or ";" in value else r"\n", value) if v.strip()]
-        return [printable(v) for v in value] if isinstance(value, list) else value
+        # a name or keyword is what it says, without edge spaces; a blank one is none
+        return [item for v in value if (item := printable(v).strip())] if isinstance(value, list) else value
 
     @field_validator("published", "updated", mode="before")
     @classmethod

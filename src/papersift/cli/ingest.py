@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from ..plugins import PluginError
@@ -77,9 +78,9 @@ def print_report(report: IngestReport, *, where: str, as_json: bool) -> None:
         common.print_json(report.as_dict())
     else:
         for error in report.errors:
-            common.console.print(f"[yellow]skipped[/] {error}", highlight=False, markup=True)
+            common.console.print(f"[yellow]skipped[/] {escape(str(error))}", highlight=False, markup=True)
         common.console.print(
-            f"{where}: [green]{report.new} new[/], {report.updated} updated, {report.unchanged} unchanged"
+            f"{escape(where)}: [green]{report.new} new[/], {report.updated} updated, {report.unchanged} unchanged"
             + (f", [yellow]{len(report.errors)} invalid skipped[/]" if report.errors else ""),
             highlight=False,
         )

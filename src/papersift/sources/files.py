@@ -3,16 +3,24 @@
 Each reader yields a :class:`Paper` or a :class:`RecordError` per record, so the caller
 decides whether one bad record stops the import. JSONL and CSV accept papersift's own
 export schema and the common field names of other tools (and the shared labelled catalog).
+
+The readers are strict where a lenient parser would guess: a CSV row with more or fewer values
+than its header, a quote left open, a BibTeX entry whose braces do not balance, JSON nested past
+``[ingest] max_depth``, a record over ``max_record_bytes`` or an abstract over
+``max_abstract_chars`` is an error naming ``file:line``, never a record read wrongly. Each file
+is read in one pass, in time linear in its size.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
+import logging
 import re
-import sys
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +31,7 @@ from bibtexparser.middlewares.names import InvalidNameError, parse_single_name_i
 from pydantic import ValidationError
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
+from ..config import IngestSettings
 from ..models import Paper, Topic, abs_url, pdf_url, split_arxiv_id
 from .base import RecordError, SourceError
 
@@ -107,6 +116,48 @@ def _arxiv_links(fields: dict[str, Any]) -> None:
     fields.setdefault("url_pdf", pdf_url(arxiv_id, fields.get("version")))
 
 
+def _admitted(
+    raw: dict[str, Any], where: str, line: int | None, limits: IngestSettings, *, source: str, name: str = ""
+) -> Iterator[Paper | RecordError]:
+    """The paper of one record, or why it is refused (``name``: how the record is known, a BibTeX key)."""
+    try:
+        paper = paper_from_mapping(raw, source=source)
+    except ValidationError as exc:
+        for error in RecordError.from_validation(where, line, exc):
+            yield replace(error, field=f"{name}{error.field}")
+        return
+    if paper.abstract and len(paper.abstract) > limits.max_abstract_chars:
+        reason = f"{len(paper.abstract):,} characters, over the limit of {limits.max_abstract_chars:,} ([ingest] max_abstract_chars)"
+        yield RecordError(where, line, f"{name}abstract", reason)
+        return
+    yield paper
+
+
+TOO_DEEP = object()
+LIST_FIELDS = [name for name, info in Paper.model_fields.items() if info.annotation == list[str]]
+
+
+def _too_big(size: int, limits: IngestSettings) -> str | None:
+    if size <= limits.max_record_bytes:
+        return None
+    return f"{size:,} bytes, over the limit of {limits.max_record_bytes:,} for one record ([ingest] max_record_bytes)"
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests, counted up to ``limit + 1`` (no deeper: it may be a bomb)."""
+    depth, level = 0, [value]
+    while level and depth <= limit:
+        depth += 1
+        level = [
+            child
+            for item in level
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))
+        ]
+    return depth + (1 if level else 0)
+
+
 def _decode_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:
     """Lines of a text file; a binary or non-UTF-8 file is reported, not crashed on."""
     with path.open("rb") as fh:
@@ -123,8 +174,10 @@ def _decode_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:
                 )
 
 
-def read_jsonl(path: Path, *, source: str = "file") -> Iterator[Paper | RecordError]:
-    where = str(path)
+def read_jsonl(
+    path: Path, *, source: str = "file", limits: IngestSettings | None = None
+) -> Iterator[Paper | RecordError]:
+    where, limits = str(path), limits or IngestSettings()
     seen_any = False
     for lineno, line in _decode_lines(path):
         if isinstance(line, RecordError):
@@ -133,25 +186,34 @@ def read_jsonl(path: Path, *, source: str = "file") -> Iterator[Paper | RecordEr
         if not line.strip():
             continue
         seen_any = True
+        if too_big := _too_big(len(line.encode()), limits):
+            yield RecordError(where, lineno, "record", too_big)
+            continue
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
             yield RecordError(where, lineno, "json", f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
+        except RecursionError:  # json's C parser gives up near Python's recursion limit
+            raw = TOO_DEEP
+        if raw is TOO_DEEP or _depth(raw, limits.max_depth) > limits.max_depth:
+            reason = f"JSON nested deeper than {limits.max_depth} levels ([ingest] max_depth)"
+            yield RecordError(where, lineno, "json", reason)
+            continue
         if not isinstance(raw, dict):
             yield RecordError(where, lineno, "record", f"expected a JSON object, got {type(raw).__name__}")
             continue
-        try:
-            yield paper_from_mapping(raw, source=source)
-        except ValidationError as exc:
-            yield from RecordError.from_validation(where, lineno, exc)
+        yield from _admitted(raw, where, lineno, limits, source=source)
     if not seen_any:
         yield RecordError(where, None, "file", "empty: no records")
 
 
-def read_csv(path: Path, *, source: str = "file") -> Iterator[Paper | RecordError]:
-    where = str(path)
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+def read_csv(
+    path: Path, *, source: str = "file", limits: IngestSettings | None = None
+) -> Iterator[Paper | RecordError]:
+    """A CSV with a header line; every row must have as many values as the header has columns."""
+    where, limits = str(path), limits or IngestSettings()
+    csv.field_size_limit(limits.max_record_bytes)
     lines = _decode_lines(path)
 
     def text_lines() -> Iterator[str]:
@@ -160,67 +222,132 @@ def read_csv(path: Path, *, source: str = "file") -> Iterator[Paper | RecordErro
                 raise SourceError(str(line))
             yield line
 
-    reader = csv.DictReader(text_lines())
-    seen_any = False
+    # strict: a quote left open is an error at the end of the file, not the rest of the file read as one value
+    reader = csv.reader(text_lines(), strict=True)
+    header, rows, first_line = None, 0, 1
     try:
         for row in reader:
-            seen_any = True
-            lineno = reader.line_num
-            if None in row:
-                yield RecordError(where, lineno, "row", f"{len(row[None])} more value(s) than header columns")
-                continue
-            record: dict[str, Any] = {k: v for k, v in row.items() if k}
-            if isinstance(record.get("extra"), str):
-                try:
-                    record["extra"] = json.loads(record["extra"])
-                except json.JSONDecodeError as exc:
-                    yield RecordError(where, lineno, "extra", f"invalid JSON: {exc.msg}")
-                    continue
-            for name in ("topic",):
-                if isinstance(record.get(name), str):
-                    record[name] = json.loads(record[name]) if record[name].startswith("{") else None
-            try:
-                yield paper_from_mapping(record, source=source)
-            except ValidationError as exc:
-                yield from RecordError.from_validation(where, lineno, exc)
+            line, first_line = first_line, reader.line_num + 1
+            if header is None:
+                header = [name.strip() for name in row]
+            elif any(cell.strip() for cell in row):
+                rows += 1
+                yield from _csv_record(header, row, where, line, limits, source)
     except SourceError as exc:
         yield RecordError(where, None, "file", str(exc))
         return
     except csv.Error as exc:
-        yield RecordError(where, reader.line_num, "csv", str(exc))
+        yield RecordError(where, first_line, "csv", _csv_reason(exc, limits))
         return
-    if not seen_any:
+    if header is None:
         yield RecordError(where, None, "file", "empty: no records")
+    elif not rows:
+        shown = ", ".join(repr(name[:30]) for name in header[:4]) + (", ..." if len(header) > 4 else "")
+        reason = f"a header line ({shown}) and no records after it; a CSV's first line names its columns"
+        yield RecordError(where, 1, "file", reason)
+
+
+def _csv_record(
+    header: list[str], row: list[str], where: str, line: int, limits: IngestSettings, source: str
+) -> Iterator[Paper | RecordError]:
+    if len(row) != len(header):
+        more_or_fewer = "more" if len(row) > len(header) else "fewer"
+        reason = f"{len(row)} values, {more_or_fewer} than the header's {len(header)} columns"
+        yield RecordError(where, line, "row", reason)
+        return
+    if too_big := _too_big(sum(len(cell.encode()) for cell in row), limits):
+        yield RecordError(where, line, "row", too_big)
+        return
+    record: dict[str, Any] = {name: cell for name, cell in zip(header, row) if name}
+    for name in LIST_FIELDS:  # papersift writes a list as a JSON array where an item holds a separator
+        if record.get(name, "").startswith("["):
+            try:
+                record[name] = json.loads(record[name])
+            except json.JSONDecodeError:
+                pass  # a value that merely starts with a bracket: split as text
+    if not record.get("topic", "").startswith("{"):
+        record.pop("topic", None)  # another tool's free-text topic: the classifier gives papersift's own
+    for name in ("extra", "topic"):  # papersift's export writes these as JSON objects, or leaves them empty
+        if record.get(name, "").strip():
+            try:
+                record[name] = json.loads(record[name])
+            except (json.JSONDecodeError, RecursionError) as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+                yield RecordError(where, line, name, f"invalid JSON: {reason}")
+                return
+    yield from _admitted(record, where, line, limits, source=source)
+
+
+def _csv_reason(exc: csv.Error, limits: IngestSettings) -> str:
+    message = str(exc)
+    if "unexpected end of data" in message:
+        return "a quote opened here is never closed: the rest of the file would be read as one value"
+    if "field larger than field limit" in message:
+        return f"a value over {limits.max_record_bytes:,} bytes ([ingest] max_record_bytes)"
+    return message
 
 
 def _latex_decoder():
-    r"""bibtexparser's own LaTeX decoder settings: math kept as written, ``\url{x}`` as ``x``.
+    r"""bibtexparser's own LaTeX decoder settings: math kept as written, ``\url{x}`` as ``x``,
+    ``\textasciicircum{}`` as the ASCII ``^`` it stands for (pylatexenc gives a modifier letter).
 
     Built here once so the same decoder can also read author names: bibtexparser's
     ``LatexDecodingMiddleware`` leaves list values (the split co-authors) untouched.
     """
 
     context = get_default_latex_context_db()
-    context.add_context_category("papersift", prepend=True, macros=[MacroTextSpec("url", simplify_repl="%s")])
+    context.add_context_category(
+        "papersift",
+        prepend=True,
+        macros=[MacroTextSpec("url", simplify_repl="%s"), MacroTextSpec("textasciicircum", simplify_repl="^")],
+    )
     return LatexNodes2Text(latex_context=context, math_mode="verbatim", keep_braced_groups=False)
 
 
-def _parse_bibtex(text: str):
+def _parse_bibtex(text: str, decoder: LatexNodes2Text):
     """A library whose values are plain text: LaTeX decoded, ``month = jan`` a number, each
-    author one "First von Last Jr" name (a braced ``{Barnes and Noble}`` stays one author)."""
+    author one "First von Last Jr" name (a braced ``{Barnes and Noble}`` stays one author), and
+    why each failed block failed (bibtexparser says it only in its log, keyed by the block's line)."""
+    reasons = _LoggedReasons()
+    logger = logging.getLogger("bibtexparser")
+    logger.addHandler(reasons)
+    propagate, logger.propagate = logger.propagate, False  # its warnings are ours to report, once, by line
+    try:
+        library = bibtexparser.parse_string(
+            text,
+            append_middleware=[
+                mw.MonthIntMiddleware(True),
+                mw.SeparateCoAuthors(),
+                mw.SplitNameParts(),
+                mw.MergeNameParts(style="first"),
+                mw.LatexDecodingMiddleware(decoder=decoder),
+            ],
+        )
+    finally:
+        logger.removeHandler(reasons)
+        logger.propagate = propagate
+    return library, reasons.by_line
 
-    decoder = _latex_decoder()
-    library = bibtexparser.parse_string(
-        text,
-        append_middleware=[
-            mw.MonthIntMiddleware(True),
-            mw.SeparateCoAuthors(),
-            mw.SplitNameParts(),
-            mw.MergeNameParts(style="first"),
-            mw.LatexDecodingMiddleware(decoder=decoder),
-        ],
-    )
-    return library, decoder
+
+class _LoggedReasons(logging.Handler):
+    ABORTED = re.compile(r"block \(line (\d+)\) aborted on line \d+ due to syntactical error in bibtex:\s*(.*)", re.S)
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.by_line: dict[int, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = self.ABORTED.search(record.getMessage())
+        if found:
+            self.by_line[int(found[1])] = " ".join(found[2].split())
+
+
+def _failure_reason(block, logged: dict[int, str]) -> str:
+    error = getattr(block, "error", None)
+    if block.start_line in logged:
+        return logged[block.start_line]
+    text = str(error).split(". Note:")[0] if error is not None and str(error) else ""
+    return text or f"bibtexparser could not read it ({type(block).__name__})"
 
 
 def _bibtex_record(entry, decoder) -> dict[str, Any]:
@@ -230,8 +357,9 @@ def _bibtex_record(entry, decoder) -> dict[str, Any]:
             raw[name] = [" ".join(decoder.latex_to_text(a).split()) for a in raw[name]]
     if isinstance(raw.get("title"), str):
         raw["title"] = " ".join(raw["title"].split())
-    if isinstance(raw.get("keywords"), str):
-        raw["keywords"] = [k.strip() for k in re.split(r"[;,]", raw["keywords"]) if k.strip()]
+    if isinstance(raw.get("keywords"), str):  # "a; b" (papersift, Zotero) or "a, b"
+        separator = ";" if ";" in raw["keywords"] else ","
+        raw["keywords"] = [k.strip() for k in raw["keywords"].split(separator) if k.strip()]
     if (
         raw.get("archiveprefix", "").lower() != "arxiv"
         and "eprint" in raw
@@ -239,7 +367,9 @@ def _bibtex_record(entry, decoder) -> dict[str, Any]:
     ):
         raw.pop("eprint")
     year, month = str(raw.get("year", "")).strip(), raw.get("month")
-    if year.isdigit() and isinstance(month, int) and 1 <= month <= 12:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(raw.get("date", "")).strip()):  # biblatex's date, as papersift writes it
+        raw["published"] = raw.pop("date").strip()
+    elif year.isdigit() and isinstance(month, int) and 1 <= month <= 12:
         raw["published"] = f"{int(year):04d}-{month:02d}-01"
         raw.pop("month")
     raw["id"] = entry.key
@@ -247,8 +377,65 @@ def _bibtex_record(entry, decoder) -> dict[str, Any]:
     return raw
 
 
-def read_bibtex(path: Path, *, source: str = "bibtex") -> Iterator[Paper | RecordError]:
-    where = str(path)
+BIB_START = re.compile(r"\s*@\s*(?P<kind>[A-Za-z]+)\s*[{(]\s*(?P<key>[^,\s]*)")
+BRACE = re.compile(r"(?<!\\)[{}]")
+BIB_GROUP = 200  # entries handed to bibtexparser at once: its own cost grows faster than linearly
+
+
+@dataclass
+class _BibBlock:
+    """One ``@kind{...}`` block as it stands in the file: its first line, its text, and why its
+    braces do not balance, if they do not."""
+
+    line: int
+    kind: str
+    key: str
+    lines: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"entry {self.key}: " if self.key else ""
+
+
+def _bibtex_blocks(text: str) -> Iterator[_BibBlock]:
+    """The file's blocks, split where a line starts ``@kind{`` outside any brace, in one pass.
+
+    bibtexparser ends an entry at the first ``}`` that balances its opening one and reads what
+    follows as a comment, so ``title={A}} B}`` loses every field after the title without a word;
+    a brace never closed swallows the entries after it. Both are errors here, with their line."""
+    block, depth = None, 0
+    for lineno, line in enumerate(text.splitlines(keepends=True), start=1):
+        start = BIB_START.match(line)
+        if start:
+            if block is not None:
+                if depth > 0 and block.error is None:
+                    block.error = (
+                        f"a brace opened in this entry is still open where the next entry starts (line {lineno})"
+                    )
+                yield block
+            block, depth = _BibBlock(lineno, start["kind"].lower(), start["key"]), 0
+        if block is None:
+            continue  # text before the first entry is a comment
+        block.lines.append(line)
+        if block.kind == "comment":
+            continue
+        for brace in BRACE.finditer(line):
+            depth += 1 if brace[0] == "{" else -1
+            if depth < 0:
+                if block.error is None:
+                    block.error = f"an extra '}}' on line {lineno} ends the entry before its last fields"
+                depth = 0
+    if block is not None:
+        if depth > 0 and block.error is None:
+            block.error = "a brace opened in this entry is never closed"
+        yield block
+
+
+def read_bibtex(
+    path: Path, *, source: str = "bibtex", limits: IngestSettings | None = None
+) -> Iterator[Paper | RecordError]:
+    where, limits = str(path), limits or IngestSettings()
     data = path.read_bytes()
     if b"\x00" in data:
         yield RecordError(where, None, "file", "binary data (NUL byte): not a BibTeX file")
@@ -259,19 +446,54 @@ def read_bibtex(path: Path, *, source: str = "bibtex") -> Iterator[Paper | Recor
         line = data[: exc.start].count(b"\n") + 1
         yield RecordError(where, line, "file", f"not UTF-8 text ({exc.reason})")
         return
-    library, decoder = _parse_bibtex(text)
-    for failed in library.failed_blocks:
-        line = (failed.start_line or 0) + 1
-        yield RecordError(where, line, "entry", f"broken BibTeX entry: {getattr(failed, 'error', failed)}")
-    if not library.entries and not library.failed_blocks:
+    del data
+    decoder, macros, group, seen_any = _latex_decoder(), [], [], False
+    for block in _bibtex_blocks(text):
+        seen_any = True
+        error = block.error or _too_big(sum(len(x.encode()) for x in block.lines), limits)
+        if error:
+            yield RecordError(where, block.line, f"{block.name}entry", error)
+        elif block.kind == "string":
+            macros.append(block)  # @string macros apply to every entry after them
+        elif block.kind not in ("comment", "preamble"):
+            group.append(block)
+            if len(group) == BIB_GROUP:
+                yield from _bibtex_group(group, macros, decoder, where, limits, source)
+                group = []
+    yield from _bibtex_group(group, macros, decoder, where, limits, source)
+    if not seen_any:
         yield RecordError(where, None, "file", "empty: no BibTeX entries")
+
+
+def _bibtex_group(
+    group: list[_BibBlock], macros: list[_BibBlock], decoder, where: str, limits: IngestSettings, source: str
+) -> Iterator[Paper | RecordError]:
+    """Parse a group of balanced entries together (the macros first), each named by its own line."""
+    if not group:
+        return
+    blocks = [*macros, *group]
+    starts = list(accumulate((len(b.lines) for b in blocks), initial=0))  # 0-based line of each block
+    library, logged = _parse_bibtex("".join(x for b in blocks for x in b.lines), decoder)
+
+    def file_line(parsed_line: int | None) -> int:
+        index = bisect.bisect_right(starts, parsed_line or 0) - 1
+        return blocks[index].line + (parsed_line or 0) - starts[index]
+
+    for failed in library.failed_blocks:
+        if (failed.start_line or 0) < starts[len(macros)]:
+            continue  # a broken macro: said once, where the macros' own group fails (see read_bibtex)
+        line = file_line(failed.start_line)
+        key = getattr(getattr(failed, "ignore_error_block", None), "key", "") or ""
+        yield RecordError(where, line, f"entry {key}: entry" if key else "entry", _failure_reason(failed, logged))
     for entry in library.entries:
-        line = (entry.start_line or 0) + 1
-        try:
-            yield paper_from_mapping(_bibtex_record(entry, decoder), source=source)
-        except ValidationError as exc:
-            for error in RecordError.from_validation(where, line, exc):
-                yield replace(error, field=f"entry {entry.key}: {error.field}")
+        yield from _admitted(
+            _bibtex_record(entry, decoder),
+            where,
+            file_line(entry.start_line),
+            limits,
+            source=source,
+            name=f"entry {entry.key}: ",
+        )
 
 
 RIS_TAG = re.compile(r"^(?P<tag>[A-Z][A-Z0-9])  -(?: (?P<value>.*))?$")
@@ -305,8 +527,10 @@ def _ris_records(
 
 
 def _ris_name(name: str) -> str:
-    """ "Last, First" as "First Last", read the way BibTeX reads names."""
+    """ "Last, First" as "First Last", read the way BibTeX reads names; a name without a comma as it is."""
 
+    if "," not in name:
+        return name
     try:
         return parse_single_name_into_parts(name).merge_first_name_first
     except InvalidNameError:
@@ -337,13 +561,17 @@ def _ris_record(fields: dict[str, Any]) -> dict[str, Any]:
         fields["unknown_tag"] = dict(fields["unknown_tag"])
     if fields.get("id"):
         raw["id"] = fields.pop("id")
+    accession = str(fields.get("accession_number") or "")
+    if accession.lower().startswith("arxiv:"):  # papersift's and Zotero's way to give an arXiv id in RIS
+        raw["arxiv_id"] = accession[6:].strip()
+        fields.pop("accession_number")
     return {**fields, **{k: v for k, v in raw.items() if v not in (None, [], "")}}
 
 
-def read_ris(path: Path, *, source: str = "ris") -> Iterator[Paper | RecordError]:
+def read_ris(path: Path, *, source: str = "ris", limits: IngestSettings | None = None) -> Iterator[Paper | RecordError]:
     """RIS (EndNote, Zotero, Mendeley, most publishers' "export citation"), parsed by rispy."""
 
-    where = str(path)
+    where, limits = str(path), limits or IngestSettings()
     seen_any = False
     for item in _ris_records(_decode_lines(path), where):
         if isinstance(item, RecordError):
@@ -351,11 +579,11 @@ def read_ris(path: Path, *, source: str = "ris") -> Iterator[Paper | RecordError
             continue
         seen_any = True
         line, lines = item
+        if too_big := _too_big(sum(len(x.encode()) for x in lines), limits):
+            yield RecordError(where, line, "record", too_big)
+            continue
         (fields,) = rispy.loads("\n".join(lines))
-        try:
-            yield paper_from_mapping(_ris_record(fields), source=source)
-        except ValidationError as exc:
-            yield from RecordError.from_validation(where, line, exc)
+        yield from _admitted(_ris_record(fields), where, line, limits, source=source)
     if not seen_any:
         yield RecordError(where, None, "file", "empty: no RIS records")
 
@@ -372,14 +600,16 @@ EXTENSIONS = {
 }
 
 
-def read_file(path: Path, fmt: str | None = None) -> Iterator[Paper | RecordError]:
+def read_file(
+    path: Path, fmt: str | None = None, limits: IngestSettings | None = None
+) -> Iterator[Paper | RecordError]:
     """Records of a local file, in the format its extension (or ``fmt``) names."""
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
     fmt = fmt or EXTENSIONS.get(path.suffix.lower())
     if fmt not in READERS:
         raise SourceError(f"{path}: unknown format; use --format {'|'.join(FORMATS)}")
-    return READERS[fmt](path)
+    return READERS[fmt](path, limits=limits)
 
 
 __all__ = ["read_file", "read_jsonl", "read_csv", "read_bibtex", "read_ris", "paper_from_mapping", "FORMATS"]

@@ -88,7 +88,11 @@ def file_source(
     o: FileOptions, store: Store, settings: Settings, on_item: OnItem, client: HttpClient | None
 ) -> IngestReport:
     return ingest(
-        store, files.read_file(o.path, o.format), where=str(o.path), skip_invalid=o.skip_invalid, on_item=on_item
+        store,
+        files.read_file(o.path, o.format, settings.ingest),
+        where=str(o.path),
+        skip_invalid=o.skip_invalid,
+        on_item=on_item,
     )
 
 
