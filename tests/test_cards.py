@@ -365,4 +365,4 @@ def test_eval_cards_names_the_line_of_a_bad_reference(judged_store, tmp_path):
     reference = tmp_path / "bad.jsonl"
     reference.write_text('{"arxiv_id": "2505.13379", "summary_zh": {"motivation": "only one"}}\n', encoding="utf-8")
     result = eval_cards(judged_store, reference)
-    assert result.exit_code == 1 and "bad.jsonl:1: field 'summary_zh' lacks problem" in result.output
+    assert result.exit_code == 2 and "bad.jsonl:1: field 'summary_zh' lacks problem" in result.output

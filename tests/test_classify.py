@@ -310,7 +310,7 @@ def test_eval_on_a_file_trains_without_the_files_papers(tmp_path):
     unlabelled = tmp_path / "unlabelled.jsonl"
     unlabelled.write_text(json.dumps({"abstract": "An abstract with no label."}) + "\n", encoding="utf-8")
     bad = runner.invoke(app, ["--db", db, "classify", "--eval-on", str(unlabelled), "--json"])
-    assert bad.exit_code == 1 and "no record in the file has a sub-area label" in bad.output
+    assert bad.exit_code == 2 and "no record in the file has a sub-area label" in bad.output
 
 
 def test_eval_on_scores_the_llm_and_combined_methods_too(tmp_path):
@@ -370,7 +370,7 @@ def test_classify_command_assigns_and_reports(tmp_path):
     result = runner.invoke(app, ["--db", db, "classify", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["assigned"] == 3
-    assert runner.invoke(app, ["--db", db, "classify", "--method", "magic"]).exit_code != 0
+    assert runner.invoke(app, ["--db", db, "classify", "--method", "magic"]).exit_code == 2
 
 
 def test_on_the_shared_catalog_cross_validation_beats_a_plain_tfidf_baseline(tmp_path, monkeypatch):

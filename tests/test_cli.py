@@ -77,7 +77,7 @@ def test_export_formats(tmp_path):
     assert csv_text.splitlines()[0].startswith("id,source,")
     md = run("--db", db, "export", "--format", "markdown").stdout
     assert md.count("\n## ") + md.startswith("## ") == 35
-    assert run("--db", db, "export", "--format", "pdf").exit_code == 1
+    assert run("--db", db, "export", "--format", "pdf").exit_code == 2
 
 
 def test_a_bad_file_exits_non_zero_naming_file_and_line_and_leaves_the_db_as_it_was(tmp_path):
@@ -88,7 +88,7 @@ def test_a_bad_file_exits_non_zero_naming_file_and_line_and_leaves_the_db_as_it_
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"title": "New", "abstract": "b"}) + "\n{oops\n")
     result = runner.invoke(app, ["--db", str(db), "ingest", "file", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"{bad}:2: json: invalid JSON" in " ".join(result.output.split())
     assert "Traceback" not in result.output
     assert json.loads(run("--db", db, "stats", "--json").stdout)["papers"] == 1
@@ -107,7 +107,7 @@ def test_papers_list_and_show(tmp_path):
     shown = json.loads(run("--db", db, "papers", "show", "2505.09388", "--json").stdout)
     assert shown["id"] == listed[0]["id"]
     missing = runner.invoke(app, ["--db", str(db), "papers", "show", "nope"])
-    assert missing.exit_code == 1 and "no paper 'nope'" in missing.output
+    assert missing.exit_code == 2 and "no paper 'nope'" in missing.output
 
 
 def test_db_comes_from_the_environment(tmp_path, monkeypatch):

@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 
 from papersift.cli import app
 from papersift.config import load_settings
-from papersift.daily import DailyLocked, run_daily
-from papersift.daily.run import run_lock, stale_cards
-from papersift.store import Store
+from papersift.daily import run_daily
+from papersift.daily.run import stale_cards
+from papersift.store import JobRunning, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -287,12 +287,12 @@ def test_a_run_killed_in_the_middle_and_restarted_delivers_once(daily_env, llm, 
 
 def test_a_second_run_while_one_holds_the_lock_says_so_and_exits_non_zero(daily_env, mailbox):
     settings = load_settings()
-    with run_lock(settings.db):
-        with pytest.raises(DailyLocked, match="in progress"):
+    with Store(settings.db) as store, store.job("daily"):
+        with pytest.raises(JobRunning, match="another papersift daily is running"):
             run_daily(settings)
         result = CliRunner().invoke(app, ["daily"])
-    assert result.exit_code == 2
-    assert "in progress" in result.output
+    assert result.exit_code == 3
+    assert "another papersift daily is running" in " ".join(result.output.split())
     assert mailbox.messages == []
 
 
@@ -353,7 +353,7 @@ def test_a_bad_entry_is_a_clear_error_naming_it_before_anything_runs(daily_env, 
     config = Path(os.environ["PAPERSIFT_CONFIG"])
     config.write_text(config.read_text() + f"\n{section}\n{entry}\n")
     result = CliRunner().invoke(app, ["daily"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert not Store(daily_env / "papers.db").count()  # nothing was fetched
 

@@ -270,4 +270,4 @@ def test_invalid_config_values_are_broken_each_named(monkeypatch):
 
 def test_an_unknown_check_is_an_error_naming_the_option():
     result = runner.invoke(app, ["doctor", "--only", "db,gpu"])
-    assert result.exit_code == 1 and "--only: unknown check gpu" in result.output
+    assert result.exit_code == 2 and "--only: unknown check gpu" in result.output

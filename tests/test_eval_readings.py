@@ -165,7 +165,7 @@ def test_the_text_report_gives_the_rates(tmp_path):
 
 def test_without_a_reference_it_says_what_it_needs():
     result = run("eval", "readings")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--reference" in result.output and "summary_zh" in result.output
 
 
@@ -174,16 +174,16 @@ def test_a_bad_record_is_named_by_file_line_and_field(tmp_path):
     broken["summary_zh"] = {k: v for k, v in broken["summary_zh"].items() if k != "method"}
     path = write(tmp_path, [RECORDS[0], broken])
     result = run("eval", "readings", "--reference", path)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"{path}:2" in result.output and "summary_zh" in result.output and "method" in result.output
     path.write_text("{not json\n", encoding="utf-8")
     result = run("eval", "readings", "--reference", path)
-    assert result.exit_code == 1 and f"{path}:1" in result.output
+    assert result.exit_code == 2 and f"{path}:1" in result.output
 
 
 def test_a_missing_reference_file_is_a_clear_error(tmp_path):
     result = run("eval", "readings", "--reference", tmp_path / "nope.jsonl")
-    assert result.exit_code == 1 and "no such file" in result.output
+    assert result.exit_code == 2 and "no such file" in result.output
 
 
 def test_the_goals_hold_on_the_shared_reference_readings():

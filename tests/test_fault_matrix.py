@@ -1,6 +1,6 @@
 """The fault matrix: each way an LLM server, a paper source, the network or the disk can fail, and
 what papersift does about it. Every fault ends in a retry, a failure recorded with its reason, or
-a one-line error with exit code 1; never a traceback, never a lost paper. The README's
+a one-line error with exit code 3 (docs/cli.md, "Exit codes"); never a traceback, never a lost paper. The README's
 reliability table lists these tests.
 
 LLM faults are played by the scripted server (``tests/support/llm_server.py``) and, for broken
@@ -136,7 +136,7 @@ def test_an_llm_fault_that_lasts_fails_that_paper_with_its_reason_and_the_run_go
     first = records[0]["abstract"][:80]
     llm.fail_when(lambda body: any(first in (m.get("content") or "") for m in body["messages"]), fault)
     result = invoke("enrich", env=llm_env(db, llm.base_url))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # some papers failed
     states = enrichment_states(db)
     assert states[ids[1]][0] == "ok"
     status, why = states[ids[0]]
@@ -189,7 +189,7 @@ def test_a_connection_that_keeps_breaking_fails_the_papers_with_the_reason(fault
     with Loopback() as server:
         llm_on_loopback(server, fault, times=None)
         result = invoke("enrich", env=llm_env(db, server.url("/v1")))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # every paper failed: the backend's fault
     states = enrichment_states(db)
     assert {status for status, _ in states.values()} == {"failed"}
     assert all(
@@ -270,7 +270,7 @@ def test_a_source_fault_that_lasts_is_a_one_line_error_and_loses_nothing(fault, 
     with Loopback() as server:
         server.route("/feed", reply)
         result = invoke("--db", db, "ingest", "rss", server.url("/feed"))
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert_one_line_error(result.output, "/feed", says)
     assert paper_ids(db) == before
 
@@ -307,7 +307,7 @@ def file_size_limit(max_bytes: int):
 def test_a_full_disk_stops_an_import_with_one_line_and_the_store_intact(stored):
     db, before = stored
     full = run_cli("ingest", "file", TRENDING, db=db, preexec_fn=file_size_limit(32 * 1024))
-    assert full.returncode == 1
+    assert full.returncode == 3
     assert_one_line_error(full.stderr, "the database cannot grow", "free some space")
     assert integrity(db) == "ok" and paper_ids(db) == before
     again = run_cli("ingest", "file", TRENDING, db=db)
@@ -330,7 +330,7 @@ def test_a_full_disk_stops_enrich_with_one_line_and_a_rerun_finishes(tmp_path, s
     ids = load(db, sample_records[:6])
     env = llm_env(db, llm.base_url)
     full = run_cli("enrich", db=db, preexec_fn=file_size_limit(os.path.getsize(db)), **env)
-    assert full.returncode == 1
+    assert full.returncode == 3
     assert_one_line_error(full.stderr, "the database cannot grow")
     assert integrity(db) == "ok" and paper_ids(db) == set(ids)
     again = run_cli("enrich", db=db, **env)
@@ -355,7 +355,7 @@ def test_a_read_only_database_can_be_read_and_refuses_writes_in_one_line(read_on
     assert listed.returncode == 0, listed.stderr
     assert {p["id"] for p in json.loads(listed.stdout)} == before
     refused = run_cli("ingest", "file", TRENDING, db=db)
-    assert refused.returncode == 1
+    assert refused.returncode == 3
     assert_one_line_error(refused.stderr, "the database is read-only", "writable")
 
 
@@ -374,7 +374,7 @@ def locked(stored):
 def test_a_database_locked_past_the_busy_timeout_is_a_one_line_error_and_a_retry_later_works(locked):
     db, before = locked
     refused = run_cli("ingest", "file", TRENDING, db=db, PAPERSIFT_BUSY_TIMEOUT="1")
-    assert refused.returncode == 1
+    assert refused.returncode == 3
     assert_one_line_error(refused.stderr, "locked for over 1 s (busy_timeout)", "try again")
     assert paper_ids(db) == before
 

@@ -3,7 +3,8 @@
 Each reader has one documented way to refuse input, and arbitrary input must meet nothing else:
 
 - local files (JSONL, CSV, BibTeX, RIS): iterating ``read_file`` yields papers and
-  :class:`RecordError` s (``file:line: field: reason``), never raises;
+  :class:`RecordError` s (``file:line: field: reason``), never raises; importing a file with
+  any ``RecordError`` raises ``InvalidInput`` and stores nothing of it;
 - network pages (RSS/Atom, arXiv Atom, OAI-PMH, OpenReview JSON, HF daily JSON): a
   :class:`SourceError` naming the URL for a page that cannot be read, and per-record
   ``RecordError`` s naming the URL and the record for the rest;
@@ -33,7 +34,7 @@ from papersift.models import Paper
 from papersift.search import SearchError, search
 from papersift.search.hybrid import fts_query
 from papersift.sources import arxiv, hf, oai, openreview, rss
-from papersift.sources.base import RecordError, SourceError
+from papersift.sources.base import InvalidInput, RecordError, SourceError, ingest
 from papersift.sources.files import read_file
 from papersift.sources.http import Fetched, HttpClient
 from papersift.sources.pdf import extract_text
@@ -169,6 +170,9 @@ RIS_SEED = b"TY  - JOUR\nTI  - Attention\nAU  - Vaswani, Ashish\nAB  - Models.\n
 FILE_SEEDS = {"jsonl": JSONL_SEED, "csv": CSV_SEED, "bibtex": BIB_SEED, "ris": RIS_SEED}
 
 
+KEPT = Paper(source="file", title="Stored before", abstract="A paper already in the store.")
+
+
 @pytest.mark.parametrize("fmt", sorted(FILE_SEEDS))
 def test_file_readers_yield_papers_or_named_record_errors(tmp_path_factory, fmt):
     @FUZZ
@@ -176,7 +180,19 @@ def test_file_readers_yield_papers_or_named_record_errors(tmp_path_factory, fmt)
     def run(data: bytes) -> None:
         path = tmp_path_factory.mktemp("fuzz") / f"input.{fmt}"
         path.write_bytes(data)
-        check_records(read_file(path, fmt), str(path))
+        items = list(read_file(path, fmt))
+        check_records(items, str(path))
+        refused = any(isinstance(item, RecordError) for item in items)
+        with Store(":memory:") as store:
+            kept_id, _ = store.upsert(KEPT)
+            try:
+                report = ingest(store, iter(items), where=str(path))
+            except InvalidInput:
+                assert refused
+                assert [p.id for p in store.iter_papers()] == [kept_id]  # a refused file stores nothing
+            else:
+                assert not refused
+                assert report.new + report.updated + report.unchanged == len(items)
 
     run()
 

@@ -343,7 +343,7 @@ def test_the_cli_chats_with_a_server_and_lists_the_logged_calls(server, tmp_path
     down = runner.invoke(
         app, ["llm", "chat", "hi", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
     )
-    assert down.exit_code == 1 and "connection failed" in down.output
+    assert down.exit_code == 3 and "connection failed" in down.output
 
 
 async def test_a_server_that_takes_another_response_format_shape_gets_its_own_and_is_remembered():

@@ -66,9 +66,9 @@ def test_a_source_plugin_is_an_ingest_command_with_its_options_and_stores_its_pa
 def test_a_source_plugin_bad_record_imports_nothing_unless_skip_invalid(installed, toy_file):
     toy_file.write_text(toy_file.read_text() + "no separator here\n", encoding="utf-8")
     result = run("ingest", "toy", str(toy_file))
-    assert result.exit_code == 1 and "toy.txt:3: line: expected 'title | abstract'" in result.output
+    assert result.exit_code == 2 and "toy.txt:3: line: expected 'title | abstract'" in result.output
     assert Store(load_settings().db).count() == 0
-    assert run("ingest", "toy", str(toy_file), "--skip-invalid").exit_code == 0
+    assert run("ingest", "toy", str(toy_file), "--skip-invalid").exit_code == 1  # imported, one record named as skipped
     assert Store(load_settings().db).count() == 2
 
 
@@ -99,7 +99,7 @@ def test_an_output_format_plugin_is_accepted_by_publish_format(installed, toy_fi
 
 def test_a_format_that_cannot_write_a_publication_says_which_can(installed):
     result = run("deepdive", "2505.00001", "--format", "txt")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "format 'txt' cannot write a deepdive; use one of html, json, md" in " ".join(result.output.split())
 
 
@@ -159,7 +159,7 @@ def test_plugins_list_shows_built_in_and_installed_plugins_without_loading_them(
 @pytest.mark.parametrize("args", [["publish", "catalog", "--format", "broken"], ["ingest", "broken"]])
 def test_a_plugin_that_fails_to_load_is_a_clear_error_naming_it_and_its_package(installed, args):
     result = run(*args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     message = " ".join(result.output.split())
     assert "plugin 'broken' from papersift-broken 0.1 (papersift_broken:" in message
     assert "failed to load: ImportError: cannot import name 'Gone'" in message

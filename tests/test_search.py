@@ -311,10 +311,10 @@ def test_cli_search_prints_json_hits_best_first(tmp_path, sample_store):
     assert out["vectors"] == {"model": "use-m3", "papers": 35, "without_vectors": 0, "notice": None}
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     bad = runner.invoke(app, ["--db", db, "search", "x", "--flag", "weird"])
-    assert bad.exit_code != 0 and "--flag" in bad.output
+    assert bad.exit_code == 2 and "--flag" in bad.output
     assert runner.invoke(app, ["--db", db, "search", '"NEAR(', "--json"]).exit_code == 0
     empty = runner.invoke(app, ["--db", db, "search", "  "])
-    assert empty.exit_code == 1 and "empty query" in empty.output
+    assert empty.exit_code == 2 and "empty query" in empty.output
     similar_out = runner.invoke(app, ["--db", db, "similar", hits[0]["id"], "--json", "-n", "2"])
     assert similar_out.exit_code == 0 and len(json.loads(similar_out.stdout)["hits"]) == 2
 

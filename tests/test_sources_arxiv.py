@@ -187,14 +187,14 @@ def test_cli_reports_a_server_error_without_a_traceback(tmp_path, monkeypatch):
         s.route("/api/query", fixture("error.html", content_type="text/html"))
         monkeypatch.setenv("PAPERSIFT_NET_ARXIV_API_URL", s.url("/api/query"))
         result = CliRunner().invoke(app, ["--db", str(tmp_path / "x.db"), "ingest", "arxiv", "--query", "attention"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # the server's fault, not the query's
     assert "expected XML, got an HTML page" in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_cli_rejects_a_query_with_nothing_to_ask(tmp_path):
     result = CliRunner().invoke(app, ["--db", str(tmp_path / "x.db"), "ingest", "arxiv"])
-    assert result.exit_code == 1 and "--category" in result.output
+    assert result.exit_code == 2 and "--category" in result.output
 
 
 # --- the Atom entry parser, property-tested -----------------------------------------------

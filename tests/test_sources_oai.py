@@ -153,8 +153,8 @@ def test_cli_ingest_oai(server, tmp_path, monkeypatch):
     result = CliRunner().invoke(
         app, ["--db", str(tmp_path / "o.db"), "ingest", "oai", "--set", "cs", "--from", "2025-01-01", "--json"]
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one record is not a paper: named, and the rest imported
     report = json.loads(result.stdout)
     assert report["new"] == 2 and report["invalid"] == 1 and "2501.00004" in report["errors"][0]
     bad = CliRunner().invoke(app, ["--db", str(tmp_path / "o.db"), "ingest", "oai", "--format", "marc"])
-    assert bad.exit_code == 1 and "use one of arXivRaw, arXiv" in bad.output
+    assert bad.exit_code == 2 and "use one of arXivRaw, arXiv" in bad.output

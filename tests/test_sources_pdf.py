@@ -115,8 +115,8 @@ def test_cli_ingest_pdf_from_a_local_file(tmp_path, english_pdf):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["characters"] > 0
     no_paper = CliRunner().invoke(app, ["--db", str(db), "ingest", "pdf", str(english_pdf)])
-    assert no_paper.exit_code == 1 and "--paper" in no_paper.output
+    assert no_paper.exit_code == 2 and "--paper" in no_paper.output
     missing = CliRunner().invoke(
         app, ["--db", str(db), "ingest", "pdf", str(tmp_path / "gone.pdf"), "--paper", "2501.00001"]
     )
-    assert missing.exit_code == 1 and "no such file" in missing.output
+    assert missing.exit_code == 2 and "no such file" in missing.output

@@ -536,13 +536,18 @@ def test_serve_refuses_a_public_address_without_a_token(monkeypatch, tmp_path):
     monkeypatch.setenv("PAPERSIFT_DB", str(tmp_path / "serve.db"))
     monkeypatch.delenv("PAPERSIFT_WEB_TOKEN", raising=False)
     runs = []
-    monkeypatch.setattr("uvicorn.run", lambda app, host, port, **kw: runs.append((host, port)))
+
+    def served(server, sockets):  # instead of serving: where it would have, then let go of the port
+        runs.append(sockets[0].getsockname()[0])
+        sockets[0].close()
+
+    monkeypatch.setattr("uvicorn.Server.run", served)
     refused = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
-    assert refused.exit_code != 0 and "PAPERSIFT_WEB_TOKEN" in refused.output
+    assert refused.exit_code == 2 and "PAPERSIFT_WEB_TOKEN" in refused.output
     assert runs == []
-    assert CliRunner().invoke(app, ["serve", "--port", "8123"]).exit_code == 0
+    assert CliRunner().invoke(app, ["serve", "--port", "0"]).exit_code == 0
     monkeypatch.setenv("PAPERSIFT_WEB_TOKEN", "short")
     assert "at least 16 characters" in CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"]).output
     monkeypatch.setenv("PAPERSIFT_WEB_TOKEN", "long-enough-token")
-    assert CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8124"]).exit_code == 0
-    assert runs == [("127.0.0.1", 8123), ("0.0.0.0", 8124)]
+    assert CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "0"]).exit_code == 0
+    assert runs == ["127.0.0.1", "0.0.0.0"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -18,8 +18,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename == str(tmp):
+            exc.filename = str(path)  # the reader asked for path; the .part is papersift's own business
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # on a read-only file system even removing a missing file fails
+            tmp.unlink(missing_ok=True)
         raise
 
 

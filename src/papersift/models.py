@@ -125,8 +125,12 @@ class Paper(BaseModel):
         if isinstance(value, str):
             value = printable(value)
             return [v.strip() for v in re.split(r"[;,]" if "," in value or ";" in value else r"\n", value) if v.strip()]
-        # a name or keyword is what it says, without edge spaces; a blank one is none
-        return [item for v in value if (item := printable(v).strip())] if isinstance(value, list) else value
+        if not isinstance(value, list):
+            return value
+        # a name or keyword is what it says, without edge spaces, and a blank one is none; what is
+        # not text at all is left for validation to name
+        items = [printable(v) for v in value]
+        return [v.strip() if isinstance(v, str) else v for v in items if not isinstance(v, str) or v.strip()]
 
     @field_validator("published", "updated", mode="before")
     @classmethod

@@ -13,8 +13,8 @@ import sqlite3
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
+from ..store import JobRunning
 from . import common
 
 app = typer.Typer(
@@ -76,8 +76,15 @@ def main() -> None:
     invocation = common.Invocation()  # kept here too: the error below is printed after the command's context closed
     try:
         app(obj=invocation)
-    except sqlite3.Error as exc:
-        # A locked, read-only or full database is for the user to fix, not a bug: say which, in one line.
+    # What the machine or another process stops a command with is for the user to fix, not a
+    # bug: said in one line that names the path and the cause, never a traceback.
+    except sqlite3.Error as exc:  # a locked, read-only or full database
         message = common.database_error(exc, invocation)
-        common.console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+    except JobRunning as exc:  # raised by the library's jobs too (enrich), not only by the commands
+        message = str(exc)
+    except OSError as exc:  # a full disk, a read-only file system, a missing folder, a permission
+        message = common.describe_os_error(exc)
+    else:
+        return
+    common.print_error(message)
+    raise SystemExit(common.ENVIRONMENT)

@@ -57,7 +57,7 @@ def _zero_shot(store, taxonomy):
     try:
         return ZeroShotClassifier.from_settings(common.settings(), taxonomy, store, keys)
     except (LLMError, ValueError, OSError) as exc:  # no LLM configured or loadable: say so, don't trace
-        common.fail(f"the LLM classifier cannot start: {exc}")
+        common.fail(f"the LLM classifier cannot start: {exc}", code=common.ENVIRONMENT)
 
 
 def classify(
@@ -98,7 +98,7 @@ def classify(
     except (TaxonomyError, EmbeddingError) as exc:
         common.fail(str(exc))
     records = _read_eval_file(eval_on) if eval_on else None
-    with common.open_store() as store:
+    with common.open_store() as store, store.job("classify"):
         try:
             if records is not None:
                 embed_store(store, embedder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import sys
@@ -21,6 +22,21 @@ from ..config import Settings, load_settings
 from ..store import Store
 
 console = Console(stderr=True)
+
+# Exit codes, the same for every command; docs/cli.md lists them from here.
+SOME_FAILED, USAGE, ENVIRONMENT = 1, 2, 3
+EXIT_CODES = {
+    0: "everything was done.",
+    SOME_FAILED: "the command ran, and some items failed (a record skipped with --skip-invalid, a paper "
+    "not enriched, a source or channel of the daily run): each is named, the rest is done.",
+    USAGE: "the command or its input is wrong (an option, the config file, a file to import, with its "
+    "line): nothing was changed.",
+    ENVIRONMENT: "the machine or another process stopped it: a full disk, a read-only or missing folder, "
+    "a permission, a busy port, the LLM unreachable or failing every paper, the database locked, or the "
+    "same job (enrich, embed, classify, daily) already running on the database; one line names the path "
+    "or address and the cause.",
+}
+
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
@@ -57,7 +73,7 @@ def open_store() -> Iterator[Store]:
     try:
         store = Store(settings().db, busy_timeout=settings().busy_timeout)
     except StoreError as exc:
-        fail(str(exc))
+        fail(str(exc), code=ENVIRONMENT if exc.environment else USAGE)
     try:
         yield store
     finally:
@@ -74,12 +90,41 @@ def database_error(exc: sqlite3.Error, current: Invocation | None = None) -> str
     return describe_database_error(exc, current.db or "the database")
 
 
+OS_CAUSES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file would pass the size limit (a full disk, or ulimit -f)",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.EADDRINUSE: "the port is in use (another server runs there)",
+    errno.EADDRNOTAVAIL: "this machine has no such address",
+}
+
+
+def os_cause(exc: OSError) -> str:
+    """What stopped a file or socket operation, in words rather than an errno tuple."""
+    return OS_CAUSES.get(exc.errno, exc.strerror or str(exc))
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``path: cause`` for a failed file operation."""
+    return f"{exc.filename}: {os_cause(exc)}" if exc.filename else os_cause(exc)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def print_error(message: str) -> None:
     console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = USAGE) -> NoReturn:
+    print_error(message)
     raise typer.Exit(code)
 
 

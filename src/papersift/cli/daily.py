@@ -23,10 +23,11 @@ def daily(
     reader, write the day's synthesis, publish and deliver, as the config file's daily section says.
 
     Safe to run twice (nothing is delivered twice) and to kill (the next run resumes); a second
-    run while one is going says so and exits with code 2. Exit code 1 when any source, stage or
+    run while one is going says so and exits with code 3. Exit code 1 when any source, stage or
     channel failed; the rest still runs.
     """
-    from ..daily import DailyLocked, run_daily
+    from ..daily import run_daily
+    from ..store import JobRunning
 
     settings = common.settings()
     with common.console.status("starting", spinner="dots") as status:
@@ -39,8 +40,8 @@ def daily(
 
         try:
             report = run_daily(settings, dry_run=dry_run, progress=progress)
-        except DailyLocked as exc:
-            common.fail(str(exc), code=2)
+        except JobRunning as exc:
+            common.fail(str(exc), code=common.ENVIRONMENT)
         except ValueError as exc:
             common.fail(str(exc))
     if as_json:
@@ -48,7 +49,7 @@ def daily(
     else:
         print_summary(report)
     if report.failed:
-        raise typer.Exit(1)
+        raise typer.Exit(common.SOME_FAILED)
 
 
 def print_summary(report) -> None:

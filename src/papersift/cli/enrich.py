@@ -86,7 +86,11 @@ def enrich(
 ) -> None:
     """Give every paper not yet enriched a card in the target language: translated title, TL;DR,
     six-part reading, keywords and digest, each checked by the faithfulness guard and the quality
-    gate (the glossary included). A run that stopped (even killed) resumes where it left off."""
+    gate (the glossary included). A run that stopped (even killed) resumes where it left off.
+
+    Exit code 1 when some papers failed (each is listed, and stored as failed with its reason);
+    3 when every paper failed or the backend cannot be reached (the fault is not the papers'), or
+    when another enrich is running on the same database."""
     from ..enrich.pipeline import RunAborted, enrich_papers
 
     settings = _with_llm_options(
@@ -124,13 +128,26 @@ def enrich(
                     progress=show,
                 )
             except RunAborted as exc:
-                common.fail(f"enrich stopped: {exc}. Check the backend settings; a new run resumes this one.")
-            except (LLMError, ValueError, OSError) as exc:
+                common.fail(
+                    f"enrich stopped: {exc}. Check the backend settings; a new run resumes this one.",
+                    code=common.ENVIRONMENT,
+                )
+            except LLMError as exc:  # the backend cannot start or cannot be reached
+                common.fail(f"enrich: {exc}", code=common.ENVIRONMENT)
+            except ValueError as exc:  # a setting or the glossary file
                 common.fail(f"enrich: {exc}")
     if as_json:
         common.print_json(report.as_dict())
     else:
         _print_summary(report)
+    if report.failed and report.failed == report.done:
+        # not one card: the backend (down, misconfigured, failing every request), not the papers
+        common.fail(
+            f"no paper could be enriched: all {report.failed} failed; check the backend ({report.model})",
+            code=common.ENVIRONMENT,
+        )
+    if report.failed:
+        raise typer.Exit(common.SOME_FAILED)
 
 
 @runs_app.command("list")

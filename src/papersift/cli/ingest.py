@@ -11,7 +11,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from ..plugins import PluginError
-from ..sources.base import HarvestInterrupted, IngestReport, Source, SourceError
+from ..sources.base import HarvestInterrupted, IngestReport, InvalidInput, Source, SourceError
 from ..sources.http import HttpClient
 from ..sources.kinds import SOURCES, SourceOptionsError, describe_source, ingest_source
 from . import common
@@ -60,9 +60,13 @@ def run_source(kind: str, options: dict[str, Any], *, as_json: bool, skip_invali
             )
         except HarvestInterrupted as exc:
             print_report(exc.report, where=where, as_json=as_json)
+            common.fail(str(exc), code=common.ENVIRONMENT)
+        except SourceOptionsError as exc:
             common.fail(str(exc))
-        except (SourceError, SourceOptionsError) as exc:
-            common.fail(str(exc))
+        except SourceError as exc:
+            # a local file that cannot be read is the input's fault; a server that fails is not
+            bad_input = kind == "file" or isinstance(exc, InvalidInput)
+            common.fail(str(exc), code=common.USAGE if bad_input else common.ENVIRONMENT)
     if report is None:
         if as_json:
             common.print_json({"skipped": True, "reason": "already fetched; use --full to fetch again"})
@@ -70,6 +74,8 @@ def run_source(kind: str, options: dict[str, Any], *, as_json: bool, skip_invali
             common.console.print(f"{where}: already fetched; use --full to fetch again", highlight=False)
     else:
         print_report(report, where=where, as_json=as_json)
+        if report.errors:  # skipped with --skip-invalid: imported, and still not all of it
+            raise typer.Exit(common.SOME_FAILED)
     return report
 
 

@@ -114,7 +114,7 @@ def chat(
     try:
         result, used_model = asyncio.run(ask())
     except LLMError as exc:
-        common.fail(str(exc))
+        common.fail(str(exc), code=common.ENVIRONMENT)
     if as_json:
         common.print_json(
             {

@@ -102,7 +102,7 @@ def stats(as_json: bool = common.JSON_OPTION) -> None:
 
 
 def export(
-    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | bibtex | markdown"),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help=" | ".join(exporting.FORMATS)),
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
 ) -> None:
     """Export every paper with everything the store knows of it."""
@@ -110,8 +110,11 @@ def export(
         common.fail(f"unknown format {fmt!r}; use one of {', '.join(exporting.FORMATS)}")
     with common.open_store() as store:
         if output:
-            with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
-                n = exporting.export(store, fmt, fh)
+            try:
+                with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+                    n = exporting.export(store, fmt, fh)
+            except OSError as exc:  # a full disk: nothing is left behind, not even the .part
+                common.fail(f"{output}: cannot write: {common.os_cause(exc)}", code=common.ENVIRONMENT)
             common.console.print(f"exported {n} papers to {output}")
         else:
             exporting.export(store, fmt, sys.stdout)

@@ -33,7 +33,7 @@ def _emit(content: str | bytes, output: Path | None, what: str) -> None:
     try:
         write_atomic(output, content)
     except OSError as exc:
-        common.fail(f"{output}: cannot write: {exc.strerror or exc}")
+        common.fail(f"{output}: cannot write: {common.os_cause(exc)}", code=common.ENVIRONMENT)
     common.console.print(f"wrote {what} to {output}", highlight=False)
 
 
@@ -145,7 +145,7 @@ def publish_site(
                 site_url=site_url,
             )
         except OSError as exc:
-            common.fail(f"{out}: cannot write the site: {exc}")
+            common.fail(f"{out}: cannot write the site: {common.os_cause(exc)}", code=common.ENVIRONMENT)
     if as_json:
         common.print_json(report.model_dump(mode="json"))
     else:

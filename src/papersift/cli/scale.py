@@ -15,7 +15,7 @@ def _ray(address: str | None):
     try:
         import ray
     except ImportError:
-        common.fail("Ray is not installed: pip install 'papersift[scale]'")
+        common.fail("Ray is not installed: pip install 'papersift[scale]'", code=common.ENVIRONMENT)
     ray.init(address=address, ignore_reinit_error=True)
     return ray
 
@@ -85,7 +85,7 @@ def scale_enrich(
                     progress=lambda r: common.console.print(f"{r.done} done, {r.papers_per_s:.2f} papers/s", end="\r"),
                 )
             except ServersDown as exc:
-                common.fail(f"{exc}; the papers not done stay pending for the next run")
+                common.fail(f"{exc}; the papers not done stay pending for the next run", code=common.ENVIRONMENT)
     if as_json:
         common.print_json(report.as_dict())
     else:

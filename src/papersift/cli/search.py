@@ -13,8 +13,8 @@ def _embedder():
 
     try:
         return get_embedder(common.settings())
-    except EmbeddingError as exc:
-        common.fail(str(exc))
+    except EmbeddingError as exc:  # the embedding model cannot load
+        common.fail(str(exc), code=common.ENVIRONMENT)
 
 
 def _short(text: str | None, n: int = 80) -> str:
@@ -151,7 +151,7 @@ def embed_command(as_json: bool = common.JSON_OPTION) -> None:
     from ..search.embeddings import embed_store
 
     embedder = _embedder()
-    with common.open_store() as store, common.progress_bar() as bar:
+    with common.open_store() as store, store.job("embed"), common.progress_bar() as bar:
         task = bar.add_task(f"embed ({embedder.name})", total=None)
         report = embed_store(
             store, embedder, on_total=lambda n: bar.update(task, total=n), on_progress=lambda n: bar.advance(task, n)
@@ -172,7 +172,7 @@ def print_embed_report(report, as_json: bool) -> None:
             highlight=False,
         )
     if report.errors:
-        raise typer.Exit(1)
+        raise typer.Exit(common.SOME_FAILED)
 
 
 def register(app: typer.Typer) -> None:

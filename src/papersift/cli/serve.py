@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import typer
 
 from . import common
@@ -36,13 +38,27 @@ def serve(
         app = create_app(settings)
     except StoreError as exc:
         common.fail(str(exc))
+    listening = _bound(host, port)  # before saying it serves: a busy port is an error, not a promise
     shown = f"[{host}]" if ":" in host else host
+    port = listening.getsockname()[1]  # the one the system chose, for --port 0
     common.console.print(f"papersift: serving {settings.db} on http://{shown}:{port}/", highlight=False)
     if settings.web_token:
         common.console.print(
             "papersift: open it once with ?token=<your web_token> (or send Authorization: Bearer)", highlight=False
         )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    """A socket bound to the address, or one line that says why it cannot be (exit code 3)."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        common.fail(f"cannot serve on {host}:{port}: {common.os_cause(exc)}", code=common.ENVIRONMENT)
+    return listening
 
 
 def register(app: typer.Typer) -> None:

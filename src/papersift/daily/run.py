@@ -17,14 +17,10 @@ can tell.
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,10 +58,6 @@ LIBRARY_PREFIX = "library:"  # embeddings rows of library papers, keyed by their
 Progress = Callable[[str], None]
 
 
-class DailyLocked(RuntimeError):
-    """Another daily run holds the lock."""
-
-
 @dataclass
 class DailyReport:
     dry_run: bool = False
@@ -96,30 +88,6 @@ class DailyReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "failed": self.failed, "elapsed": round(self.elapsed, 2), "cost": round(self.cost, 6)}
-
-
-@contextmanager
-def run_lock(db: Path) -> Iterator[Path]:
-    """An exclusive lock on ``<db>.daily.lock``; the kernel releases it when the process dies, even by SIGKILL."""
-    path = db.with_name(db.name + ".daily.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise DailyLocked(f"another papersift daily run is in progress ({holder}; lock {path})") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}, since {datetime.now(UTC).isoformat(timespec='seconds')}")
-        fh.flush()
-        try:
-            yield path
-        finally:
-            fh.seek(0)
-            fh.truncate()
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def prepare(settings: Settings) -> tuple[list[ChannelConfig], Library]:
@@ -380,14 +348,14 @@ def run_daily(
     embedder: Embedder | None = None,
 ) -> DailyReport:
     """One daily run (see the module docstring). Raises ``ValueError`` for a bad configuration and
-    :class:`DailyLocked` when another run holds the lock; every other failure is in the report."""
+    :class:`~papersift.store.JobRunning` when another run holds the store's daily lock; every other failure is in the report."""
 
     progress = progress or (lambda message: None)
     today = today or datetime.now(UTC).date()
     started = time.monotonic()
     channels, library = prepare(settings)
     report = DailyReport(dry_run=dry_run)
-    with run_lock(settings.db), Store(settings.db) as store:
+    with Store(settings.db) as store, store.job("daily"):
         embedder = embedder or get_embedder(settings)
         if dry_run:
             after = digests.cursor(store)

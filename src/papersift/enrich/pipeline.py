@@ -410,7 +410,18 @@ async def enrich_papers_async(
     client: Any = None,
 ) -> RunReport:
     """Enrich what still needs it in ``settings.llm.lang``; see :func:`enrich_papers`."""
-    selection = selection or Selection()
+    with store.job(RUN_KIND):  # a second enrich on this store would resume this same run and pay twice
+        return await _enrich(store, settings, selection or Selection(), force, progress, client)
+
+
+async def _enrich(
+    store: Store,
+    settings: Settings,
+    selection: Selection,
+    force: bool,
+    progress: ProgressCallback | None,
+    client: Any,
+) -> RunReport:
     lang = settings.llm.lang
     glossary = load_glossary(settings)  # a bad glossary file stops the run before it starts
     own_client = client is None

@@ -12,7 +12,6 @@ Layout of ``out``::
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,7 +70,9 @@ def build_site(
         write_atomic(out / name, content)
         written += 1
 
-    shutil.copytree(STATIC_DIR, out / "static", dirs_exist_ok=True)
+    for asset in STATIC_DIR.rglob("*"):  # each one whole or not at all, as every page (copytree is neither)
+        if asset.is_file():
+            write_atomic(out / "static" / asset.relative_to(STATIC_DIR), asset.read_bytes())
     write(
         "index.html", env.get_template("index.html").render(catalog=catalog, days=digest.days, dives=dives, **_page(""))
     )

@@ -29,13 +29,13 @@ from .daily import DailyTables
 from .enrichments import EnrichmentTables
 from .listings import CatalogQueries
 from .papers import UpsertStatus
-from .runs import RunTables
+from .runs import JobRunning, RunTables
 from .schema import MIGRATIONS, Schema
 from .search import SearchQueries
 from .topics import TopicTables
 from .vectors import VectorTables
 
-__all__ = ["MIGRATIONS", "Store", "StoreError", "UpsertStatus", "describe_database_error", "now"]
+__all__ = ["MIGRATIONS", "JobRunning", "Store", "StoreError", "UpsertStatus", "describe_database_error", "now"]
 
 
 class Store(

@@ -7,6 +7,7 @@ Owns no table. The transaction counts a change of the papers (``change_counters`
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -28,7 +29,33 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 class StoreError(Exception):
-    pass
+    """The database cannot be used. ``environment``: the machine's fault (a read-only or missing
+    folder, permissions), not the file's (not a database, a newer schema)."""
+
+    def __init__(self, message: str, *, environment: bool = False):
+        super().__init__(message)
+        self.environment = environment
+
+
+def _unopenable(path: Path, exc: sqlite3.Error) -> StoreError:
+    """Why SQLite could not open ``path``, found by looking: its message alone ("unable to open
+    database file") is the same for a read-only disk, a missing folder and a permission."""
+    if "not a database" in str(exc) or "encrypted" in str(exc):
+        return StoreError(f"{path}: not a papersift database ({exc})")
+    if "disk I/O" in str(exc):
+        return StoreError(
+            f"{path}: cannot open the database: a write failed ({exc}): is the disk full?", environment=True
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        cause = f"the folder {folder} does not exist"
+    elif os.statvfs(folder).f_flag & os.ST_RDONLY:
+        cause = f"the file system of {folder} is read-only"
+    elif not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+        cause = f"no permission to write {path if path.exists() else folder}"
+    else:
+        cause = str(exc)
+    return StoreError(f"{path}: cannot open the database: {cause}", environment=True)
 
 
 def describe_database_error(exc: sqlite3.Error, db: str | Path, busy_timeout: float | None = None) -> str:
@@ -61,16 +88,18 @@ class Connection:
 
     def __init__(self, path: str | Path, *, readonly: bool = False, busy_timeout: float = 30.0):
         self.path = Path(path)
-        if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
         try:
+            if not readonly:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(
                 uri, uri=readonly, isolation_level=None, check_same_thread=False, timeout=busy_timeout
             )
             self.conn.execute("PRAGMA journal_mode=WAL")
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create its folder: {exc.strerror}", environment=True) from exc
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a papersift database ({exc})") from exc
+            raise _unopenable(self.path, exc) from exc
         self.conn.execute("PRAGMA synchronous=NORMAL")
         # A bounded 64 MiB page cache and in-memory savepoint journals: imports of 100k papers
         # touch index pages all over the file, and the default 2 MiB cache halves their speed.

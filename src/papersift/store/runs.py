@@ -7,13 +7,56 @@ small values that must outlive a process).
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from .base import Connection, now
 
 
+class JobRunning(RuntimeError):
+    """Another process is running the same job on the same store."""
+
+
 class RunTables(Connection):
+    @contextmanager
+    def job(self, name: str) -> Iterator[None]:
+        """Run the job ``name`` (enrich, embed, classify, daily) as its only writer on this store.
+
+        An exclusive lock on ``<db>.<name>.lock``: a second process raises :class:`JobRunning`,
+        naming the one that runs, instead of doing the same work again (and paying twice). The
+        kernel releases the lock when the process ends, even by SIGKILL, so a killed job never
+        blocks the next. A store in memory has no other process to keep out.
+        """
+        if str(self.path) == ":memory:":
+            yield
+            return
+        path = self.path.with_name(f"{self.path.name}.{name}.lock")
+        with path.open("a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise JobRunning(
+                    f"{self.path}: another papersift {name} is running on this database ({holder}; lock {path}):"
+                    " wait for it to finish, or stop it; a new run then resumes where it left off"
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}, since {datetime.now(UTC).isoformat(timespec='seconds')}")
+            fh.flush()
+            try:
+                yield
+            finally:
+                fh.seek(0)
+                fh.truncate()
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def start_run(self, kind: str, params: dict[str, Any], *, resume: bool = True) -> int:
         """Open a run, or reopen the last unfinished run of the same kind and parameters."""
         encoded = json.dumps(params, sort_keys=True, default=str)
