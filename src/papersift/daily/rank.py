@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..models import Paper, author_key
+from .reader import ReaderModel
 
 NEAREST = 3  # library papers averaged into the likeness
 ALERT_LIFT = 0.2  # per matching keyword or author alert
@@ -114,15 +115,21 @@ def rank(
     today: date,
     diversity: float = 0.3,
     recency_days: float = 7.0,
+    model: ReaderModel | None = None,
 ) -> list[Pick]:
-    """The best ``top`` of ``papers`` for this reader, best first, each with its reasons."""
+    """The best ``top`` of ``papers`` for this reader, best first, each with its reasons.
+
+    With a trained ``model`` of the reader, its decision value is the likeness (hidden papers
+    were its negatives); without one, the likeness to the nearest library papers."""
     papers = [p for p in papers if not excluded(p, interests)]
     if not papers:
         return []
     dim = next((len(v) for v in vectors.values()), interests.vectors.shape[1] if interests.has_library else 1)
     matrix = _matrix(papers, vectors, dim)
     likeness, nearest = _likeness(matrix, interests)
-    if interests.hidden is not None and len(interests.hidden) and matrix.size:
+    if model is not None:
+        likeness = model.scores(papers, vectors)
+    elif interests.hidden is not None and len(interests.hidden) and matrix.size:
         closest_hidden = (matrix @ interests.hidden.T).max(axis=1)
         likeness = likeness - HIDDEN_WEIGHT * np.maximum(0.0, closest_hidden - likeness)
     scores, reasons = [], []
@@ -136,10 +143,14 @@ def rank(
         why = [f"author {a}" for a in authors] + [f"matches keyword {k}" for k in keywords]
         if nearest[i] >= 0:
             why.append(f"close to {interests.labels[nearest[i]]}")
-        reasons.append(why or ["new since the last run"])
+        reasons.append(why)
+    picks = _diverse(np.array(scores), matrix, top, diversity)
+    if model is not None:  # the terms that lifted each pick, looked up for the picks only
+        for i, _ in picks:
+            if terms := model.terms(papers[i]):
+                reasons[i].insert(0, "terms " + ", ".join(terms))
     return [
-        Pick(paper_id=papers[i].id, score=round(s, 4), why=reasons[i])
-        for i, s in _diverse(np.array(scores), matrix, top, diversity)
+        Pick(paper_id=papers[i].id, score=round(s, 4), why=reasons[i] or ["new since the last run"]) for i, s in picks
     ]
 
 

@@ -50,9 +50,11 @@ from . import picks_digest as digests
 from .fetch import check_sources, run_source, source_name
 from .library import Library, read_library
 from .rank import Interests, Pick, label_of, rank
+from .reader import ReaderModel
 from .synthesis import Synthesis, write_synthesis
 
 RUN_KIND = "daily"
+BACKGROUND = 5_000  # the newest papers of the store a reader model learns "not chosen" from
 LIBRARY_PREFIX = "library:"  # embeddings rows of library papers, keyed by their text's hash
 
 Progress = Callable[[str], None]
@@ -113,12 +115,7 @@ def _library_vectors(
         store.save_vectors(embedder.name, [(LIBRARY_PREFIX + h, h, to_blob(v)) for h, v in zip(missing, fresh)])
         known.update({LIBRARY_PREFIX + h: v for h, v in zip(missing, fresh)})
     vectors, labels = [known[LIBRARY_PREFIX + h] for h in texts], [label for _, label in texts.values()]
-    stored, absent = [], []
-    for arxiv_id in library.arxiv_ids:
-        try:
-            stored.append(store.resolve(f"arxiv:{arxiv_id}"))
-        except KeyError:
-            absent.append(arxiv_id)
+    stored, absent = _stored_library(store, library)
     if absent:
         report.notes.append(
             f"{len(absent)} library arXiv id(s) not in the store, left out of the likeness "
@@ -130,6 +127,36 @@ def _library_vectors(
             vectors.append(found[paper_id])
             labels.append(label_of(store.get(paper_id)))
     return vectors, labels
+
+
+def _stored_library(store: Store, library: Library) -> tuple[list[str], list[str]]:
+    """The library's arXiv ids found in the store (as paper ids), and those not found."""
+    stored, absent = [], []
+    for arxiv_id in library.arxiv_ids:
+        try:
+            stored.append(store.resolve(f"arxiv:{arxiv_id}"))
+        except KeyError:
+            absent.append(arxiv_id)
+    return stored, absent
+
+
+def reader_model(
+    store: Store, embedder: Embedder, library: Library, papers: list[Paper], vectors: dict[str, np.ndarray]
+) -> ReaderModel | None:
+    """This run's model of the reader (:mod:`.reader`): the library (files and stored papers) and
+    the stars as positives, the hides as negatives, and the newest ``BACKGROUND`` papers of the
+    store with today's as the papers not chosen. None while there is nothing to learn from."""
+    from_files = {LIBRARY_PREFIX + content_hash(paper_text(p)): p for p in library.papers}
+    kept = [*_stored_library(store, library)[0], *store.starred_papers()]
+    hidden = store.hidden_papers()
+    corpus = {p.id: p for p in store.iter_papers(order="rowid DESC", limit=BACKGROUND)}
+    corpus.update({p.id: p for p in papers})
+    for paper_id in [*kept, *hidden]:
+        if paper_id not in corpus:
+            corpus[paper_id] = store.get(paper_id)
+    corpus.update({key: p.model_copy(update={"id": key}) for key, p in from_files.items()})
+    known = vectors_for(store, [i for i in corpus if i not in vectors], embedder.name)
+    return ReaderModel.train(list(corpus.values()), {**known, **vectors}, [*from_files, *kept], hidden)
 
 
 def interests_for(
@@ -336,6 +363,7 @@ def _picks(
         today=today,
         diversity=config.diversity,
         recency_days=config.recency_days,
+        model=reader_model(store, embedder, library, papers, vectors),
     )
 
 

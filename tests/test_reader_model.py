@@ -1,0 +1,145 @@
+"""The model of a reader (``papersift.daily.reader``): what it learns from the library, the stars
+and the hides, and how it says why a paper was picked.
+
+The store here holds papers of three topics, written from each topic's own words; a reader's
+library is papers of one or two of them. The embedding block is left out (no vectors) except in
+the last test, where a library written in Chinese finds English papers through it alone.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import numpy as np
+import pytest
+
+from papersift.daily.rank import Interests, rank
+from papersift.daily.reader import ReaderModel
+from papersift.models import Paper
+
+TODAY = date(2026, 11, 29)
+TOPICS = {
+    "graphs": "graph neural network message passing node classification molecular graphs edge features",
+    "rl": "reinforcement learning policy gradient reward model verifiable rewards GRPO rollouts",
+    "speech": "speech recognition acoustic model spectrogram audio transcription wav2vec",
+}
+COMMON = "we propose a method and show results on benchmarks with strong baselines and ablations".split()
+
+
+def papers_of(topic: str, n: int, seed: int) -> list[Paper]:
+    rng = random.Random(f"{topic}:{seed}")
+    words = TOPICS[topic].split()
+    return [
+        Paper(
+            id=f"{topic}-{seed}-{i}",
+            source="file",
+            title=" ".join(rng.sample(words, 4)).capitalize(),
+            abstract=" ".join(rng.sample(words, 6) + rng.sample(COMMON, 6)) + ".",
+            published=TODAY,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def store() -> list[Paper]:
+    return [p for topic in TOPICS for p in papers_of(topic, 30, seed=0)]
+
+
+def day() -> list[Paper]:
+    return [p for topic in TOPICS for p in papers_of(topic, 5, seed=1)]
+
+
+def ranked(model: ReaderModel | None, today: list[Paper]) -> list[str]:
+    nobody = Interests(vectors=np.zeros((0, 1)), labels=[])
+    return [pick.paper_id for pick in rank(today, {}, nobody, top=len(today), today=TODAY, diversity=0, model=model)]
+
+
+def mean_place(order: list[str], topic: str) -> float:
+    return float(np.mean([i for i, pid in enumerate(order) if pid.startswith(topic)]))
+
+
+def test_the_library_s_topic_comes_first(store):
+    model = ReaderModel.train(store, {}, [p.id for p in store if p.id.startswith("rl")][:10])
+    order = ranked(model, day())
+    assert all(pid.startswith("rl") for pid in order[:5]), order
+
+
+def test_ten_hides_of_a_topic_push_it_down_the_next_day(store):
+    rl, graphs, speech = ([p.id for p in store if p.id.startswith(t)] for t in ("rl", "graphs", "speech"))
+    library = rl[:10] + graphs[:3] + speech[:3]  # mostly one topic, a little of two others
+    before = ranked(ReaderModel.train(store, {}, library), day())
+    after = ranked(ReaderModel.train(store, {}, library, hidden=graphs[10:20]), day())
+    assert mean_place(after, "graphs") > mean_place(before, "graphs") + 1
+    assert mean_place(after, "graphs") > mean_place(after, "speech")  # below the topic it stood level with
+
+
+def test_stars_pull_a_topic_up(store):
+    library = [p.id for p in store if p.id.startswith("rl")][:10]
+    before = ranked(ReaderModel.train(store, {}, library), day())
+    starred = [p.id for p in store if p.id.startswith("speech")][:10]
+    after = ranked(ReaderModel.train(store, {}, library + starred), day())
+    assert mean_place(after, "speech") < mean_place(before, "speech") - 1
+
+
+def test_a_pick_names_the_terms_that_lifted_it_and_each_occurs_in_the_paper(store):
+    model = ReaderModel.train(store, {}, [p.id for p in store if p.id.startswith("rl")][:10])
+    today = day()
+    nobody = Interests(vectors=np.zeros((0, 1)), labels=[])
+    picks = rank(today, {}, nobody, top=3, today=TODAY, model=model)
+    by_id = {p.id: p for p in today}
+    for pick in picks:
+        (terms,) = [w.removeprefix("terms ") for w in pick.why if w.startswith("terms ")]
+        text = f"{by_id[pick.paper_id].title} {by_id[pick.paper_id].abstract}".lower()
+        named = terms.split(", ")
+        assert named and all(term in text for term in named), (named, text)
+        reader_words = TOPICS["rl"].lower().split()
+        assert all(word in reader_words for term in named for word in term.split())  # the reader's topic lifted it
+
+
+def test_nothing_to_learn_from_is_no_model(store):
+    assert ReaderModel.train(store, {}, []) is None
+    assert ReaderModel.train(store, {}, [p.id for p in store]) is None
+
+
+def test_a_library_in_chinese_finds_english_papers_through_the_multilingual_embedding():
+    from papersift.search.embeddings import USEEmbedder
+
+    chinese = [
+        Paper(
+            id="zh-1",
+            source="file",
+            title="基于可验证奖励的强化学习",
+            abstract="我们用策略梯度和奖励模型训练语言模型的推理能力。",
+        ),
+        Paper(
+            id="zh-2",
+            source="file",
+            title="强化学习中的奖励模型",
+            abstract="奖励模型为策略优化提供信号，我们研究其过度优化问题。",
+        ),
+    ]
+    english = [
+        Paper(id="en-rl", source="file", title="Policy gradient with verifiable rewards for reasoning",
+              abstract="We train language models with reinforcement learning from verifiable rewards."),
+        Paper(id="en-speech", source="file", title="Streaming speech recognition",
+              abstract="An acoustic model for low-latency transcription of audio."),
+        Paper(id="en-graphs", source="file", title="Message passing on molecular graphs",
+              abstract="A graph neural network for molecular property prediction."),
+    ]  # fmt: skip
+    corpus = chinese + english
+    vectors = dict(
+        zip([p.id for p in corpus], USEEmbedder.shared().embed([p.title + " " + p.abstract for p in corpus]))
+    )
+    model = ReaderModel.train(corpus, vectors, ["zh-1", "zh-2"])
+    assert model is not None
+    nobody = Interests(vectors=np.zeros((0, 1)), labels=[])
+    picks = rank(english, vectors, nobody, top=3, today=TODAY, diversity=0, model=model)
+    assert picks[0].paper_id == "en-rl"
+
+
+def test_a_paper_it_learnt_from_scores_as_a_new_one_with_the_same_text_would(store):
+    model = ReaderModel.train(store, {}, [p.id for p in store if p.id.startswith("rl")][:10])
+    same_text = [p.model_copy(update={"id": f"copy-of-{p.id}"}) for p in store[::7]]
+    assert np.allclose(model.scores(store[::7], {}), model.scores(same_text, {}))
