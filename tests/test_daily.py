@@ -458,3 +458,17 @@ def test_a_paper_hidden_in_the_web_app_pulls_down_new_papers_like_it(daily_env):
     with Store(load_settings().db) as store:
         curation.hide(store, store.resolve(PAPERS["agents"][0]))  # day one's web-agents paper
     assert score() < before
+
+
+def test_without_a_library_or_a_star_the_run_says_it_is_in_cold_start_and_how_to_leave_it(daily_env, hook):
+    from papersift import curation
+
+    config = Path(os.environ["PAPERSIFT_CONFIG"])
+    config.write_text(config.read_text().replace('library = ["library.jsonl"]', "library = []"))
+    report = run_daily(load_settings())
+    assert any(n.startswith("cold start") and "star 5 papers" in n for n in report.notes), report.notes
+    with Store(load_settings().db) as store:
+        curation.star(store, next(store.iter_papers(limit=1)).id)
+    write_jsonl(daily_env / "inbox.jsonl", [record(*LATER["robots"])])
+    again = run_daily(load_settings())
+    assert not any(n.startswith("cold start") for n in again.notes), again.notes

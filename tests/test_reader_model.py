@@ -143,3 +143,41 @@ def test_a_paper_it_learnt_from_scores_as_a_new_one_with_the_same_text_would(sto
     model = ReaderModel.train(store, {}, [p.id for p in store if p.id.startswith("rl")][:10])
     same_text = [p.model_copy(update={"id": f"copy-of-{p.id}"}) for p in store[::7]]
     assert np.allclose(model.scores(store[::7], {}), model.scores(same_text, {}))
+
+
+def test_feedback_from_the_command_line_is_what_the_next_run_learns_from(tmp_path, store):
+    """``papersift feedback REF up|down`` as a reader gives it; the daily run's model of the reader
+    (papersift.daily.run.reader_model) then ranks the hidden topic below the one it stood level with."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from papersift.cli import app
+    from papersift.daily.library import Library
+    from papersift.daily.run import reader_model
+    from papersift.store import Store
+
+    db = tmp_path / "papers.db"
+    with Store(db) as saved:
+        ids = {p.id: saved.upsert(p.model_copy(update={"id": None}))[0] for p in store + day()}
+    rl, graphs, speech = ([ids[p.id] for p in store if p.id.startswith(t)] for t in ("rl", "graphs", "speech"))
+    give = lambda ref, verdict: CliRunner().invoke(app, ["--db", str(db), "feedback", ref, verdict])  # noqa: E731
+    for ref in rl[:10] + graphs[:3] + speech[:3]:
+        assert give(ref, "up").exit_code == 0
+
+    no_vectors = SimpleNamespace(name="none")  # the model learns from words alone here
+    today = [p.model_copy(update={"id": ids[p.id]}) for p in day()]
+    topic = {ids[p.id]: p.id.split("-")[0] for p in day()}
+
+    def places() -> dict[str, float]:
+        with Store(db) as current:
+            model = reader_model(current, no_vectors, Library([], []), today, {})
+        order = ranked(model, today)
+        return {t: float(np.mean([i for i, pid in enumerate(order) if topic[pid] == t])) for t in TOPICS}
+
+    before = places()
+    for ref in graphs[10:20]:
+        assert give(ref, "down").exit_code == 0
+    after = places()
+    assert after["graphs"] > before["graphs"] + 1 and after["graphs"] > after["speech"]
+    assert give(graphs[0], "sideways").exit_code == 2

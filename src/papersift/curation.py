@@ -91,6 +91,20 @@ def hide(store: Store, paper_id: str, on: bool = True) -> Curation:
     return update(store, paper_id, CurationChange(hidden=on))
 
 
+FEEDBACK = {  # a reader's verdict on a paper, as the marks the next ranking learns from
+    "up": CurationChange(starred=True, hidden=False),  # more like this: a positive
+    "down": CurationChange(starred=False, hidden=True),  # less like this: a strong negative
+    "clear": CurationChange(starred=False, hidden=False),
+}
+
+
+def feedback(store: Store, paper_id: str, verdict: str) -> Curation:
+    """Record ``up``, ``down`` or ``clear`` for a paper (with its time); the next run's reader model counts it."""
+    if verdict not in FEEDBACK:
+        raise CurationError(f"feedback: {verdict!r} is not one of {', '.join(FEEDBACK)}")
+    return update(store, paper_id, FEEDBACK[verdict])
+
+
 def mark_read(store: Store, paper_id: str, on: bool = True) -> Curation:
     return update(store, paper_id, CurationChange(read=on))
 

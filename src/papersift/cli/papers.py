@@ -120,7 +120,30 @@ def export(
             exporting.export(store, fmt, sys.stdout)
 
 
+def feedback(
+    ref: str = typer.Argument(..., help="A paper id, arXiv id, DOI or OpenReview id."),
+    verdict: str = typer.Argument(..., help="up (more like this: starred), down (less like this: hidden) or clear."),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Tell the ranking what you think of a paper; the next daily run learns from it."""
+    from .. import curation
+
+    with common.open_store() as store:
+        try:
+            marks = curation.feedback(store, store.resolve(ref), verdict)
+        except KeyError:
+            common.fail(f"no paper {ref!r} in {store.path}")
+        except curation.CurationError as exc:
+            common.fail(str(exc))
+    if as_json:
+        common.print_json(marks.model_dump())
+    else:
+        state = "starred" if marks.starred else "hidden" if marks.hidden else "neither starred nor hidden"
+        common.console.print(f"{marks.paper_id}: {state}, from {marks.updated_at}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("feedback")(feedback)
     app.add_typer(ingest_cli.app, name="ingest")
     app.add_typer(papers_app, name="papers")
     app.command("stats")(stats)

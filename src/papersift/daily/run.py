@@ -54,6 +54,11 @@ from .reader import ReaderModel
 from .synthesis import Synthesis, write_synthesis
 
 RUN_KIND = "daily"
+COLD_START = (
+    "cold start: no library and no starred paper to learn what you read, so keyword and author alerts and"
+    " recency order the picks; to leave it, list a BibTeX, RIS or Zotero export in daily.interests.library,"
+    " or star 5 papers (papersift feedback REF up, or the star in the web app)"
+)
 BACKGROUND = 5_000  # the newest papers of the store a reader model learns "not chosen" from
 LIBRARY_PREFIX = "library:"  # embeddings rows of library papers, keyed by their text's hash
 
@@ -355,6 +360,9 @@ def _picks(
             vectors.update(zip([p.id for p in unembedded], embedder.embed([paper_text(p) for p in unembedded])))
         except EmbeddingError as exc:
             report.errors.append(f"embed: {exc}")
+    model = reader_model(store, embedder, library, papers, vectors)
+    if model is None and not interests.has_library:
+        report.notes.append(COLD_START)
     return rank(
         papers,
         vectors,
@@ -363,7 +371,7 @@ def _picks(
         today=today,
         diversity=config.diversity,
         recency_days=config.recency_days,
-        model=reader_model(store, embedder, library, papers, vectors),
+        model=model,
     )
 
 
