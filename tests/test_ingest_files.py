@@ -136,6 +136,15 @@ def test_csv_with_common_field_names(store, tmp_path):
     )
 
 
+def refusal(store, path, text: str) -> str:
+    """Why importing ``text`` as ``path`` is refused; the store is left as it was (empty)."""
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        ingest(store, read_file(path), where=str(path))
+    assert store.count() == 0
+    return str(refused.value)
+
+
 @pytest.mark.parametrize(
     "text, error",
     [
@@ -153,12 +162,7 @@ def test_csv_with_common_field_names(store, tmp_path):
     ids=["too-many", "too-few", "open-quote", "open-quote-late", "only-quotes", "no-header"],
 )
 def test_a_csv_is_read_strictly_or_refused_by_line(store, tmp_path, text, error):
-    path = tmp_path / "p.csv"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(InvalidInput) as refused:
-        ingest(store, read_file(path), where=str(path))
-    assert error in str(refused.value)
-    assert store.count() == 0
+    assert error in refusal(store, tmp_path / "p.csv", text)
 
 
 def test_a_multi_line_quoted_csv_value_is_one_value_and_its_row_is_named_by_its_first_line(store, tmp_path):
@@ -230,12 +234,7 @@ def test_bibtex_entries_import_and_a_broken_entry_is_named(store, tmp_path):
     ids=["extra-brace", "open-brace-before-next", "open-brace-at-end", "open-brace-later-entry"],
 )
 def test_a_bibtex_entry_whose_braces_do_not_balance_is_named_with_its_line(store, tmp_path, text, error):
-    path = tmp_path / "b.bib"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(InvalidInput) as refused:
-        ingest(store, read_file(path), where=str(path))
-    assert error in str(refused.value)
-    assert store.count() == 0
+    assert error in refusal(store, tmp_path / "b.bib", text)
 
 
 def test_a_broken_bibtex_entry_says_why_and_the_parser_logs_nothing(store, tmp_path, caplog):

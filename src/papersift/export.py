@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 from .models import Paper
@@ -157,15 +157,17 @@ def bibtex_entry(doc: dict[str, Any]) -> str:
     return f"@{kind}{{{bibtex_key(doc)},\n{body}\n}}\n"
 
 
-def write_bibtex(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
-    n = 0
-    for doc in docs:
-        out.write(bibtex_entry(doc) + "\n")
-        n += 1
-    return n
+def record_writer(render: Callable[[dict[str, Any]], str]) -> Callable[[Iterable[dict[str, Any]], TextIO], int]:
+    """A writer of one ``render(doc)`` a paper, a blank line after each; it returns the count."""
 
+    def write(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
+        n = 0
+        for doc in docs:
+            out.write(render(doc) + "\n")
+            n += 1
+        return n
 
-RIS_TYPE = {"inproceedings": "CPAPER", "article": "JOUR"}
+    return write
 
 
 def ris_record(doc: dict[str, Any]) -> str:
@@ -180,14 +182,6 @@ def ris_record(doc: dict[str, Any]) -> str:
         lines.append(("AN", f"arXiv:{doc['arxiv_id']}"))
     body = "".join(f"{tag}  - {one_line(value)}\n" for tag, value in lines if value and one_line(value))
     return body + "ER  - \n"
-
-
-def write_ris(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
-    n = 0
-    for doc in docs:
-        out.write(ris_record(doc) + "\n")
-        n += 1
-    return n
 
 
 def write_markdown(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
@@ -209,8 +203,8 @@ def write_markdown(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
 WRITERS = {
     "jsonl": write_jsonl,
     "csv": write_csv,
-    "bibtex": write_bibtex,
-    "ris": write_ris,
+    "bibtex": record_writer(bibtex_entry),
+    "ris": record_writer(ris_record),
     "markdown": write_markdown,
 }
 

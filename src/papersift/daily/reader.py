@@ -36,7 +36,9 @@ def paper_document(paper: Paper) -> str:
 
 
 def tfidf(min_df: int = MIN_DF) -> TfidfVectorizer:
-    """arxiv-sanity-lite's vectoriser: ASCII words and bigrams, English stop words, sublinear tf."""
+    """arxiv-sanity-lite's vectoriser (its compute.py): ASCII words and bigrams, English stop words,
+    sublinear tf. bench/rank.py's arxiv-sanity-lite anchor is this with compute.py's min_df of 5:
+    keep it compute.py's."""
     return TfidfVectorizer(
         strip_accents="unicode",
         lowercase=True,
