@@ -222,6 +222,10 @@ def test_first_run_delivers_one_email_and_one_webhook_call_with_the_ranked_picks
     positions = [plain.index(title) for title in titles(call)]
     assert positions == sorted(positions)
     assert PAPERS["clinical"][1] not in plain
+    assert "命中关注词 KV cache" in plain and "matches keyword" not in plain  # the reasons in the reader's language
+    assert "left out by daily.interests.exclude: 'clinical' (1)" in report.notes  # which rule fired
+    evidence = report.picks[0]["evidence"]  # the numbers behind the first pick's reasons
+    assert evidence["alerts"] > 0 and evidence["closest"]["cosine"] > 0 and evidence["likeness_from"]
     html = text_of(mailbox.messages[0], "text/html")
     assert "https://arxiv.org/abs/" in html and "<h1>" in html
 

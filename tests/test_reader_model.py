@@ -94,6 +94,7 @@ def test_a_pick_names_the_terms_that_lifted_it_and_each_occurs_in_the_paper(stor
         text = f"{by_id[pick.paper_id].title} {by_id[pick.paper_id].abstract}".lower()
         named = terms.split(", ")
         assert named and all(term in text for term in named), (named, text)
+        assert list(pick.evidence["terms"]) == named and all(w > 0 for w in pick.evidence["terms"].values())
         reader_words = TOPICS["rl"].lower().split()
         assert all(word in reader_words for term in named for word in term.split())  # the reader's topic lifted it
 

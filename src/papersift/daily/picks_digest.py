@@ -24,6 +24,26 @@ from .synthesis import CITATION, Synthesis
 CURSOR = ("daily", "through_rowid")  # sync_state: the newest paper rowid a digest has considered
 
 
+# The reasons a pick is given (papersift.daily.rank) are stored as English phrases, which the
+# webhook and the JSON report carry as they are; a reader's email says them in the reader's language.
+REASON_PREFIXES = (("terms ", "why_terms"), ("matches keyword ", "why_keyword"), ("author ", "why_author"))
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """One stored reason in ``lang``'s words (names, terms and titles stay as written)."""
+    L = labels(lang)
+    if reason == "new since the last run":
+        return L["why_new"]
+    if reason.startswith("close to "):
+        name = reason.removeprefix("close to ")
+        starred = name.endswith(" (starred)")
+        return L["why_close"] + name.removesuffix(" (starred)") + (L["why_starred"] if starred else "")
+    for prefix, key in REASON_PREFIXES:
+        if reason.startswith(prefix):
+            return L[key] + reason.removeprefix(prefix)
+    return reason
+
+
 class DigestPaper(BaseModel):
     rank: int
     score: float
@@ -83,11 +103,15 @@ class DailyDigest(BaseModel):
                 lines.append(f"    {v.translated_title}")
             if p.url:
                 lines.append(f"    {p.url}")
-            lines.append(f"    {L['why']}{L['sep']}{'; '.join(p.why)}")
+            lines.append(f"    {L['why']}{L['sep']}{self.reasons(p)}")
             if v.tldr:
                 lines.append(f"    {L['tldr']}{L['sep']}{v.tldr}")
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
+
+    def reasons(self, paper: DigestPaper) -> str:
+        """Why ``paper`` was picked, in the digest's language."""
+        return labels(self.lang)["reasons_sep"].join(reason_text(r, self.lang) for r in paper.why)
 
     def html(self) -> str:
         return (

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..models import Paper, author_key
 from .reader import ReaderModel
@@ -47,6 +48,11 @@ class Pick(BaseModel):
     paper_id: str
     score: float
     why: list[str]
+    evidence: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the numbers behind the score: likeness (and what it came from), alerts, recency;"
+        " the terms that lifted the pick with their weight; the closest library paper with its cosine",
+    )
 
 
 def term_pattern(term: str) -> re.Pattern[str]:
@@ -132,25 +138,40 @@ def rank(
     elif interests.hidden is not None and len(interests.hidden) and matrix.size:
         closest_hidden = (matrix @ interests.hidden.T).max(axis=1)
         likeness = likeness - HIDDEN_WEIGHT * np.maximum(0.0, closest_hidden - likeness)
-    scores, reasons = [], []
+    scores, reasons, evidence = [], [], []
     for i, paper in enumerate(papers):
         text = paper_words(paper)
         keywords = matching(interests.keywords, text)
         authors = matching_authors(interests.authors, paper)
-        scores.append(
-            float(likeness[i]) + ALERT_LIFT * (len(keywords) + len(authors)) + _recency(paper, today, recency_days)
-        )
+        alerts, recency = ALERT_LIFT * (len(keywords) + len(authors)), _recency(paper, today, recency_days)
+        scores.append(float(likeness[i]) + alerts + recency)
         why = [f"author {a}" for a in authors] + [f"matches keyword {k}" for k in keywords]
+        facts: dict[str, Any] = {
+            "likeness": round(float(likeness[i]), 4),
+            "likeness_from": "reader model" if model is not None else "nearest library papers",
+            "alerts": round(alerts, 4),
+            "recency": round(recency, 4),
+        }
         if nearest[i] >= 0:
             why.append(f"close to {interests.labels[nearest[i]]}")
+            cosine = float(matrix[i] @ interests.vectors[nearest[i]])
+            facts["closest"] = {"label": interests.labels[nearest[i]], "cosine": round(cosine, 4)}
         reasons.append(why)
+        evidence.append(facts)
     picks = _diverse(np.array(scores), matrix, top, diversity)
     if model is not None:  # the terms that lifted each pick, looked up for the picks only
         for i, _ in picks:
-            if terms := model.terms(papers[i]):
-                reasons[i].insert(0, "terms " + ", ".join(terms))
+            if lifts := model.lifts(papers[i]):
+                reasons[i].insert(0, "terms " + ", ".join(term for term, _ in lifts))
+                evidence[i]["terms"] = {term: round(lift, 4) for term, lift in lifts}
     return [
-        Pick(paper_id=papers[i].id, score=round(s, 4), why=reasons[i] or ["new since the last run"]) for i, s in picks
+        Pick(
+            paper_id=papers[i].id,
+            score=round(s, 4),
+            why=reasons[i] or ["new since the last run"],
+            evidence=evidence[i],
+        )
+        for i, s in picks
     ]
 
 

@@ -114,14 +114,15 @@ class ReaderModel:
             values[unseen] = self.svm.decision_function(_stack(words, fresh, vectors, self.dim, self.embedding_weight))
         return values
 
-    def terms(self, paper: Paper, n: int = 3) -> list[str]:
-        """The paper's ``n`` terms that lift it most in this model (each occurs in the paper)."""
+    def lifts(self, paper: Paper, n: int = 3) -> list[tuple[str, float]]:
+        """The paper's ``n`` terms that lift it most in this model, with what each adds to its
+        decision value (its TF-IDF weight times the model's); each term occurs in the paper."""
         row = self.vectorizer.transform([paper_document(paper)]).tocoo()
         weights = self.svm.coef_[0][: len(self.vocabulary)]
         lift = sorted(
-            ((value * weights[col], self.vocabulary[col]) for col, value in zip(row.col, row.data)), reverse=True
+            ((float(value * weights[col]), self.vocabulary[col]) for col, value in zip(row.col, row.data)), reverse=True
         )
-        return [term for value, term in lift[:n] if value > 0]
+        return [(term, value) for value, term in lift[:n] if value > 0]
 
 
 def _stack(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -49,7 +50,7 @@ from ..taxonomy import Labeller, load_taxonomy
 from . import picks_digest as digests
 from .fetch import check_sources, run_source, source_name
 from .library import Library, read_library
-from .rank import Interests, Pick, label_of, rank
+from .rank import Interests, Pick, excluded, label_of, rank
 from .reader import ReaderModel
 from .synthesis import Synthesis, write_synthesis
 
@@ -363,6 +364,10 @@ def _picks(
     model = reader_model(store, embedder, library, papers, vectors)
     if model is None and not interests.has_library:
         report.notes.append(COLD_START)
+    rules = Counter(term for p in papers for term in excluded(p, interests))
+    if rules:
+        fired = ", ".join(f"{term!r} ({n})" for term, n in rules.most_common())
+        report.notes.append(f"left out by daily.interests.exclude: {fired}")
     return rank(
         papers,
         vectors,
@@ -445,6 +450,9 @@ def _report_picks(
 ) -> None:
     titles = {p.id: label_of(p) for p in papers}
     report.considered = len(papers)
-    report.picks = [{"id": p.paper_id, "title": titles.get(p.paper_id), "score": p.score, "why": p.why} for p in picks]
+    report.picks = [
+        {"id": p.paper_id, "title": titles.get(p.paper_id), "score": p.score, "why": p.why, "evidence": p.evidence}
+        for p in picks
+    ]
     if synthesis is not None:
         report.synthesis, report.synthesis_note = synthesis.status, synthesis.note
