@@ -137,3 +137,14 @@ def test_a_text_file_of_arxiv_ids_and_its_bad_line_named(tmp_path):
 def test_a_missing_library_file_is_named(tmp_path):
     with pytest.raises(LibraryError, match="nowhere.bib: no such library file"):
         read_library([tmp_path / "nowhere.bib"])
+
+
+def test_in_cold_start_the_papers_readers_upvoted_lead_and_say_so():
+    popular = paper("popular", "Popular", published=date(2026, 11, 28)).model_copy(update={"extra": {"upvotes": 120}})
+    papers = [paper("quiet", "Quiet"), popular, paper("some", "Some").model_copy(update={"extra": {"upvotes": 3}})]
+    empty = Interests(vectors=np.zeros((0, 1)), labels=[])
+    picks = rank(papers, {}, empty, top=3, today=TODAY)
+    assert ids(picks) == ["popular", "some", "quiet"]  # a day older, but 120 upvotes
+    assert picks[0].why == ["upvotes 120"] and picks[0].evidence["popularity"] > picks[1].evidence["popularity"] > 0
+    with_library = rank(papers, {}, interests(), top=3, today=TODAY)
+    assert "popularity" not in with_library[0].evidence  # a reader with a library is ranked by what they read

@@ -26,7 +26,12 @@ CURSOR = ("daily", "through_rowid")  # sync_state: the newest paper rowid a dige
 
 # The reasons a pick is given (papersift.daily.rank) are stored as English phrases, which the
 # webhook and the JSON report carry as they are; a reader's email says them in the reader's language.
-REASON_PREFIXES = (("terms ", "why_terms"), ("matches keyword ", "why_keyword"), ("author ", "why_author"))
+REASON_PREFIXES = (
+    ("terms ", "why_terms"),
+    ("matches keyword ", "why_keyword"),
+    ("author ", "why_author"),
+    ("upvotes ", "why_upvotes"),
+)
 
 
 def reason_text(reason: str, lang: str) -> str:

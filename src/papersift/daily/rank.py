@@ -24,6 +24,7 @@ from .reader import ReaderModel
 NEAREST = 3  # library papers averaged into the likeness
 ALERT_LIFT = 0.2  # per matching keyword or author alert
 HIDDEN_WEIGHT = 0.5  # how much being closer to a hidden paper than to the library costs
+POPULARITY_WEIGHT = 0.1  # cold start only: the most upvoted paper of the day (Hugging Face), log-scaled
 RECENCY_WEIGHT = 0.05  # the bonus of a paper published today; halves every ``recency_days``
 LABEL_CHARS = 80
 
@@ -138,20 +139,26 @@ def rank(
     elif interests.hidden is not None and len(interests.hidden) and matrix.size:
         closest_hidden = (matrix @ interests.hidden.T).max(axis=1)
         likeness = likeness - HIDDEN_WEIGHT * np.maximum(0.0, closest_hidden - likeness)
+    cold = model is None and not interests.has_library
+    popularity = _popularity(papers) if cold else np.zeros(len(papers))
     scores, reasons, evidence = [], [], []
     for i, paper in enumerate(papers):
         text = paper_words(paper)
         keywords = matching(interests.keywords, text)
         authors = matching_authors(interests.authors, paper)
         alerts, recency = ALERT_LIFT * (len(keywords) + len(authors)), _recency(paper, today, recency_days)
-        scores.append(float(likeness[i]) + alerts + recency)
+        scores.append(float(likeness[i]) + alerts + recency + float(popularity[i]))
         why = [f"author {a}" for a in authors] + [f"matches keyword {k}" for k in keywords]
+        if popularity[i] > 0:
+            why.append(f"upvotes {upvotes(paper)}")
         facts: dict[str, Any] = {
             "likeness": round(float(likeness[i]), 4),
             "likeness_from": "reader model" if model is not None else "nearest library papers",
             "alerts": round(alerts, 4),
             "recency": round(recency, 4),
         }
+        if cold:
+            facts["popularity"] = round(float(popularity[i]), 4)
         if nearest[i] >= 0:
             why.append(f"close to {interests.labels[nearest[i]]}")
             cosine = float(matrix[i] @ interests.vectors[nearest[i]])
@@ -173,6 +180,18 @@ def rank(
         )
         for i, s in picks
     ]
+
+
+def upvotes(paper: Paper) -> int:
+    """The paper's community upvotes where its source gives them (Hugging Face daily papers), else 0."""
+    value = paper.extra.get("upvotes")
+    return int(value) if isinstance(value, int | float) and value > 0 else 0
+
+
+def _popularity(papers: list[Paper]) -> np.ndarray:
+    """In cold start, a lift for the papers readers upvoted: log-scaled against the day's most upvoted."""
+    counts = np.log1p([upvotes(p) for p in papers])
+    return POPULARITY_WEIGHT * counts / counts.max() if counts.max() > 0 else counts
 
 
 def _diverse(scores: np.ndarray, matrix: np.ndarray, top: int, diversity: float) -> list[tuple[int, float]]:
