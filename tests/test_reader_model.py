@@ -182,3 +182,12 @@ def test_feedback_from_the_command_line_is_what_the_next_run_learns_from(tmp_pat
     after = places()
     assert after["graphs"] > before["graphs"] + 1 and after["graphs"] > after["speech"]
     assert give(graphs[0], "sideways").exit_code == 2
+
+
+def test_a_store_without_an_english_word_still_gives_a_model():
+    corpus = [
+        Paper(id=f"zh-{i}", source="file", title=title, abstract="摘要。")
+        for i, title in enumerate(["强化学习", "奖励模型", "语音识别", "图神经网络"])
+    ]
+    model = ReaderModel.train(corpus, {}, ["zh-0"])
+    assert model is not None and model.scores(corpus, {})[0] == max(model.scores(corpus, {}))

@@ -92,9 +92,9 @@ class ReaderModel:
         vectorizer = tfidf(min_df=MIN_DF if len(corpus) >= 50 else 1)
         try:
             words = vectorizer.fit_transform(paper_document(p) for p in corpus)
-        except ValueError:  # no term left (tiny or non-English corpus): the embedding alone
-            vectorizer = tfidf(min_df=1)
-            words = vectorizer.fit_transform(paper_document(p) if paper_document(p).strip() else "_" for p in corpus)
+        except ValueError:  # no English term in the corpus (all Chinese, say): any run of letters, kept or not
+            vectorizer = TfidfVectorizer(token_pattern=r"(?u)\b\w+\b", sublinear_tf=True, dtype=np.float32)
+            words = vectorizer.fit_transform(f"{paper_document(p)} _" for p in corpus)
         dim = next((len(v) for v in vectors.values()), 0)
         features = _stack(words, corpus, vectors, dim, embedding_weight)
         weights = np.array([HIDDEN_WEIGHT if p.id in hidden else 1.0 for p in corpus])
