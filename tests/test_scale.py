@@ -33,7 +33,7 @@ from papersift.scale.ray_enrich import enrich_on_ray  # noqa: E402
 from papersift.scale.servers import ServersDown  # noqa: E402
 from papersift.search.embeddings import embed_store, get_embedder, vectors_for  # noqa: E402
 from papersift.sources.files import paper_from_mapping  # noqa: E402
-from papersift.store import Store  # noqa: E402
+from papersift.store import JobRunning, Store  # noqa: E402
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -130,6 +130,15 @@ def test_with_every_server_dead_the_run_stops_and_its_papers_stay_pending(local_
         enrich_on_ray(store, settings(), base_urls=[url], actors=1, batch_size=2)
     assert stored_once(store) == (0, 0)
     assert store.runs("enrich")[0]["status"] == "interrupted"
+
+
+def test_a_cluster_run_and_a_local_enrich_never_work_on_one_store_at_once(local_ray, store, sample_records):
+    add_papers(store, sample_records, 2)
+    with Store(store.path) as other, other.job("enrich"), ScriptedServer(responder=card_reply) as server:
+        with pytest.raises(JobRunning, match="another papersift enrich is running"):
+            enrich_on_ray(store, settings(), base_urls=[server.base_url], actors=1)
+        assert server.chat_requests == []
+    assert stored_once(store) == (0, 0) and store.runs("enrich") == []
 
 
 def card_actor_pids() -> list[int]:

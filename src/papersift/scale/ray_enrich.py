@@ -132,7 +132,22 @@ def enrich_on_ray(
         raise ValueError("give at least one OpenAI-compatible server URL (--server)")
     if not ray.is_initialized():
         ray.init()
-    selection = selection or Selection()
+    with store.job(RUN_KIND):  # the lock of `papersift enrich` too: never both on one store, paying twice
+        return _enrich(store, settings, base_urls, actors, batch_size, selection or Selection(), force, progress)
+
+
+def _enrich(
+    store: Store,
+    settings: Settings,
+    base_urls: list[str],
+    actors: int,
+    batch_size: int,
+    selection: Selection,
+    force: bool,
+    progress: ProgressCallback | None,
+) -> RunReport:
+    import ray  # deferred, optional: the scale extra
+
     params = {**run_params(settings, selection, force), "backend": "openai", "base_url": sorted(base_urls)}
     run_id = store.start_run(RUN_KIND, params)
     report = RunReport(run_id=run_id, lang=settings.llm.lang, model=params["model"])
