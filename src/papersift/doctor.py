@@ -42,6 +42,7 @@ from .search.embeddings import EmbeddingError, get_embedder
 from .store import schema
 from .store.vectors import stored_vector_bytes
 from .taxonomy import TaxonomyError, load_taxonomy
+from .text import one_line
 
 PROBE_MESSAGES = [{"role": "user", "content": "Reply with one word: ready"}]
 PROBE_TOKENS = 8
@@ -65,12 +66,8 @@ class CheckResult(BaseModel):
 
     def line(self) -> str:
         """The result on one line (``make demo`` shows the llm check's line as its diagnosis)."""
-        text = f"{self.status.value.upper():<7} {self.name}: {_one_line(self.found)}"
-        return text + (f" -- fix: {_one_line(self.fix)}" if self.fix else "")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+        text = f"{self.status.value.upper():<7} {self.name}: {one_line(self.found)}"
+        return text + (f" -- fix: {one_line(self.fix)}" if self.fix else "")
 
 
 def _ok(name: str, found: str, **details: Any) -> CheckResult:

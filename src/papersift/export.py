@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from .models import Paper
 from .store import Store
+from .text import one_line
 
 FORMATS = ("jsonl", "csv", "bibtex", "ris", "markdown")
 
@@ -103,10 +104,6 @@ LATEX_SPECIAL = {
 LATEX_SPECIALS = re.compile("|".join(re.escape(c) for c in LATEX_SPECIAL))
 TEX_LIGATURES = re.compile(r"-(?=-)|'(?=')|`(?=`)|[!?](?=`)")  # "--" reads back as a dash, "''" as a quote
 MATH = re.compile(r"\$[^$\\{}%]+\$")  # $O(n^2)$ kept as math, read back as written ("%" would start a comment)
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _escaped(text: str) -> str:

@@ -1,10 +1,16 @@
-"""Text helpers shared by indexing and querying: both sides must segment the same way."""
+"""Text helpers shared across stages: indexing and querying must segment the same way, and
+every one-line rendering squashes whitespace the same way."""
 
 from __future__ import annotations
 
 import re
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: every run of whitespace (newlines included) one space, none at the ends."""
+    return " ".join(text.split())
 
 
 def has_cjk(text: str) -> bool:

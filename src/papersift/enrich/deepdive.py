@@ -37,6 +37,7 @@ from ..sources.base import SourceError
 from ..sources.http import HttpClient
 from ..sources.pdf import attach_fulltext, read_pdf
 from ..store import Store
+from ..text import one_line
 from . import sections as sec
 
 HEADLINES = {"zh": "{name} 深度解析：{angle}", "en": "{name} deep dive: {angle}"}
@@ -346,7 +347,7 @@ async def write_deepdive(client: Any, paper: Paper, fulltext: str, options: Deep
         primary_category=paper.extra.get("primary_category") or next(iter(paper.categories), None),
         link=paper.url_abs,
         headline=HEADLINES.get(options.lang, HEADLINES["en"]).format(
-            name=_one_line(draft.short_name), angle=_one_line(draft.angle)
+            name=one_line(draft.short_name), angle=one_line(draft.angle)
         ),
         lead=draft.lead,
         sections=[ArticleSection(number=i, **section.model_dump()) for i, section in enumerate(draft.sections, 1)],
@@ -361,10 +362,6 @@ async def write_deepdive(client: Any, paper: Paper, fulltext: str, options: Deep
         reasked=reasked,
         thinking_budget=options.thinking_budget,
     )
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _source_id(paper: Paper) -> str | None:

@@ -30,6 +30,7 @@ from ..checks import numbers, quality
 from ..checks.guard import SourceIndex, check_text, has_name_shape, is_generic, squash
 from ..models import READING_FIELDS, Enrichment
 from ..store import Store
+from ..text import one_line
 
 _PLAIN_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _DIGITS_ONLY = re.compile(r"[\d,]*\.?\d+")
@@ -289,17 +290,13 @@ def evaluate(records: list[ReferenceRecord], *, seed: int = 0) -> EvalReport:
     return report
 
 
-def _same_text(text: str) -> str:
-    return " ".join(text.split())
-
-
 def stored_readings_report(store: Store, records: list[ReferenceRecord]) -> dict[str, Any] | None:
     """Lengths and guard verdicts of the readings a store holds for the same papers (matched by
     abstract); None when it holds none."""
-    by_abstract = {_same_text(r.abstract): r for r in records}
+    by_abstract = {one_line(r.abstract): r for r in records}
     readings, flagged = [], 0
     for abstract, data in store.enrichments_with_abstracts():
-        record = by_abstract.get(_same_text(abstract or ""))
+        record = by_abstract.get(one_line(abstract or ""))
         if record is None:
             continue
         enrichment = Enrichment.model_validate_json(data)

@@ -11,14 +11,11 @@ from __future__ import annotations
 import re
 
 from ..labels import labels
+from ..text import one_line
 from .render import safe_url
 from .view import PaperView
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def md_text(text: str) -> str:
