@@ -18,13 +18,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except OSError as exc:
-        if exc.filename == str(tmp):
+    except BaseException as exc:
+        if isinstance(exc, OSError) and exc.filename == str(tmp):
             exc.filename = str(path)  # the reader asked for path; the .part is papersift's own business
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-    except BaseException:
         with suppress(OSError):  # on a read-only file system even removing a missing file fails
             tmp.unlink(missing_ok=True)
         raise

@@ -18,7 +18,7 @@ import csv
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from pathlib import Path
@@ -137,7 +137,9 @@ TOO_DEEP = object()
 LIST_FIELDS = [name for name, info in Paper.model_fields.items() if info.annotation == list[str]]
 
 
-def _too_big(size: int, limits: IngestSettings) -> str | None:
+def _too_big(texts: Iterable[str], limits: IngestSettings) -> str | None:
+    """Why a record of these texts (its lines, or its cells) is refused for its size, if it is."""
+    size = sum(len(text.encode()) for text in texts)
     if size <= limits.max_record_bytes:
         return None
     return f"{size:,} bytes, over the limit of {limits.max_record_bytes:,} for one record ([ingest] max_record_bytes)"
@@ -186,7 +188,7 @@ def read_jsonl(
         if not line.strip():
             continue
         seen_any = True
-        if too_big := _too_big(len(line.encode()), limits):
+        if too_big := _too_big([line], limits):
             yield RecordError(where, lineno, "record", too_big)
             continue
         try:
@@ -255,7 +257,7 @@ def _csv_record(
         reason = f"{len(row)} values, {more_or_fewer} than the header's {len(header)} columns"
         yield RecordError(where, line, "row", reason)
         return
-    if too_big := _too_big(sum(len(cell.encode()) for cell in row), limits):
+    if too_big := _too_big(row, limits):
         yield RecordError(where, line, "row", too_big)
         return
     record: dict[str, Any] = {name: cell for name, cell in zip(header, row) if name}
@@ -395,7 +397,12 @@ class _BibBlock:
 
     @property
     def name(self) -> str:
-        return f"entry {self.key}: " if self.key else ""
+        return _entry_name(self.key)
+
+
+def _entry_name(key: str | None) -> str:
+    """How an error names a BibTeX entry, before its field: ``entry KEY: ``."""
+    return f"entry {key}: " if key else ""
 
 
 def _bibtex_blocks(text: str) -> Iterator[_BibBlock]:
@@ -450,7 +457,7 @@ def read_bibtex(
     decoder, macros, group, seen_any = _latex_decoder(), [], [], False
     for block in _bibtex_blocks(text):
         seen_any = True
-        error = block.error or _too_big(sum(len(x.encode()) for x in block.lines), limits)
+        error = block.error or _too_big(block.lines, limits)
         if error:
             yield RecordError(where, block.line, f"{block.name}entry", error)
         elif block.kind == "string":
@@ -483,8 +490,8 @@ def _bibtex_group(
         if (failed.start_line or 0) < starts[len(macros)]:
             continue  # a broken macro: said once, where the macros' own group fails (see read_bibtex)
         line = file_line(failed.start_line)
-        key = getattr(getattr(failed, "ignore_error_block", None), "key", "") or ""
-        yield RecordError(where, line, f"entry {key}: entry" if key else "entry", _failure_reason(failed, logged))
+        key = getattr(getattr(failed, "ignore_error_block", None), "key", None)
+        yield RecordError(where, line, f"{_entry_name(key)}entry", _failure_reason(failed, logged))
     for entry in library.entries:
         yield from _admitted(
             _bibtex_record(entry, decoder),
@@ -492,7 +499,7 @@ def _bibtex_group(
             file_line(entry.start_line),
             limits,
             source=source,
-            name=f"entry {entry.key}: ",
+            name=_entry_name(entry.key),
         )
 
 
@@ -579,7 +586,7 @@ def read_ris(path: Path, *, source: str = "ris", limits: IngestSettings | None =
             continue
         seen_any = True
         line, lines = item
-        if too_big := _too_big(sum(len(x.encode()) for x in lines), limits):
+        if too_big := _too_big(lines, limits):
             yield RecordError(where, line, "record", too_big)
             continue
         (fields,) = rispy.loads("\n".join(lines))
