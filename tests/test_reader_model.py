@@ -154,8 +154,9 @@ def test_feedback_from_the_command_line_is_what_the_next_run_learns_from(tmp_pat
     from typer.testing import CliRunner
 
     from papersift.cli import app
+    from papersift.config import Settings
     from papersift.daily.library import Library
-    from papersift.daily.run import reader_model
+    from papersift.daily.run import DailyReport, interests_for, reader_model
     from papersift.store import Store
 
     db = tmp_path / "papers.db"
@@ -172,7 +173,8 @@ def test_feedback_from_the_command_line_is_what_the_next_run_learns_from(tmp_pat
 
     def places() -> dict[str, float]:
         with Store(db) as current:
-            model = reader_model(current, no_vectors, Library([], []), today, {})
+            interests = interests_for(current, no_vectors, Library([], []), Settings(db=db), DailyReport())
+            model = reader_model(current, no_vectors, Library([], []), interests, today, {})
         order = ranked(model, today)
         return {t: float(np.mean([i for i, pid in enumerate(order) if topic[pid] == t])) for t in TOPICS}
 

@@ -36,6 +36,8 @@ class Interests:
     vectors: np.ndarray  # (n, dim) library and starred papers, L2-normalised
     labels: list[str]  # what a pick's "close to ..." names, one per row
     hidden: np.ndarray | None = None  # (m, dim) papers the reader hid
+    kept_ids: list[str] = field(default_factory=list)  # stored papers of the library, and the starred ones
+    hidden_ids: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
@@ -90,14 +92,15 @@ def excluded(paper: Paper, interests: Interests) -> list[str]:
     return matching(interests.exclude, paper_words(paper))
 
 
-def _likeness(candidates: np.ndarray, interests: Interests) -> tuple[np.ndarray, np.ndarray]:
-    """Each candidate's likeness to the library and the row of its nearest library paper."""
+def _likeness(candidates: np.ndarray, interests: Interests) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each candidate's likeness to the library, the row of its nearest library paper, and its
+    cosine to that paper."""
     if not interests.has_library or candidates.size == 0:
-        return np.zeros(len(candidates)), np.full(len(candidates), -1)
+        return np.zeros(len(candidates)), np.full(len(candidates), -1), np.zeros(len(candidates))
     sims = candidates @ interests.vectors.T
     k = min(NEAREST, sims.shape[1])
     nearest_k = -np.sort(-sims, axis=1)[:, :k]
-    return nearest_k.mean(axis=1), sims.argmax(axis=1)
+    return nearest_k.mean(axis=1), sims.argmax(axis=1), nearest_k[:, 0]
 
 
 def _recency(paper: Paper, today: date, half_life: float) -> float:
@@ -133,7 +136,7 @@ def rank(
         return []
     dim = next((len(v) for v in vectors.values()), interests.vectors.shape[1] if interests.has_library else 1)
     matrix = _matrix(papers, vectors, dim)
-    likeness, nearest = _likeness(matrix, interests)
+    likeness, nearest, closest = _likeness(matrix, interests)
     if model is not None:
         likeness = model.scores(papers, vectors)
     elif interests.hidden is not None and len(interests.hidden) and matrix.size:
@@ -161,8 +164,7 @@ def rank(
             facts["popularity"] = round(float(popularity[i]), 4)
         if nearest[i] >= 0:
             why.append(f"close to {interests.labels[nearest[i]]}")
-            cosine = float(matrix[i] @ interests.vectors[nearest[i]])
-            facts["closest"] = {"label": interests.labels[nearest[i]], "cosine": round(cosine, 4)}
+            facts["closest"] = {"label": interests.labels[nearest[i]], "cosine": round(float(closest[i]), 4)}
         reasons.append(why)
         evidence.append(facts)
     picks = _diverse(np.array(scores), matrix, top, diversity)

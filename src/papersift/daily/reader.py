@@ -54,7 +54,7 @@ def tfidf(min_df: int = MIN_DF) -> TfidfVectorizer:
 
 
 class ReaderModel:
-    """A trained model of one reader: :meth:`scores` for candidates, :meth:`terms` for reasons."""
+    """A trained model of one reader: :meth:`scores` for candidates, :meth:`lifts` for reasons."""
 
     def __init__(
         self,

@@ -111,7 +111,9 @@ def prepare(settings: Settings) -> tuple[list[ChannelConfig], Library]:
 
 def _library_vectors(
     store: Store, embedder: Embedder, library: Library, report: DailyReport
-) -> tuple[list[np.ndarray], list[str]]:
+) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """The library's vectors and labels (files first, then its papers found in the store), and the
+    ids of those stored papers."""
     texts = {content_hash(paper_text(p)): (paper_text(p), label_of(p)) for p in library.papers}
     keys = [LIBRARY_PREFIX + h for h in texts]
     known = vectors_for(store, keys, embedder.name)
@@ -121,7 +123,12 @@ def _library_vectors(
         store.save_vectors(embedder.name, [(LIBRARY_PREFIX + h, h, to_blob(v)) for h, v in zip(missing, fresh)])
         known.update({LIBRARY_PREFIX + h: v for h, v in zip(missing, fresh)})
     vectors, labels = [known[LIBRARY_PREFIX + h] for h in texts], [label for _, label in texts.values()]
-    stored, absent = _stored_library(store, library)
+    stored, absent = [], []
+    for arxiv_id in library.arxiv_ids:
+        try:
+            stored.append(store.resolve(f"arxiv:{arxiv_id}"))
+        except KeyError:
+            absent.append(arxiv_id)
     if absent:
         report.notes.append(
             f"{len(absent)} library arXiv id(s) not in the store, left out of the likeness "
@@ -132,29 +139,22 @@ def _library_vectors(
         if paper_id in found:
             vectors.append(found[paper_id])
             labels.append(label_of(store.get(paper_id)))
-    return vectors, labels
-
-
-def _stored_library(store: Store, library: Library) -> tuple[list[str], list[str]]:
-    """The library's arXiv ids found in the store (as paper ids), and those not found."""
-    stored, absent = [], []
-    for arxiv_id in library.arxiv_ids:
-        try:
-            stored.append(store.resolve(f"arxiv:{arxiv_id}"))
-        except KeyError:
-            absent.append(arxiv_id)
-    return stored, absent
+    return vectors, labels, stored
 
 
 def reader_model(
-    store: Store, embedder: Embedder, library: Library, papers: list[Paper], vectors: dict[str, np.ndarray]
+    store: Store,
+    embedder: Embedder,
+    library: Library,
+    interests: Interests,
+    papers: list[Paper],
+    vectors: dict[str, np.ndarray],
 ) -> ReaderModel | None:
     """This run's model of the reader (:mod:`.reader`): the library (files and stored papers) and
     the stars as positives, the hides as negatives, and the newest ``BACKGROUND`` papers of the
     store with today's as the papers not chosen. None while there is nothing to learn from."""
     from_files = {LIBRARY_PREFIX + content_hash(paper_text(p)): p for p in library.papers}
-    kept = [*_stored_library(store, library)[0], *store.starred_papers()]
-    hidden = store.hidden_papers()
+    kept, hidden = interests.kept_ids, interests.hidden_ids
     corpus = {p.id: p for p in store.iter_papers(order="rowid DESC", limit=BACKGROUND)}
     corpus.update({p.id: p for p in papers})
     for paper_id in [*kept, *hidden]:
@@ -169,7 +169,7 @@ def interests_for(
     store: Store, embedder: Embedder, library: Library, settings: Settings, report: DailyReport
 ) -> Interests:
     """The reader's interests as vectors: library files, plus starred papers; hidden papers count against."""
-    vectors, labels = _library_vectors(store, embedder, library, report)
+    vectors, labels, stored = _library_vectors(store, embedder, library, report)
     starred, hidden = store.starred_papers(), store.hidden_papers()
     found = vectors_for(store, starred + hidden, embedder.name)
     for paper_id in starred:
@@ -182,6 +182,8 @@ def interests_for(
         vectors=np.stack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32),
         labels=labels,
         hidden=np.stack(hidden_vectors) if hidden_vectors else None,
+        kept_ids=[*stored, *starred],
+        hidden_ids=hidden,
         keywords=config.keywords,
         authors=config.authors,
         exclude=config.exclude,
@@ -361,7 +363,7 @@ def _picks(
             vectors.update(zip([p.id for p in unembedded], embedder.embed([paper_text(p) for p in unembedded])))
         except EmbeddingError as exc:
             report.errors.append(f"embed: {exc}")
-    model = reader_model(store, embedder, library, papers, vectors)
+    model = reader_model(store, embedder, library, interests, papers, vectors)
     if model is None and not interests.has_library:
         report.notes.append(COLD_START)
     rules = Counter(term for p in papers for term in excluded(p, interests))
