@@ -42,7 +42,7 @@ PLANTED = "93.7%"
 BUDGET = 32
 
 
-def make_pdf(path: Path, *, filler_paragraphs: int = 0) -> Path:
+def make_pdf(path: Path, *, filler_paragraphs: int = 0, table_rows: int = 0) -> Path:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import Paragraph, SimpleDocTemplate
@@ -56,12 +56,18 @@ def make_pdf(path: Path, *, filler_paragraphs: int = 0) -> Path:
         story.append(Paragraph(heading, styles["Heading2"]))
         story.append(Paragraph(fact, styles["Normal"]))
         story += [Paragraph(FILLER * 3, styles["Normal"]) for _ in range(filler_paragraphs)]
+        story += [Paragraph(table_row(i), styles["Normal"]) for i in range(table_rows)]
     story += [
         Paragraph("References", styles["Heading2"]),
         Paragraph("[1] A. Author. A reference with 99.9% nothing. 2020.", styles["Normal"]),
     ]
     SimpleDocTemplate(str(path), pagesize=A4).build(story)
     return path
+
+
+def table_row(i: int) -> str:
+    """A row of a results table: digits and decimal points, which a tokenizer spends a token on each."""
+    return f"Model-{i} " + " ".join(f"{(i * 37 + k * 11) % 90 + 10}.{(i + k) % 10}" for k in range(12))
 
 
 # --- the scripted model -----------------------------------------------------------------------
@@ -328,9 +334,9 @@ def test_an_invented_number_that_stays_is_published_flagged_with_the_reason(stor
 
 
 def test_a_paper_longer_than_the_context_is_read_section_by_section(store, paper_in_store, server, tmp_path):
-    pdf = make_pdf(tmp_path / "long.pdf", filler_paragraphs=4)
+    pdf = make_pdf(tmp_path / "long.pdf", filler_paragraphs=8)
     server.responder = Script(plant="once")  # the re-ask must fit the context too
-    context = 4000
+    context = 7500
     dive = run_deepdive(store, server, tmp_path, pdf, context_tokens=context, output_tokens=1200, notes_tokens=1500)
     assert dive.mode == "sections" and dive.status == "ok" and dive.reasked
     notes = [
@@ -489,3 +495,66 @@ def test_an_article_kept_in_the_earlier_layout_still_reads_and_renders(store, pa
         "## 总结与未来方向",
     ]
     assert "- 架构与方法的要点二。" in text and text.rstrip().endswith("1. 总结与未来方向的要点二。")
+
+
+# --- the context plan ------------------------------------------------------------------------
+
+
+def test_on_the_embedded_engine_the_plan_takes_the_models_own_window_and_no_thinking():
+    settings = Settings(llm=LLMSettings(backend="embedded"))  # the packaged model, n_ctx 8192 for cards
+    planned, options, notes = dd.plan(settings, thinking_budget=2048)
+    assert options.context_tokens == planned.llm.n_ctx == 32768  # the GGUF's own window reaches the engine
+    assert options.thinking_budget == 0 and "no thinking mode" in notes[0]  # Qwen2.5-Coder cannot think
+    assert options.tokenizer.count("2350") == 4 and options.tokenizer.caution == 1  # Qwen's tokens: a digit each
+    planned, options, _ = dd.plan(settings, context=16384)
+    assert options.context_tokens == planned.llm.n_ctx == 16384  # --context reaches the engine
+
+
+def test_an_embedded_model_that_thinks_keeps_the_budget(monkeypatch, tmp_path):
+    monkeypatch.setattr(dd.models, "resolve", lambda name: tmp_path / "qwen3.gguf")
+    monkeypatch.setattr(dd, "gguf_tokenizer", lambda path: dd.Tokenizer(len, window=40960, thinks=True, caution=1))
+    settings = Settings(llm=LLMSettings(backend="embedded", embedded_model=str(tmp_path / "qwen3.gguf")))
+    _, options, notes = dd.plan(settings)
+    assert (options.context_tokens, options.thinking_budget, notes) == (40960, dd.DEFAULT_THINKING_BUDGET, [])
+    assert dd.plan(settings, thinking_budget=0)[1].thinking_budget == 0
+
+
+def test_for_a_server_the_budget_comes_from_the_settings_and_zero_is_off():
+    server = Settings(llm=LLMSettings(backend="openai", base_url="http://127.0.0.1:9/v1", thinking="budget:1024"))
+    _, options, _ = dd.plan(server)
+    assert (options.context_tokens, options.thinking_budget) == (dd.SERVER_CONTEXT, 1024)
+    _, options, _ = dd.plan(server, thinking_budget=0, context=65536)
+    assert (options.context_tokens, options.thinking_budget) == (65536, 0)
+
+
+def test_thinking_budget_zero_writes_with_thinking_off(store, paper_in_store, server, tmp_path):
+    settings = settings_for(server, tmp_path)
+    dd.deepdive(store, "2505.12345", settings, dd.DeepDiveOptions(thinking_budget=0), pdf=make_pdf(tmp_path / "p.pdf"))
+    assert server.chat_requests and not continuations(server)
+    for request in server.chat_requests:
+        assert request.chat_template_kwargs == {"enable_thinking": False}
+        assert request.max_tokens == dd.DeepDiveOptions().output_tokens  # no room kept for a thought
+
+
+@pytest.mark.parametrize("context", [6000, 9000, 16384])
+def test_no_request_is_sent_that_the_models_window_cannot_hold(store, paper_in_store, server, tmp_path, context):
+    """Counted with the packaged model's own tokenizer, every request (the notes of each part, the
+    article and its re-ask) and its answer fit the window; the notes are smaller than their text."""
+    from papersift.llm.models import DEFAULT_MODEL, resolve
+    from papersift.llm.tokens import gguf_tokenizer
+
+    tokenizer = gguf_tokenizer(resolve(DEFAULT_MODEL))
+    server.responder = Script(plant="once")
+    options = dict(context_tokens=context, output_tokens=1200, tokenizer=tokenizer)
+    pdf = make_pdf(tmp_path / "long.pdf", filler_paragraphs=4, table_rows=40)  # as dense as a report's tables
+    dive = run_deepdive(store, server, tmp_path, pdf, **options)
+    assert dive.status == "ok" and dive.calls >= 2
+    for request in server.chat_requests:
+        assert tokenizer.messages(request.messages) + request.max_tokens <= context
+
+
+def test_a_request_that_cannot_fit_is_refused_before_it_is_sent(store, paper_in_store, server, tmp_path):
+    tiny = dd.Tokenizer(len, window=None, thinks=True, caution=1)  # a character a token: the paper is large
+    with pytest.raises(dd.DeepDiveError, match="leaves no room|over the context"):
+        run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"), context_tokens=3000, tokenizer=tiny)
+    assert not server.chat_requests

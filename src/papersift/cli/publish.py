@@ -155,18 +155,13 @@ def publish_site(
         )
 
 
-def _context(settings) -> int:
-    """The embedded engine's context is a setting; a server's is not known, so assume a common 32k."""
-    return settings.llm.n_ctx if settings.llm.backend == "embedded" else 32768
-
-
 def deepdive(
     paper: str = typer.Argument(..., help="A paper id, arXiv id, DOI or OpenReview id."),
     thinking_budget: int = typer.Option(
         None,
         "--thinking-budget",
-        min=1,
-        help="Stop the model's reasoning at N tokens; thinking is always on (default: the budget of settings.llm.thinking, else 4096).",
+        min=0,
+        help="Stop the model's reasoning at N tokens; 0 turns thinking off (default: the budget of settings.llm.thinking, else 4096; off for a model without a thinking mode).",
     ),
     lang: str = LANG_OPTION,
     fmt: str = typer.Option(
@@ -178,7 +173,7 @@ def deepdive(
         None,
         "--context",
         min=256,
-        help="The model's context window in tokens (default: settings.llm.n_ctx for the embedded engine, else 32768); a longer paper is read section by section.",
+        help="The model's context window in tokens, the embedded engine started with it (default: the embedded model's own window, 32768 for the packaged one; 32768 for a server); a longer paper is read section by section.",
     ),
 ) -> None:
     """Write a deep-dive article on one paper from its full text (format C).
@@ -186,18 +181,19 @@ def deepdive(
     The article is also kept in the store: `publish site` and the web app show it beside the paper.
     """
     from ..enrich import deepdive as dd
-    from ..llm.base import Thinking
+    from ..llm.base import LLMError
 
     _check_format(fmt, "deepdive")
-    settings = common.settings()
-    if thinking_budget is None:
-        try:
-            thinking_budget = Thinking.parse(settings.llm.thinking).budget or 4096
-        except ValueError as exc:
-            common.fail(f"settings llm.thinking: {exc}")
-    options = dd.DeepDiveOptions(
-        lang=_lang(lang), thinking_budget=thinking_budget, context_tokens=context or _context(settings)
-    )
+    try:
+        settings, options, notes = dd.plan(
+            common.settings(), lang=_lang(lang), thinking_budget=thinking_budget, context=context
+        )
+    except ValueError as exc:
+        common.fail(f"settings llm.thinking: {exc}")
+    except LLMError as exc:  # the embedded model cannot be found or read
+        common.fail(str(exc), code=common.ENVIRONMENT)
+    for note in notes:
+        common.console.print(note, highlight=False)
     with common.open_store() as store:
         try:
             dive = dd.deepdive(store, paper, settings, options, pdf=pdf)

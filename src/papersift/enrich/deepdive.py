@@ -21,6 +21,7 @@ a :class:`DeepDive`; :mod:`papersift.publish.article` renders it (Markdown, HTML
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ..checks import guard
+from ..llm import models
 from ..llm.base import LLMError, Thinking
 from ..llm.client import LLMClient
 from ..llm.templates import environment
+from ..llm.tokens import Tokenizer, gguf_tokenizer
 from ..models import Paper
 from ..sources.base import SourceError
 from ..sources.http import HttpClient
@@ -46,6 +49,8 @@ LENGTH_RANGE = (1500, 4000)  # Chinese characters, formats.md C
 ARTICLE_SYSTEM = "deepdive_article_system.jinja"
 NOTES_SYSTEM = "deepdive_notes_system.jinja"
 PAPER_MESSAGE = "deepdive_paper.jinja"
+PAPER_MESSAGE_TOKENS = 200  # the paper message's words around the text, and the chat template's
+REASK_TOKENS = 300  # what a re-ask adds beside the first answer: the error or the guard's violations
 
 
 class Bullet(BaseModel):
@@ -179,13 +184,42 @@ class DeepDive(BaseModel):
         return {**data, "sections": sections, "closing": closing}
 
 
+SERVER_CONTEXT = 32768  # a server's window is not known here: a common one, --context to say otherwise
+DEFAULT_THINKING_BUDGET = 4096
+
+
 @dataclass(frozen=True)
 class DeepDiveOptions:
     lang: str = "zh"
-    thinking_budget: int | None = 4096
-    context_tokens: int = 32768  # the model's context window
+    thinking_budget: int | None = DEFAULT_THINKING_BUDGET  # 0: thinking off; None: on, without a budget
+    context_tokens: int = SERVER_CONTEXT  # the model's context window
     output_tokens: int = 6500  # room for the article: 4,000 Chinese characters and the JSON of its sections around them
     notes_tokens: int = 1500  # room for one part's notes
+    tokenizer: Tokenizer = Tokenizer()  # counts the requests' tokens: exact for the embedded engine
+
+
+def plan(
+    settings: Any, *, lang: str = "zh", thinking_budget: int | None = None, context: int | None = None
+) -> tuple[Any, DeepDiveOptions, list[str]]:
+    """The settings and options of a deep-dive run, from what the engine can do: the context is the
+    embedded model's trained window (its GGUF file says, 32k for the packaged model) unless
+    ``context`` is given, and the engine is started with it; a model without a thinking mode
+    writes with thinking off, and no budget is kept for it. The thinking budget is ``thinking_budget``
+    (0: off), else that of ``settings.llm.thinking``, else 4096. Also returns notes for the user."""
+    llm = settings.llm
+    notes: list[str] = []
+    if thinking_budget is None:
+        thinking_budget = Thinking.parse(llm.thinking).budget or DEFAULT_THINKING_BUDGET
+    if llm.backend == "embedded":
+        tokenizer = gguf_tokenizer(models.resolve(llm.embedded_model))
+        context = context or tokenizer.window or llm.n_ctx
+        settings = settings.model_copy(update={"llm": llm.model_copy(update={"n_ctx": context})})
+        if thinking_budget and not tokenizer.thinks:
+            notes.append(f"the embedded model {llm.embedded_model} has no thinking mode: it writes with thinking off")
+            thinking_budget = 0
+    else:
+        tokenizer, context = Tokenizer(), context or SERVER_CONTEXT
+    return settings, DeepDiveOptions(lang, thinking_budget, context, tokenizer=tokenizer), notes
 
 
 class DeepDiveError(Exception):
@@ -227,22 +261,28 @@ class _Writer:
         self.client = client
         self.paper = paper
         self.options = options
-        self.thinking = Thinking(True, options.thinking_budget)
+        self.thinking = Thinking(options.thinking_budget != 0, options.thinking_budget or None)
         self.calls = 0
 
-    def _room(self, system: str, answer_tokens: int, *, reask: bool = False) -> int:
-        """Tokens left for the paper's text in one call; with ``reask``, room is kept for asking once
-        more with the first answer and the guard's violations in the conversation."""
-        kept = answer_tokens + 300 if reask else 0
-        used = answer_tokens + kept + (self.options.thinking_budget or 0) + sec.estimate_tokens(system) + 200
+    def _room(self, system: str, answer_tokens: int) -> int:
+        """Tokens left for the paper's text in one call, with room kept for asking once more with
+        the first answer and what was wrong with it in the conversation."""
+        used = self._needed([{"role": "system", "content": system}], answer_tokens) + PAPER_MESSAGE_TOKENS
         room = self.options.context_tokens - used
         if room < 200:
             raise DeepDiveError(
                 f"a context of {self.options.context_tokens} tokens leaves no room for the paper beside "
                 f"{answer_tokens} answer tokens and a thinking budget of {self.options.thinking_budget}: "
-                "raise the context (--context; for the embedded engine also llm.n_ctx) or lower --thinking-budget"
+                "raise --context or lower --thinking-budget (0 turns thinking off)"
             )
         return room
+
+    def _needed(self, messages: list[dict[str, str]], answer_tokens: int, *, reask: bool = True) -> int:
+        """The tokens a request takes: its prompt, its answer and thinking, and (``reask``) the room
+        to ask it once more, where the first answer is counted as ``count`` will count it; a request
+        that is itself the re-ask keeps none."""
+        kept = math.ceil(answer_tokens * self.options.tokenizer.caution) + REASK_TOKENS if reask else 0
+        return self.options.tokenizer.messages(messages) + (self.options.thinking_budget or 0) + answer_tokens + kept
 
     def _user(self, body: str, part: int | None = None, parts: int | None = None) -> str:
         return (
@@ -258,15 +298,27 @@ class _Writer:
         )
 
     async def _ask(
-        self, messages: list[dict[str, str]], model: type[BaseModel], answer_tokens: int, template: str
+        self,
+        messages: list[dict[str, str]],
+        model: type[BaseModel],
+        answer_tokens: int,
+        template: str,
+        *,
+        reask: bool = True,
     ) -> Any:
-
+        max_tokens = answer_tokens + (self.options.thinking_budget or 0)
+        if (needed := self._needed(messages, answer_tokens, reask=reask)) > self.options.context_tokens:
+            # Never sent: the engine would refuse it, or cut the answer (or its re-ask) short.
+            raise DeepDiveError(
+                f"the {template} request would need {needed} tokens with its answer and room for a re-ask, "
+                f"over the context of {self.options.context_tokens}: raise --context or lower --thinking-budget (0: off)"
+            )
         self.calls += 1
         try:
             answer, _ = await self.client.structured(
                 messages,
                 model,
-                max_tokens=answer_tokens + (self.options.thinking_budget or 0),
+                max_tokens=max_tokens,
                 thinking=self.thinking,
                 paper_id=self.paper.id,
                 template=f"deepdive-{template}",
@@ -287,17 +339,18 @@ class _Writer:
 
     async def material(self, fulltext: str) -> tuple[str, Literal["whole", "sections"]]:
         """The full text if it fits beside the answer; else notes of its parts (again, until they fit)."""
-        room = self._room(system_prompt(ARTICLE_SYSTEM), self.options.output_tokens, reask=True)
+        count = self.options.tokenizer.count
+        room = self._room(system_prompt(ARTICLE_SYSTEM), self.options.output_tokens)
         parts = sec.split_sections(fulltext) or [sec.Section(sec.FRONT, fulltext)]
         text = sec.render(parts)
-        if sec.estimate_tokens(text) <= room:
+        if count(text) <= room:
             return text, "whole"
         map_room = self._room(system_prompt(NOTES_SYSTEM), self.options.notes_tokens)
         for _ in range(4):
-            chunks = sec.pack(parts, map_room)
+            chunks = sec.pack(parts, map_room, count)
             parts = list(await asyncio.gather(*(self._notes(c, i, len(chunks)) for i, c in enumerate(chunks, 1))))
             text = sec.render(parts)
-            if sec.estimate_tokens(text) <= room:
+            if count(text) <= room:
                 return text, "sections"
         raise DeepDiveError("the notes of this paper do not fit the context even after four rounds: raise --context")
 
@@ -315,7 +368,9 @@ class _Writer:
             {"role": "assistant", "content": draft.model_dump_json()},
             {"role": "user", "content": verdict.message},
         ]
-        draft = await self._ask(retry, ArticleDraft, self.options.output_tokens, "article")
+        if self._needed(retry, self.options.output_tokens, reask=False) > self.options.context_tokens:
+            return draft, verdict.reasons, False  # no room to ask again: kept, flagged with its reasons
+        draft = await self._ask(retry, ArticleDraft, self.options.output_tokens, "article", reask=False)
         verdict = guard.check(draft.text(), fulltext)
         return draft, verdict.reasons, True
 

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..llm.tokens import TokenCount, estimate_tokens
+
 _NUMBERED = re.compile(r"^(?P<num>(?:[1-9]\d?|[A-H])(?:\.\d{1,2}){0,3})\.?\s+(?P<title>[A-Z][^\n]{1,78})$")
 _CAPS = re.compile(r"^(?:(?:[1-9]\d?|[IVX]{1,4})\.?\s+)?[A-Z][A-Z0-9&:,'’\- ]{3,60}$")
 _NAMED = re.compile(
@@ -75,18 +77,12 @@ def split_sections(text: str) -> list[Section]:
     return sections
 
 
-def estimate_tokens(text: str) -> int:
-    """A cautious token count: about one a Chinese character, one per three other characters."""
-    cjk = len(re.findall(r"[\u3400-\u9fff\uf900-\ufaff]", text))
-    return cjk + (len(text) - cjk) // 3 + 1
-
-
-def _fitting_prefix(text: str, room: int) -> int:
+def _fitting_prefix(text: str, room: int, count: TokenCount) -> int:
     """The longest prefix of ``text`` within ``room`` tokens, ended at a line break or a space if one is near."""
     low, high = 1, len(text)
     while low < high:
         mid = (low + high + 1) // 2
-        low, high = (mid, high) if estimate_tokens(text[:mid]) <= room else (low, mid - 1)
+        low, high = (mid, high) if count(text[:mid]) <= room else (low, mid - 1)
     for mark in ("\n", " "):
         at = text.rfind(mark, 0, low)
         if at > low // 2:
@@ -94,27 +90,28 @@ def _fitting_prefix(text: str, room: int) -> int:
     return low
 
 
-def _pieces(section: Section, budget: int) -> Iterable[Section]:
+def _pieces(section: Section, budget: int, count: TokenCount) -> Iterable[Section]:
     """The section whole if it fits ``budget`` tokens, else cut in order, at line breaks where possible."""
-    room = max(1, budget - estimate_tokens(section.heading) - 4)
+    room = max(1, budget - count(section.heading) - 4)
     rest = section.text
     while rest:
-        if estimate_tokens(rest) <= room:
+        if count(rest) <= room:
             yield Section(section.heading, rest)
             return
-        cut = _fitting_prefix(rest, room)
+        cut = _fitting_prefix(rest, room, count)
         yield Section(section.heading, rest[:cut])
         rest = rest[cut:].lstrip("\n")
 
 
-def pack(sections: Iterable[Section], budget: int) -> list[list[Section]]:
-    """Consecutive sections grouped into chunks of at most ``budget`` tokens; a long one is cut."""
+def pack(sections: Iterable[Section], budget: int, count: TokenCount = estimate_tokens) -> list[list[Section]]:
+    """Consecutive sections grouped into chunks of at most ``budget`` tokens (as ``count`` counts
+    them); a long one is cut."""
     chunks: list[list[Section]] = []
     current: list[Section] = []
     size = 0
     for section in sections:
-        for piece in _pieces(section, budget):
-            cost = estimate_tokens(piece.render()) + 2
+        for piece in _pieces(section, budget, count):
+            cost = count(piece.render()) + 2
             if current and size + cost > budget:
                 chunks.append(current)
                 current, size = [], 0
