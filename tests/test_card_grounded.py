@@ -104,6 +104,15 @@ def test_glossary_terms_reach_the_model_already_translated():
     )
 
 
+def test_a_near_variant_of_a_glossary_term_is_written_as_the_glossary_writes_it():
+    term = Term("large language model", "大语言模型")
+    assert term.restored("大型语言模型（LLM）擅长推理") == "大语言模型（LLM）擅长推理"
+    assert term.restored("large language models 擅长推理") == "大语言模型 擅长推理"
+    assert term.restored("大语言模型与大型语言模型") == "大语言模型与大型语言模型"  # already written: left alone
+    assert term.restored("大的、新型的语言模型") == "大的、新型的语言模型"  # too far apart to be a variant
+    assert Term("token", "词元").restored("词的元") == "词的元"  # too short a term to guess at
+
+
 # --- the plan -------------------------------------------------------------------------------------------
 
 CLEAR = [

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..config import Settings
 
 STARTER_GLOSSARY = Path(__file__).with_name("glossary.toml")
+NEAR_VARIANT_EXTRA = 2  # characters a variant may add to a translation and still be taken for it
 
 
 class GlossaryError(ValueError):
@@ -50,6 +51,23 @@ class Term:
     def rendered_in(self, text: str) -> bool:
         """Whether the translation is in the text, spaces ignored ("KV 缓存" = "KV缓存")."""
         return _squeeze(self.translation) in _squeeze(text)
+
+    def restored(self, text: str) -> str:
+        """The text with a near variant of the translation written as the glossary writes it: a span
+        that starts and ends as the translation does and holds its characters in order with at most
+        ``NEAR_VARIANT_EXTRA`` more (大型语言模型 for 大语言模型), or the English term left as it was.
+        A small model asked again keeps its own variant; the glossary's word is a fact, so code writes it."""
+        if self.rendered_in(text):
+            return text
+        text = self.pattern.sub(self.translation, text)
+        chars = [re.escape(c) for c in self.translation if not c.isspace()]
+        if len(chars) < 3 or self.rendered_in(text):
+            return text
+        gaps = "".join(f"{c}[^\\s，。,.;；]{{0,{NEAR_VARIANT_EXTRA}}}?" for c in chars[:-1]) + chars[-1]
+        match = min(re.finditer(gaps, text), key=lambda m: len(m[0]), default=None)
+        if match and len(match[0]) <= len(chars) + NEAR_VARIANT_EXTRA:
+            text = text[: match.start()] + self.translation + text[match.end() :]
+        return text
 
 
 def _squeeze(text: str) -> str:

@@ -208,7 +208,14 @@ class GroundedWriter:
         if task in READING_FIELDS and ABOUT_THE_TEXT.search(reply):
             # Still talking about its text: the field's own sentences translated say what they say.
             reply, was_cut = await self._request(paper, "sentence", text, None, None, names, None)
-        return await self.translate_words(paper, reply, text), was_cut
+        return await self.translate_words(paper, self.with_terms(reply, text), text), was_cut
+
+    def with_terms(self, reply: str, source: str) -> str:
+        """The reply with each glossary term its source holds written as the glossary writes it."""
+        for term in sorted(self.glossary.terms if self.glossary else (), key=lambda t: -len(t.translation)):
+            if term.rendered_in(source):
+                reply = term.restored(reply)
+        return reply
 
     async def translate_words(self, paper: Paper, reply: str, source: str) -> str:
         """The reply with each English word it left inside its sentences translated alone, in the
