@@ -20,6 +20,7 @@ from papersift.cli import app
 from papersift.config import LLMSettings, Settings
 from papersift.enrich import deepdive as dd
 from papersift.enrich.sections import split_sections
+from papersift.enrich.sentences import split_sentences
 from papersift.llm.reasoning import BUDGET_CLOSING
 from papersift.models import Paper
 from papersift.publish.article import to_html, to_markdown
@@ -558,3 +559,86 @@ def test_a_request_that_cannot_fit_is_refused_before_it_is_sent(store, paper_in_
     with pytest.raises(dd.DeepDiveError, match="leaves no room|over the context"):
         run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"), context_tokens=3000, tokenizer=tiny)
     assert not server.chat_requests
+
+
+# --- the grounded article: a model without thinking ---------------------------------------------
+
+HEADINGS = {"Introduction": "引言", "Method": "方法", "Training Recipe": "训练配方", "Experiments": "实验"}
+HEADINGS |= {"Ablations": "消融实验", "Summary and outlook": "总结与展望"}
+
+
+def asked_text(body: dict) -> str:
+    return re.search(r"<text>\n(.*)\n</text>", body["messages"][-1]["content"], re.S)[1]
+
+
+def translating(body: dict) -> str:
+    """A model that translates what it is given: a heading by the table, a sentence as Chinese
+    that keeps each of its numbers and names."""
+    asked, text = body["messages"][-1]["content"], asked_text(body)
+    if asked.startswith("把这个论文标题"):
+        return "TinyMoE：面向小型设备的稀疏专家" if "TinyMoE" in text else HEADINGS.get(text, "章节")
+    kept = re.findall(r"\d+(?:\.\d+)?(?:万亿|亿|万)?%?|[A-Z][\w\-]*[A-Z0-9][\w\-]*|TinyMoE", text)
+    return "这句原文说的是" + "、".join(kept) + "。"
+
+
+def grounded_run(store, server, tmp_path, **options) -> dd.DeepDive:
+    options = dict(thinking_budget=0, grounded=True) | options
+    return dd.deepdive(
+        store,
+        "2505.12345",
+        settings_for(server, tmp_path),
+        dd.DeepDiveOptions(**options),
+        pdf=make_pdf(tmp_path / "p.pdf"),
+    )
+
+
+def test_without_thinking_the_article_is_laid_out_from_the_papers_sections(store, paper_in_store, server, tmp_path):
+    server.responder = translating
+    steps = []
+    dive = dd.deepdive(
+        store,
+        "2505.12345",
+        settings_for(server, tmp_path),
+        dd.DeepDiveOptions(thinking_budget=0, grounded=True),
+        pdf=make_pdf(tmp_path / "p.pdf"),
+        progress=lambda done, total: steps.append((done, total)),
+    )
+    assert (dive.mode, dive.status) == ("grounded", "ok"), dive.reasons
+    assert dive.headline == "TinyMoE 深度解析：面向小型设备的稀疏专家"
+    assert [s.title for s in dive.sections] == ["引言", "方法", "训练配方", "实验", "消融实验"]  # the paper's own
+    assert "300" in dive.sections[2].subsections[0].bullets[0].text  # 300B tokens, from its sentence
+    assert dive.closing.title == "总结与展望" and "4" in dive.closing.future_directions[0]  # "4-bit experts"
+    assert dive.sections[1].subsections[0].bullets[0].text.startswith("这句原文说的是**TinyMoE**")  # in bold
+    for request in server.chat_requests:  # a heading or one sentence a request, never the paper
+        assert len(split_sentences(asked_text(request.body))) == 1
+        assert "response_format" not in request.body
+    assert steps[-1][0] == steps[-1][1] == len(steps)  # the progress bar counted every step, to the end
+    assert dive.calls == len(server.chat_requests)
+
+
+def test_a_point_with_an_invented_number_is_asked_again_then_left_out(store, paper_in_store, server, tmp_path):
+    def invent(body: dict) -> str:
+        text = asked_text(body)
+        if "300" in text:  # the training sentence: always a number it does not hold
+            return "这句原文说的是在 93.7 亿词元上训练。"
+        return translating(body)
+
+    server.responder = invent
+    dive = grounded_run(store, server, tmp_path)
+    asked = [r.messages[-1]["content"] for r in server.chat_requests if "300" in asked_text(r.body)]
+    assert "93.7" in asked[-1] and "93.7" not in asked[0]  # asked again with the guard's objection
+    assert dive.status == "ok" and "93.7" not in to_markdown(dive)  # then left out, not published
+    assert any("93.7" in w and "Training Recipe" in w for w in dive.warnings)  # and said so
+
+
+def test_a_run_stopped_between_sections_resumes_where_it_stopped(store, paper_in_store, server, tmp_path):
+    server.responder = translating
+    server.fail_when(lambda body: "load-balancing" in asked_text(body), "500")  # the Method section's sentence
+    with pytest.raises(dd.DeepDiveError, match="model failed"):
+        grounded_run(store, server, tmp_path)
+    answered = {asked_text(r.body) for r in server.chat_requests if r.fault is None}
+    server.reset()
+    server.responder = translating
+    dive = grounded_run(store, server, tmp_path)
+    assert dive.status == "ok" and any("load-balancing" in asked_text(r.body) for r in server.chat_requests)
+    assert not answered & {asked_text(r.body) for r in server.chat_requests}  # nothing asked twice

@@ -61,6 +61,15 @@ def test_chinese_text_is_extracted(tmp_path):
     assert CHINESE in text and ENGLISH in text
 
 
+def test_a_word_hyphenated_at_a_lines_end_is_made_whole():
+    from papersift.sources.pdf import joined_hyphens
+
+    # pdfium marks such a hyphen U+FFFE (the Qwen3 report has 41 of them)
+    assert joined_hyphens("tai\ufffe\nloring the model") == "tailoring the model"
+    assert joined_hyphens("DeepSeek\ufffeV3 Base") == "DeepSeek-V3 Base"
+    assert joined_hyphens("multi\ufffe lingual") == "multilingual"
+
+
 def test_a_file_that_is_not_a_pdf_is_a_clear_error(tmp_path):
     with pytest.raises(SourceError, match=r"notes.txt: not a PDF \(it starts with b'hello"):
         extract_text(b"hello, world", str(tmp_path / "notes.txt"))

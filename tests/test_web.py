@@ -272,7 +272,7 @@ def test_paper_page_shows_card_abstract_links_and_similar_papers(client, ids):
 
 
 def test_a_papers_deepdive_is_linked_from_its_page_and_shown(client, db, ids):
-    from papersift.enrich.deepdive import DeepDive
+    from papersift.enrich.article import DeepDive
 
     assert client.get(f"/papers/{ids['sparse']}/deepdive").status_code == 404
     assert "/deepdive" not in client.get(f"/papers/{ids['sparse']}").text

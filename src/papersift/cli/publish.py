@@ -194,9 +194,17 @@ def deepdive(
         common.fail(str(exc), code=common.ENVIRONMENT)
     for note in notes:
         common.console.print(note, highlight=False)
-    with common.open_store() as store:
+    with common.open_store() as store, common.progress_bar() as bar:
+        task = bar.add_task(f"deepdive ({options.lang})", total=None)
         try:
-            dive = dd.deepdive(store, paper, settings, options, pdf=pdf)
+            dive = dd.deepdive(
+                store,
+                paper,
+                settings,
+                options,
+                pdf=pdf,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
         except dd.DeepDiveError as exc:
             common.fail(str(exc))
     for warning in dive.warnings:

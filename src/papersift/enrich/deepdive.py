@@ -12,8 +12,11 @@ reported when outside.
 The model writes the article's structure as the reference articles have it: sections whose titles
 name the paper's content, numbered sub-topics in prose or bullets (nested where a point has
 details), and a closing section with the future directions; :class:`ArticleDraft` is that
-structure and its JSON schema is the structured-output schema. The article is kept in the store as
-a :class:`DeepDive`; :mod:`papersift.publish.article` renders it (Markdown, HTML, JSON).
+structure and its JSON schema is the structured-output schema. A model without a thinking mode
+(the embedded engine's packaged one) does not compose: :mod:`.deepdive_grounded` lays the article
+out from the paper's sections and has it translate one sentence at a time. :func:`plan` sizes a
+run to the engine (its window, its tokenizer, whether it thinks). The article is kept in the store
+as a :class:`DeepDive`; :mod:`papersift.publish.article` renders it (Markdown, HTML, JSON).
 
     dive = deepdive(store, "2505.00001", settings, DeepDiveOptions(thinking_budget=2048))
 """
@@ -23,13 +26,15 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from ..checks import guard
+from ..checks.glossary import Glossary, load_glossary
 from ..llm import models
 from ..llm.base import LLMError, Thinking
 from ..llm.client import LLMClient
@@ -42,6 +47,10 @@ from ..sources.pdf import attach_fulltext, read_pdf
 from ..store import Store
 from ..text import one_line
 from . import sections as sec
+from .article import ArticleDraft, ArticleSection, DeepDive
+from .card_prompt import prompt_version
+from .deepdive_grounded import Counted, write_grounded
+from .grounded import GroundedWriter
 
 HEADLINES = {"zh": "{name} 深度解析：{angle}", "en": "{name} deep dive: {angle}"}
 LANGUAGE_NAMES = {"zh": "简体中文 (Simplified Chinese)", "en": "English", "ja": "日本語 (Japanese)"}
@@ -53,135 +62,12 @@ PAPER_MESSAGE_TOKENS = 200  # the paper message's words around the text, and the
 REASK_TOKENS = 300  # what a re-ask adds beside the first answer: the error or the guard's violations
 
 
-class Bullet(BaseModel):
-    text: str = Field(description="one point, its key term in **bold**", max_length=400)
-    sub_points: list[str] = Field(description="details under this point, one line each; may be empty", max_length=6)
-
-
-class Subsection(BaseModel):
-    """A numbered sub-topic of a section: prose, bullets, or both."""
-
-    heading: str = Field(description="a heading that names this sub-topic's content, without a number", max_length=60)
-    paragraphs: list[str] = Field(description="prose paragraphs, for explanations; may be empty", max_length=4)
-    bullets: list[Bullet] = Field(
-        description="points, for lists of components, stages or results; may be empty", max_length=8
-    )
-
-    @model_validator(mode="after")
-    def _has_content(self) -> Subsection:
-        if not self.paragraphs and not self.bullets:
-            raise ValueError(f"sub-section {self.heading!r} has neither paragraphs nor bullets")
-        return self
-
-
-class Section(BaseModel):
-    title: str = Field(
-        description="a title naming this paper's own content (e.g. 模型架构与创新设计), without a number", max_length=40
-    )
-    subsections: list[Subsection] = Field(min_length=1, max_length=4)
-
-
-class Closing(BaseModel):
-    """The last, unnumbered section: the summary and the numbered future directions."""
-
-    title: str = Field(description="e.g. 总结与展望", max_length=40)
-    paragraphs: list[str] = Field(description="what the paper contributes, summed up", min_length=1, max_length=3)
-    future_directions: list[str] = Field(
-        description="the directions the paper names, one sentence each", min_length=1, max_length=6
-    )
-
-
-class ArticleDraft(BaseModel):
-    """What the model writes; the headline, numbering and metadata are added around it."""
-
-    short_name: str = Field(
-        description="the paper's short name (model, method or system) as the paper writes it", max_length=80
-    )
-    angle: str = Field(description="the article's angle in a few words", max_length=60)
-    lead: str = Field(description="two or three sentences: what the paper does and why it matters", max_length=600)
-    sections: list[Section] = Field(
-        description="background and goals; architecture or method and what is new; training or construction recipe; "
-        "evaluation with the paper's numbers against its baselines; ablations, trade-offs and limits",
-        min_length=4,
-        max_length=6,
-    )
-    closing: Closing
-
-    def text(self) -> str:
-        """Everything the model wrote, for the guard and the length count."""
-        texts = [self.short_name, self.angle, self.lead]
-        for section in self.sections:
-            texts.append(section.title)
-            for sub in section.subsections:
-                texts += [sub.heading, *sub.paragraphs]
-                texts += [t for bullet in sub.bullets for t in (bullet.text, *bullet.sub_points)]
-        texts += [self.closing.title, *self.closing.paragraphs, *self.closing.future_directions]
-        return "\n".join(texts)
-
-
 class PartNotes(BaseModel):
     """Notes on one part of a paper (the map step of a long paper)."""
 
     notes: list[str] = Field(
         description="short factual notes; numbers copied exactly with units", min_length=1, max_length=24
     )
-
-
-class ArticleSection(Section):
-    number: int
-
-
-class DeepDive(BaseModel):
-    """A written article as the store keeps it and the renderers print it."""
-
-    paper_id: str
-    lang: str
-    title: str
-    source_id: str | None
-    version: int | None = Field(None, description="the paper's version (arXiv's v2), when the source has one")
-    primary_category: str | None = Field(
-        None, description="the paper's primary category (cs.CL), when the source has one"
-    )
-    link: str | None = Field(description="the paper's page as the source gives it; renderers drop unsafe schemes")
-    headline: str
-    lead: str
-    sections: list[ArticleSection]
-    closing: Closing
-    status: Literal["ok", "flagged"]
-    reasons: list[str] = []
-    length: int = Field(description="Chinese characters (zh) or characters of text the model wrote")
-    length_ok: bool | None = None
-    warnings: list[str] = []
-    mode: Literal["whole", "sections"] = Field(description="whole text in one call, or notes per section first")
-    calls: int
-    reasked: bool = False
-    thinking_budget: int | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_the_earlier_layout(cls, data: Any) -> Any:
-        """An article kept before sections had sub-sections (six fixed sections of points) still
-        reads: each section becomes one of bullets, and the last one, the summary, the closing."""
-        if not isinstance(data, dict) or "closing" in data or not data.get("sections"):
-            return data
-        *body, summary = data["sections"]
-        sections = [
-            {
-                "number": s["number"],
-                "title": s["title"],
-                "subsections": [
-                    {
-                        "heading": s["title"],
-                        "paragraphs": [],
-                        "bullets": [{"text": p, "sub_points": []} for p in s["points"]],
-                    }
-                ],
-            }
-            for s in body
-        ]
-        points = summary["points"]
-        closing = {"title": summary["title"], "paragraphs": points[:-1] or points, "future_directions": points[-1:]}
-        return {**data, "sections": sections, "closing": closing}
 
 
 SERVER_CONTEXT = 32768  # a server's window is not known here: a common one, --context to say otherwise
@@ -196,6 +82,7 @@ class DeepDiveOptions:
     output_tokens: int = 6500  # room for the article: 4,000 Chinese characters and the JSON of its sections around them
     notes_tokens: int = 1500  # room for one part's notes
     tokenizer: Tokenizer = Tokenizer()  # counts the requests' tokens: exact for the embedded engine
+    grounded: bool = False  # laid out by code, a sentence translated a call (a model without thinking)
 
 
 def plan(
@@ -214,12 +101,16 @@ def plan(
         tokenizer = gguf_tokenizer(models.resolve(llm.embedded_model))
         context = context or tokenizer.window or llm.n_ctx
         settings = settings.model_copy(update={"llm": llm.model_copy(update={"n_ctx": context})})
-        if thinking_budget and not tokenizer.thinks:
-            notes.append(f"the embedded model {llm.embedded_model} has no thinking mode: it writes with thinking off")
+        if not tokenizer.thinks:
+            notes.append(
+                f"the embedded model {llm.embedded_model} has no thinking mode: the article is laid out from the "
+                "paper's sections and each point translated from its own sentence"
+            )
             thinking_budget = 0
     else:
         tokenizer, context = Tokenizer(), context or SERVER_CONTEXT
-    return settings, DeepDiveOptions(lang, thinking_budget, context, tokenizer=tokenizer), notes
+    grounded = not tokenizer.thinks
+    return settings, DeepDiveOptions(lang, thinking_budget, context, tokenizer=tokenizer, grounded=grounded), notes
 
 
 class DeepDiveError(Exception):
@@ -384,13 +275,35 @@ def measure(draft: ArticleDraft, lang: str) -> tuple[int, bool | None]:
     return len(text), None
 
 
-async def write_deepdive(client: Any, paper: Paper, fulltext: str, options: DeepDiveOptions) -> DeepDive:
-    """Write, check and assemble the article for ``paper`` from its ``fulltext``."""
-    writer = _Writer(client, paper, options)
-    material, mode = await writer.material(fulltext)
-    draft, reasons, reasked = await writer.article(material, fulltext)
+async def write_deepdive(
+    client: Any,
+    paper: Paper,
+    fulltext: str,
+    options: DeepDiveOptions,
+    *,
+    glossary: Glossary | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DeepDive:
+    """Write, check and assemble the article for ``paper`` from its ``fulltext``: composed by the
+    model, or (``options.grounded``) laid out by code and translated a sentence at a time, with
+    ``progress(done, total)`` after each step."""
+    warnings: list[str] = []
+    if options.grounded:
+        counted = Counted(client)
+        writer = GroundedWriter(counted, options.lang, glossary, f"deepdive-grounded@{prompt_version()}")
+        try:
+            draft, warnings = await write_grounded(writer, paper, fulltext, progress)
+        except ValueError as exc:
+            raise DeepDiveError(f"paper {paper.id}: {exc}") from exc
+        except LLMError as exc:
+            raise DeepDiveError(f"the model failed: {exc}") from exc
+        reasons, mode, reasked, calls = guard.check(draft.text(), fulltext).reasons, "grounded", False, counted.calls
+    else:
+        composer = _Writer(client, paper, options)
+        material, mode = await composer.material(fulltext)
+        draft, reasons, reasked = await composer.article(material, fulltext)
+        calls = composer.calls
     length, length_ok = measure(draft, options.lang)
-    warnings = []
     if length_ok is False:
         warnings.append(f"the article is {length} Chinese characters, outside {LENGTH_RANGE[0]}–{LENGTH_RANGE[1]}")
     return DeepDive(
@@ -413,7 +326,7 @@ async def write_deepdive(client: Any, paper: Paper, fulltext: str, options: Deep
         length_ok=length_ok,
         warnings=warnings,
         mode=mode,
-        calls=writer.calls,
+        calls=calls,
         reasked=reasked,
         thinking_budget=options.thinking_budget,
     )
@@ -437,9 +350,11 @@ def deepdive(
     *,
     pdf: Path | None = None,
     client: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DeepDive:
     """Resolve ``ref``, read the full text, write the article (with an LLM client from ``settings``
-    unless one is given) and keep it in the store, where the static site finds it."""
+    unless one is given) and keep it in the store, where the static site finds it. A run stopped
+    half-way resumes where it stopped: the calls it made are answered from the store's cache."""
     try:
         paper = store.get(store.resolve(ref))
     except KeyError:
@@ -449,7 +364,8 @@ def deepdive(
             fulltext = fulltext_for(store, paper.id, http=http)
     else:
         fulltext = fulltext_for(store, paper.id, pdf=pdf)
-    dive = asyncio.run(_run(store, settings, paper, fulltext, options, client))
+    glossary = load_glossary(settings)
+    dive = asyncio.run(_run(store, settings, paper, fulltext, options, client, glossary, progress))
     store.save_deepdive(paper.id, dive.lang, dive.model_dump_json())
     return dive
 
@@ -460,13 +376,18 @@ def stored(store: Store, lang: str) -> dict[str, DeepDive]:
 
 
 async def _run(
-    store: Store, settings: Any, paper: Paper, fulltext: str, options: DeepDiveOptions, client: Any
+    store: Store,
+    settings: Any,
+    paper: Paper,
+    fulltext: str,
+    options: DeepDiveOptions,
+    client: Any,
+    glossary: Glossary,
+    progress: Callable[[int, int], None] | None,
 ) -> DeepDive:
-    if client is not None:
-        return await write_deepdive(client, paper, fulltext, options)
-
-    own = LLMClient.from_settings(settings, store=store)
+    own = None if client is not None else LLMClient.from_settings(settings, store=store)
     try:
-        return await write_deepdive(own, paper, fulltext, options)
+        return await write_deepdive(client or own, paper, fulltext, options, glossary=glossary, progress=progress)
     finally:
-        await own.aclose()
+        if own is not None:
+            await own.aclose()

@@ -11,7 +11,7 @@ and the unnumbered closing section with its numbered future directions.
 
 from __future__ import annotations
 
-from ..enrich.deepdive import Bullet, DeepDive, Subsection
+from ..enrich.article import Bullet, DeepDive, Subsection
 from ..labels import labels
 from .markdown import link, md_text
 from .render import environment, safe_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -11,6 +12,19 @@ from .base import SourceError
 from .http import HttpClient
 
 PAGE_BREAK = "\n\f\n"  # pages stay recognisable in the stored text
+# pdfium writes U+FFFE where a word was hyphenated at a line's end: "tai\ufffeloring", "DeepSeek\ufffeV3"
+_LINE_END_HYPHEN = re.compile(r"\ufffe\s*")
+
+
+def joined_hyphens(text: str) -> str:
+    """Words hyphenated at a line's end made whole: a lower-case word joined ("tailoring"), a
+    name keeps its hyphen ("DeepSeek-V3")."""
+
+    def join(m: re.Match[str]) -> str:
+        before, after = text[m.start() - 1 : m.start()], text[m.end() : m.end() + 1]
+        return "" if before.islower() and after.islower() else "-"
+
+    return _LINE_END_HYPHEN.sub(join, text)
 
 
 def extract_text(data: bytes, where: str) -> str:
@@ -32,7 +46,7 @@ def extract_text(data: bytes, where: str) -> str:
         raise SourceError(f"{where}: unreadable PDF ({exc})") from exc
     finally:
         document.close()
-    text = PAGE_BREAK.join(pages).strip()
+    text = joined_hyphens(PAGE_BREAK.join(pages).strip())
     if not text:
         raise SourceError(f"{where}: the PDF has no extractable text (a scan without OCR?)")
     return text

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .. import curation
 from ..config import Settings
-from ..enrich.deepdive import DeepDive
+from ..enrich.article import DeepDive
 from ..labels import labels
 from ..models import Paper
 from ..publish.digest import build_digest
