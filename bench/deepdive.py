@@ -64,7 +64,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings, options, notes = dd.plan(load_settings(db=Path(tmp) / "bench.db"))
         with Store(settings.db) as store:
-            ingest(store, (r for r in read_jsonl(PAPERS) if r.get("arxiv_id") == ARXIV_ID), where=str(PAPERS))
+            ingest(store, (p for p in read_jsonl(PAPERS) if p.arxiv_id == ARXIV_ID), where=str(PAPERS))
             stamps = [time.monotonic()]
             dive = dd.deepdive(
                 store,

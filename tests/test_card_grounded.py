@@ -263,11 +263,43 @@ def test_an_english_word_left_in_a_field_is_translated_alone_in_its_context(stor
 
     with ScriptedServer(responder=leave_english) as server:
         enrich_papers(store, grounded_settings(server, store.path))
-        words = [r.messages[-1]["content"] for r in server.chat_requests if "“remarkable”" in r.messages[-1]["content"]]
+        words = [r.messages[-1]["content"] for r in server.chat_requests if '"remarkable"' in r.messages[-1]["content"]]
 
     [word] = words
     assert "demonstrated remarkable performance on tasks" in word  # the source sentence, for its sense
     assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "原始")
+
+
+def test_a_word_the_model_inflected_is_asked_in_the_sentence_of_its_stem(store):
+    store.upsert(THINKLESS)
+
+    def inflect(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if asked.startswith("把这段原文") and "admit straightforward" in asked:
+            return "特别是在许多问题 admits 直接解法的情况下，计算开销很大。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=inflect) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        [word] = [r.messages[-1]["content"] for r in server.chat_requests if '"admits"' in r.messages[-1]["content"]]
+    assert "many problems admit straightforward solutions" in word  # the English sentence, not the reply
+
+
+def test_a_field_too_short_to_keep_is_asked_again_with_the_title_beside_its_sentence(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def terse(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的主要贡献" in asked and "没有通过" not in asked:
+            return "模型表现出色。"  # what "Extensive experiments demonstrate …" gives: too little for a field
+        return good_reply(body)
+
+    with ScriptedServer(responder=terse) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        again = [r for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
+    [request] = again
+    assert text_of(request.body).startswith("Thinkless: LLM Learns When to Think. ")
+    assert stored(store, paper_id).status == "ok"
 
 
 def test_a_field_that_talks_about_its_text_is_asked_again(store):

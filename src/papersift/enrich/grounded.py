@@ -28,7 +28,7 @@ from typing import Any
 from ..checks.glossary import Glossary
 from ..checks.guard import has_name_shape, is_generic
 from ..checks.language import Language, language
-from ..checks.quality import ABOUT_THE_TEXT, foreign_words, is_truncated, title_names
+from ..checks.quality import ABOUT_THE_TEXT, foreign_words, is_truncated, length, length_band, title_names
 from ..llm.templates import environment
 from ..models import READING_FIELDS, Paper
 from .fieldwise import cleaned
@@ -177,9 +177,16 @@ class GroundedWriter:
             else:
                 name = field.removeprefix("reading.")
                 avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
-                values[field], was_cut = await self.ask(
-                    paper, name, self.source(self.field_text(paper, plan, name)), previous, fix, avoid=avoid
-                )
+                text = self.field_text(paper, plan, name)
+                if (
+                    previous is not None
+                    and paper.title
+                    and length(previous, self.language) < length_band(self.language)[0]
+                ):
+                    # Its sentence says too little for a field ("Extensive experiments demonstrate the
+                    # superiority of our model."): the title says what the paper is about.
+                    text = f"{paper.title.rstrip('.')}. {text}"
+                values[field], was_cut = await self.ask(paper, name, self.source(text), previous, fix, avoid=avoid)
             if was_cut:
                 cut.add(field)
         return values, cut
@@ -224,7 +231,12 @@ class GroundedWriter:
         system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
         for word in dict.fromkeys(foreign_words(reply, self.language)):
             pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", re.I)
-            context = next((s for s in split_sentences(source) if pattern.search(s)), reply)
+            # the source's sentence with the word, or with its stem: the model wrote "admits" for "admit"
+            stem = re.compile(rf"(?<![A-Za-z]){re.escape(word[: max(4, len(word) - 2)])}", re.I)
+            sentences = split_sentences(source)
+            context = next((s for s in sentences if pattern.search(s)), None) or next(
+                (s for s in sentences if stem.search(s)), reply
+            )
             prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
             result = await self.client.chat(
                 [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
