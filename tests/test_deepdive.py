@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pdfs import FACTS, make_pdf
 from support.llm_server import ScriptedServer, count_tokens
 from typer.testing import CliRunner
 
@@ -26,49 +27,8 @@ from papersift.models import Paper
 from papersift.publish.article import to_html, to_markdown
 from papersift.sources.pdf import read_pdf
 
-FACTS = {
-    "Abstract": "We present TinyMoE, a mixture-of-experts model with 8 experts that reaches 71.4% on GSM8K.",
-    "1 Introduction": "Small devices need models under 2 GB. Dense models waste compute on easy tokens.",
-    "2 Method": "TinyMoE routes each token to 2 of 8 experts with a learned router and a load-balancing loss weighted 0.01.",
-    "3 Training Recipe": "We train on 300B tokens in two stages on 64 GPUs for 12 days.",
-    "4 Experiments": "TinyMoE scores 71.4% on GSM8K against 65.2% for Llama-3-8B and 58.9% for Mistral-7B.",
-    "5 Ablations": "Removing the balancing loss drops GSM8K accuracy to 66.0%. Latency rises by 1.3x with 4 experts active.",
-    "6 Conclusion": "Sparse experts fit small devices. Future work includes 4-bit experts.",
-}
-FILLER = (
-    "The design keeps every component simple so that it can be reproduced on modest hardware, "
-    "and we describe each choice together with the reasoning behind it in the paragraphs that follow. "
-)
 PLANTED = "93.7%"
 BUDGET = 32
-
-
-def make_pdf(path: Path, *, filler_paragraphs: int = 0, table_rows: int = 0) -> Path:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.platypus import Paragraph, SimpleDocTemplate
-
-    styles = getSampleStyleSheet()
-    story = [
-        Paragraph("TinyMoE: Sparse Experts for Small Devices", styles["Title"]),
-        Paragraph("Ada Lovelace, Alan Turing", styles["Normal"]),
-    ]
-    for heading, fact in FACTS.items():
-        story.append(Paragraph(heading, styles["Heading2"]))
-        story.append(Paragraph(fact, styles["Normal"]))
-        story += [Paragraph(FILLER * 3, styles["Normal"]) for _ in range(filler_paragraphs)]
-        story += [Paragraph(table_row(i), styles["Normal"]) for i in range(table_rows)]
-    story += [
-        Paragraph("References", styles["Heading2"]),
-        Paragraph("[1] A. Author. A reference with 99.9% nothing. 2020.", styles["Normal"]),
-    ]
-    SimpleDocTemplate(str(path), pagesize=A4).build(story)
-    return path
-
-
-def table_row(i: int) -> str:
-    """A row of a results table: digits and decimal points, which a tokenizer spends a token on each."""
-    return f"Model-{i} " + " ".join(f"{(i * 37 + k * 11) % 90 + 10}.{(i + k) % 10}" for k in range(12))
 
 
 # --- the scripted model -----------------------------------------------------------------------
@@ -642,3 +602,18 @@ def test_a_run_stopped_between_sections_resumes_where_it_stopped(store, paper_in
     dive = grounded_run(store, server, tmp_path)
     assert dive.status == "ok" and any("load-balancing" in asked_text(r.body) for r in server.chat_requests)
     assert not answered & {asked_text(r.body) for r in server.chat_requests}  # nothing asked twice
+
+
+def test_the_points_are_prose_sentences_not_table_rows_captions_or_pointers():
+    from papersift.enrich.deepdive_grounded import prose
+
+    text = (
+        "Qwen2.5-7B-Instruct 85.4 96.7 95.1 93.7 89.4 82.3 55.1 41.2 77.0\n"
+        "Long-CoT Cold Start Stage 2 Reasoning RL Figure 1: Post-training pipeline of the Qwen3 series models.\n"
+        "Key information is provided in Table 1. (b) Due to the scale-up of the pre-\ntraining tokens (Yang et al., 2024b), "
+        "the MoE base models outperform the dense ones. • Agent & Coding: we use BFCL v3 and LiveCodeBench v5."
+    )
+    assert prose(text) == [
+        "Due to the scale-up of the pre-training tokens, the MoE base models outperform the dense ones.",
+        "Agent & Coding: we use BFCL v3 and LiveCodeBench v5.",
+    ]

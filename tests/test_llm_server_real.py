@@ -6,6 +6,7 @@ model on the CPU and writes one whole card (a few minutes on 2 cores)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -121,3 +122,31 @@ def test_enrich_against_llama_cpp_server_stores_a_valid_card(llama_server, tmp_p
     card = Card.model_validate(enrichment.card.model_dump())  # the server's JSON, under the schema we sent
     assert card.title and card.tldr and card.digest and card.keywords
     assert 1 <= len(calls) <= 4 and all(c["error"] is None for c in calls)  # the one-call card, re-asked at most
+
+
+@pytest.mark.embedded
+def test_the_grounded_deepdive_works_through_llama_cpp_server(llama_server, tmp_path):
+    """The section-by-section article of a model without thinking, through the openai backend: every
+    request fits the server's 4,096 tokens, and each point is a sentence in Chinese."""
+    from pdfs import FACTS, make_pdf
+
+    from papersift.config import LLMSettings, Settings
+    from papersift.enrich import deepdive as dd
+
+    settings = Settings(
+        db=tmp_path / "papers.db",
+        llm=LLMSettings(
+            backend="openai", base_url=llama_server, model="qwen2.5-coder-1.5b", api_key="none", timeout=900
+        ),
+    )
+    with Store(settings.db) as store:
+        store.upsert(Paper(source="arxiv", arxiv_id="2505.12345", title="TinyMoE: Sparse Experts for Small Devices"))
+        options = dd.DeepDiveOptions(thinking_budget=0, grounded=True, context_tokens=4096)
+        dive = dd.deepdive(store, "2505.12345", settings, options, pdf=make_pdf(tmp_path / "p.pdf"))
+        calls = store.recent_calls(limit=200)
+
+    assert dive.mode == "grounded" and dive.headline.startswith("TinyMoE")
+    assert len(dive.sections) == len(FACTS) - 2  # the numbered sections but the conclusion (the closing)
+    points = [b.text for s in dive.sections for sub in s.subsections for b in sub.bullets]
+    assert points and all(re.search(r"[\u4e00-\u9fff]", p) for p in points)
+    assert all(c["error"] is None for c in calls)

@@ -63,6 +63,7 @@ _CUES = re.compile(
 )
 _FUTURE = re.compile(r"\b(?:future|will|plan to|next step|going forward|further (?:work|research))\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][\w\-.]*")
+_ENUMERATOR = re.compile(r"^\(?(?:\d|[a-h]|i{1,3}|iv)\)\s+")  # "(2) Our flagship…": a point of its own here
 CLOSING = {"zh": "总结与展望", "en": "Summary and outlook"}
 NO_FUTURE = {"zh": "论文没有写出未来的研究方向。", "en": "The paper names no future directions."}
 DROPPED = "left out a point the guard could not ground in its sentence ({section}): {reasons}"
@@ -128,8 +129,10 @@ def chosen(text: str, n: int) -> list[str]:
 
 
 def prose(text: str) -> list[str]:
-    """The prose sentences of a section's text, a list item ("• Agent & Coding: …") its own sentence."""
-    return [s.strip() for s in split_sentences(clean(text)) for s in s.split("•") if is_prose(s.strip())]
+    """The prose sentences of a section's text, a list item ("• Agent & Coding: …") its own sentence,
+    without the enumerator it had in the paper's list ("(b) Due to …")."""
+    items = (_ENUMERATOR.sub("", item.strip()) for s in split_sentences(clean(text)) for item in s.split("•"))
+    return [item for item in items if is_prose(item)]
 
 
 def points_for(section: sec.Section) -> int:
