@@ -46,10 +46,8 @@ MAX_HEADING = 40  # characters: the article's section titles (ArticleDraft)
 LEAD_SENTENCES = 3
 MIN_WORDS, MAX_WORDS = 5, 60
 _NUMBER = re.compile(r"^(?P<num>\d{1,2})(?:\.(?P<sub>\d{1,2}))?(?:\.\d{1,2})*\.?\s+(?P<title>.+)$")
-_LEFT_OUT = re.compile(
-    r"^(?:[A-H](?:\.\d+)*\.?\s|appendix|appendices|supplementary|acknowledge?ments?|"
-    r"(?:\d+\.?\s+)?(?:authors?|contributors?|author contributions|references|bibliography)$)",
-    re.IGNORECASE,
+_PEOPLE = re.compile(
+    r"^(?:\d+\.?\s+)?(?:authors?|contributors?|author contributions|references|bibliography)$", re.IGNORECASE
 )
 _CONCLUSION = re.compile(r"conclu|summary|closing remarks", re.IGNORECASE)
 _CITATION = re.compile(r"\s*\((?:[^()]*?\bet al\.[^()]*?|[A-Z][^()]*?,\s*(?:19|20)\d\d[a-z]?)\)")
@@ -149,9 +147,10 @@ def outline(fulltext: str) -> Outline:
         if heading.lower() == "abstract":  # what the paper is, then its weightiest facts
             first = prose(section.text)[:1]
             lead = [*first, *(s for s in chosen(section.text, LEAD_SENTENCES) if s not in first)][:LEAD_SENTENCES]
-        elif _LEFT_OUT.match(heading) or heading == sec.FRONT:
-            if chapters and re.match(r"^[A-H](?:\.\d+)*\.?\s|appendix", heading, re.IGNORECASE):
-                break  # the appendices: the article is the paper's body
+        elif chapters and sec.APPENDIX.match(heading):
+            break  # the appendices: the article is the paper's body
+        elif _PEOPLE.match(heading) or heading == sec.FRONT:
+            continue
         elif _CONCLUSION.search(heading):
             conclusion.append(section)
         elif (m := _NUMBER.match(heading)) and not m["sub"]:

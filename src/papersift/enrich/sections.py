@@ -22,7 +22,7 @@ _NAMED = re.compile(
     re.IGNORECASE,
 )
 _REFERENCES = re.compile(r"^(?:[\dIVX.]+\s+)?(?:references|bibliography)$", re.IGNORECASE)
-_APPENDIX = re.compile(
+APPENDIX = re.compile(
     r"^(?:appendix|appendices|supplementary material|acknowledge?ments?|[A-H](?:\.\d+)*\.?\s+[A-Z]).*$", re.IGNORECASE
 )
 FRONT = "Front matter"
@@ -68,7 +68,7 @@ def split_sections(text: str) -> list[Section]:
     for line in text.replace("\f", "\n").splitlines():
         # inside the references, entries look like headings ("ICLR 2024"): only an appendix ends them
         in_references = bool(_REFERENCES.match(heading))
-        if is_heading(line) and (not in_references or _APPENDIX.match(line.strip())):
+        if is_heading(line) and (not in_references or APPENDIX.match(line.strip())):
             close()
             heading, lines = " ".join(line.split()), []
         else:
