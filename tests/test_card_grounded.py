@@ -285,7 +285,7 @@ def test_a_word_the_model_inflected_is_asked_in_the_sentence_of_its_stem(store):
     assert "many problems admit straightforward solutions" in word  # the English sentence, not the reply
 
 
-def test_a_field_too_short_to_keep_is_asked_again_with_the_title_beside_its_sentence(store):
+def test_a_field_too_short_to_keep_is_its_sentence_translated_after_the_papers_name(store):
     paper_id = store.upsert(THINKLESS)[0]
 
     def terse(body: dict) -> str:
@@ -296,9 +296,9 @@ def test_a_field_too_short_to_keep_is_asked_again_with_the_title_beside_its_sent
 
     with ScriptedServer(responder=terse) as server:
         enrich_papers(store, grounded_settings(server, store.path))
-        again = [r for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
-    [request] = again
-    assert text_of(request.body).startswith("Thinkless: LLM Learns When to Think. ")
+        again = [r for r in server.chat_requests if text_of(r.body).startswith("Thinkless: ")]
+    [request] = again  # the paper's name and the field's sentence, translated
+    assert request.messages[-1]["content"].startswith("把这段原文译成")
     assert stored(store, paper_id).status == "ok"
 
 

@@ -184,8 +184,11 @@ class GroundedWriter:
                     and length(previous, self.language) < length_band(self.language)[0]
                 ):
                     # Its sentence says too little for a field ("Extensive experiments demonstrate the
-                    # superiority of our model."): the title says what the paper is about.
-                    text = f"{paper.title.rstrip('.')}. {text}"
+                    # superiority of our model."), and asked to say more the model condenses it again:
+                    # the sentence translated, after the paper's name (its title where it has none),
+                    # which a translation of a sentence or two keeps at a field's length.
+                    lead = (title_names(paper.title) or [paper.title.rstrip(".")])[0]
+                    text, name, previous, fix = f"{lead}: {text}", "sentence", None, None
                 values[field], was_cut = await self.ask(paper, name, self.source(text), previous, fix, avoid=avoid)
             if was_cut:
                 cut.add(field)
