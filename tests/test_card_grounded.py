@@ -302,6 +302,34 @@ def test_a_field_too_short_to_keep_is_its_sentence_translated_after_the_papers_n
     assert stored(store, paper_id).status == "ok"
 
 
+def test_an_author_keyword_in_the_glossary_is_written_in_its_words_and_counts_as_written(store):
+    paper = THINKLESS.model_copy(update={"keywords": ["Large Language Models", "adaptive reasoning"]})
+    paper_id = store.upsert(paper)[0]
+    with ScriptedServer(responder=good_reply) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+    enrichment = stored(store, paper_id)
+    assert enrichment.card.keywords == ["大语言模型 (Large Language Models)", "adaptive reasoning"]
+    assert enrichment.status == "ok", enrichment.reasons
+
+
+def test_a_field_that_repeats_another_is_asked_again_to_say_something_else(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def repeat(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的主要贡献" in asked and "另一部分已经写了" not in asked:
+            return ROLE_TEXT["主要方法"]  # the method field's words again
+        return good_reply(body)
+
+    with ScriptedServer(responder=repeat) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        again = [
+            r.messages[-1]["content"] for r in server.chat_requests if "另一部分已经写了" in r.messages[-1]["content"]
+        ]
+    assert any(ROLE_TEXT["主要方法"] in a and "论文的主要贡献" in a for a in again)
+    assert stored(store, paper_id).status == "ok"
+
+
 def test_a_field_that_talks_about_its_text_is_asked_again(store):
     paper_id = store.upsert(THINKLESS)[0]
 

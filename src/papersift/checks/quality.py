@@ -340,7 +340,7 @@ def check_title(card: Card, title: str | None) -> list[QualityIssue]:
 def check_glossary(card: Card, source: str, glossary: Glossary | None) -> list[QualityIssue]:
     if glossary is None:
         return []
-    text = " ".join([card.title, *card_texts(card).values()])
+    text = " ".join([card.title, *card.keywords, *card_texts(card).values()])  # the keywords are the card's too
     return [
         QualityIssue(
             rule="glossary",

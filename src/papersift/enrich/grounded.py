@@ -31,7 +31,7 @@ from ..checks.language import Language, language
 from ..checks.quality import ABOUT_THE_TEXT, foreign_words, is_truncated, length, length_band, title_names
 from ..llm.templates import environment
 from ..models import READING_FIELDS, Paper
-from .fieldwise import cleaned
+from .fieldwise import cleaned, keywords_of
 from .roles import LEFTOVER_MIN, Plan, assign
 from .sentences import split_sentences
 from .units import missing, numbers_in, rewrite_quantities
@@ -55,6 +55,7 @@ DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
 TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
 MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up title is asked again, shorter
+REPEATS = re.compile(r"\brepeats\b")  # the gate's words for a field that says what another says
 ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says: write the content itself"
 
 
@@ -164,7 +165,7 @@ class GroundedWriter:
         for field in [*(f for f in fields if f not in later), *later]:  # written last, avoiding what the others say
             previous, fix = fields[field] or (None, None)
             if field == "keywords":
-                values[field] = ", ".join(keywords(paper))
+                values[field] = ", ".join(self.keyword(k) for k in keywords_of(", ".join(keywords(paper))))
                 continue
             if field == "digest":
                 values[field], was_cut = await self.digest(paper, previous, fix)
@@ -177,6 +178,8 @@ class GroundedWriter:
             else:
                 name = field.removeprefix("reading.")
                 avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
+                if fix and previous and REPEATS.search(fix):
+                    avoid = previous  # it said what another field says: that is what to avoid now
                 text = self.field_text(paper, plan, name)
                 if (
                     previous is not None
@@ -193,6 +196,12 @@ class GroundedWriter:
             if was_cut:
                 cut.add(field)
         return values, cut
+
+    def keyword(self, word: str) -> str:
+        """An author keyword that is a glossary term in the glossary's words, the author's after it:
+        "大语言模型 (Large Language Models)"."""
+        term = next((t for t in self.glossary.terms if t.pattern.fullmatch(word)), None) if self.glossary else None
+        return f"{term.translation} ({word})" if term else word
 
     def source(self, text: str) -> str:
         """Sentences as the model sees them: glossary terms and quantities already in the target language."""
