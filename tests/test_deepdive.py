@@ -617,3 +617,14 @@ def test_the_points_are_prose_sentences_not_table_rows_captions_or_pointers():
         "Due to the scale-up of the pre-training tokens, the MoE base models outperform the dense ones.",
         "Agent & Coding: we use BFCL v3 and LiveCodeBench v5.",
     ]
+
+
+def test_an_outline_keeps_to_the_articles_shape():
+    from papersift.enrich.deepdive_grounded import MAX_BULLETS, MAX_SECTIONS, MAX_SUBSECTIONS, Chapter, Part, shaped
+
+    sentences = [f"We measure result {i} at {i}.5 points on GSM8K with TinyMoE." for i in range(12)]
+    chapters = [Chapter(f"Chapter {c}", [Part(f"Part {p}", sentences[:7]) for p in range(6)]) for c in range(8)]
+    result = shaped(chapters)
+    assert len(result) == MAX_SECTIONS
+    assert all(len(c.parts) <= MAX_SUBSECTIONS for c in result)
+    assert all(len(p.sentences) <= MAX_BULLETS for c in result for p in c.parts)

@@ -38,6 +38,7 @@ from .grounded import GroundedWriter, title_names
 from .sentences import split_sentences
 
 MAX_SUBSECTIONS = 4
+MAX_BULLETS = 8  # a sub-topic's points (ArticleDraft's Subsection)
 MAX_SECTIONS = 6
 MAX_POINTS = 3  # a sub-section's points; a long one (an evaluation) gets one more
 LONG_SUBSECTION = 4000  # characters
@@ -121,7 +122,10 @@ def weight(sentence: str) -> float:
 
 def chosen(text: str, n: int) -> list[str]:
     """The ``n`` weightiest prose sentences of a text, in its order (ties: the earlier)."""
-    sentences = prose(text)
+    return weightiest(prose(text), n)
+
+
+def weightiest(sentences: list[str], n: int) -> list[str]:
     best = sorted(range(len(sentences)), key=lambda i: (-weight(sentences[i]), i))[:n]
     return [sentences[i] for i in sorted(best)]
 
@@ -173,14 +177,14 @@ def shaped(chapters: list[Chapter]) -> list[Chapter]:
     """At most ``MAX_SECTIONS`` chapters of at most ``MAX_SUBSECTIONS`` parts: the smallest
     neighbours merged; a part with no sentence of its own dropped."""
     for chapter in chapters:
-        chapter.parts = [p for p in chapter.parts if p.sentences]
+        chapter.parts = [Part(p.heading, weightiest(p.sentences, MAX_BULLETS)) for p in chapter.parts if p.sentences]
         while len(chapter.parts) > MAX_SUBSECTIONS:
             i = min(
                 range(len(chapter.parts) - 1),
                 key=lambda k: len(chapter.parts[k].sentences + chapter.parts[k + 1].sentences),
             )
             a, b = chapter.parts[i], chapter.parts.pop(i + 1)
-            chapter.parts[i] = Part(f"{a.heading}; {b.heading}", a.sentences + b.sentences)
+            chapter.parts[i] = Part(f"{a.heading}; {b.heading}", weightiest(a.sentences + b.sentences, MAX_BULLETS))
     while len(chapters) > MAX_SECTIONS:
         i = min(
             range(len(chapters) - 1),
