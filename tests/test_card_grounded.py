@@ -223,13 +223,11 @@ def test_no_request_holds_the_whole_abstract_and_the_card_passes_the_checks(stor
     )
 
 
+QWEN3_TWO_SENTENCES = "We present Qwen3, a family of models. The models range from 0.6 to 235 billion parameters."
+
+
 def test_the_model_sees_2350_yi_and_a_reply_that_slips_on_it_is_asked_again(store):
-    qwen = Paper(
-        source="arxiv",
-        arxiv_id="2505.09388",
-        title="Qwen3 Technical Report",
-        abstract="We present Qwen3, a family of models. The models range from 0.6 to 235 billion parameters.",
-    )
+    qwen = Paper(source="arxiv", arxiv_id="2505.09388", title="Qwen3 Technical Report", abstract=QWEN3_TWO_SENTENCES)
     paper_id = store.upsert(qwen)[0]
 
     def slip_once(body: dict) -> str:
@@ -247,6 +245,24 @@ def test_the_model_sees_2350_yi_and_a_reply_that_slips_on_it_is_asked_again(stor
     again = [a for a in asked if "没有通过" in a]
     assert any("0.6 到 235 亿" in a and "6亿, 2350亿" in a for a in again)
     assert "2350亿" in stored(store, paper_id).card.digest
+
+
+def test_a_reply_that_translates_the_objection_instead_of_fixing_the_answer_is_not_kept(store):
+    qwen = Paper(source="arxiv", arxiv_id="2505.09388", title="Qwen3 Technical Report", abstract=QWEN3_TWO_SENTENCES)
+    paper_id = store.upsert(qwen)[0]
+
+    def echo(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if asked.startswith("把这段原文") and "2350亿" in text_of(body):
+            if "没有通过" in asked:
+                return "没有通过，因为：它丢失或改变了 6亿：写每个精确as给定。"  # the objection, translated
+            return "模型参数规模到 2350亿。"  # drops 6亿: asked again
+        return good_reply(body)
+
+    with ScriptedServer(responder=echo) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+    digest = stored(store, paper_id).card.digest
+    assert "模型参数规模到 2350亿。" in digest and "没有通过" not in digest
 
 
 def test_an_english_word_left_in_a_field_is_translated_alone_in_its_context(store):

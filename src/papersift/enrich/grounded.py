@@ -55,6 +55,7 @@ DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
 TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
 MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up title is asked again, shorter
+FEEDBACK = re.compile(r"没有通过|你上次写的是|请改正|not accepted|your answer was", re.I)  # the re-ask's own words
 REPEATS = re.compile(r"\brepeats\b")  # the gate's words for a field that says what another says
 ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says: write the content itself"
 
@@ -283,7 +284,12 @@ class GroundedWriter:
             template=self.template,
         )
         cut = result.finish_reason == "length"
-        return ended(cleaned(without_echo(result.text, prompt)), task, cut, self.language), cut
+        reply = ended(cleaned(without_echo(result.text, prompt)), task, cut, self.language)
+        if previous is not None and FEEDBACK.search(reply):
+            # It translated the objection ("没有通过，因为：它丢失了 2024.10…") instead of fixing the
+            # answer: the answer it was asked to fix stands, and the checks judge that.
+            return previous, False
+        return reply, cut
 
     def problems(self, task: str, text: str, reply: str, was_cut: bool, names: list[str]) -> list[str]:
         problems = []

@@ -11,6 +11,7 @@ so :func:`estimate_tokens` adds half again.
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import re
@@ -84,6 +85,7 @@ def gguf_tokenizer(path: Path) -> Tokenizer:
 
     with _quiet_stderr():  # llama.cpp warns on stderr that a vocabulary has no trained window
         vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    atexit.register(vocab.close)  # freed while llama.cpp is still loaded, not by a late __del__ at exit
     meta = vocab.metadata
     window = meta.get(f"{meta.get('general.architecture', '')}.context_length")
 
