@@ -27,7 +27,7 @@ from results import run_line, write_section
 from papersift.config import load_settings
 from papersift.demo import PAPERS
 from papersift.enrich import deepdive as dd
-from papersift.publish.article import to_markdown
+from papersift.publish.article import to_html, to_markdown
 from papersift.sources.base import ingest
 from papersift.sources.files import read_jsonl
 from papersift.store import Store
@@ -57,6 +57,7 @@ def stated(article: str) -> dict[str, bool]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace '## Deep-dive' in bench/RESULTS.md")
+    parser.add_argument("--html", type=Path, help="also write the article as HTML here, to look at")
     args = parser.parse_args()
     if not PDF.exists():
         print(f"{PDF} is missing (set PAPERSIFT_SHARED)", file=sys.stderr)
@@ -113,6 +114,8 @@ def main() -> int:
     print(article)
     if args.write:
         write_section("Deep-dive", text)
+    if args.html:
+        args.html.write_text(to_html(dive), encoding="utf-8")
     return 0
 
 

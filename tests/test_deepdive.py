@@ -461,10 +461,11 @@ def test_an_article_kept_in_the_earlier_layout_still_reads_and_renders(store, pa
 # --- the context plan ------------------------------------------------------------------------
 
 
-def test_on_the_embedded_engine_the_plan_takes_the_models_own_window_and_no_thinking():
+def test_on_the_embedded_engine_a_model_without_thinking_writes_grounded_in_its_own_tokens():
     settings = Settings(llm=LLMSettings(backend="embedded"))  # the packaged model, n_ctx 8192 for cards
     planned, options, notes = dd.plan(settings, thinking_budget=2048)
-    assert options.context_tokens == planned.llm.n_ctx == 32768  # the GGUF's own window reaches the engine
+    assert options.grounded and options.tokenizer.window == 32768  # the GGUF's own window, known
+    assert options.context_tokens == planned.llm.n_ctx == 8192  # a sentence a request: no 32k cache
     assert options.thinking_budget == 0 and "no thinking mode" in notes[0]  # Qwen2.5-Coder cannot think
     assert options.tokenizer.count("2350") == 4 and options.tokenizer.caution == 1  # Qwen's tokens: a digit each
     planned, options, _ = dd.plan(settings, context=16384)
@@ -477,6 +478,7 @@ def test_an_embedded_model_that_thinks_keeps_the_budget(monkeypatch, tmp_path):
     settings = Settings(llm=LLMSettings(backend="embedded", embedded_model=str(tmp_path / "qwen3.gguf")))
     _, options, notes = dd.plan(settings)
     assert (options.context_tokens, options.thinking_budget, notes) == (40960, dd.DEFAULT_THINKING_BUDGET, [])
+    assert not options.grounded  # it composes, in its whole trained window
     assert dd.plan(settings, thinking_budget=0)[1].thinking_budget == 0
 
 

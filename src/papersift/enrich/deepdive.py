@@ -88,18 +88,22 @@ class DeepDiveOptions:
 def plan(
     settings: Any, *, lang: str = "zh", thinking_budget: int | None = None, context: int | None = None
 ) -> tuple[Any, DeepDiveOptions, list[str]]:
-    """The settings and options of a deep-dive run, from what the engine can do: the context is the
-    embedded model's trained window (its GGUF file says, 32k for the packaged model) unless
-    ``context`` is given, and the engine is started with it; a model without a thinking mode
-    writes with thinking off, and no budget is kept for it. The thinking budget is ``thinking_budget``
-    (0: off), else that of ``settings.llm.thinking``, else 4096. Also returns notes for the user."""
+    """The settings and options of a deep-dive run, from what the engine can do. A model without a
+    thinking mode writes the article laid out by code (:mod:`.deepdive_grounded`), with thinking
+    off and no budget kept; its requests are a sentence each, so the engine keeps its configured
+    context (``llm.n_ctx``: a 32k window costs the packaged model ~1 GB of memory for nothing). A
+    model that thinks composes from the text, in its trained window (its GGUF file says). Either
+    way ``context`` overrides, and the engine is started with it. The thinking budget is
+    ``thinking_budget`` (0: off), else that of ``settings.llm.thinking``, else 4096. Also returns
+    notes for the user."""
     llm = settings.llm
     notes: list[str] = []
     if thinking_budget is None:
         thinking_budget = Thinking.parse(llm.thinking).budget or DEFAULT_THINKING_BUDGET
     if llm.backend == "embedded":
         tokenizer = gguf_tokenizer(models.resolve(llm.embedded_model))
-        context = context or tokenizer.window or llm.n_ctx
+        window = tokenizer.window or llm.n_ctx
+        context = context or (window if tokenizer.thinks else min(window, llm.n_ctx))
         settings = settings.model_copy(update={"llm": llm.model_copy(update={"n_ctx": context})})
         if not tokenizer.thinks:
             notes.append(
