@@ -169,6 +169,9 @@ ROLE_TEXT = {  # a distinct, well-sized field for each role the request names
 }
 
 
+FILLER = "原文的每个词都被译成对应的中文词语并保持语序不变而且数字与名称都照原样保留"  # no word twice in a row
+
+
 def text_of(body: dict) -> str:
     return re.search(r"<text>\n(.*)\n</text>", body["messages"][-1]["content"], re.S)[1]
 
@@ -185,7 +188,8 @@ def good_reply(body: dict) -> str:
         kept = re.findall(
             r"\d+(?:\.\d+)?(?:万亿|亿|万)?%?|[A-Z][\w\-]*[A-Z0-9][\w\-]*|Thinkless|<\w+>|[\u4e00-\u9fff]+", text
         )
-        return "这部分原文被完整译出" + "、".join(kept) + "，" + "译文" * len(text.split()) + "。"
+        filler = (FILLER * len(text.split()))[: 2 * len(text.split())]  # as long as Chinese renders it
+        return "这部分原文被完整译出" + "、".join(kept) + "，" + filler + "。"
     role = re.search(r"论文的(\S+?)。", asked)
     return ROLE_TEXT[role[1]] if role else "原始"
 

@@ -79,6 +79,21 @@ def test_a_field_that_talks_about_its_source_text_is_caught():
     assert ("about_the_text", "tldr") in rules(english, lang="en")
 
 
+def test_a_field_that_names_its_own_role_as_a_text_is_caught():
+    """What the 1.5B model wrote for Thinkless's motivation (bench/cards.py, 2026-12-06)."""
+    about = with_reading(GOOD, motivation="这段研究动机是：大语言模型是否能够学会在什么时候需要进行思考？")
+    assert rules(about) == [("about_the_text", "reading.motivation")]
+
+
+def test_a_word_written_twice_in_a_row_is_caught():
+    """GuardReasoner-VL's "在做出决策之前进行思考思考" (bench/cards.py, 2026-12-06)."""
+    twice = with_reading(
+        GOOD, motivation="核心思想是通过在线强化学习激励监控模型在做出决策之前进行思考思考，提升安全判断。"
+    )
+    assert rules(twice) == [("stutter", "reading.motivation")]
+    assert rules(GOOD) == []  # 冗长, 长链, 简单问题: words, none twice in a row
+
+
 def test_a_digest_much_shorter_than_the_abstract_is_caught():
     short = GOOD.model_copy(update={"digest": "Thinkless 让模型学会何时思考，长链推理减少 50%-90%。"})
     assert rules(short) == [("digest_short", "digest")]

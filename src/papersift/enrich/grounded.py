@@ -28,7 +28,7 @@ from typing import Any
 from ..checks.glossary import Glossary
 from ..checks.guard import has_name_shape, is_generic
 from ..checks.language import Language, language
-from ..checks.quality import ABOUT_THE_TEXT, foreign_words, is_truncated, length, length_band, title_names
+from ..checks.quality import ABOUT_THE_TEXT, STUTTER, foreign_words, is_truncated, length, length_band, title_names
 from ..llm.templates import environment
 from ..models import READING_FIELDS, Paper
 from .fieldwise import cleaned, keywords_of
@@ -228,7 +228,8 @@ class GroundedWriter:
         if task in READING_FIELDS and ABOUT_THE_TEXT.search(reply):
             # Still talking about its text: the field's own sentences translated say what they say.
             reply, was_cut = await self._request(paper, "sentence", text, None, None, names, None)
-        return await self.translate_words(paper, self.with_terms(reply, text), text), was_cut
+        reply = STUTTER.sub(r"\1", self.with_terms(reply, text))  # "进行思考思考": the slip mended by code
+        return await self.translate_words(paper, reply, text), was_cut
 
     def with_terms(self, reply: str, source: str) -> str:
         """The reply with each glossary term its source holds written as the glossary writes it."""
