@@ -103,11 +103,9 @@ def main() -> int:
         *(f"- guard: {reason}" for reason in dive.reasons),
         *(f"- warning: {warning}" for warning in dive.warnings),
         "",
-        "The first screen of the article:",
+        "The first screen of the article (its Markdown, indented so that its headings stay inside this section):",
         "",
-        "````markdown",
-        *article.splitlines()[:FIRST_SCREEN],
-        "````",
+        *(f"    {line}".rstrip() for line in article.splitlines()[:FIRST_SCREEN]),
     ]
     text = "\n".join(lines) + "\n\n"
     print(text)
