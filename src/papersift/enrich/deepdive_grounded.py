@@ -220,7 +220,7 @@ class GroundedArticle:
             self.progress(self.done, self.total)
 
     async def heading(self, text: str) -> str:
-        reply, _ = await self.writer.ask(self.paper, "title", text, names=title_names(text))
+        reply, _ = await self.writer.ask(self.paper, "title", self.writer.source(text), names=title_names(text))
         self._step()
         reply = reply.rstrip("。.")
         if len(reply) > MAX_HEADING:  # a merged heading ran long: its first part
