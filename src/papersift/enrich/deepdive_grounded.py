@@ -169,7 +169,7 @@ def outline(fulltext: str) -> Outline:
             chapters.append(Chapter(heading, [Part(heading, chosen(section.text, points_for(section)))]))
     sentences = [s for c in conclusion for s in prose(c.text)]
     future = [s for s in sentences if _FUTURE.search(s)][:MAX_FUTURE]
-    summary = [s for s in chosen(" ".join(c.text for c in conclusion), MAX_POINTS) if s not in future]
+    summary = [s for s in weightiest(sentences, MAX_POINTS) if s not in future]
     return Outline(lead, shaped([c for c in chapters if any(p.sentences for p in c.parts)]), summary, future)
 
 
@@ -247,9 +247,10 @@ class GroundedArticle:
         return [text for s in sentences if (text := await self.sentence(s, where))]
 
     @staticmethod
-    def count(plan: Outline) -> int:
-        """The steps of writing ``plan``: the title, every heading asked, every sentence."""
-        headings = 2 + len(plan.chapters) + sum(len(c.parts) for c in plan.chapters if len(c.parts) > 1)
+    def count(plan: Outline, closing_asked: bool) -> int:
+        """The steps of writing ``plan``: the title, every heading asked (the closing's where the
+        language has none of its own), every sentence."""
+        headings = 1 + closing_asked + len(plan.chapters) + sum(len(c.parts) for c in plan.chapters if len(c.parts) > 1)
         sentences = sum(len(p.sentences) for c in plan.chapters for p in c.parts)
         return headings + sentences + len(plan.lead) + len(plan.conclusion) + len(plan.future)
 
@@ -277,7 +278,7 @@ async def write_grounded(
     lang = writer.language
     joiner = "" if lang.counts_characters else " "
     article = GroundedArticle(writer, paper, progress)
-    article.total = article.count(plan) - (lang.code in CLOSING)
+    article.total = article.count(plan, closing_asked=lang.code not in CLOSING)
     title = await article.heading(paper.title or plan.chapters[0].heading)
     own = title_names(paper.title or "")
     short_name = own[0] if own else title
