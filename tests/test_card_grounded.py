@@ -113,6 +113,25 @@ def test_a_near_variant_of_a_glossary_term_is_written_as_the_glossary_writes_it(
     assert Term("token", "词元").restored("词的元") == "词的元"  # too short a term to guess at
 
 
+def test_an_acronym_stands_for_its_glossary_term_and_a_term_the_source_never_holds_is_invented():
+    glossary = Glossary(
+        "zh",
+        (
+            Term("supervised fine-tuning", "监督微调"),
+            Term("reinforcement learning", "强化学习"),
+            Term("reinforcement learning from human feedback", "基于人类反馈的强化学习"),
+            Term("mixture of experts", "混合专家"),
+            Term("reasoning", "推理"),
+        ),
+    )
+    sft, rl, rlhf, moe, _ = glossary.terms
+    assert sft.abbreviated_in("SFT alone fails") and moe.abbreviated_in("two MoE models")
+    assert rlhf.abbreviated_in("trained with RLHF") and not rl.abbreviated_in("trained with RLHF")
+    assert glossary.invented("SFT alone fails.", "单靠监督微调会失败。") == []
+    assert glossary.invented("trained with RLHF", "用基于人类反馈的强化学习训练") == []  # inside a held term
+    assert glossary.invented("reinforced reasoning", "用强化学习提升推理") == [rl]  # 推理: one word, any paraphrase's
+
+
 # --- the plan -------------------------------------------------------------------------------------------
 
 CLEAR = [
@@ -161,11 +180,11 @@ def test_the_digest_is_asked_two_sentences_at_a_time_while_they_are_short():
 
 ROLE_TEXT = {  # a distinct, well-sized field for each role the request names
     "研究动机": "推理模型对所有问题都进行冗长的思维链推理，在大量简单问题上造成了可观的计算浪费。",
-    "要解决的问题": "如何让模型依据任务复杂度与自身能力，自主决定何时需要长链思考、何时直接简短作答。",
+    "要解决的问题": "Thinkless 让大语言模型依据任务复杂度与自身能力，自主决定何时需要长链思考、何时直接简短作答。",
     "现象分析": "许多问题本身存在直接的解法，统一采用精细推理并不会带来收益，反而拖慢响应速度。",
-    "主要方法": "提出可学习框架 Thinkless，用两个控制标记区分长短推理，并以解耦的组相对策略优化算法训练。",
-    "数据与实验": "在 Minerva Algebra、MATH-500 与 GSM8K 等基准上，长链推理的使用比例下降了 50% 至 90%。",
-    "主要贡献": "以强化学习让模型学会按需切换推理模式，在保持准确率的同时显著提升推理效率。",
+    "主要方法": "提出可学习框架 Thinkless，在强化学习范式下训练，并用两个控制标记区分长短两种推理模式。",
+    "数据与实验": "Thinkless 在 Minerva Algebra、MATH-500 与 GSM8K 等基准上，把长链推理的使用比例降低了 50% 至 90%。",
+    "主要贡献": "核心是解耦的组相对策略优化算法 DeGRPO，让模型学会按需切换推理模式，在保持准确率的同时提升效率。",
 }
 
 
@@ -181,7 +200,7 @@ def good_reply(body: dict) -> str:
     asked = body["messages"][-1]["content"]
     if asked.startswith("把这个论文标题"):
         return "大语言模型学习何时思考"
-    if "概括" in asked:
+    if "论文做了什么" in asked:
         return "Thinkless 让模型按任务难度选择长短推理，长链推理使用减少 50%-90%。"
     if asked.startswith("把这段原文"):  # a translation: as long as Chinese renders it, every number and name kept
         text = text_of(body)
@@ -310,7 +329,7 @@ def test_a_field_too_short_to_keep_is_its_sentence_translated_after_the_papers_n
 
     def terse(body: dict) -> str:
         asked = body["messages"][-1]["content"]
-        if "论文的主要贡献" in asked and "没有通过" not in asked:
+        if "论文的主要贡献" in asked:
             return "模型表现出色。"  # what "Extensive experiments demonstrate …" gives: too little for a field
         return good_reply(body)
 
@@ -348,6 +367,36 @@ def test_a_field_that_repeats_another_is_asked_again_to_say_something_else(store
         ]
     assert any(ROLE_TEXT["主要方法"] in a and "论文的主要贡献" in a for a in again)
     assert stored(store, paper_id).status == "ok"
+
+
+def test_a_field_that_loses_a_name_or_invents_a_term_is_asked_again(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def slip(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "没有通过" not in asked and "论文的主要贡献" in asked:
+            return "核心是解耦的组相对策略优化算法，它以监督学习让模型学会按需切换推理模式，并保持准确率。"  # no DeGRPO
+        if "没有通过" not in asked and "论文的主要方法" in asked:
+            return "提出可学习框架无思考，在强化学习范式下训练，并用两个控制标记区分长短两种推理模式。"  # the name rendered
+        if "没有通过" not in asked and "论文的研究动机" in asked:
+            return ROLE_TEXT["研究动机"].replace(
+                "推理模型", "基于人类反馈的强化学习训练的推理模型"
+            )  # not in its sentence
+        return good_reply(body)
+
+    with ScriptedServer(responder=slip) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        again = [r.messages[-1]["content"] for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
+
+    assert any("论文的主要贡献" in a and "dropped or changed DeGRPO" in a for a in again)
+    assert any("论文的主要方法" in a and "dropped or changed Thinkless" in a for a in again)
+    assert any("论文的研究动机" in a and "it says 基于人类反馈的强化学习" in a for a in again)
+    reading = stored(store, paper_id).card.reading
+    assert (reading.contribution, reading.method, reading.motivation) == (
+        ROLE_TEXT["主要贡献"],
+        ROLE_TEXT["主要方法"],
+        ROLE_TEXT["研究动机"],
+    )
 
 
 def test_a_field_that_talks_about_its_text_is_asked_again(store):

@@ -26,6 +26,7 @@ from ..config import Settings
 
 STARTER_GLOSSARY = Path(__file__).with_name("glossary.toml")
 NEAR_VARIANT_EXTRA = 2  # characters a variant may add to a translation and still be taken for it
+LINKING_WORDS = {"of", "from", "with", "for", "to", "in", "on", "and"}  # RLHF, MoE: acronyms skip them or not
 
 
 class GlossaryError(ValueError):
@@ -48,6 +49,18 @@ class Term:
     def used_in(self, source: str) -> bool:
         return bool(self.pattern.search(source))
 
+    @cached_property
+    def acronyms(self) -> frozenset[str]:
+        """The acronyms that spell the term's initials, with or without its linking words:
+        SFT for supervised fine-tuning, RLHF for reinforcement learning from human feedback, MoE."""
+        words = [w for w in re.split(r"[\s\-]+", self.english.strip().casefold()) if w]
+        spelled = {"".join(w[0] for w in words), "".join(w[0] for w in words if w not in LINKING_WORDS)}
+        return frozenset(a for a in spelled if len(a) >= 2)
+
+    def abbreviated_in(self, source: str) -> bool:
+        """Whether the source writes the term as its acronym (SFT, LLMs)."""
+        return any(word.casefold().removesuffix("s") in self.acronyms for word in ACRONYM.findall(source))
+
     def rendered_in(self, text: str) -> bool:
         """Whether the translation is in the text, spaces ignored ("KV 缓存" = "KV缓存")."""
         return _squeeze(self.translation) in _squeeze(text)
@@ -68,6 +81,9 @@ class Term:
         if match and len(match[0]) <= len(chars) + NEAR_VARIANT_EXTRA:
             text = text[: match.start()] + self.translation + text[match.end() :]
         return text
+
+
+ACRONYM = re.compile(r"(?<![\w\-])(?:[A-Z][a-z]?){1,5}[A-Z]s?(?![\w\-])")  # SFT, RL, MoE, LLMs, RLHF, CoT
 
 
 def _squeeze(text: str) -> str:
@@ -93,6 +109,18 @@ class Glossary:
                 found.append(term)
             taken += spans
         return found
+
+    def invented(self, source: str, text: str) -> list[Term]:
+        """The terms of two words or more that the text writes in translation and the source holds
+        in no form (neither the English, nor the translation, nor the acronym): 强化学习 for a
+        sentence about "reinforced reasoning". One-word terms (推理, 基准) are the words of any
+        paraphrase. A term inside a longer one the source holds counts as held."""
+        held = [t for t in self.terms if t.used_in(source) or t.rendered_in(source) or t.abbreviated_in(source)]
+        for term in sorted(held, key=lambda t: -len(t.translation)):
+            text = re.sub(r"\s*".join(map(re.escape, term.translation.replace(" ", ""))), "", text)
+        compound = [t for t in self.terms if len(re.split(r"[\s\-]+", t.english.strip())) > 1]
+        invented = [t for t in compound if t not in held and t.rendered_in(text)]
+        return [t for t in invented if not any(t.translation in o.translation for o in invented if o is not t)]
 
     def missing(self, source: str, text: str) -> list[Term]:
         """The terms the source uses whose translation the text never writes."""

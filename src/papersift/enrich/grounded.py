@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from ..checks.glossary import Glossary
+from ..checks.glossary import ACRONYM, Glossary
 from ..checks.guard import has_name_shape, is_generic
 from ..checks.language import Language, language
 from ..checks.quality import ABOUT_THE_TEXT, STUTTER, foreign_words, is_truncated, length, length_band, title_names
@@ -42,6 +42,7 @@ WORD_TEMPLATE = "card_grounded_word.jinja"
 MAX_TOKENS = {"title": 100, "sentence": 300, "tldr": 160, "field": 180, "word": 16}
 MAX_WORD_TRANSLATION = 10
 MAX_KEYWORDS = 6
+MAX_KEPT_NAMES = 3  # a field of ~65 characters keeps this many of its sentences' names, not a list of ten
 MIN_KEYWORDS = 3
 CHUNK_WORDS = 60  # the digest is translated two sentences a request while they stay under this
 _LEAD = re.compile(r"^\s*([^:：\s]{1,40})\s*[:：]\s*(\S.*)$")
@@ -57,6 +58,7 @@ TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
 MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up title is asked again, shorter
 FEEDBACK = re.compile(r"没有通过|你上次写的是|请改正|not accepted|your answer was", re.I)  # the re-ask's own words
 REPEATS = re.compile(r"\brepeats\b")  # the gate's words for a field that says what another says
+INVENTED = "it says {terms}, which the text does not say: say only what the text says"
 ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says: write the content itself"
 
 
@@ -174,7 +176,9 @@ class GroundedWriter:
                 values[field], was_cut = await self.title(paper, plan, previous, fix)
             elif field == "tldr":
                 title = values.get("title") or paper.title or ""
-                tldr, was_cut = await self.ask(paper, "tldr", self.tldr_source(paper, plan, title), previous, fix)
+                source = self.tldr_source(paper, plan, title)
+                names = self.kept_names(paper, source)
+                tldr, was_cut = await self.ask(paper, "tldr", source, previous, fix, names=names)
                 values[field] = headed(tldr, title, self.language)
             else:
                 name = field.removeprefix("reading.")
@@ -193,10 +197,26 @@ class GroundedWriter:
                     # which a translation of a sentence or two keeps at a field's length.
                     lead = (title_names(paper.title) or [paper.title.rstrip(".")])[0]
                     text, name, previous, fix = f"{lead}: {text}", "sentence", None, None
-                values[field], was_cut = await self.ask(paper, name, self.source(text), previous, fix, avoid=avoid)
+                source = self.source(text)
+                values[field], was_cut = await self.ask(
+                    paper, name, source, previous, fix, names=self.kept_names(paper, source), avoid=avoid
+                )
             if was_cut:
                 cut.add(field)
         return values, cut
+
+    def kept_names(self, paper: Paper, text: str) -> list[str]:
+        """The names a field written from the text must keep: the paper's own (Thinkless, which the
+        1.5B model rendered 无思考) and the text's acronyms (SFT, which it glossed 序列到序列)."""
+        own = [n for n in title_names(paper.title or "") if n in text]
+        return list(dict.fromkeys([*own, *ACRONYM.findall(_URL.sub(" ", text))]))[:MAX_KEPT_NAMES]
+
+    def keeps(self, name: str, reply: str) -> bool:
+        """The name is in the reply, or, for an acronym of a glossary term, the term's translation
+        (LLMs as 大语言模型)."""
+        acronym = name.casefold().removesuffix("s")
+        terms = self.glossary.terms if self.glossary else ()
+        return name in reply or any(acronym in t.acronyms and t.rendered_in(reply) for t in terms)
 
     def keyword(self, word: str) -> str:
         """An author keyword that is a glossary term in the glossary's words, the author's after it:
@@ -297,12 +317,15 @@ class GroundedWriter:
         if was_cut:
             problems.append(CUT_OFF)
         terms = [t.translation for t in (self.glossary.terms if self.glossary else ()) if t.translation in text]
-        kept = [*names, *terms]
-        lost = [*missing(numbers_in(text), reply), *(n for n in kept if n not in reply)] if task == "sentence" else []
+        lost = [n for n in names if not self.keeps(n, reply)]
+        if task == "sentence":
+            lost = [*missing(numbers_in(text), reply), *lost, *(t for t in terms if t not in reply)]
         if task in ("tldr", "name") and len(reply) > MAX_CHARACTERS[task]:
             problems.append(TOO_LONG.format(limit=MAX_CHARACTERS[task] * 2 // 3))
         if lost:
             problems.append(DROPPED.format(quantities=", ".join(lost)))
+        if self.glossary and (invented := self.glossary.invented(text, reply)):
+            problems.append(INVENTED.format(terms="、".join(t.translation for t in invented)))
         if task != "sentence" and ABOUT_THE_TEXT.search(reply):
             problems.append(ABOUT_TEXT_FIX)
         return problems
