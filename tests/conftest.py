@@ -50,8 +50,10 @@ def pytest_make_collect_report(collector):
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """No test reads the user's config or database."""
-    monkeypatch.setenv("PAPERSIFT_CONFIG", str(tmp_path / "no-config.toml"))
+    """No test reads the user's config or database: each has an empty config of its own."""
+    config = tmp_path / "config.toml"
+    config.touch()
+    monkeypatch.setenv("PAPERSIFT_CONFIG", str(config))
     monkeypatch.setenv("PAPERSIFT_DB", str(tmp_path / "default.db"))
     monkeypatch.setenv("PAPERSIFT_CACHE_DIR", str(Path.home() / ".cache" / "papersift"))
     for var in ("PAPERSIFT_LLM_BASE_URL", "PAPERSIFT_LLM_MODEL", "PAPERSIFT_LLM_API_KEY", "PAPERSIFT_LLM_BACKEND"):

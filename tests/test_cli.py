@@ -47,7 +47,8 @@ def test_the_readme_names_every_top_level_command():
 def test_ingest_stats_export_round_trip(tmp_path, sample_records):
     db = tmp_path / "x.db"
     sample = ROOT / "src" / "papersift" / "data" / "sample.jsonl"
-    assert run("--db", db, "ingest", "file", sample).exit_code == 0
+    first = run("--db", db, "ingest", "file", sample)
+    assert first.exit_code == 0, first.output
     result = run("--db", db, "ingest", "file", sample, "--json")
     assert json.loads(result.stdout) == {
         "new": 0,
@@ -116,3 +117,19 @@ def test_db_comes_from_the_environment(tmp_path, monkeypatch):
     f.write_text(json.dumps({"title": "T", "abstract": "A"}) + "\n")
     assert run("ingest", "file", f).exit_code == 0
     assert (tmp_path / "env.db").exists()
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"papersift {version('papersift')}"
+
+
+def test_help_lists_the_commands_in_the_order_of_a_days_work():
+    text = run("--help").stdout
+    sections = ["Start here:", "Collect:", "Enrich:", "Find:", "Publish:", "Serve and run daily:"]
+    assert [text.index(s) for s in sections] == sorted(text.index(s) for s in sections)
+    order = [text.index(f"\n  {name} ") for name in ("ingest", "enrich", "search", "publish", "serve", "daily")]
+    assert order == sorted(order)
+    assert "<bool>" not in text + run("papers", "list", "--help").stdout  # a flag takes no value

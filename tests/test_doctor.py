@@ -190,7 +190,8 @@ def test_a_read_only_database_is_broken_and_the_fix_names_the_permissions(world_
     Store(path).close()
     path.chmod(0o444)
     folder.chmod(folder_mode)
-    monkeypatch.setenv("PAPERSIFT_CONFIG", str(world_readable_dir / "no-config.toml"))
+    (config := world_readable_dir / "config.toml").touch()
+    monkeypatch.setenv("PAPERSIFT_CONFIG", str(config))
     code, output = run_unprivileged("--only", "db", db=path)
     assert code == 1 and len(output.splitlines()) == 1
     user = "nobody" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name

@@ -180,7 +180,7 @@ def test_an_export_onto_a_full_disk_exits_3_and_leaves_no_file_behind(tmp_path):
 def test_a_database_in_a_folder_that_cannot_exist_exits_3_naming_the_folder(tmp_path):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a folder", encoding="utf-8")
-    result = papersift("stats", db=a_file / "papers.db")
+    result = papersift("ingest", "file", SAMPLE, db=a_file / "papers.db")
     assert result.returncode == 3
     assert f"{a_file / 'papers.db'}: cannot create its folder" in error_line(result)
 
@@ -198,7 +198,7 @@ def unwritable_folder(tmp_path):
 
 
 def test_a_new_database_in_an_unwritable_folder_is_named_as_such_not_as_a_bad_database(unwritable_folder):
-    result = papersift("stats", db=unwritable_folder / "papers.db")
+    result = papersift("ingest", "file", SAMPLE, db=unwritable_folder / "papers.db")
     assert result.returncode == 3
     line = error_line(result)
     assert f"cannot open the database: no permission to write {unwritable_folder}" in line
@@ -226,3 +226,19 @@ def test_a_killed_job_leaves_no_lock_behind(db):
         holder.wait()
         with store.job("enrich"):  # no error: the kernel let go of the dead process's lock
             pass
+
+
+def test_a_read_command_on_a_missing_store_names_it_and_creates_nothing(tmp_path):
+    missing = tmp_path / "forgotten.db"
+    for command in (["stats"], ["papers", "list"], ["search", "attention"], ["export"], ["serve", "--port", "0"]):
+        result = papersift(*command, db=missing)
+        assert result.returncode == 2, command
+        assert f"no store at {missing}" in error_line(result) and "--db" in error_line(result)
+    assert list(tmp_path.iterdir()) == [tmp_path / "config.toml"]  # the test's own empty config
+
+
+def test_a_config_file_named_but_missing_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERSIFT_CONFIG", str(tmp_path / "typo.toml"))
+    result = papersift("stats", db=tmp_path / "papers.db")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'typo.toml'}: no such config file (PAPERSIFT_CONFIG)" in error_line(result)

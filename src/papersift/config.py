@@ -135,6 +135,10 @@ class _TomlSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         path = default_config_path()
         if not path.is_file():
+            if os.environ.get(
+                "PAPERSIFT_CONFIG"
+            ):  # named on purpose: running on the defaults instead is a silent surprise
+                raise ValueError(f"{path}: no such config file (PAPERSIFT_CONFIG)")
             return {}
         with path.open("rb") as fh:
             try:

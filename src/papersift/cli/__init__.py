@@ -13,17 +13,59 @@ import sqlite3
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
 
 from ..store import JobRunning
 from . import common
 
+# `papersift --help` lists the commands in the order of a day's work, not in the order the
+# modules register them; a command a plugin adds goes under "Other commands".
+WORKFLOW = {
+    "Start here": ["demo", "doctor"],
+    "Collect": ["ingest", "papers", "stats"],
+    "Enrich": ["enrich", "deepdive", "classify", "embed", "runs"],
+    "Find": ["search", "similar", "feedback"],
+    "Publish": ["publish", "export"],
+    "Serve and run daily": ["serve", "daily"],
+    "Measure and extend": ["eval", "llm", "scale", "plugins"],
+}
+HELP_WIDTH = 200  # characters: room for most first sentences; a longer one ends in "..."
+
+
+class WorkflowGroup(TyperGroup):
+    def list_commands(self, ctx) -> list[str]:
+        order = [name for names in WORKFLOW.values() for name in names]
+        return sorted(super().list_commands(ctx), key=lambda n: order.index(n) if n in order else len(order))
+
+    def format_commands(self, ctx, formatter) -> None:
+        listed = {name for names in WORKFLOW.values() for name in names}
+        sections = [*WORKFLOW.items(), ("Other commands", [n for n in self.commands if n not in listed])]
+        for title, names in sections:
+            commands = [(n, self.commands[n]) for n in names if n in self.commands and not self.commands[n].hidden]
+            if commands:
+                with formatter.section(title):
+                    formatter.write_dl([(n, c.get_short_help_str(HELP_WIDTH)) for n, c in commands])
+
+
+# Plain help, not Rich's panels: those put a "<bool>" after every flag and keep the docstrings'
+# line breaks in the middle of sentences.
 app = typer.Typer(
     name="papersift",
+    cls=WorkflowGroup,
     help="Collect, enrich, classify, search and publish research papers, in your language.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"papersift {version('papersift')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -34,6 +76,9 @@ def main_options(
         "--db",
         help="The SQLite database (default: $PAPERSIFT_DB, the config file, or ~/.local/share/papersift/papersift.db).",
         envvar="PAPERSIFT_DB",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print papersift's version and exit."
     ),
 ) -> None:
     """papersift: research papers, triaged and read for you."""

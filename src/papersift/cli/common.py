@@ -67,9 +67,13 @@ def settings() -> Settings:
 
 
 @contextmanager
-def open_store() -> Iterator[Store]:
+def open_store(create: bool = False) -> Iterator[Store]:
+    """The configured store. Only a command that collects papers (``create``) makes a new one: a
+    forgotten ``--db`` would otherwise be answered from a new empty store, "no papers found", exit 0."""
     from ..store import StoreError
 
+    if not create:
+        require_store()
     try:
         store = Store(settings().db, busy_timeout=settings().busy_timeout)
     except StoreError as exc:
@@ -78,6 +82,16 @@ def open_store() -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def require_store() -> None:
+    """Stop with the path of the store the command would open where there is none."""
+    path = settings().db
+    if not path.exists():
+        fail(
+            f"no store at {path}: name yours with --db or PAPERSIFT_DB, "
+            "or collect papers into a new one (`papersift ingest ...`, `papersift demo`)"
+        )
 
 
 def database_error(exc: sqlite3.Error, current: Invocation | None = None) -> str:

@@ -46,7 +46,11 @@ def run_source(kind: str, options: dict[str, Any], *, as_json: bool, skip_invali
         where = describe_source(kind, options, settings)
     except SourceOptionsError as exc:
         common.fail(f"{kind}: {exc}")
-    with common.open_store() as store, http_client() as client, common.progress_bar("{task.speed:>7.0f}/s") as bar:
+    with (
+        common.open_store(create=True) as store,
+        http_client() as client,
+        common.progress_bar("{task.speed:>7.0f}/s") as bar,
+    ):
         task = bar.add_task(f"ingest {where}", total=None)
         try:
             report = ingest_source(

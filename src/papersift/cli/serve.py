@@ -19,6 +19,7 @@ def serve(
     from ..web.security import MIN_TOKEN_CHARS, is_loopback
 
     settings = common.settings()
+    common.require_store()
     if not is_loopback(host) and not settings.web_token:
         common.fail(
             f"refusing to serve on {host}: anyone who can reach it could read and change your papers. "
