@@ -233,21 +233,29 @@ def test_an_invented_number_that_stays_is_stored_flagged_and_listed(store, serve
     assert [doc["id"] for doc in listed] == [ids[0]]
 
 
-def test_a_run_against_a_dead_server_stops_instead_of_failing_every_paper(store, sample_records):
+def test_a_run_against_a_dead_server_stops_at_once_and_leaves_every_paper_pending(store, sample_records):
     load(store, sample_records)
     with ScriptedServer() as dead:
         url = dead.base_url  # nothing listens there once it has stopped
     settings = Settings(
         db=store.path,
         llm=LLMSettings(
-            backend="openai", base_url=url, model="m", api_key="x", concurrency=1, timeout=1.0, max_retries=0
+            backend="openai", base_url=url, model="m", api_key="x", concurrency=1, timeout=1.0, max_retries=1
         ),
     )
-    with pytest.raises(RunAborted, match="failed in a row"):
+    with pytest.raises(RunAborted, match="connection failed.*nothing answers at that address"):
         enrich_papers(store, settings)
+    assert enrichments(store) == {}  # not the papers' fault: a later run takes them all up
+    assert store.runs("enrich")[0]["status"] == "aborted"
+
+
+def test_a_server_that_fails_every_paper_stops_the_run_after_twenty_in_a_row(store, server, sample_records):
+    load(store, sample_records)
+    server.fail_when(lambda body: True, "500")
+    with pytest.raises(RunAborted, match="20 papers failed in a row"):
+        enrich_papers(store, settings_for(server, store.path, max_retries=0))
     failed = enrichments(store)
     assert 20 <= len(failed) < len(sample_records) and {e["status"] for e in failed.values()} == {"failed"}
-    assert store.runs("enrich")[0]["status"] == "aborted"
 
 
 def test_when_asking_again_fails_the_first_card_is_kept_flagged(store, server, sample_records):
@@ -391,10 +399,10 @@ def test_enrich_and_runs_list_on_the_command_line(tmp_path, server, sample_recor
     assert "enrich" in cli("--db", db, "runs", "list").stdout
 
 
-def test_bad_options_are_clear_errors(tmp_path):
-    result = cli("--db", tmp_path / "x.db", "enrich", "--thinking", "sometimes")
+def test_bad_options_are_clear_errors(store):
+    result = cli("--db", store.path, "enrich", "--thinking", "sometimes")
     assert result.exit_code != 0 and "--thinking" in result.output
-    result = cli("--db", tmp_path / "x.db", "enrich", "--ids", "2501.99999")
+    result = cli("--db", store.path, "enrich", "--ids", "2501.99999")
     assert result.exit_code != 0 and "2501.99999" in result.output
 
 

@@ -81,6 +81,11 @@ class TransientLLMError(LLMError):
         self.retry_after = retry_after
 
 
+class Unreachable(TransientLLMError):
+    """No connection could be made (refused, no such host): the server is not there, as opposed to
+    a server that answered badly or dropped a reply."""
+
+
 class Backend:
     name: ClassVar[str]
     # Seconds one attempt may take before it is given up and retried; None: ``llm.timeout``.

@@ -37,7 +37,17 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from ..config import Settings
 from ..plugins import PluginError
 from ..store import Store
-from .base import BACKENDS, Backend, ChatRequest, ChatResult, LLMError, Thinking, TransientLLMError
+from .base import (
+    BACKENDS,
+    Backend,
+    BackendUnavailable,
+    ChatRequest,
+    ChatResult,
+    LLMError,
+    Thinking,
+    TransientLLMError,
+    Unreachable,
+)
 from .templates import environment
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -160,6 +170,7 @@ class LLMClient:
         self.run_id = run_id
         self.backoff = backoff  # seconds: the scale of the exponential wait between retries
         self.usage = Usage()
+        self.answered = False  # whether the backend has answered a call since this client was made
         self.thinking = Thinking.parse(self.llm.thinking)
         self._slots = asyncio.Semaphore(max(1, self.llm.concurrency))
 
@@ -243,9 +254,15 @@ class LLMClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(request)
+                    result = await self._attempt(request)
+                    self.answered = True
+                    return result
         except TransientLLMError as exc:
-            raise LLMError(f"{exc} (gave up after {self.llm.max_retries + 1} attempts)") from exc
+            message = f"{exc} (gave up after {self.llm.max_retries + 1} attempts)"
+            if isinstance(exc, Unreachable) and not self.answered:
+                # Never reached: every other paper would wait through the same retries to fail the same way.
+                raise BackendUnavailable(f"{message}: nothing answers at that address") from exc
+            raise LLMError(message) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, state: Any) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import socket
 import time
 from contextlib import aclosing
 from typing import Any
@@ -32,7 +33,7 @@ from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ..config import LLMSettings
-from .base import Backend, ChatRequest, ChatResult, LLMError, TransientLLMError
+from .base import Backend, ChatRequest, ChatResult, LLMError, TransientLLMError, Unreachable
 from .engine import grammar_schema
 from .reasoning import THINK_CLOSE, THINK_OPEN, budget_prefix, closed_reasoning, split_reasoning, with_soft_switch
 
@@ -338,7 +339,8 @@ def _mapped(exc: Exception, where: str) -> LLMError:
     if isinstance(exc, openai.APITimeoutError) or isinstance(exc, httpx.TimeoutException):
         return TransientLLMError(f"{where}: timed out")
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
-        return TransientLLMError(f"{where}: connection failed: {_underlying(exc)}")
+        failure = Unreachable if _could_not_connect(exc) else TransientLLMError
+        return failure(f"{where}: connection failed: {_underlying(exc)}")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         message = _error_message(exc)
@@ -356,6 +358,17 @@ def _error_message(exc: openai.APIStatusError) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])
     return exc.message
+
+
+def _could_not_connect(exc: BaseException) -> bool:
+    """Whether no connection was made at all (refused, no such host), not one that broke: the
+    socket's own error down the chain (the SDK wraps it in its own copy of httpx)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, (httpx.ConnectError, ConnectionRefusedError, socket.gaierror)):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _underlying(exc: BaseException) -> str:
