@@ -1,5 +1,8 @@
 """Export everything the store knows of each paper: JSONL, CSV, BibTeX, RIS, Markdown.
 
+CSV and Markdown carry each paper's card in one language (the target language by default): its
+status, translated title, TL;DR, six-part reading, keywords and digest paragraph.
+
 JSONL, CSV, BibTeX and RIS read back with ``ingest file`` as the same papers (their ids, titles,
 authors, dates, identifiers and keywords; JSONL and CSV also their topic labels): text is
 escaped for each format rather than trusted to it, so quotes, commas, braces, LaTeX, newlines
@@ -15,7 +18,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
-from .models import Paper
+from .labels import labels
+from .models import READING_FIELDS, Paper
 from .store import Store
 from .text import one_line
 
@@ -62,6 +66,34 @@ def write_jsonl(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
 
 
 CSV_COLUMNS = [f for f in Paper.model_fields if f != "id"]
+CARD_COLUMNS = ["card_lang", "card_status", "card_title", "card_tldr", *(f"card_{f}" for f in READING_FIELDS)]
+CARD_COLUMNS += ["card_keywords", "card_digest"]
+
+
+def card_of(doc: dict[str, Any], lang: str | None) -> tuple[str, dict[str, Any]] | None:
+    """The paper's enrichment in ``lang`` (else in its first language) and the language, if it has one."""
+    enrichments = doc.get("enrichment") or {}
+    chosen = lang if lang in enrichments else next(iter(enrichments), None)
+    return (chosen, enrichments[chosen]) if chosen else None
+
+
+def card_cells(doc: dict[str, Any], lang: str | None) -> dict[str, str]:
+    """The card as CSV cells: empty where the paper has none (a failed enrichment has no card)."""
+    found = card_of(doc, lang)
+    if not found:
+        return {}
+    chosen, enrichment = found
+    card = enrichment.get("card") or {}
+    reading = card.get("reading") or {}
+    cells = {"card_lang": chosen, "card_status": enrichment["status"]}
+    cells |= {
+        "card_title": card.get("title", ""),
+        "card_tldr": card.get("tldr", ""),
+        "card_digest": card.get("digest", ""),
+    }
+    cells |= {f"card_{f}": reading.get(f, "") for f in READING_FIELDS}
+    cells["card_keywords"] = csv_list(card.get("keywords") or [])
+    return cells
 
 
 def csv_list(values: list[str]) -> str:
@@ -71,12 +103,12 @@ def csv_list(values: list[str]) -> str:
     return "; ".join(values)
 
 
-def write_csv(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
-    writer = csv.DictWriter(out, fieldnames=["id", *CSV_COLUMNS])
+def write_csv(docs: Iterable[dict[str, Any]], out: TextIO, lang: str | None = None) -> int:
+    writer = csv.DictWriter(out, fieldnames=["id", *CSV_COLUMNS, *CARD_COLUMNS])
     writer.writeheader()
     n = 0
     for doc in docs:
-        row = {"id": doc["id"]}
+        row = {"id": doc["id"], **card_cells(doc, lang)}
         for name, value in _own_fields(doc).items():
             if isinstance(value, list):
                 row[name] = csv_list(value)
@@ -181,7 +213,23 @@ def ris_record(doc: dict[str, Any]) -> str:
     return body + "ER  - \n"
 
 
-def write_markdown(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
+def card_markdown(doc: dict[str, Any], lang: str | None) -> str:
+    """The card in its language's labels: translated title, TL;DR, the reading, the digest; a card
+    that did not pass the checks says so first, in one line."""
+    found = card_of(doc, lang)
+    if not found or not found[1].get("card"):
+        return ""
+    chosen, enrichment = found
+    L, card = labels(chosen), enrichment["card"]
+    lines = [f"**{card['title']}**", ""]
+    if enrichment["status"] != "ok":
+        lines += [f"> {L['note_' + enrichment['status']].rstrip('：:')}", ""]
+    lines += [f"**{L['tldr']}**{L['sep']}{card['tldr']}", ""]
+    lines += [f"- **{L[f]}**{L['sep']}{card['reading'][f]}" for f in READING_FIELDS] + [""]
+    return "\n".join([*lines, card["digest"], "", ""])
+
+
+def write_markdown(docs: Iterable[dict[str, Any]], out: TextIO, lang: str | None = None) -> int:
     n = 0
     for doc in docs:
         title = doc.get("title") or (doc.get("abstract") or "")[:80] + "…"
@@ -191,6 +239,7 @@ def write_markdown(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
             out.write(", ".join(doc["authors"]) + "\n\n")
         if doc.get("keywords"):
             out.write(" ".join(f"`#{k}`" for k in doc["keywords"]) + "\n\n")
+        out.write(card_markdown(doc, lang))
         if doc.get("abstract"):
             out.write(doc["abstract"] + "\n\n")
         n += 1
@@ -211,7 +260,9 @@ def documents(store: Store, papers: Iterable[Paper]) -> Iterator[dict[str, Any]]
         yield paper_document(store, paper)
 
 
-def export(store: Store, fmt: str, out: TextIO, papers: Iterable[Paper] | None = None) -> int:
+def export(store: Store, fmt: str, out: TextIO, papers: Iterable[Paper] | None = None, lang: str | None = None) -> int:
+    """Every paper (or these) in ``fmt``; CSV and Markdown with the card in ``lang``."""
     if fmt not in WRITERS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return WRITERS[fmt](documents(store, papers if papers is not None else store.iter_papers()), out)
+    docs = documents(store, papers if papers is not None else store.iter_papers())
+    return WRITERS[fmt](docs, out, lang=lang) if fmt in ("csv", "markdown") else WRITERS[fmt](docs, out)

@@ -84,6 +84,24 @@ def open_store(create: bool = False) -> Iterator[Store]:
         store.close()
 
 
+def shown_titles(store: Store, papers: list, width: int = 70) -> dict[str, str]:
+    """Each paper's title as a table shows it: the card's title in the target language (an ``ok``
+    card's only: a refused card feeds nothing else) above the original, each cut to ``width``."""
+    lang = settings().llm.lang
+    shown = {}
+    for paper in papers:
+        enrichment = store.enrichment(paper.id, lang)
+        translated = enrichment.card.title if enrichment and enrichment.status == "ok" and enrichment.card else None
+        original = short(paper.title or paper.abstract, width)
+        shown[paper.id] = f"{short(translated, width)}\n{original}" if translated else original
+    return shown
+
+
+def short(text: str | None, n: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def require_store() -> None:
     """Stop with the path of the store the command would open where there is none."""
     path = settings().db

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text  # a title is text, never markup
 
 from .. import export as exporting
 from ..atomic import atomic_path
@@ -14,11 +15,6 @@ from . import common
 from . import ingest as ingest_cli
 
 papers_app = typer.Typer(help="List and show stored papers.", no_args_is_help=True)
-
-
-def _short(text: str | None, n: int = 70) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 @papers_app.command("list")
@@ -44,9 +40,15 @@ def list_papers(
         if as_json:
             common.print_json([exporting.paper_document(store, p) for p in papers])
             return
-    table = Table("id", "published", "sub-area", "title / abstract")
+        titles = common.shown_titles(store, papers)
+    if not papers:
+        common.console.print(
+            f"no papers in {common.settings().db}{' with these filters' if statuses or subarea or source else ''}"
+        )
+        return
+    table = Table("id", "published", "sub-area", "title")
     for p in papers:
-        table.add_row(p.id, str(p.published or ""), p.topic.subarea if p.topic else "", _short(p.title or p.abstract))
+        table.add_row(p.id, str(p.published or ""), p.topic.subarea if p.topic else "", Text(titles[p.id]))
     common.Console().print(table)
 
 
@@ -80,6 +82,16 @@ def show_paper(
             out.print(f"[cyan]{label}:[/] {value}", highlight=False)
     if paper.tldr:
         out.print(f"[cyan]TL;DR:[/] {paper.tldr}", highlight=False)
+    lang = common.settings().llm.lang
+    if card := exporting.card_markdown(doc, lang):
+        from rich.markdown import Markdown
+
+        out.print(Markdown(card.rstrip()))
+    enrichment = (doc.get("enrichment") or {}).get(lang)
+    if enrichment and enrichment["status"] != "ok":
+        out.print(f"\n[yellow]{enrichment['status']}:[/]", highlight=False)
+        for reason in enrichment.get("reasons") or []:
+            out.print(f"  - {reason}", highlight=False, markup=False)
     if paper.abstract:
         out.print("\n" + paper.abstract, highlight=False, markup=False)
 
@@ -105,19 +117,20 @@ def export(
     fmt: str = typer.Option("jsonl", "--format", "-f", help=" | ".join(exporting.FORMATS)),
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
 ) -> None:
-    """Export every paper with everything the store knows of it."""
+    """Export every paper with everything the store knows of it; CSV and Markdown carry the card in
+    the target language (--lang of enrich, llm.lang in the config)."""
     if fmt not in exporting.FORMATS:
         common.fail(f"unknown format {fmt!r}; use one of {', '.join(exporting.FORMATS)}")
     with common.open_store() as store:
         if output:
             try:
                 with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
-                    n = exporting.export(store, fmt, fh)
+                    n = exporting.export(store, fmt, fh, lang=common.settings().llm.lang)
             except OSError as exc:  # a full disk: nothing is left behind, not even the .part
                 common.fail(f"{output}: cannot write: {common.os_cause(exc)}", code=common.ENVIRONMENT)
             common.console.print(f"exported {n} papers to {output}")
         else:
-            exporting.export(store, fmt, sys.stdout)
+            exporting.export(store, fmt, sys.stdout, lang=common.settings().llm.lang)
 
 
 def feedback(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text  # a title is text, never markup
 
 from . import common
 
@@ -17,12 +18,7 @@ def _embedder():
         common.fail(str(exc), code=common.ENVIRONMENT)
 
 
-def _short(text: str | None, n: int = 80) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _print_hits(hits, as_json: bool, coverage=None, mode: str | None = None) -> None:
+def _print_hits(hits, titles: dict[str, str], as_json: bool, coverage=None, mode: str | None = None) -> None:
     """The hits, and what search could not see (``coverage``: papers without vectors) when it matters."""
     if as_json:
         common.print_json(
@@ -38,7 +34,7 @@ def _print_hits(hits, as_json: bool, coverage=None, mode: str | None = None) -> 
     if not hits:
         common.console.print("no papers found")
         return
-    table = Table("#", "score", "id", "sub-area", "title / abstract", "found by")
+    table = Table("#", "score", "id", "sub-area", "title", "found by")
     for i, hit in enumerate(hits, start=1):
         paper = hit.paper
         found_by = ", ".join(f"{m} #{r}" for m, r in hit.ranks.items())
@@ -47,7 +43,7 @@ def _print_hits(hits, as_json: bool, coverage=None, mode: str | None = None) -> 
             f"{hit.score:.4f}",
             paper.id,
             paper.topic.subarea if paper.topic else "",
-            _short(paper.title or paper.abstract),
+            Text(titles[paper.id]),
             found_by,
         )
     common.Console().print(table)
@@ -119,7 +115,8 @@ def search_command(
             result = search_papers(store, query, filters=filters, mode=mode, limit=limit, settings=common.settings())
         except SearchError as exc:
             common.fail(str(exc))
-    _print_hits(result.hits, as_json, result.vectors, mode=result.mode)
+        titles = common.shown_titles(store, [hit.paper for hit in result.hits])
+    _print_hits(result.hits, titles, as_json, result.vectors, mode=result.mode)
 
 
 def similar_command(
@@ -143,7 +140,8 @@ def similar_command(
         except SearchError as exc:
             common.fail(str(exc))
         coverage = vector_coverage(store, embedder.name)
-    _print_hits(hits, as_json, coverage)
+        titles = common.shown_titles(store, [hit.paper for hit in hits])
+    _print_hits(hits, titles, as_json, coverage)
 
 
 def embed_command(as_json: bool = common.JSON_OPTION) -> None:
