@@ -58,4 +58,4 @@ def test_the_csv_and_markdown_exports_carry_the_card(tmp_path):
     assert rows[ids["pending"]]["card_status"] == ""
     markdown = cli("--db", store.path, "export", "-f", "markdown")
     assert "**ok的中文标题**" in markdown and "- **主要方法**：ok的方法" in markdown
-    assert "> ⚠️ 忠实性检查未通过，解读可能有误" in markdown  # a flagged card says so before its text
+    assert "> 忠实性检查未通过" in markdown  # a flagged card says so before its text

@@ -36,7 +36,13 @@ CLI_OPTION = {
     "starred": "--starred",
     "hidden": "--hidden",
 }
-QUERIES = ["sparse attention", "稀疏注意力", "diffusion video generation", "智能体 工具", "long-context reasoning 量化"]
+QUERIES = [
+    "sparse attention",
+    "稀疏注意力",
+    "diffusion video generation",
+    "长上下文 推理",
+    "long-context reasoning 量化",
+]
 MODES = ["auto", "hybrid", "lexical", "vector"]
 FILTERED = [
     ("diffusion study", {"source": "hf", "date_from": "2025-03-03", "date_to": "2025-03-06"}),
@@ -114,6 +120,10 @@ def test_filters_narrow_the_same_papers_in_the_cli_the_page_and_the_api(db, web,
     for mode in ("auto", "lexical"):
         ranked = ranked_everywhere(db, web, query, mode, filters)
         assert ranked or mode == "lexical"  # words may miss inside a filter; meaning finds every paper in it
+
+
+def test_a_flagged_cards_words_find_nothing_by_words(db, web):
+    assert ranked_everywhere(db, web, "智能体 工具", "lexical", {}) == []  # its text is not published, nor searched
 
 
 def test_what_the_filters_let_through(db, web):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from papersift.models import Paper, Topic
+from papersift.models import READING_FIELDS, Paper, Topic
 from papersift.store import MIGRATIONS, Store, StoreError
 
 
@@ -270,3 +270,28 @@ def test_a_batch_of_new_papers_is_searchable_and_faceted(store):
     )
     assert store.conn.execute("SELECT count(*) FROM paper_keywords WHERE keyword = 'MoE'").fetchone()[0] == 3
     assert store.get(store.upsert_batch(papers)[0][0]).title == "Paper 0 on sparse attention"
+
+
+def test_a_refused_card_lends_no_keyword_facet_and_no_searchable_text(store):
+    from papersift.models import Card, Enrichment, Reading
+    from papersift.text import segment
+
+    paper_id = store.upsert(Paper(source="file", title="Sparse Attention at Scale", abstract="We sparsify attention."))[
+        0
+    ]
+    rowid = store.conn.execute("SELECT rowid FROM papers WHERE id = ?", (paper_id,)).fetchone()[0]
+
+    def save(status: str, keyword: str) -> None:
+        reading = Reading(**dict.fromkeys(READING_FIELDS, "稀疏注意力的解读"))
+        card = Card(title=f"{keyword}的标题", tldr="一句话", reading=reading, keywords=[keyword], digest="速递")
+        store.save_enrichment(Enrichment(paper_id=paper_id, lang="zh", status=status, card=card))
+
+    def indexed(word: str) -> bool:
+        phrase = f'translated : "{segment(word)}"'  # as the store segments Chinese for FTS5
+        return bool(store.conn.execute("SELECT 1 FROM papers_fts WHERE papers_fts MATCH ?", (phrase,)).fetchone())
+
+    save("ok", "稀疏注意力")
+    assert (rowid, "稀疏注意力") in store.keyword_rows("zh") and indexed("稀疏注意力")
+    save("poor", "这段文本描述了方法")  # a rejected card's sentence as a "keyword"
+    assert [k for r, k in store.keyword_rows("zh") if r == rowid] == []
+    assert not indexed("稀疏注意力") and not indexed("这段文本描述了方法")

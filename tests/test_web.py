@@ -534,6 +534,7 @@ def test_serve_refuses_a_public_address_without_a_token(monkeypatch, tmp_path):
     from papersift.cli import app
 
     monkeypatch.setenv("PAPERSIFT_DB", str(tmp_path / "serve.db"))
+    Store(tmp_path / "serve.db").close()
     monkeypatch.delenv("PAPERSIFT_WEB_TOKEN", raising=False)
     runs = []
 

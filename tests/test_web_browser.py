@@ -210,3 +210,22 @@ def test_injected_html_shows_as_text_and_math_renders_in_the_static_pages(browse
                 assert page.locator(".katex").count() >= expected, f"{path.name}: math not rendered"
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_a_refused_card_reads_calmly_with_its_details_folded(browser, tmp_path, width):
+    store, ids = build_store(tmp_path / "fixed.db")
+    site.build_site(store, tmp_path / "site", "zh")
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto((tmp_path / "site" / "papers" / f"{ids['flagged']}.html").as_uri())
+        note = page.locator(".note")
+        assert note.locator("p").inner_text().startswith("忠实性检查未通过")
+        assert not page.get_by_text("number 99% not in the abstract").is_visible()  # the checks' words, folded
+        assert not page.get_by_text("flagged的动机").is_visible()  # the refused reading, folded
+        assert page.get_by_text("The original abstract of the flagged paper").is_visible()  # in its place
+        shot(page, f"refused-card-{width}")
+        page.get_by_text("检查详情").click()
+        assert page.get_by_text("number 99% not in the abstract").is_visible()
+    finally:
+        page.close()

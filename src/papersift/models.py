@@ -222,6 +222,10 @@ class Enrichment(BaseModel):
     status: EnrichmentStatus
     card: Card | None = None
     reasons: list[str] = Field(default_factory=list, description="guard violations, quality issues or the failure")
+    problems: list[str] = Field(
+        default_factory=list,
+        description="what the checks found, by kind, for the reader's note: 'unfaithful' (the guard) and the gate's rules",
+    )
     model: str | None = None
     tldr_generated: bool = True
     keywords_generated: bool = True

@@ -19,7 +19,6 @@ def serve(
     from ..web.security import MIN_TOKEN_CHARS, is_loopback
 
     settings = common.settings()
-    common.require_store()
     if not is_loopback(host) and not settings.web_token:
         common.fail(
             f"refusing to serve on {host}: anyone who can reach it could read and change your papers. "
@@ -30,6 +29,7 @@ def serve(
         common.fail(
             f"web_token is too short to guess-proof: use at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)"
         )
+    common.require_store()
     import uvicorn
 
     from ..store import StoreError

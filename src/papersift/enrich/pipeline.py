@@ -271,6 +271,7 @@ class Enricher:
                 card=card,
                 reasoning=reasoning,
                 reasons=[*faithful.reasons, *good.reasons, f"asking again failed: {exc}"],
+                problems=problems(faithful, good),
             ), True
         faithful, good = await self._check(second, paper, source)
         return Enrichment(
@@ -279,7 +280,13 @@ class Enricher:
             card=second,
             reasoning=reasoning,
             reasons=[*faithful.reasons, *good.reasons],
+            problems=problems(faithful, good),
         ), True
+
+
+def problems(faithful: guard.GuardResult, good: quality.QualityResult) -> list[str]:
+    """The kinds of what the checks found, each once: what a reader's note names."""
+    return list(dict.fromkeys([*([] if faithful.ok else ["unfaithful"]), *(issue.rule for issue in good.issues)]))
 
 
 def save_result(store: Store, run_id: int, enrichment: Enrichment) -> None:

@@ -239,6 +239,6 @@ def to_feed(digest: Digest, *, kind: str = "rss", site_url: str | None = None, s
 def _feed_text(p: PaperView) -> str:
     parts = [p.title] if p.translated_title else []
     if p.note:
-        parts.append(" ".join([p.note, *p.reasons]))
+        parts.append(p.note)
     parts.append(p.digest or p.abstract or "")
     return "\n\n".join(parts)

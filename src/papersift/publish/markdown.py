@@ -39,12 +39,9 @@ def link(text: str, url: str | None) -> str:
 
 
 def note(p: PaperView, lang: str) -> list[str]:
-    """The visible note of a paper that is not (well) enriched: a quote block with the reasons."""
-    if not p.note:
-        return []
-    lines = [f"> {p.note}"]
-    lines += [f"> - {md_text(r)}" for r in p.reasons]
-    return [*lines, ""]
+    """The visible note of a paper that is not (well) enriched: one line in the reader's words (the
+    checks' own messages stay in the store and in ``papers show``)."""
+    return [f"> {p.note}", ""] if p.note else []
 
 
 def tldr(p: PaperView, lang: str) -> list[str]:
@@ -66,10 +63,13 @@ def card(p: PaperView, lang: str, heading: str = "####") -> list[str]:
         lines += [" ".join(f"`#{one_line(k)}`" for k in p.keywords), ""]
     lines += tldr(p, lang)
     lines += note(p, lang)
-    lines += [f"- {r.icon} **{r.label}**{L['sep']}{md_text(r.text)}" for r in p.reading]
-    if p.reading:
+    shown = [] if p.refused else p.reading  # a refused reading is not published as one; the abstract is
+    lines += [f"- {r.icon} **{r.label}**{L['sep']}{md_text(r.text)}" for r in shown]
+    if shown:
         lines.append("")
-    if p.abstract:
+    if p.abstract and p.refused:
+        lines += [md_block(p.abstract), ""]  # in the card's place
+    elif p.abstract:
         lines += [
             "<details>",
             f"<summary>{L['show_abstract']}</summary>",

@@ -85,6 +85,7 @@ class PaperView(BaseModel):
     status: Status
     note: str | None = None
     reasons: list[str] = []
+    refused: bool = False  # a card that did not pass its checks: shown folded, lending nothing else
     score: float | None = None
     provenance: Provenance | None = None
 
@@ -134,6 +135,12 @@ def provenance_of(enrichment: Enrichment | None, paper: Paper) -> Provenance | N
     )
 
 
+def _check_note(label: str, enrichment: Enrichment | None, L: dict[str, str]) -> str:
+    """ "质量检查未通过：字段重复、篇幅失当": the check and, in the reader's words, what it found."""
+    found = [L[f"problem_{kind}"] for kind in (enrichment.problems if enrichment else []) if f"problem_{kind}" in L]
+    return f"{label}{L['sep']}{L['list_sep'].join(found)}" if found else label
+
+
 def paper_view(
     paper: Paper,
     enrichment: Enrichment | None,
@@ -151,14 +158,17 @@ def paper_view(
     topic = paper.topic
     area = labeller.area_key(topic.area if topic else None, topic.subarea if topic else None)
     subarea = topic.subarea if topic else None
-    translated = card.title if card else None
+    # A card that did not pass its checks lends nothing to what a reader meets first (the title,
+    # the TL;DR, the keywords, the digest paragraph): the English takes its place, the card is folded.
+    ok_card = card if status == "ok" else None
+    translated = ok_card.title if ok_card else None
     title = paper.title or translated or f"{L['untitled']} {_excerpt(paper.abstract or '')}"
-    if card and not enrichment.tldr_generated:
-        tldr, generated = card.tldr, False  # the author's TL;DR, translated
+    if ok_card and not enrichment.tldr_generated:
+        tldr, generated = ok_card.tldr, False  # the author's TL;DR, translated
     elif paper.tldr:
         tldr, generated = paper.tldr, False
-    elif card:
-        tldr, generated = card.tldr, True
+    elif ok_card:
+        tldr, generated = ok_card.tldr, True
     else:
         tldr, generated = None, False
     reading = (
@@ -169,8 +179,8 @@ def paper_view(
     link, alt_link = links(paper)
     note = {
         "ok": None,
-        "flagged": L["note_flagged"],
-        "poor": L["note_poor"],
+        "flagged": _check_note(L["note_flagged"], enrichment, L),
+        "poor": _check_note(L["note_poor"], enrichment, L),
         "failed": L["note_failed"],
         "pending": L["note_pending"],
     }[status]
@@ -192,18 +202,19 @@ def paper_view(
         subarea=subarea,
         area_label=labeller.label(area),
         subarea_label=labeller.label(subarea),
-        keywords=paper.keywords or (card.keywords if card else []),
+        keywords=paper.keywords or (ok_card.keywords if ok_card else []),
         tldr=tldr,
         tldr_generated=generated,
         tldr_original=paper.tldr
-        if card and not enrichment.tldr_generated and paper.tldr and paper.tldr != tldr
+        if ok_card and not enrichment.tldr_generated and paper.tldr and paper.tldr != tldr
         else None,
         reading=reading,
-        digest=card.digest if card else None,
+        digest=ok_card.digest if ok_card else None,
         abstract=paper.abstract,
         status=status,
         note=note,
         reasons=enrichment.reasons if enrichment and status != "ok" else [],
+        refused=card is not None and ok_card is None,
         score=_score(paper),
         provenance=provenance_of(enrichment, paper) if card else None,
     )

@@ -34,11 +34,11 @@ class EnrichmentTables(PaperTables):
                     enrichment.created_at.isoformat(),
                 ),
             )
-            if enrichment.card:
-                card = enrichment.card
-                self.set_translated_text(
-                    enrichment.paper_id, " ".join([card.title, card.tldr, " ".join(card.keywords), card.digest])
-                )
+            # Searched (and shown in snippets) only where the card passed its checks; a refused
+            # card's text is cleared from the index, not left from an earlier card.
+            card = enrichment.card if enrichment.status == "ok" else None
+            text = " ".join([card.title, card.tldr, " ".join(card.keywords), card.digest]) if card else ""
+            self.set_translated_text(enrichment.paper_id, text)
 
     def save_deepdive(self, paper_id: str, lang: str, data: str) -> None:
         """Store (or replace) a paper's deep-dive article in one language, as its JSON."""

@@ -258,6 +258,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (digest_id, channel)
     ) WITHOUT ROWID;
     """,
+    # 7: a card that did not pass its checks (flagged, poor) lends nothing to the keyword facets:
+    # its keywords are those of a reading the reader is not shown
+    """
+    DROP TRIGGER enrichment_keywords_insert;
+    CREATE TRIGGER enrichment_keywords_insert AFTER INSERT ON enrichments BEGIN
+        DELETE FROM paper_keywords WHERE origin = new.lang AND paper_rowid = (SELECT rowid FROM papers WHERE id = new.paper_id);
+        INSERT OR IGNORE INTO paper_keywords
+            SELECT j.value, p.rowid, new.lang FROM papers p, json_each(new.data, '$.card.keywords') j
+            WHERE p.id = new.paper_id AND json_array_length(p.data, '$.keywords') = 0 AND new.status = 'ok';
+    END;
+    DELETE FROM paper_keywords WHERE origin != 'source' AND NOT EXISTS (
+        SELECT 1 FROM enrichments e JOIN papers p ON p.id = e.paper_id
+        WHERE p.rowid = paper_keywords.paper_rowid AND e.lang = paper_keywords.origin AND e.status = 'ok'
+    );
+    UPDATE change_counters SET n = n + 1 WHERE part = 'enrichments';
+    """,
 ]
 
 
