@@ -229,3 +229,19 @@ def test_a_refused_card_reads_calmly_with_its_details_folded(browser, tmp_path, 
         assert page.get_by_text("number 99% not in the abstract").is_visible()
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_the_paper_page_leads_with_its_links_in_the_first_screen(browser, tmp_path, width):
+    store, ids = build_store(tmp_path / "fixed.db")
+    site.build_site(store, tmp_path / "site", "zh")
+    page = browser.new_page(viewport={"width": width, "height": 700})
+    try:
+        page.goto((tmp_path / "site" / "papers" / f"{ids['ok']}.html").as_uri())
+        pdf = page.locator(".meta-line a.pdf")
+        assert pdf.get_attribute("href") == "https://arxiv.org/pdf/2505.00001"
+        box = pdf.bounding_box()
+        assert box and box["y"] + box["height"] <= 700  # seen without scrolling
+        shot(page, f"paper-{width}")
+    finally:
+        page.close()

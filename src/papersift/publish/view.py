@@ -64,6 +64,8 @@ class PaperView(BaseModel):
     arxiv_id: str | None = None
     link: str | None = None  # the paper's abstract page: arXiv's when it has an arXiv id, else its source's
     alt_link: str | None = None  # the source's own page when that is not arXiv (Hugging Face, OpenReview)
+    pdf: str | None = None
+    code: str | None = None
     href: str | None = None  # where a title links to in this publication
     title: str
     untitled: bool = False
@@ -191,6 +193,8 @@ def paper_view(
         arxiv_id=paper.arxiv_id,
         link=link,
         alt_link=alt_link,
+        pdf=safe_url(paper.url_pdf or (f"https://arxiv.org/pdf/{paper.arxiv_id}" if paper.arxiv_id else None)),
+        code=safe_url(paper.url_code),
         href=safe_url(href(paper)) if href else link,
         title=title,
         untitled=not paper.title,
