@@ -104,6 +104,19 @@ def test_glossary_terms_reach_the_model_already_translated():
     )
 
 
+def test_a_term_that_opens_a_capitalised_name_is_left_to_the_model():
+    glossary = Glossary("zh", (Term("reasoning", "推理"), Term("policy optimization", "策略优化")))
+    assert with_glossary("Reasoning Language Models think.", glossary) == "Reasoning Language Models think."
+    assert with_glossary("Group Relative Policy Optimization", glossary) == "Group Relative 策略优化"  # its head
+    assert with_glossary("Reasoning helps. So does policy optimization.", glossary) == "推理 helps. So does 策略优化."
+
+
+def test_a_models_gloss_of_a_glossary_acronym_is_written_as_the_glossary_writes_the_term():
+    sft = Term("supervised fine-tuning", "监督微调")
+    assert sft.glossed("我们通过SFT（序列到序列）冷启动") == "我们通过SFT（监督微调）冷启动"
+    assert sft.glossed("SFTs (supervised tuning) 与 GRPO（组相对）") == "SFTs (监督微调) 与 GRPO（组相对）"
+
+
 def test_a_near_variant_of_a_glossary_term_is_written_as_the_glossary_writes_it():
     term = Term("large language model", "大语言模型")
     assert term.restored("大型语言模型（LLM）擅长推理") == "大语言模型（LLM）擅长推理"
@@ -338,7 +351,7 @@ def test_a_field_too_short_to_keep_is_its_sentence_translated_after_the_papers_n
         again = [r for r in server.chat_requests if text_of(r.body).startswith("Thinkless: ")]
     [request] = again  # the paper's name and the field's sentence, translated
     assert request.messages[-1]["content"].startswith("把这段原文译成")
-    assert stored(store, paper_id).status == "ok"
+    assert stored(store, paper_id).status == "ok", stored(store, paper_id).reasons
 
 
 def test_an_author_keyword_in_the_glossary_is_written_in_its_words_and_counts_as_written(store):
@@ -366,7 +379,7 @@ def test_a_field_that_repeats_another_is_asked_again_to_say_something_else(store
             r.messages[-1]["content"] for r in server.chat_requests if "另一部分已经写了" in r.messages[-1]["content"]
         ]
     assert any(ROLE_TEXT["主要方法"] in a and "论文的主要贡献" in a for a in again)
-    assert stored(store, paper_id).status == "ok"
+    assert stored(store, paper_id).status == "ok", stored(store, paper_id).reasons
 
 
 def test_a_field_that_loses_a_name_or_invents_a_term_is_asked_again(store):

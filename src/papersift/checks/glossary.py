@@ -61,6 +61,17 @@ class Term:
         """Whether the source writes the term as its acronym (SFT, LLMs)."""
         return any(word.casefold().removesuffix("s") in self.acronyms for word in ACRONYM.findall(source))
 
+    def glossed(self, text: str) -> str:
+        """The text with the model's gloss of the term's acronym written as the glossary writes the
+        term: "SFT（序列到序列）" (a wrong guess at supervised fine-tuning) becomes "SFT（监督微调）"."""
+
+        def gloss(m: re.Match[str]) -> str:
+            if m[1].strip().casefold().removesuffix("s") not in self.acronyms:
+                return m[0]
+            return f"{m[1]}{m[2]}{self.translation}{m[4]}"
+
+        return re.sub(r"(?<![A-Za-z0-9\-])([A-Za-z]{2,8}\s*)([（(])([^（）()]{1,30})([)）])", gloss, text)
+
     def rendered_in(self, text: str) -> bool:
         """Whether the translation is in the text, spaces ignored ("KV 缓存" = "KV缓存")."""
         return _squeeze(self.translation) in _squeeze(text)

@@ -65,10 +65,18 @@ ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says:
 def with_glossary(text: str, glossary: Glossary | None) -> str:
     """The text with each glossary term already in its translation, longest terms first: a model
     told "write large language model as 大语言模型" still writes 大型语言模型; one that reads 大语言模型
-    copies it."""
+    copies it. A term that opens a capitalised name is left to the model ("Reasoning Language Models"
+    became "推理 Language Models", which the model copied into the card)."""
     for term in sorted(glossary.used_terms(text) if glossary else (), key=lambda t: -len(t.english)):
-        text = term.pattern.sub(term.translation, text)
+        text = term.pattern.sub(lambda m, t=term: m[0] if _in_a_name(m) else t.translation, text)
     return text
+
+
+def _in_a_name(match: re.Match[str]) -> bool:
+    """Whether a capitalised match runs on into another capitalised word: the start of a name
+    (Reasoning Language Models), not its head (Group Relative Policy Optimization)."""
+    after = re.match(r"[ \-]+[A-Z]", match.string[match.end() :])
+    return match[0][:1].isupper() and bool(after)
 
 
 def keywords(paper: Paper) -> list[str]:
@@ -252,10 +260,13 @@ class GroundedWriter:
         return await self.translate_words(paper, reply, text), was_cut
 
     def with_terms(self, reply: str, source: str) -> str:
-        """The reply with each glossary term its source holds written as the glossary writes it."""
+        """The reply with each glossary term its source holds written as the glossary writes it, and
+        each gloss of an acronym of one."""
         for term in sorted(self.glossary.terms if self.glossary else (), key=lambda t: -len(t.translation)):
             if term.rendered_in(source):
                 reply = term.restored(reply)
+            if term.abbreviated_in(source):
+                reply = term.glossed(reply)
         return reply
 
     async def translate_words(self, paper: Paper, reply: str, source: str) -> str:
