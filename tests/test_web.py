@@ -124,6 +124,24 @@ def test_an_area_given_by_its_label_or_its_key_is_one_facet_value(db):
         assert facet(api(client, "/api/papers"), "area") == {AREA: 13}
 
 
+def test_the_spellings_of_one_keyword_are_one_facet_value_and_one_filter(db):
+    path, _ = db
+    spellings = ["Large Language Models", "LLM", "large language model", "LLMs", "Large Language Models"]
+    with Store(path) as store:
+        ids = [
+            store.upsert(Paper(source="file", source_id=f"kw{i}", abstract=f"Paper {i}.", keywords=[k, "Agents"]))[0]
+            for i, k in enumerate(spellings)
+        ]
+        kept = store.get(ids[3]).keywords  # the paper keeps its own spelling
+    assert kept == ["LLMs", "Agents"]
+    with TestClient(create_app(load_settings(db=path)), base_url=BASE) as client:
+        keywords = facet(api(client, "/api/papers"), "keyword")
+        assert keywords["Large Language Models"] == 5  # in the spelling most papers use
+        assert keywords["Agents"] == 5 + 1 and "agents" not in keywords  # and "agents" of the fixture: one value
+        assert not {"LLM", "LLMs", "large language model"} & set(keywords)
+        assert api(client, "/api/papers?keyword=llms")["total"] == 5
+
+
 def test_filters_combine(client, ids):
     assert titles(api(client, "/api/papers?source=arxiv&month=2025-05")) == [
         "Sparse attention for long-context reasoning"

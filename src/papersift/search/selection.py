@@ -29,6 +29,7 @@ from ..models import Paper
 from ..store import Store
 from ..taxonomy import Labeller
 from .filters import STATUSES, Filters
+from .keywords import facet_labels, keyword_key
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -153,10 +154,13 @@ class Snapshot:
 
     def _load_keywords(self, store: Store) -> None:
         rows = store.keyword_rows(self.lang)
+        labels = facet_labels([r[1] for r in rows], self.lang)  # LLM, LLMs, Large Language Models: one value
         positions = self.positions(_rowids(rows))
-        keep = positions >= 0
-        column = Column.of([r[1] for r in rows])
-        self.keyword_paper, self.keywords = positions[keep], Column(column.codes[keep], column.values, column.index)
+        column = Column.of([labels[r[1]] for r in rows])
+        pairs = np.unique(np.stack([positions, column.codes]), axis=1) if len(rows) else np.empty((2, 0), np.int64)
+        keep = pairs[0] >= 0  # a paper with two spellings of one keyword counts once
+        codes = pairs[1][keep].astype(column.codes.dtype)
+        self.keyword_paper, self.keywords = pairs[0][keep], Column(codes, column.values, column.index)
 
     # each loader builds its arrays aside and assigns them at the end: a copy of the snapshot can
     # reload one part while requests read the original
@@ -213,9 +217,9 @@ class Snapshot:
             until = filters.date_to.isoformat() if filters.date_to else "9999"
             mask &= self.columns["day"].where(lambda d: since <= d[:10] <= until)
         if filters.keyword is not None:
-            keyword = filters.keyword.lower()
+            key = keyword_key(filters.keyword, self.lang)
             having = np.zeros(len(self.rowids), dtype=bool)
-            having[self.keyword_paper[self.keywords.where(lambda k: k.lower() == keyword)]] = True
+            having[self.keyword_paper[self.keywords.where(lambda k: keyword_key(k, self.lang) == key)]] = True
             mask &= having
         if filters.status is not None:
             mask &= self.status == STATUSES.index(filters.status)
