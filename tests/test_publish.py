@@ -283,6 +283,17 @@ def test_the_default_digest_is_everything_since_the_last_digest(fixed):
     assert [p.title for p in digest.build_digest(store, "zh").papers] == ["Tomorrow's paper"]
 
 
+def test_a_second_default_digest_says_there_is_nothing_new_and_writes_nothing(fixed, tmp_path):
+    store, _ = fixed
+    out = tmp_path / "digest.md"
+    first = CliRunner().invoke(app, ["--db", str(store.path), "publish", "digest", "-o", str(out)])
+    assert first.exit_code == 0 and out.exists()
+    out.unlink()
+    second = CliRunner().invoke(app, ["--db", str(store.path), "publish", "digest", "-o", str(out)])
+    assert second.exit_code == 0 and not out.exists()
+    assert f"no papers after {TODAY}, the newest day of the last digest: nothing written" in second.output
+
+
 def test_rss_feed_validates_with_stable_guids(fixed):
     store, ids = fixed
     feeds = [digest.to_feed(digest.build_digest(store, "zh", everything=True)) for _ in range(2)]

@@ -66,7 +66,7 @@ def print_summary(report) -> None:
     if not report.dry_run:
         e = report.enriched
         console.print(
-            f"embedded {report.embedded}, classified {report.classified}; enriched {e['ok']} ok, "
+            f"embedded {report.embedded}, classified {report.classified}; enriched {e['ok']} ok, {e['poor']} poor, "
             f"{e['flagged']} flagged, {e['failed']} failed ({e['stale']} stale); "
             f"tokens {report.tokens_in} in / {report.tokens_out} out, cost ${report.cost:.4f}",
             highlight=False,

@@ -110,6 +110,16 @@ def publish_digest(
             order=order,
             settings=common.settings(),
         )
+        if not built.papers and on is None and since is None and not everything:
+            last = digest.last_digest(store)
+            common.console.print(
+                f"no papers after {last}, the newest day of the last digest: nothing written "
+                "(--all, --since or --date publish earlier days)"
+                if last
+                else f"no papers in {store.path} to publish",
+                highlight=False,
+            )
+            return
         content = _render("digest", built, fmt, site_url=site_url)
         _emit(content, output, f"the digest ({len(built.papers)} papers, {len(built.days)} days)")
         digest.mark_published(store, built)

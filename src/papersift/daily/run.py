@@ -72,7 +72,9 @@ class DailyReport:
     sources: list[dict[str, Any]] = field(default_factory=list)
     embedded: int = 0
     classified: int = 0
-    enriched: dict[str, int] = field(default_factory=lambda: {"ok": 0, "flagged": 0, "failed": 0, "stale": 0})
+    enriched: dict[str, int] = field(
+        default_factory=lambda: {"ok": 0, "poor": 0, "flagged": 0, "failed": 0, "stale": 0}
+    )
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
@@ -264,7 +266,7 @@ def _enrich(
         except Exception as exc:
             report.errors.append(f"enrich: {type(exc).__name__}: {exc}")
             continue
-        for status in ("ok", "flagged", "failed"):
+        for status in ("ok", "poor", "flagged", "failed"):
             report.enriched[status] += getattr(result, status)
         report.tokens_in += result.tokens_in
         report.tokens_out += result.tokens_out
