@@ -476,3 +476,20 @@ def test_without_a_library_or_a_star_the_run_says_it_is_in_cold_start_and_how_to
     write_jsonl(daily_env / "inbox.jsonl", [record(*LATER["robots"])])
     again = run_daily(load_settings())
     assert not any(n.startswith("cold start") for n in again.notes), again.notes
+
+
+def test_the_picks_have_a_home_in_the_web_app_reachable_from_every_page(daily_env, mailbox, hook):
+    from fastapi.testclient import TestClient
+
+    from papersift.web import create_app
+
+    with TestClient(create_app(load_settings()), base_url="http://127.0.0.1") as client:
+        assert "还没有为你推荐的论文" in client.get("/picks").text  # before the first run: how picks come
+        report = run_daily(load_settings())
+        home = client.get("/").text
+        assert '<a href="/picks">为你推荐</a>' in home
+        page = client.get("/picks").text
+    assert "<h1>为你推荐 · " in page
+    positions = [page.index(p["title"]) for p in report.picks]
+    assert positions == sorted(positions) and "命中关注词 KV cache" in page
+    assert f'href="/papers/{report.picks[0]["id"]}"' in page  # a pick opens its page here, with star and notes

@@ -91,7 +91,7 @@ class DailyDigest(BaseModel):
         }
 
     def subject(self) -> str:
-        return f"papersift · {labels(self.lang)['digest']} · {self.day} · {len(self.papers)}"
+        return f"papersift · {labels(self.lang)['picks']} · {self.day} · {len(self.papers)}"
 
     def text(self) -> str:
         """The plain-text rendering: the synthesis, then each paper in ranked order with its title and why."""

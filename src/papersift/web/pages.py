@@ -241,6 +241,18 @@ def _local(url: str) -> str:
     return url if url.startswith("/") and not url.startswith(("//", "/\\")) else "/"
 
 
+@router.get("/picks", response_class=HTMLResponse)
+def picks_page(request: Request, store: StoreDep) -> HTMLResponse:
+    """The reader's latest daily digest (为你推荐), each pick linked to its page here."""
+    from ..daily.picks_digest import DailyDigest
+
+    stored = next((data for data in store.recent_digest_data(5) if data and data != "{}"), None)
+    digest = DailyDigest.model_validate_json(stored) if stored else None
+    for item in digest.papers if digest else []:
+        item.view.href = f"/papers/{item.view.id}"
+    return render(request, "web_picks.html", digest=digest, synthesis_html=digest.synthesis_html() if digest else "")
+
+
 @router.get("/digests", response_class=HTMLResponse)
 def digests_page(request: Request, store: StoreDep) -> HTMLResponse:
     return render(request, "web_digests.html", days=insights.day_counts(store, limit=365))
