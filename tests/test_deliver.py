@@ -149,7 +149,7 @@ def test_email_over_starttls_logs_in_with_the_password_from_the_environment(trus
         controller.stop()
     assert inbox.logins == [("me", "s3cret")]
     (message,) = inbox.messages
-    assert message["Subject"].startswith("papersift · Daily digest · 2026-11-29")
+    assert message["Subject"].startswith("papersift · For you · 2026-11-29")
     assert sorted(p.get_content_type() for p in message.walk() if not p.is_multipart()) == ["text/html", "text/plain"]
 
 
