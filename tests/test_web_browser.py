@@ -245,3 +245,27 @@ def test_the_paper_page_leads_with_its_links_in_the_first_screen(browser, tmp_pa
         shot(page, f"paper-{width}")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_the_layout_holds_in_dark_mode(browser, server, width):
+    context = browser.new_context(base_url=server[0], color_scheme="dark", viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        for path in ("/", "/picks", f"/papers/{server[1]['sparse']}"):
+            page.goto(path)
+            colours = page.evaluate(
+                """() => [document.body, document.querySelector('main')].map(e => getComputedStyle(e))
+                     .map(s => [s.backgroundColor, s.color])"""
+            )
+            background, text = colours[0]
+            assert luminance(background) < 0.1 and luminance(text) > 0.6, (path, colours)  # light text on dark
+            assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing runs off the side
+            shot(page, f"dark{path.replace('/', '-').rstrip('-') or '-home'}-{width}")
+    finally:
+        context.close()
+
+
+def luminance(css_colour: str) -> float:
+    r, g, b = (int(v) / 255 for v in css_colour[css_colour.index("(") + 1 : css_colour.index(")")].split(",")[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
