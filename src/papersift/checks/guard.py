@@ -377,6 +377,9 @@ def check_text(text: str, source: SourceIndex, field: str, *, plain_words: bool)
     return violations
 
 
+CITATION = re.compile(r"\[(\d{1,3})\]")  # "[2]": a text's pointer to its numbered source, not a number to check
+
+
 def check(output_text: str, source_text: str, *, field: str = "text") -> GuardResult:
     """Check one piece of output (prose in any language) against its source text."""
     return GuardResult(violations=check_text(output_text, source_index(source_text), field, plain_words=True))

@@ -215,3 +215,16 @@ def check_card_language(card: Card, code: str) -> LanguageCheck:
             message=_reask(lang, "Han characters without kana are Chinese, not Japanese"),
         )
     return LanguageCheck(ok=True, share=share, wrong_fields=[])
+
+
+def wrong_language(text: str, lang_code: str, what: str = "The overview") -> str | None:
+    """What to tell the model when ``what`` (a prose text: an overview, an answer) is not in the
+    reader's language; None when it is."""
+    lang = language(lang_code)
+    share, units = target_share(text, lang)
+    if not lang.scripts or units < MIN_UNITS or share >= MIN_SHARE:
+        return None
+    return (
+        f"{what} is not written in {lang.name} ({lang.native}). Write it in {lang.name}; keep only names "
+        "and English terms in parentheses as in the papers."
+    )

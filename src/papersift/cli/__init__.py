@@ -24,7 +24,7 @@ WORKFLOW = {
     "Start here": ["demo", "doctor"],
     "Collect": ["ingest", "papers", "stats"],
     "Enrich": ["enrich", "deepdive", "classify", "embed", "runs"],
-    "Find": ["search", "similar", "feedback"],
+    "Find": ["search", "similar", "ask", "feedback"],
     "Publish": ["publish", "export"],
     "Serve and run daily": ["serve", "daily"],
     "Measure and extend": ["eval", "llm", "scale", "plugins"],

@@ -173,7 +173,62 @@ def print_embed_report(report, as_json: bool) -> None:
         raise typer.Exit(common.SOME_FAILED)
 
 
+def ask_command(
+    question: str = typer.Argument(..., help="The question, in any language: the answer is in the same one."),
+    paper: str = typer.Option(None, "--paper", help="Ask this one paper (an id, arXiv id, DOI or OpenReview id)."),
+    limit: int = typer.Option(5, "--limit", "-n", min=1, max=50, help="Papers to draw passages from."),
+    lang: str = typer.Option(None, "--lang", help="Answer in this language (default: the question's)."),
+    thinking: str = typer.Option(
+        None, "--thinking", help="Reasoning: off, on, or budget:N tokens (Qwen3-style models)."
+    ),
+    as_json: bool = common.JSON_OPTION,
+) -> None:
+    """Answer a question from the papers in the store, every sentence citing the passages it rests on.
+
+    Each sentence is checked against the passages it cites: one the passages do not support is asked
+    about once, then left out (status partial). Where no passage bears on the question, or the model
+    finds no answer in them, the status is not_found and there is no answer: never one from the
+    model's own memory. Exit code 0 for ok and partial, 1 for not_found.
+    With --json: {"question", "lang", "status", "answer", "citations": [{"n", "paper_id", "title",
+    "passage", "section", "page"}], "dropped", "reason", "model", "tokens_in", "tokens_out", "seconds"}.
+    """
+    from ..ask import ask
+
+    settings = common.settings()
+    if thinking:
+        settings = settings.model_copy(update={"llm": settings.llm.model_copy(update={"thinking": thinking})})
+    with common.open_store() as store:
+        try:
+            answer = ask(store, question, settings, paper=paper, limit=limit, lang=lang)
+        except KeyError:
+            common.fail(f"no paper {paper!r} in {store.path}")
+    if as_json:
+        common.print_json(answer.model_dump())
+    else:
+        _print_answer(answer)
+    if answer.status == "not_found":
+        raise typer.Exit(common.SOME_FAILED)
+
+
+def _print_answer(answer) -> None:
+    out = common.Console()
+    if answer.status == "not_found":
+        out.print(f"[yellow]not found:[/] {answer.reason}", highlight=False)
+        return
+    out.print(Text(answer.answer))
+    out.print()
+    for c in answer.citations:
+        where = ", ".join(x for x in (c.section, f"p. {c.page}" if c.page else None) if x) or "abstract"
+        out.print(Text(f"[{c.n}] {c.title} ({where}) {c.paper_id}", style="cyan"))
+        out.print(Text("    " + common.short(c.passage, 200)))
+    if answer.dropped:
+        out.print(Text(f"\nleft out ({len(answer.dropped)}), not supported by the passages it cited:", style="yellow"))
+        for sentence in answer.dropped:
+            out.print(Text(f"  - {sentence}"))
+
+
 def register(app: typer.Typer) -> None:
+    app.command("ask")(ask_command)
     app.command("search")(search_command)
     app.command("similar")(similar_command)
     app.command("embed")(embed_command)

@@ -14,12 +14,13 @@ from typing import Any
 from markupsafe import Markup, escape
 from pydantic import BaseModel
 
+from ..checks.guard import CITATION
 from ..labels import labels
 from ..publish.render import environment
 from ..publish.view import PaperView
 from ..store import Store
 from .rank import Pick
-from .synthesis import CITATION, Synthesis
+from .synthesis import Synthesis
 
 CURSOR = ("daily", "through_rowid")  # sync_state: the newest paper rowid a digest has considered
 

@@ -10,14 +10,14 @@ note: never published unchecked.
 from __future__ import annotations
 
 import hashlib
-import re
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ..checks import guard
-from ..checks.language import MIN_SHARE, MIN_UNITS, language, target_share
+from ..checks.guard import CITATION
+from ..checks.language import language, wrong_language
 from ..enrich.card_prompt import source_text
 from ..llm.base import LLMError
 from ..llm.templates import environment, quoted
@@ -26,7 +26,6 @@ from ..models import Paper
 SYSTEM_TEMPLATE = "daily_synthesis_system.jinja"
 PAPERS_TEMPLATE = "daily_synthesis_papers.jinja"
 MAX_TOKENS = 1024
-CITATION = re.compile(r"\[(\d{1,3})\]")
 
 
 class Synthesis(BaseModel):
@@ -77,18 +76,6 @@ def check(text: str, papers: list[Paper]) -> guard.GuardResult:
             )
         )
     return result
-
-
-def wrong_language(text: str, lang_code: str) -> str | None:
-    """What to tell the model when the overview is not in the reader's language; None when it is."""
-    lang = language(lang_code)
-    share, units = target_share(text, lang)
-    if not lang.scripts or units < MIN_UNITS or share >= MIN_SHARE:
-        return None
-    return (
-        f"The overview is not written in {lang.name} ({lang.native}). Write it in {lang.name}; keep only names "
-        "and English terms in parentheses as in the papers."
-    )
 
 
 def review(text: str, papers: list[Paper], lang: str) -> tuple[list[str], str]:

@@ -26,7 +26,8 @@ def environment() -> jinja2.Environment:
     )
 
 
-def _as_data(text: str | None) -> str | None:
+def as_data(text: str | None) -> str | None:
+    """The text unable to end (or open) a ``<paper>`` block it is quoted in."""
     return _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text) if text else text
 
 
@@ -34,9 +35,9 @@ def quoted(paper: Paper) -> Paper:
     """The paper with every text a prompt quotes made unable to end its ``<paper>`` block."""
     return paper.model_copy(
         update={
-            "title": _as_data(paper.title),
-            "abstract": _as_data(paper.abstract),
-            "tldr": _as_data(paper.tldr),
-            "keywords": [_as_data(k) for k in paper.keywords],
+            "title": as_data(paper.title),
+            "abstract": as_data(paper.abstract),
+            "tldr": as_data(paper.tldr),
+            "keywords": [as_data(k) for k in paper.keywords],
         }
     )

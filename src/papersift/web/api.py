@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from .. import curation, search
+from ..ask import Answer, ask
 from ..config import Settings
 from ..models import Paper, Topic
 from ..publish.digest import DigestDay, build_digest
@@ -55,6 +56,13 @@ class SearchOut(BaseModel):
     vectors: VectorCoverage | None = Field(
         description="how many papers have no vector (found by words only) and what to run; null for mode=lexical"
     )
+
+
+class AskIn(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+    paper: str | None = Field(default=None, description="ask this one paper (its id, arXiv id, DOI or OpenReview id)")
+    limit: int = Field(default=5, ge=1, le=50, description="papers to draw passages from")
+    lang: str | None = Field(default=None, description="answer in this language (default: the question's)")
 
 
 class TopicIn(BaseModel):
@@ -149,6 +157,14 @@ def search_papers(
 def curate(paper_id: str, change: curation.CurationChange, store: StoreDep) -> curation.Curation:
     """Star, hide, mark read or unread, or write a note; fields left out keep their value."""
     return curation.update(store, require_paper(store, paper_id), change)
+
+
+@router.post("/ask", response_model=Answer)
+def ask_library(body: AskIn, store: StoreDep, settings: SettingsDep) -> Answer:
+    """A question answered from the papers, every sentence citing its passages and checked against
+    them; status ok, partial (sentences left out: see dropped) or not_found (no answer, no citations)."""
+    paper = require_paper(store, body.paper) if body.paper else None
+    return ask(store, body.question, settings, paper=paper, limit=body.limit, lang=body.lang)
 
 
 @router.post("/papers/{paper_id}/topic", response_model=Topic)

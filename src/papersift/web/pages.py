@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 
 from .. import curation
+from ..checks.guard import CITATION
 from ..config import Settings
 from ..enrich.article import DeepDive
 from ..labels import labels
@@ -239,6 +241,24 @@ def correct_topic_form(
 def _local(url: str) -> str:
     """Only a path on this site may be a redirect target (no open redirect)."""
     return url if url.startswith("/") and not url.startswith(("//", "/\\")) else "/"
+
+
+@router.get("/ask", response_class=HTMLResponse)
+def ask_page(request: Request, store: StoreDep, settings: SettingsDep, q: str = "", paper: str = "") -> HTMLResponse:
+    """The question box and, once asked, the answer with its citations linked to the papers."""
+    from ..ask import ask
+
+    question = " ".join(q.split())[:2000]
+    answer = ask(store, question, settings, paper=require_paper(store, paper) if paper else None) if question else None
+    # "asked", not "q": the navigation's search box shows q
+    return render(request, "web_ask.html", asked=question, paper=paper, answer=answer, answer_html=cited_html(answer))
+
+
+def cited_html(answer) -> Markup:
+    """The answer, escaped, each ``[n]`` a link to its citation below."""
+    if not answer or not answer.answer:
+        return Markup("")
+    return Markup(CITATION.sub(lambda m: f'<a href="#cite-{m[1]}">[{m[1]}]</a>', str(escape(answer.answer))))
 
 
 @router.get("/picks", response_class=HTMLResponse)
