@@ -178,7 +178,7 @@ def gather_evidence(
     for p in papers:
         title = p.title or (p.abstract or "")[:80]
         if p.abstract:
-            candidates.append(Passage(paper_id=p.id, title=title, text=p.abstract))
+            candidates.append(Passage(paper_id=p.id, title=title, text=p.abstract))  # section None: the abstract
             enrichment = store.enrichment(p.id, lang)
             card = enrichment.card if enrichment and enrichment.status == "ok" else None
             cards.append(" ".join([card.title, card.tldr, card.digest]) if card else "")
@@ -189,12 +189,22 @@ def gather_evidence(
     if not candidates:
         return []
     embedder = embedder or get_embedder(settings)
-    vectors = embedder.embed([question, *(c.text for c in candidates)])
-    relevance = vectors[1:] @ vectors[0]
-    with_cards = [i for i, text in enumerate(cards) if text]
-    if with_cards:
-        by_card = embedder.embed([cards[i] for i in with_cards]) @ vectors[0]
-        relevance[with_cards] = np.maximum(relevance[with_cards], by_card)
+    # An abstract's stored vector (title, keywords, abstract and the card's translated title and
+    # TL;DR, made by `papersift embed`) stands for it; the rest are embedded now, with the question.
+    stored = {
+        paper_id: np.frombuffer(blob, dtype=np.float32)
+        for paper_id, blob in store.vector_blobs(embedder.name, [c.paper_id for c in candidates if c.section is None])
+    }
+    kept = {i: stored[c.paper_id] for i, c in enumerate(candidates) if c.section is None and c.paper_id in stored}
+    fresh = [i for i in range(len(candidates)) if i not in kept]
+    by_card = [i for i in fresh if cards[i]]
+    vectors = embedder.embed([question, *(candidates[i].text for i in fresh), *(cards[i] for i in by_card)])
+    relevance = np.zeros(len(candidates))
+    for i, vector in kept.items():
+        relevance[i] = float(vector @ vectors[0])
+    relevance[fresh] = vectors[1 : 1 + len(fresh)] @ vectors[0]
+    if by_card:
+        relevance[by_card] = np.maximum(relevance[by_card], vectors[1 + len(fresh) :] @ vectors[0])
     for candidate, score in zip(candidates, relevance, strict=True):
         candidate.relevance = float(score)
     names = {n for n in _QUESTION_NAME.findall(question) if len(n) >= 2}

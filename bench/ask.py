@@ -1,0 +1,131 @@
+"""Ask the library, measured: does the evidence hold the paper a question is about (beside plain
+dense retrieval, the anchor), how long gathering it takes, and an answer from the embedded model.
+
+    python bench/ask.py --questions 60 --answers 2 --write     # replaces "## Ask" in bench/RESULTS.md
+
+The store is ../shared/data/catalog-dev.jsonl (803 papers), embedded with the packaged encoder.
+Questions are known-item: for every ``STEP``-th paper, its reference reading's Chinese problem
+statement, and its author TL;DR (English) where it has one; a question is answered when the
+paper is among the passages the answer may cite. The anchor ranks every abstract by cosine with
+the question (exact, brute force) and keeps as many. Then ``--answers`` Chinese questions are
+asked of the embedded model with four passages, timed and printed to be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from results import run_line, write_section
+
+from papersift.ask import MAX_PASSAGES, ask, gather_evidence
+from papersift.config import load_settings
+from papersift.search.embeddings import embed_store, get_embedder
+from papersift.sources.base import ingest
+from papersift.sources.files import read_jsonl
+from papersift.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = Path(os.environ.get("PAPERSIFT_SHARED", ROOT.parent / "shared")) / "data" / "catalog-dev.jsonl"
+STEP = 13  # fixed before any run
+
+
+def questions(rows: list[dict], n: int) -> list[tuple[str, str, str]]:
+    """(paper's catalog id, language, question) for every STEP-th paper."""
+    asked = []
+    for row in rows[::STEP][:n]:
+        problem = (row.get("summary_zh") or {}).get("problem")
+        if problem:
+            asked.append((row["id"], "zh", problem))
+        if row.get("tldr"):
+            asked.append((row["id"], "en", row["tldr"]))
+    return asked
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=60, help="papers to ask about")
+    parser.add_argument("--answers", type=int, default=2, help="questions asked of the embedded model")
+    parser.add_argument("--write", action="store_true", help="replace '## Ask' in bench/RESULTS.md")
+    args = parser.parse_args()
+    if not CATALOG.exists():
+        print(f"{CATALOG} is missing (set PAPERSIFT_SHARED)", file=sys.stderr)
+        return 2
+    rows = [json.loads(line) for line in CATALOG.read_text(encoding="utf-8").splitlines()]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(db=Path(tmp) / "ask.db")
+        with Store(settings.db) as store:
+            ingest(store, read_jsonl(CATALOG), where=str(CATALOG), skip_invalid=True)
+            embed_store(store, get_embedder(settings))
+            papers = list(store.iter_papers())
+            by_abstract = {p.abstract: p.id for p in papers}
+            ids = {row["id"]: by_abstract.get(row["abstract"]) for row in rows}
+            embedder = get_embedder(settings)
+            matrix = embedder.embed([p.abstract or "" for p in papers])
+            found = {"papersift": {"zh": [], "en": []}, "dense": {"zh": [], "en": []}}
+            seconds = []
+            for catalog_id, lang, question in questions(rows, args.questions):
+                started = time.perf_counter()
+                passages = gather_evidence(store, question, settings, lang=lang, limit=5, embedder=embedder)
+                seconds.append(time.perf_counter() - started)
+                found["papersift"][lang].append(ids[catalog_id] in {p.paper_id for p in passages})
+                top = np.argsort(-(matrix @ embedder.embed([question])[0]))[:MAX_PASSAGES]
+                found["dense"][lang].append(ids[catalog_id] in {papers[i].id for i in top})
+            answers = []
+            for catalog_id, _, question in [q for q in questions(rows, args.questions) if q[1] == "zh"][: args.answers]:
+                asked = f"{question.rstrip('。')}，这是怎么做到的？"
+                answer = ask(store, asked, settings, limit=4)
+                answers.append((asked, answer, ids[catalog_id]))
+    text = markdown(found, seconds, answers)
+    print(text)
+    if args.write:
+        write_section("Ask", text)
+    return 0
+
+
+def rate(hits: list[bool]) -> str:
+    return f"{sum(hits) / len(hits):.0%} ({sum(hits)}/{len(hits)})" if hits else "—"
+
+
+def markdown(found: dict, seconds: list[float], answers: list) -> str:
+    lines = [
+        "## Ask",
+        "",
+        run_line() + ".",
+        "",
+        f"Known-item questions over catalog-dev.jsonl (803 papers): is the paper among the passages the answer may cite "
+        f"(papersift: `gather_evidence`, 5 papers from the hybrid search, passages ranked by meaning; anchor: the "
+        f"{MAX_PASSAGES} abstracts nearest the question by exact cosine)?",
+        "",
+        "| questions | papersift | dense anchor |",
+        "|---|---|---|",
+        *(f"| {lang} | {rate(found['papersift'][lang])} | {rate(found['dense'][lang])} |" for lang in ("zh", "en")),
+        "",
+        f"Gathering the evidence (search, then embedding the candidates' passages): median "
+        f"{statistics.median(seconds) * 1000:.0f} ms, p95 {np.percentile(seconds, 95) * 1000:.0f} ms "
+        f"over {len(seconds)} questions.",
+    ]
+    for question, answer, paper_id in answers:
+        cited = [c.paper_id for c in answer.citations]
+        lines += [
+            "",
+            f"Embedded model ({answer.model}), {len(cited)} citations, {answer.seconds:.0f} s, status "
+            f"`{answer.status}`{', cites the paper asked about' if paper_id in cited else ''}:",
+            "",
+            f"> Q: {question}",
+            ">",
+            f"> A: {answer.answer or answer.reason}",
+            *([f">\n> Left out: {'; '.join(answer.dropped)}"] if answer.dropped else []),
+        ]
+    return "\n".join(lines) + "\n\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
