@@ -18,6 +18,7 @@ from web_papers import fill
 
 from papersift.ask import Passage, ask, fitted, fulltext_passages, sentences_of
 from papersift.cli import app
+from papersift.config import load_settings
 from papersift.models import Paper
 from papersift.sources.pdf import PAGE_BREAK
 
@@ -200,3 +201,46 @@ def test_a_hostile_passage_is_shown_as_text_on_the_ask_page(store, server):
     with TestClient(create_app(settings_for(server, store.path)), base_url="http://127.0.0.1") as client:
         page = client.get("/ask", params={"q": "How much does attention help on tasks?"}).text
     assert "<script>window.__x" not in page and "&lt;script&gt;" in page and "<img src=x" not in page
+
+
+def test_asking_one_paper_answers_from_its_full_text_with_pages(store, server):
+    pid = store.upsert(
+        Paper(source="file", title="Block-sparse routing", abstract="We route attention to key blocks.")
+    )[0]
+    method = "The learned scorer keeps 12 of 64 key blocks per query, which cuts attention time by 4.1x. " * 2
+    store.set_fulltext(
+        pid,
+        PAGE_BREAK.join(
+            ["1 Introduction\nLong inputs make attention slow in practice, as is well known.", f"3 Method\n{method}"]
+        ),
+        "pdf",
+    )
+
+    def from_page_two(body: dict) -> str:
+        content = body["messages"][1]["content"]
+        n = re.search(r"Number: \[(\d+)\]\nTitle: .*\nSection: 3 Method", content)[1]
+        return f"The scorer keeps 12 of 64 key blocks per query and cuts attention time by 4.1x [{n}]."
+
+    server.responder = from_page_two
+    answer = ask(store, "How much faster is attention, and why?", settings_for(server, store.path), paper=pid)
+    assert answer.status == "ok"
+    [citation] = answer.citations
+    assert (citation.paper_id, citation.section, citation.page) == (pid, "3 Method", 2)
+
+
+@pytest.mark.embedded
+def test_the_embedded_model_answers_a_known_item_question_citing_the_paper(library):
+    """The offline default, end to end: the packaged model answers from the passages, and what
+    it says is checked; whatever it writes, an answer cites the paper it is about or says
+    not_found, and never cites a paper it was not shown."""
+    from test_llm_embedded import _default_model_available
+
+    if reason := _default_model_available():
+        pytest.skip(reason)
+    store, ids = library
+    settings = load_settings(db=store.path, llm={"backend": "embedded", "n_ctx": 4096})
+    answer = ask(store, "How many more WebArena tasks do tool-using agents with memory solve?", settings, limit=3)
+    assert answer.status in ("ok", "partial", "not_found")
+    if answer.status != "not_found":
+        assert ids["agents"] in {c.paper_id for c in answer.citations}, answer
+    assert answer.model and answer.seconds > 0

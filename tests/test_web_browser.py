@@ -269,3 +269,30 @@ def test_the_layout_holds_in_dark_mode(browser, server, width):
 def luminance(css_colour: str) -> float:
     r, g, b = (int(v) / 255 for v in css_colour[css_colour.index("(") + 1 : css_colour.index(")")].split(",")[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_a_hostile_passage_runs_nothing_on_the_ask_page(browser, tmp_path):
+    from scripted import settings_for
+    from support.llm_server import ScriptedServer
+
+    from papersift.models import Paper
+
+    path = tmp_path / "ask.db"
+    with Store(path) as store:
+        store.upsert(
+            Paper(
+                source="file",
+                title="<img src=x onerror=\"window.__xss='title'\">Attention",
+                abstract="Attention <script>window.__xss='abstract'</script> helps by 12% on tasks.",
+            )
+        )
+    with ScriptedServer(responder=lambda body: "Attention helps by 12% [1].") as llm:
+        with served(create_app(settings_for(llm, path))) as url:
+            page = browser.new_page()
+            try:
+                page.goto(f"{url}/ask?q=How+much+does+attention+help+on+tasks%3F")
+                page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+                assert page.evaluate("window.__xss") is None and page.locator("main img").count() == 0
+                assert "<script>window.__xss='abstract'</script>" in page.inner_text("main")  # shown as text
+            finally:
+                page.close()
