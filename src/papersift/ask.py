@@ -40,7 +40,7 @@ from .llm.client import LLMClient
 from .llm.templates import as_data, environment
 from .llm.tokens import estimate_tokens
 from .search import Filters, search_papers
-from .search.embeddings import Embedder, get_embedder
+from .search.embeddings import Embedder, get_embedder, vector_coverage, vectors_for
 from .sources.pdf import PAGE_BREAK
 from .store import Store
 
@@ -191,10 +191,7 @@ def gather_evidence(
     embedder = embedder or get_embedder(settings)
     # An abstract's stored vector (title, keywords, abstract and the card's translated title and
     # TL;DR, made by `papersift embed`) stands for it; the rest are embedded now, with the question.
-    stored = {
-        paper_id: np.frombuffer(blob, dtype=np.float32)
-        for paper_id, blob in store.vector_blobs(embedder.name, [c.paper_id for c in candidates if c.section is None])
-    }
+    stored = vectors_for(store, [c.paper_id for c in candidates if c.section is None], embedder.name)
     kept = {i: stored[c.paper_id] for i, c in enumerate(candidates) if c.section is None and c.paper_id in stored}
     fresh = [i for i in range(len(candidates)) if i not in kept]
     by_card = [i for i in fresh if cards[i]]
@@ -352,6 +349,8 @@ async def ask_async(
     base = {"question": question, "lang": lang}
     if not passages:
         reason = "no passage of the papers found bears on the question"
+        if (coverage := vector_coverage(store, (embedder or get_embedder(settings)).name)).notice:
+            reason += f" ({coverage.notice})"  # a question in another language finds papers by meaning only
         return Answer(**base, status="not_found", reason=reason, seconds=round(time.monotonic() - started, 2))
     own = client is None
     client = client or LLMClient.from_settings(settings, store=store)
