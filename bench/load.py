@@ -42,7 +42,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import WORDS, synthetic  # noqa: E402
-from results import write_section  # noqa: E402
+from results import empty_config, write_section  # noqa: E402
 from web import free_port, percentiles  # noqa: E402
 
 CLI = [sys.executable, "-c", "from papersift.cli import main; main()"]
@@ -178,7 +178,7 @@ def wait_for_first_card(db: Path, before: int, enrich: subprocess.Popen) -> None
 
 def run(db: Path, *, clients: int, seconds: float, batch: int, seed: int = 7) -> tuple[list[Sample], Writers]:
     """Serve ``db`` and load it with ``clients`` for ``seconds`` while enrich and ingest write to it."""
-    env = {**os.environ, "PAPERSIFT_DB": str(db), "PAPERSIFT_CONFIG": str(db.parent / "no-config.toml")}
+    env = {**os.environ, "PAPERSIFT_DB": str(db), "PAPERSIFT_CONFIG": str(empty_config(db.parent))}
     env.pop("PAPERSIFT_WEB_TOKEN", None)
     with sqlite3.connect(db) as conn:
         ids = [row[0] for row in conn.execute("SELECT id FROM papers ORDER BY rowid LIMIT 2000")]
@@ -309,7 +309,7 @@ def report(
 def build_store(db: Path, papers: int) -> None:
     path = db.parent / "papers.jsonl"
     write_batch(path, 0, papers)
-    env = {**os.environ, "PAPERSIFT_DB": str(db), "PAPERSIFT_CONFIG": str(db.parent / "no-config.toml")}
+    env = {**os.environ, "PAPERSIFT_DB": str(db), "PAPERSIFT_CONFIG": str(empty_config(db.parent))}
     subprocess.run([*CLI, "ingest", "file", str(path)], env=env, check=True, capture_output=True)
 
 

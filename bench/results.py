@@ -31,3 +31,10 @@ def run_line() -> str:
         f"`{command}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average at the end {load} (1 / 5 / 15 min)"
     )
+
+
+def empty_config(folder: Path) -> Path:
+    """An empty config file of the run's own: the defaults, never the user's (a named one must exist)."""
+    path = folder / "config.toml"
+    path.touch()
+    return path

@@ -38,7 +38,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-from results import write_section
+from results import empty_config, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBAREAS = [
@@ -100,7 +100,7 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
         "import uvicorn; from papersift.config import load_settings; from papersift.web import create_app; "
         f"uvicorn.run(create_app(load_settings(db={str(db)!r})), host='127.0.0.1', port={port}, log_level='warning')"
     )
-    env = {**os.environ, "PAPERSIFT_CONFIG": str(db.parent / "no-config.toml")}
+    env = {**os.environ, "PAPERSIFT_CONFIG": str(empty_config(db.parent))}
     env.pop("PAPERSIFT_WEB_TOKEN", None)
     server = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + 60
