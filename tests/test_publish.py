@@ -488,3 +488,11 @@ def test_a_hugging_face_paper_links_arxiv_first_keeps_the_authors_tldr_and_shows
         "paper_version": 2,
         "stale": False,
     }
+
+
+def test_the_feeds_channel_link_is_the_site_url_the_user_configures(fixed, monkeypatch):
+    store, _ = fixed
+    monkeypatch.setenv("PAPERSIFT_SITE_URL", "https://papers.example.org/")
+    result = CliRunner().invoke(app, ["--db", str(store.path), "publish", "digest", "--all", "--format", "rss"])
+    channel = feedparser.parse(result.stdout.encode()).feed
+    assert result.exit_code == 0 and channel.link == "https://papers.example.org/"

@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     # Seconds a command waits for another writer (ingest, enrich, the web app) to finish its
     # transaction before it gives up with a clear error (env PAPERSIFT_BUSY_TIMEOUT).
     busy_timeout: float = 30.0
+    # Where the published site is served (env PAPERSIFT_SITE_URL): the feeds' channel and self links
+    # and the site's absolute links; `publish --site-url` overrides it for one run.
+    site_url: str | None = None
     # Required by `papersift serve` on any address but loopback (env PAPERSIFT_WEB_TOKEN).
     web_token: str | None = None
     daily: DailySettings = Field(default_factory=DailySettings)

@@ -86,7 +86,9 @@ def publish_digest(
     order: str = typer.Option("source", "--order", help="source | score | category"),
     lang: str = LANG_OPTION,
     site_url: str = typer.Option(
-        None, "--site-url", help="Absolute address where the output is served (the feed's channel link)."
+        None,
+        "--site-url",
+        help="Absolute address where the output is served (the feed's channel link); default: site_url in the config (PAPERSIFT_SITE_URL).",
     ),
 ) -> None:
     """Notable papers by day (format B).
@@ -120,7 +122,7 @@ def publish_digest(
                 highlight=False,
             )
             return
-        content = _render("digest", built, fmt, site_url=site_url)
+        content = _render("digest", built, fmt, site_url=site_url or common.settings().site_url)
         _emit(content, output, f"the digest ({len(built.papers)} papers, {len(built.days)} days)")
         digest.mark_published(store, built)
 
@@ -132,7 +134,9 @@ def publish_site(
     order: str = typer.Option(None, "--order", help="Sub-area keys, comma-separated, to show first in the catalog."),
     digest_order: str = typer.Option("source", "--digest-order", help="source | score | category"),
     site_url: str = typer.Option(
-        None, "--site-url", help="Absolute address where the site will be served (used in the feeds)."
+        None,
+        "--site-url",
+        help="Absolute address where the site will be served (used in the feeds); default: site_url in the config (PAPERSIFT_SITE_URL).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -152,7 +156,7 @@ def publish_site(
                 settings=common.settings(),
                 order=keys,
                 digest_order=digest_order,
-                site_url=site_url,
+                site_url=site_url or common.settings().site_url,
             )
         except OSError as exc:
             common.fail(f"{out}: cannot write the site: {common.os_cause(exc)}", code=common.ENVIRONMENT)

@@ -61,7 +61,13 @@ class SiteChannel(ChannelConfig):
 
         out = config_relative(self.out)
         try:
-            build_site(context.store, out, digest.lang, settings=context.settings, site_url=self.site_url)
+            build_site(
+                context.store,
+                out,
+                digest.lang,
+                settings=context.settings,
+                site_url=self.site_url or context.settings.site_url,
+            )
             for name in (str(digest.id), "latest"):
                 write_atomic(out / "daily" / f"{name}.html", digest.html())
                 write_atomic(out / "daily" / f"{name}.json", digest.model_dump_json(indent=2))
