@@ -343,7 +343,7 @@ def test_a_field_too_short_to_keep_is_its_sentence_translated_after_the_papers_n
     def terse(body: dict) -> str:
         asked = body["messages"][-1]["content"]
         if "论文的主要贡献" in asked:
-            return "模型表现出色。"  # what "Extensive experiments demonstrate …" gives: too little for a field
+            return "DeGRPO 表现出色。"  # what "Extensive experiments demonstrate …" gives: too little for a field
         return good_reply(body)
 
     with ScriptedServer(responder=terse) as server:
@@ -370,7 +370,7 @@ def test_a_field_that_repeats_another_is_asked_again_to_say_something_else(store
     def repeat(body: dict) -> str:
         asked = body["messages"][-1]["content"]
         if "论文的主要贡献" in asked and "另一部分已经写了" not in asked:
-            return ROLE_TEXT["主要方法"]  # the method field's words again
+            return "DeGRPO：" + ROLE_TEXT["现象分析"]  # the observation field's words again
         return good_reply(body)
 
     with ScriptedServer(responder=repeat) as server:
@@ -378,7 +378,7 @@ def test_a_field_that_repeats_another_is_asked_again_to_say_something_else(store
         again = [
             r.messages[-1]["content"] for r in server.chat_requests if "另一部分已经写了" in r.messages[-1]["content"]
         ]
-    assert any(ROLE_TEXT["主要方法"] in a and "论文的主要贡献" in a for a in again)
+    assert any(ROLE_TEXT["现象分析"] in a and "论文的主要贡献" in a for a in again)
     assert stored(store, paper_id).status == "ok", stored(store, paper_id).reasons
 
 
@@ -410,6 +410,20 @@ def test_a_field_that_loses_a_name_or_invents_a_term_is_asked_again(store):
         ROLE_TEXT["主要方法"],
         ROLE_TEXT["研究动机"],
     )
+
+
+def test_a_field_that_keeps_inventing_a_term_is_its_sentences_translated(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def invents(body: dict) -> str:
+        if "论文的主要方法" in body["messages"][-1]["content"]:  # asked again, it invents again
+            return "提出无监督学习框架 Thinkless，在强化学习范式下训练，并用两个控制标记区分长短两种推理模式。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=invents) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+    method = stored(store, paper_id).card.reading.method
+    assert method.startswith("这部分原文被完整译出") and "无监督学习" not in method
 
 
 def test_a_field_that_talks_about_its_text_is_asked_again(store):

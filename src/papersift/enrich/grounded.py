@@ -253,8 +253,10 @@ class GroundedWriter:
         reply, was_cut = await self._request(paper, task, text, previous, fix, names, avoid)
         if previous is None and (problems := self.problems(task, text, reply, was_cut, names)):
             reply, was_cut = await self._request(paper, task, text, reply, "; ".join(problems), names, avoid)
-        if task in READING_FIELDS and ABOUT_THE_TEXT.search(reply):
-            # Still talking about its text: the field's own sentences translated say what they say.
+        if task in READING_FIELDS and (ABOUT_THE_TEXT.search(reply) or self.unfaithful(text, reply, names)):
+            # Still talking about its text, or still writing a term its sentences do not hold or
+            # losing one of their names ("无监督学习方法“无思考”" for Thinkless, trained with RL):
+            # the field's own sentences translated say what they say.
             reply, was_cut = await self._request(paper, "sentence", text, None, None, names, None)
         reply = STUTTER.sub(r"\1", self.with_terms(reply, text))  # "进行思考思考": the slip mended by code
         return await self.translate_words(paper, reply, text), was_cut
@@ -322,6 +324,11 @@ class GroundedWriter:
             # answer: the answer it was asked to fix stands, and the checks judge that.
             return previous, False
         return reply, cut
+
+    def unfaithful(self, text: str, reply: str, names: list[str]) -> bool:
+        """Whether the reply writes a glossary term its text holds in no form, or lost one of its names."""
+        invented = self.glossary.invented(text, reply) if self.glossary else []
+        return bool(invented) or any(not self.keeps(n, reply) for n in names)
 
     def problems(self, task: str, text: str, reply: str, was_cut: bool, names: list[str]) -> list[str]:
         problems = []
