@@ -10,13 +10,15 @@ writing its pid to ``busy``) until the test kills it; the file is taken by that 
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import time
 from pathlib import Path
 
 from support.llm_server import default_reply
 
-from papersift.llm.base import ChatRequest, ChatResult
+from papersift.llm import models
+from papersift.llm.base import ChatRequest, ChatResult, LLMError
 
 HOLD_SECONDS = 60  # long past what any test waits: the test kills the worker well before
 
@@ -53,3 +55,14 @@ def refusing_engine(path: Path, n_ctx: int, n_threads: int) -> ScriptedEngine:
     from papersift.llm.base import LLMError
 
     raise LLMError(f"{path}: llama.cpp cannot load this model: unknown model architecture")
+
+
+def default_model_missing() -> str | None:
+    """Why the real default embedded model cannot run here (a skip reason), or None when it can."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed (pip install 'papersift[embedded]')"
+    try:
+        models.part_paths(models.MODELS[models.DEFAULT_MODEL])
+    except LLMError as exc:
+        return str(exc)
+    return None

@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+from engines import default_model_missing
 from scripted import settings_for
 from support.llm_server import ScriptedServer
 from typer.testing import CliRunner
@@ -233,9 +234,7 @@ def test_the_embedded_model_answers_a_known_item_question_citing_the_paper(libra
     """The offline default, end to end: the packaged model answers from the passages, and what
     it says is checked; whatever it writes, an answer cites the paper it is about or says
     not_found, and never cites a paper it was not shown."""
-    from test_llm_embedded import _default_model_available
-
-    if reason := _default_model_available():
+    if reason := default_model_missing():
         pytest.skip(reason)
     store, ids = library
     settings = load_settings(db=store.path, llm={"backend": "embedded", "n_ctx": 4096})

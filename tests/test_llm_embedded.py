@@ -14,6 +14,7 @@ import types
 from pathlib import Path
 
 import pytest
+from engines import default_model_missing
 
 from papersift.checks import guard, quality
 from papersift.checks.language import check_card_language, language
@@ -88,16 +89,6 @@ def test_embedded_model_may_be_any_gguf_path_but_nothing_else(tmp_path):
         models.resolve("no-such-model")
 
 
-def _default_model_available() -> str | None:
-    if importlib.util.find_spec("llama_cpp") is None:
-        return "llama-cpp-python is not installed (pip install 'papersift[embedded]')"
-    try:
-        models.part_paths(models.MODELS[models.DEFAULT_MODEL])
-    except LLMError as exc:
-        return str(exc)
-    return None
-
-
 @pytest.mark.embedded
 async def test_the_default_embedded_model_writes_a_grounded_card_with_six_distinct_fields(sample_records):
     """The path enrichment takes with this engine, on one real abstract: the grounded card (each
@@ -105,7 +96,7 @@ async def test_the_default_embedded_model_writes_a_grounded_card_with_six_distin
     fields are six different texts that the gate does not find repeating each other, and the
     status is the one the card deserves: an ``ok`` card is in Chinese and holds no number the
     abstract lacks."""
-    reason = _default_model_available()
+    reason = default_model_missing()
     if reason:
         pytest.skip(reason)
     record = next(r for r in sample_records if r["id"] == "c8f5df2594e")  # a short abstract with percentages

@@ -13,7 +13,6 @@ import sqlite3
 from pathlib import Path
 
 import typer
-from typer.core import TyperGroup
 
 from ..store import JobRunning
 from . import common
@@ -29,22 +28,17 @@ WORKFLOW = {
     "Serve and run daily": ["serve", "daily"],
     "Measure and extend": ["eval", "llm", "scale", "plugins"],
 }
-HELP_WIDTH = 200  # characters: room for most first sentences; a longer one ends in "..."
 
 
-class WorkflowGroup(TyperGroup):
+class WorkflowGroup(common.Commands):
     def list_commands(self, ctx) -> list[str]:
         order = [name for names in WORKFLOW.values() for name in names]
         return sorted(super().list_commands(ctx), key=lambda n: order.index(n) if n in order else len(order))
 
     def format_commands(self, ctx, formatter) -> None:
         listed = {name for names in WORKFLOW.values() for name in names}
-        sections = [*WORKFLOW.items(), ("Other commands", [n for n in self.commands if n not in listed])]
-        for title, names in sections:
-            commands = [(n, self.commands[n]) for n in names if n in self.commands and not self.commands[n].hidden]
-            if commands:
-                with formatter.section(title):
-                    formatter.write_dl([(n, c.get_short_help_str(HELP_WIDTH)) for n, c in commands])
+        others = [n for n in self.list_commands(ctx) if n not in listed]
+        self.write_sections(ctx, formatter, [*WORKFLOW.items(), ("Other commands", others)])
 
 
 # Plain help, not Rich's panels: those put a "<bool>" after every flag and keep the docstrings'

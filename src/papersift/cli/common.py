@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 from typer.main import get_current_context  # click's, as the Typer in use vendors it or not
 
 from ..config import Settings, load_settings
@@ -38,6 +39,23 @@ EXIT_CODES = {
 }
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+HELP_WIDTH = 200  # characters: room for most first sentences in a command list; a longer one ends in "..."
+
+
+class Commands(TyperGroup):
+    """A command group whose help lists each subcommand with the whole first sentence of its help
+    (click cuts it at about 45 characters, mid-word, where a plugin's error is said)."""
+
+    def format_commands(self, ctx, formatter) -> None:
+        self.write_sections(ctx, formatter, [("Commands", self.list_commands(ctx))])
+
+    def write_sections(self, ctx, formatter, sections: list[tuple[str, list[str]]]) -> None:
+        for title, names in sections:
+            commands = [(name, self.get_command(ctx, name)) for name in names]
+            rows = [(name, c.get_short_help_str(HELP_WIDTH)) for name, c in commands if c is not None and not c.hidden]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 @dataclass

@@ -15,7 +15,9 @@ from . import common
 if TYPE_CHECKING:
     from ..enrich.pipeline import RunReport
 
-runs_app = typer.Typer(help="Runs of long jobs (enrichment, harvests) and their stats.", no_args_is_help=True)
+runs_app = typer.Typer(
+    cls=common.Commands, help="Runs of long jobs (enrichment, harvests) and their stats.", no_args_is_help=True
+)
 
 
 def _with_llm_options(settings: Settings, **options: Any) -> Settings:

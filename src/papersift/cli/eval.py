@@ -10,7 +10,9 @@ import typer
 
 from . import common
 
-eval_app = typer.Typer(help="Measure papersift's own quality on reference data.", no_args_is_help=True)
+eval_app = typer.Typer(
+    cls=common.Commands, help="Measure papersift's own quality on reference data.", no_args_is_help=True
+)
 
 REFERENCE_HELP = (
     "A JSONL file of reference readings, one paper a line with 'abstract' and 'summary_zh' "

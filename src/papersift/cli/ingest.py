@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
 
 from ..plugins import PluginError
 from ..sources.base import HarvestInterrupted, IngestReport, InvalidInput, Source, SourceError
@@ -17,7 +16,7 @@ from ..sources.kinds import SOURCES, SourceOptionsError, describe_source, ingest
 from . import common
 
 
-class SourceCommands(TyperGroup):
+class SourceCommands(common.Commands):
     """The ingest commands: the built-in ones, and one for each installed source plugin, loaded when used."""
 
     def list_commands(self, ctx: Any) -> list[str]:

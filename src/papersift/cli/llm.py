@@ -10,7 +10,9 @@ from rich.table import Table
 
 from . import common
 
-llm_app = typer.Typer(help="Check the LLM backend and read the log of LLM calls.", no_args_is_help=True)
+llm_app = typer.Typer(
+    cls=common.Commands, help="Check the LLM backend and read the log of LLM calls.", no_args_is_help=True
+)
 
 
 def _settings(backend: str | None, base_url: str | None, model: str | None):

@@ -14,7 +14,7 @@ from ..atomic import atomic_path
 from . import common
 from . import ingest as ingest_cli
 
-papers_app = typer.Typer(help="List and show stored papers.", no_args_is_help=True)
+papers_app = typer.Typer(cls=common.Commands, help="List and show stored papers.", no_args_is_help=True)
 
 
 @papers_app.command("list")

@@ -8,7 +8,9 @@ from rich.table import Table
 from . import common
 
 plugins_app = typer.Typer(
-    help="See the plugins papersift has: built-in, and installed from other packages.", no_args_is_help=True
+    cls=common.Commands,
+    help="See the plugins papersift has: built-in, and installed from other packages.",
+    no_args_is_help=True,
 )
 
 

@@ -9,7 +9,9 @@ import typer
 
 from . import common
 
-publish_app = typer.Typer(help="Publish the catalog, the daily digest or a whole static site.", no_args_is_help=True)
+publish_app = typer.Typer(
+    cls=common.Commands, help="Publish the catalog, the daily digest or a whole static site.", no_args_is_help=True
+)
 
 LANG_OPTION = typer.Option(
     None, "--lang", help="The reader's language for labels and readings (default: settings.llm.lang)."

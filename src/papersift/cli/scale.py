@@ -8,7 +8,7 @@ import typer
 from . import common
 from .search import print_embed_report
 
-app = typer.Typer(help="Run the long jobs on a Ray cluster.", no_args_is_help=True)
+app = typer.Typer(cls=common.Commands, help="Run the long jobs on a Ray cluster.", no_args_is_help=True)
 
 
 def _ray(address: str | None):
