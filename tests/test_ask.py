@@ -76,6 +76,15 @@ def test_a_model_that_finds_no_answer_says_not_found_and_cites_nothing(library, 
     assert answer.reason == "the model found no answer in the passages"
 
 
+def test_a_sentence_the_model_left_uncited_is_given_the_passage_that_says_it(library, server):
+    store, ids = library
+    server.responder = lambda body: "Agents that call tools and keep an episodic memory solve 41% more WebArena tasks."
+    answer = ask(store, "How many more WebArena tasks do agents with memory solve?", settings_for(server, store.path))
+    assert answer.status == "ok" and len(server.chat_requests) == 1  # mended by code, not asked again
+    assert re.fullmatch(r"Agents .* WebArena tasks \[\d\]\.", answer.answer)
+    assert [c.paper_id for c in answer.citations] == [ids["agents"]]
+
+
 def test_an_invented_number_is_asked_about_once_then_dropped_and_the_answer_is_partial(library, server):
     store, ids = library
 
