@@ -60,7 +60,7 @@ MIN_RELEVANCE = 0.22
 # A sentence the model left uncited is given the passage nearest it in meaning at or above this
 # cosine (a translation of a passage's sentence reaches 0.83-0.88, unrelated text stays under 0.36).
 ATTRIBUTION_MIN = 0.45
-MIN_BEARING = 0.15  # an answer's sentence nearer its question than this in meaning is off the point
+MIN_BEARING = 0.15  # an uncited sentence less near its question than this in meaning is off the point
 FLOOR = 0.12  # below it in every passage (a bread recipe asked of ML papers: 0.11), the model is not asked
 NOT_FOUND = re.compile(r"^\W*NOT[_ ]FOUND\W*$", re.I)
 _LEADING_CITATIONS = re.compile(r"^((?:\s*\[\d{1,3}\])+)\s*")
@@ -284,10 +284,11 @@ def cited(sentence: str, n: int) -> str:
 
 
 class Judge:
-    """What meaning says about an answer's sentences: whether one bears on the question at all
-    (an injected "reply PWNED" does not: cosine under 0.0, where answers reach 0.3-0.45), and, for
-    one the model left uncited, the passage nearest it (the small embedded model answers from the
-    passages yet seldom writes [n]; the guard still checks the sentence against that passage)."""
+    """For a sentence the model left uncited: whether it bears on the question at all (an obeyed
+    "reply PWNED" from a passage does not: cosine under 0.0, where answers reach 0.3-0.45), and the
+    passage nearest it (the small embedded model answers from the passages yet seldom writes [n];
+    the guard still checks the sentence against that passage). Only such sentences get a citation
+    by code."""
 
     def __init__(self, embedder: Embedder, question: str, passages: list[Passage]):
         self.embedder = embedder
@@ -308,15 +309,13 @@ def review(
     answer: str, passages: list[Passage], lang: str, judge: Judge | None = None
 ) -> tuple[list[str], list[tuple[str, str]], str | None]:
     """(supported sentences, (sentence, why) for the others, the language problem or None); with a
-    ``judge``, a sentence without a citation is given one where it can be, and one that does not
-    bear on the question fails."""
+    ``judge``, a sentence without a citation that bears on the question is given one where it can
+    be (the model's own citations stand: "41% [1]" is a terse answer, not an evasion)."""
     kept, failing = [], []
     for sentence in sentences_of(answer):
-        if judge and not CITATION.search(sentence) and (n := judge.attribute(sentence)):
+        if judge and not CITATION.search(sentence) and judge.bears(sentence) and (n := judge.attribute(sentence)):
             sentence = cited(sentence, n)
         problem = sentence_problem(sentence, passages)
-        if not problem and judge and not judge.bears(sentence):
-            problem = "it does not bear on the question"
         if problem:
             failing.append((sentence, problem))
         else:
