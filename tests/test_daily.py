@@ -493,3 +493,4 @@ def test_the_picks_have_a_home_in_the_web_app_reachable_from_every_page(daily_en
     positions = [page.index(p["title"]) for p in report.picks]
     assert positions == sorted(positions) and "命中关注词 KV cache" in page
     assert f'href="/papers/{report.picks[0]["id"]}"' in page  # a pick opens its page here, with star and notes
+    assert page.count('class="mark star"') == len(report.picks)  # and is starred or hidden from the list

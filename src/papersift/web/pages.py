@@ -268,9 +268,17 @@ def picks_page(request: Request, store: StoreDep) -> HTMLResponse:
 
     stored = next((data for data in store.recent_digest_data(5) if data and data != "{}"), None)
     digest = DailyDigest.model_validate_json(stored) if stored else None
+    ids = [item.view.id for item in digest.papers] if digest else []
+    marks = curation.get_many(store, ids)
     for item in digest.papers if digest else []:
         item.view.href = f"/papers/{item.view.id}"
-    return render(request, "web_picks.html", digest=digest, synthesis_html=digest.synthesis_html() if digest else "")
+    return render(
+        request,
+        "web_picks.html",
+        digest=digest,
+        synthesis_html=digest.synthesis_html() if digest else "",
+        marks={i: marks.get(i) or curation.Curation(paper_id=i) for i in ids},
+    )
 
 
 @router.get("/digests", response_class=HTMLResponse)
