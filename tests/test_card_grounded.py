@@ -322,6 +322,23 @@ def test_an_english_word_left_in_a_field_is_translated_alone_in_its_context(stor
     assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "原始")
 
 
+def test_a_word_translated_next_to_its_own_translation_is_written_once(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def leave_english(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if asked.startswith("In this sentence:") and '"reasoning"' in asked:
+            return "思考"
+        if "论文的研究动机" in asked:
+            return ROLE_TEXT["研究动机"].replace("冗长的思维链推理", "冗长的思考 reasoning")
+        return good_reply(body)
+
+    with ScriptedServer(responder=leave_english) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+    motivation = stored(store, paper_id).card.reading.motivation
+    assert "冗长的思考，" in motivation and "思考思考" not in motivation
+
+
 def test_a_word_the_model_inflected_is_asked_in_the_sentence_of_its_stem(store):
     store.upsert(THINKLESS)
 

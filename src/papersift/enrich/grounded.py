@@ -258,8 +258,9 @@ class GroundedWriter:
             # losing one of their names ("无监督学习方法“无思考”" for Thinkless, trained with RL):
             # the field's own sentences translated say what they say.
             reply, was_cut = await self._request(paper, "sentence", text, None, None, names, None)
-        reply = STUTTER.sub(r"\1", self.with_terms(reply, text))  # "进行思考思考": the slip mended by code
-        return await self.translate_words(paper, reply, text), was_cut
+        reply = await self.translate_words(paper, self.with_terms(reply, text), text)
+        # "进行思考思考": the model's slip, or a word translated next to its own translation, mended by code
+        return STUTTER.sub(r"\1", reply), was_cut
 
     def with_terms(self, reply: str, source: str) -> str:
         """The reply with each glossary term its source holds written as the glossary writes it, and
