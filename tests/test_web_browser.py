@@ -8,6 +8,7 @@ carries a script runs nothing. Screenshots of the main pages go to test-artifact
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -212,13 +213,22 @@ def test_injected_html_shows_as_text_and_math_renders_in_the_static_pages(browse
         page.close()
 
 
-@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
-def test_a_refused_card_reads_calmly_with_its_details_folded(browser, tmp_path, width):
+@contextmanager
+def site_paper_page(browser, tmp_path, key: str, width: int, height: int):
+    """The static site's page of one paper of the fixed store, open at this size."""
     store, ids = build_store(tmp_path / "fixed.db")
     site.build_site(store, tmp_path / "site", "zh")
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": height})
     try:
-        page.goto((tmp_path / "site" / "papers" / f"{ids['flagged']}.html").as_uri())
+        page.goto((tmp_path / "site" / "papers" / f"{ids[key]}.html").as_uri())
+        yield page
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_a_refused_card_reads_calmly_with_its_details_folded(browser, tmp_path, width):
+    with site_paper_page(browser, tmp_path, "flagged", width, 900) as page:
         note = page.locator(".note")
         assert note.locator("p").inner_text().startswith("忠实性检查未通过")
         assert not page.get_by_text("number 99% not in the abstract").is_visible()  # the checks' words, folded
@@ -227,24 +237,16 @@ def test_a_refused_card_reads_calmly_with_its_details_folded(browser, tmp_path, 
         shot(page, f"refused-card-{width}")
         page.get_by_text("检查详情").click()
         assert page.get_by_text("number 99% not in the abstract").is_visible()
-    finally:
-        page.close()
 
 
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
 def test_the_paper_page_leads_with_its_links_in_the_first_screen(browser, tmp_path, width):
-    store, ids = build_store(tmp_path / "fixed.db")
-    site.build_site(store, tmp_path / "site", "zh")
-    page = browser.new_page(viewport={"width": width, "height": 700})
-    try:
-        page.goto((tmp_path / "site" / "papers" / f"{ids['ok']}.html").as_uri())
+    with site_paper_page(browser, tmp_path, "ok", width, 700) as page:
         pdf = page.locator(".meta-line a.pdf")
         assert pdf.get_attribute("href") == "https://arxiv.org/pdf/2505.00001"
         box = pdf.bounding_box()
         assert box and box["y"] + box["height"] <= 700  # seen without scrolling
         shot(page, f"paper-{width}")
-    finally:
-        page.close()
 
 
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
