@@ -65,7 +65,7 @@ FLOOR = 0.12  # below it in every passage (a bread recipe asked of ML papers: 0.
 NOT_FOUND = re.compile(r"^\W*NOT[_ ]FOUND\W*$", re.I)
 _LEADING_CITATIONS = re.compile(r"^((?:\s*\[\d{1,3}\])+)\s*")
 _ENDS_REFERENCES = re.compile(r"^(?:\d+\.?\s*)?(?:references|bibliography)$", re.I)
-_QUESTION_NAME = re.compile(r"[A-Za-z][\w\-.]*[A-Z0-9][\w\-]*|[A-Z]{2,}")
+_QUESTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9\-.]*[A-Z0-9][A-Za-z0-9\-]*")  # GRPO, KV, Qwen3 (ASCII: not "GRPO的")
 Status = Literal["ok", "partial", "not_found"]
 
 
