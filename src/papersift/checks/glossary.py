@@ -50,23 +50,31 @@ class Term:
         return bool(self.pattern.search(source))
 
     @cached_property
+    def words(self) -> tuple[str, ...]:
+        """The term's words, casefolded: "chain-of-thought" is chain, of, thought."""
+        return tuple(w for w in re.split(r"[\s\-]+", self.english.strip().casefold()) if w)
+
+    @cached_property
     def acronyms(self) -> frozenset[str]:
         """The acronyms that spell the term's initials, with or without its linking words:
         SFT for supervised fine-tuning, RLHF for reinforcement learning from human feedback, MoE."""
-        words = [w for w in re.split(r"[\s\-]+", self.english.strip().casefold()) if w]
-        spelled = {"".join(w[0] for w in words), "".join(w[0] for w in words if w not in LINKING_WORDS)}
+        spelled = {"".join(w[0] for w in self.words), "".join(w[0] for w in self.words if w not in LINKING_WORDS)}
         return frozenset(a for a in spelled if len(a) >= 2)
+
+    def abbreviates(self, word: str) -> bool:
+        """Whether the word is the term's acronym, in any case, plural or not (SFT, LLMs, MoE)."""
+        return word.strip().casefold().removesuffix("s") in self.acronyms
 
     def abbreviated_in(self, source: str) -> bool:
         """Whether the source writes the term as its acronym (SFT, LLMs)."""
-        return any(word.casefold().removesuffix("s") in self.acronyms for word in ACRONYM.findall(source))
+        return any(self.abbreviates(word) for word in ACRONYM.findall(source))
 
     def glossed(self, text: str) -> str:
         """The text with the model's gloss of the term's acronym written as the glossary writes the
         term: "SFT（序列到序列）" (a wrong guess at supervised fine-tuning) becomes "SFT（监督微调）"."""
 
         def gloss(m: re.Match[str]) -> str:
-            if m[1].strip().casefold().removesuffix("s") not in self.acronyms:
+            if not self.abbreviates(m[1]):
                 return m[0]
             return f"{m[1]}{m[2]}{self.translation}{m[4]}"
 
@@ -129,7 +137,7 @@ class Glossary:
         held = [t for t in self.terms if t.used_in(source) or t.rendered_in(source) or t.abbreviated_in(source)]
         for term in sorted(held, key=lambda t: -len(t.translation)):
             text = re.sub(r"\s*".join(map(re.escape, term.translation.replace(" ", ""))), "", text)
-        compound = [t for t in self.terms if len(re.split(r"[\s\-]+", t.english.strip())) > 1]
+        compound = [t for t in self.terms if len(t.words) > 1]
         invented = [t for t in compound if t not in held and t.rendered_in(text)]
         return [t for t in invented if not any(t.translation in o.translation for o in invented if o is not t)]
 

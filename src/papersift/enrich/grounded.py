@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from ..checks.glossary import ACRONYM, Glossary
+from ..checks.glossary import ACRONYM, Glossary, Term
 from ..checks.guard import has_name_shape, is_generic
 from ..checks.language import Language, language
 from ..checks.quality import ABOUT_THE_TEXT, STUTTER, foreign_words, is_truncated, length, length_band, title_names
@@ -222,9 +222,15 @@ class GroundedWriter:
     def keeps(self, name: str, reply: str) -> bool:
         """The name is in the reply, or, for an acronym of a glossary term, the term's translation
         (LLMs as 大语言模型)."""
-        acronym = name.casefold().removesuffix("s")
         terms = self.glossary.terms if self.glossary else ()
-        return name in reply or any(acronym in t.acronyms and t.rendered_in(reply) for t in terms)
+        return name in reply or any(t.abbreviates(name) and t.rendered_in(reply) for t in terms)
+
+    def lost_names(self, reply: str, names: list[str]) -> list[str]:
+        return [n for n in names if not self.keeps(n, reply)]
+
+    def invented(self, text: str, reply: str) -> list[Term]:
+        """The glossary terms the reply writes that its text holds in no form (see Glossary.invented)."""
+        return self.glossary.invented(text, reply) if self.glossary else []
 
     def keyword(self, word: str) -> str:
         """An author keyword that is a glossary term in the glossary's words, the author's after it:
@@ -328,22 +334,21 @@ class GroundedWriter:
 
     def unfaithful(self, text: str, reply: str, names: list[str]) -> bool:
         """Whether the reply writes a glossary term its text holds in no form, or lost one of its names."""
-        invented = self.glossary.invented(text, reply) if self.glossary else []
-        return bool(invented) or any(not self.keeps(n, reply) for n in names)
+        return bool(self.invented(text, reply) or self.lost_names(reply, names))
 
     def problems(self, task: str, text: str, reply: str, was_cut: bool, names: list[str]) -> list[str]:
         problems = []
         if was_cut:
             problems.append(CUT_OFF)
         terms = [t.translation for t in (self.glossary.terms if self.glossary else ()) if t.translation in text]
-        lost = [n for n in names if not self.keeps(n, reply)]
+        lost = self.lost_names(reply, names)
         if task == "sentence":
             lost = [*missing(numbers_in(text), reply), *lost, *(t for t in terms if t not in reply)]
         if task in ("tldr", "name") and len(reply) > MAX_CHARACTERS[task]:
             problems.append(TOO_LONG.format(limit=MAX_CHARACTERS[task] * 2 // 3))
         if lost:
             problems.append(DROPPED.format(quantities=", ".join(lost)))
-        if self.glossary and (invented := self.glossary.invented(text, reply)):
+        if invented := self.invented(text, reply):
             problems.append(INVENTED.format(terms="、".join(t.translation for t in invented)))
         if task != "sentence" and ABOUT_THE_TEXT.search(reply):
             problems.append(ABOUT_TEXT_FIX)
