@@ -35,7 +35,7 @@ from .checks import guard
 from .checks.guard import CITATION
 from .checks.language import language, wrong_language
 from .config import Settings
-from .enrich.sections import APPENDIX, is_heading
+from .enrich.sections import APPENDIX, fitting_prefix, is_heading
 from .enrich.sentences import split_sentences
 from .llm.base import LLMError
 from .llm.client import LLMClient
@@ -227,22 +227,20 @@ def fitted(passages: list[Passage], budget: int) -> list[Passage]:
             kept.append(passage)
             used += cost
             continue
-        words = passage.text.split()
-        while words and used + estimate_tokens(" ".join(words)) > budget:
-            words = words[: int(len(words) * 0.8)]
-        if len(words) >= 20:
-            kept.append(passage.model_copy(update={"text": " ".join(words) + " …"}))
+        room = budget - used
+        head = passage.text[: fitting_prefix(passage.text, room, estimate_tokens)].split() if room > 0 else []
+        if len(head) >= 20:
+            kept.append(passage.model_copy(update={"text": " ".join(head) + " …"}))
         break
     return kept
 
 
-def context_budget(settings: Settings, question: str) -> int | None:
+def context_budget(settings: Settings, question: str, lang: str) -> int | None:
     """Tokens the passages may take: the embedded engine's window less the instructions, the
     question and the answer; None for a server (its window is its own, and large)."""
     if settings.llm.backend != "embedded":
         return None
-    lang = language(question_language(question))
-    fixed = environment().get_template(SYSTEM_TEMPLATE).render(lang=lang)
+    fixed = environment().get_template(SYSTEM_TEMPLATE).render(lang=language(lang))
     return settings.llm.n_ctx - MAX_TOKENS - estimate_tokens(fixed) - estimate_tokens(question) - 200
 
 
@@ -384,21 +382,22 @@ async def ask_async(
     started = time.monotonic()
     question = " ".join(question.split())
     lang = lang or question_language(question)
+    embedder = embedder or get_embedder(settings)
     passages = gather_evidence(
         store, question, settings, lang=lang, paper=paper, limit=limit, filters=filters, embedder=embedder
     )
-    if (budget := context_budget(settings, question)) is not None:
+    if (budget := context_budget(settings, question, lang)) is not None:
         passages = fitted(passages, budget)
     base = {"question": question, "lang": lang}
     if not passages:
         reason = "no passage of the papers found bears on the question"
-        if (coverage := vector_coverage(store, (embedder or get_embedder(settings)).name)).notice:
+        if (coverage := vector_coverage(store, embedder.name)).notice:
             reason += f" ({coverage.notice})"  # a question in another language finds papers by meaning only
         return Answer(**base, status="not_found", reason=reason, seconds=round(time.monotonic() - started, 2))
     own = client is None
     client = client or LLMClient.from_settings(settings, store=store)
     try:
-        judge = Judge(embedder or get_embedder(settings), question, passages)
+        judge = Judge(embedder, question, passages)
         status, text, dropped, reason = await answer_question(client, question, passages, lang, judge)
     except LLMError as exc:
         status, text, dropped, reason = "not_found", "", [], f"the model could not be asked: {exc}"

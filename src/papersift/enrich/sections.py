@@ -77,7 +77,7 @@ def split_sections(text: str) -> list[Section]:
     return sections
 
 
-def _fitting_prefix(text: str, room: int, count: TokenCount) -> int:
+def fitting_prefix(text: str, room: int, count: TokenCount) -> int:
     """The longest prefix of ``text`` within ``room`` tokens, ended at a line break or a space if one is near."""
     low, high = 1, len(text)
     while low < high:
@@ -98,7 +98,7 @@ def _pieces(section: Section, budget: int, count: TokenCount) -> Iterable[Sectio
         if count(rest) <= room:
             yield Section(section.heading, rest)
             return
-        cut = _fitting_prefix(rest, room, count)
+        cut = fitting_prefix(rest, room, count)
         yield Section(section.heading, rest[:cut])
         rest = rest[cut:].lstrip("\n")
 
