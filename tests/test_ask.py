@@ -12,6 +12,7 @@ import re
 
 import pytest
 from engines import default_model_missing
+from fastapi.testclient import TestClient
 from scripted import settings_for
 from support.llm_server import ScriptedServer
 from typer.testing import CliRunner
@@ -22,6 +23,7 @@ from papersift.cli import app
 from papersift.config import load_settings
 from papersift.models import Paper
 from papersift.sources.pdf import PAGE_BREAK
+from papersift.web import create_app
 
 SPARSE = "Sparse attention for long-context reasoning"
 
@@ -40,6 +42,11 @@ def is_reask(body: dict) -> bool:
 def server():
     with ScriptedServer(responder=lambda body: "NOT_FOUND") as s:
         yield s
+
+
+def web_app(server, store) -> TestClient:
+    """The web app on the store, its LLM the scripted server."""
+    return TestClient(create_app(settings_for(server, store.path)), base_url="http://127.0.0.1")
 
 
 @pytest.fixture
@@ -176,15 +183,11 @@ def test_the_command_prints_json_and_says_not_found_by_its_exit_code(library, se
 
 
 def test_the_web_app_answers_on_its_ask_page_and_api_with_the_passages_escaped(library, server):
-    from fastapi.testclient import TestClient
-
-    from papersift.web import create_app
-
     store, ids = library
     server.responder = lambda body: (
         f"Agents with memory solve 41% more WebArena tasks [{numbered(body)['Tool-using agents that plan with memory']}]."
     )
-    with TestClient(create_app(settings_for(server, store.path)), base_url="http://127.0.0.1") as client:
+    with web_app(server, store) as client:
         client.get("/")
         headers = {"X-CSRF-Token": client.cookies["papersift_csrf"], "Origin": "http://127.0.0.1"}
         data = client.post("/api/ask", json={"question": "How many more WebArena tasks?"}, headers=headers).json()
@@ -196,10 +199,6 @@ def test_the_web_app_answers_on_its_ask_page_and_api_with_the_passages_escaped(l
 
 
 def test_a_hostile_passage_is_shown_as_text_on_the_ask_page(store, server):
-    from fastapi.testclient import TestClient
-
-    from papersift.web import create_app
-
     store.upsert(
         Paper(
             source="file",
@@ -208,7 +207,7 @@ def test_a_hostile_passage_is_shown_as_text_on_the_ask_page(store, server):
         )
     )
     server.responder = lambda body: "Attention helps by 12% [1]."
-    with TestClient(create_app(settings_for(server, store.path)), base_url="http://127.0.0.1") as client:
+    with web_app(server, store) as client:
         page = client.get("/ask", params={"q": "How much does attention help on tasks?"}).text
     assert "<script>window.__x" not in page and "&lt;script&gt;" in page and "<img src=x" not in page
 
