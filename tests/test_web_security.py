@@ -7,6 +7,8 @@ added later is covered the day it is added (or fails here until it says how to c
 - Off loopback, no token means no access: with a token configured, every route but the static
   files answers 401 without it; without a token, a non-loopback name (421) or a client on a
   non-loopback address (403) gets nothing.
+- A signed route (a feedback link of the daily email) is its own credential: it needs no token and
+  no CSRF token, and acts on nothing without a valid signature (test_feedback_links.py has the rest).
 - Path traversal through the static mounts, the paper routes and the export is refused.
 """
 
@@ -26,6 +28,7 @@ from web_papers import fill
 from papersift.config import load_settings
 from papersift.store import Store
 from papersift.web import create_app
+from papersift.web.security import SIGNED_PREFIXES
 
 BASE = "http://127.0.0.1"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -78,11 +81,13 @@ def db(tmp_path_factory):
 
 APP = create_app(load_settings(db=Path(tempfile.mkdtemp()) / "routes.db"))  # for its route table, at collection
 ALL_ROUTES = routes(APP)
-CHANGING_ROUTES = [r for r in ALL_ROUTES if r[0] in STATE_CHANGING]
+SIGNED_ROUTES = [r for r in ALL_ROUTES if r[1].startswith(SIGNED_PREFIXES)]
+GUARDED_ROUTES = [r for r in ALL_ROUTES if r not in SIGNED_ROUTES]
+CHANGING_ROUTES = [r for r in GUARDED_ROUTES if r[0] in STATE_CHANGING]
 
 
 def url_for(template: str, ids: dict[str, str]) -> str:
-    values = {"paper_id": ids["quant"], "day": "2025-05-02"}
+    values = {"paper_id": ids["quant"], "day": "2025-05-02", "verdict": "up"}
     names = re.findall(r"{(\w+)(?::\w+)?}", template)
     missing = [n for n in names if n not in values]
     assert not missing, f"{template}: give test_web_security a value for {missing}"
@@ -116,7 +121,7 @@ def browser(db):
 
 
 def test_the_route_table_is_what_these_tests_cover():
-    assert len(ALL_ROUTES) >= 20 and len(CHANGING_ROUTES) >= 4
+    assert len(ALL_ROUTES) >= 20 and len(CHANGING_ROUTES) >= 4 and len(SIGNED_ROUTES) >= 2
     assert {"/static/publish", "/static/web"} == set(mounts(APP))
 
 
@@ -159,7 +164,7 @@ def test_a_state_changing_route_goes_through_from_the_same_origin_with_the_token
         assert fingerprint(db[0]) != before  # so the refusals above refused something that would have worked
 
 
-@pytest.mark.parametrize("method, template", ALL_ROUTES)
+@pytest.mark.parametrize("method, template", GUARDED_ROUTES)
 def test_with_a_token_configured_no_route_answers_without_it(db, method, template):
     app = create_app(load_settings(db=db[0], web_token=TOKEN))
     with TestClient(app, base_url="http://papers.example.org", client=OUTSIDE) as outsider:
@@ -191,13 +196,27 @@ def test_without_a_token_only_this_machine_is_served(db, method, template):
     with TestClient(app, base_url=BASE, client=OUTSIDE) as remote:  # right name, wrong place
         refused = remote.request(method, url, follow_redirects=False)
         assert refused.status_code == 403 and (method == "HEAD" or "serves only this machine" in refused.text)
-    with TestClient(app, base_url=BASE, client=("127.0.0.1", 40000)) as local:  # (a change still needs its CSRF token)
+    # (a change still needs its CSRF token, a signed route its signature)
+    with TestClient(app, base_url=BASE, client=("127.0.0.1", 40000)) as local:
         answered = local.request(method, url, follow_redirects=False)
         assert (
             answered.status_code not in (403, 421)
-            if method not in STATE_CHANGING
+            if method not in STATE_CHANGING and (method, template) not in SIGNED_ROUTES
             else "serves only this machine" not in answered.text
         )
+
+
+@pytest.mark.parametrize("method, template", SIGNED_ROUTES)
+def test_a_signed_route_without_a_valid_signature_acts_on_nothing(db, method, template):
+    app = create_app(load_settings(db=db[0], web_token=TOKEN))
+    before = fingerprint(db[0])
+    with TestClient(app, base_url="http://papers.example.org", client=OUTSIDE) as outsider:
+        for sig in ("", "A" * 43, "../../etc/passwd"):
+            fields = {"paper": db[1]["quant"], "until": "4102444800", "sig": sig}
+            payload = {"data": fields} if method in STATE_CHANGING else {"params": fields}
+            response = outsider.request(method, url_for(template, db[1]), follow_redirects=False, **payload)
+            assert response.status_code == 403, (method, template, sig, response.status_code)
+    assert fingerprint(db[0]) == before
 
 
 TRAVERSALS = [

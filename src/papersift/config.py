@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     # Where the published site is served (env PAPERSIFT_SITE_URL): the feeds' channel and self links
     # and the site's absolute links; `publish --site-url` overrides it for one run.
     site_url: str | None = None
+    # Where the reader reaches `papersift serve` from their mail (env PAPERSIFT_WEB_URL): the daily
+    # email's signed "more / less like this" links point there. Unset, the email has no such links.
+    web_url: str | None = None
     # Required by `papersift serve` on any address but loopback (env PAPERSIFT_WEB_TOKEN).
     web_token: str | None = None
     daily: DailySettings = Field(default_factory=DailySettings)

@@ -1,4 +1,5 @@
-"""What a reader marks on papers: star, hide, read, a note, a corrected class; and exporting a selection.
+"""What a reader marks on papers: star, hide, read, a note, a corrected class; signed one-click
+feedback links that mark a paper from outside the app; and exporting a selection.
 
 Flags live in the store's ``curation`` table (one row a paper, created on first change). A class
 correction goes through :meth:`Store.set_topic` with ``origin="user"``, which keeps it across
@@ -7,9 +8,14 @@ source updates and records it as a training label for the classifier.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import TextIO
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -59,6 +65,15 @@ class CurationError(ValueError):
     """A curation request that cannot be applied; the message names the paper or the value."""
 
 
+class LinkRefused(CurationError):
+    """A feedback link that does not act: ``reason`` is ``forged`` (not signed here for this paper and
+    verdict) or ``expired``."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def get(store: Store, paper_id: str) -> Curation:
     return get_many(store, [paper_id]).get(paper_id, Curation(paper_id=paper_id))
 
@@ -103,6 +118,45 @@ def feedback(store: Store, paper_id: str, verdict: str) -> Curation:
     if verdict not in FEEDBACK:
         raise CurationError(f"feedback: {verdict!r} is not one of {', '.join(FEEDBACK)}")
     return update(store, paper_id, FEEDBACK[verdict])
+
+
+LINK_DAYS = 30  # how long a feedback link in an email acts: an old email forwarded later does not
+LINK_KEY = "feedback-links"
+
+
+class FeedbackLinks:
+    """One-click "more like this / less like this" links for the reader's own email.
+
+    A link names one paper, one verdict and the time it expires, and carries an HMAC of the three
+    under the store's own random key: it cannot be changed to act on another paper or verdict, made
+    for a store whose key one does not hold, or used after it expires. The web app of the same store
+    (``papersift serve``) checks it; the link itself is the credential, so it needs no login."""
+
+    def __init__(self, key: bytes, base_url: str = "", clock: Callable[[], float] = time.time):
+        self.key = key
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+
+    @classmethod
+    def of(cls, store: Store, base_url: str = "", clock: Callable[[], float] = time.time) -> FeedbackLinks:
+        return cls(store.signing_key(LINK_KEY), base_url, clock)
+
+    def signature(self, paper_id: str, verdict: str, until: int) -> str:
+        mac = hmac.new(self.key, json.dumps([paper_id, verdict, until]).encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def url(self, paper_id: str, verdict: str, days: float = LINK_DAYS) -> str:
+        until = int(self.clock() + days * 86400)
+        query = urlencode({"paper": paper_id, "until": until, "sig": self.signature(paper_id, verdict, until)})
+        return f"{self.base_url}/feedback/{verdict}?{query}"
+
+    def check(self, paper_id: str, verdict: str, until: int, sig: str) -> None:
+        """Raise :class:`CurationError` unless the link was signed here for this paper and verdict and
+        has not expired."""
+        if verdict not in FEEDBACK or not hmac.compare_digest(sig, self.signature(paper_id, verdict, until)):
+            raise LinkRefused("forged", "this feedback link was not made by this papersift, or was changed")
+        if until < self.clock():
+            raise LinkRefused("expired", "this feedback link has expired: mark the paper in the app instead")
 
 
 def mark_read(store: Store, paper_id: str, on: bool = True) -> Curation:

@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from ..checks.guard import CITATION
+from ..curation import FeedbackLinks
 from ..labels import labels
 from ..publish.render import environment
 from ..publish.view import PaperView
@@ -94,8 +95,9 @@ class DailyDigest(BaseModel):
     def subject(self) -> str:
         return f"papersift · {labels(self.lang)['picks']} · {self.day} · {len(self.papers)}"
 
-    def text(self) -> str:
-        """The plain-text rendering: the synthesis, then each paper in ranked order with its title and why."""
+    def text(self, links: FeedbackLinks | None = None) -> str:
+        """The plain-text rendering: the synthesis, then each paper in ranked order with its title, why,
+        and (with ``links``) the signed addresses that tell the ranking more or less of it."""
         L = labels(self.lang)
         lines = [self.subject(), ""]
         if self.synthesis.text:
@@ -112,6 +114,9 @@ class DailyDigest(BaseModel):
             lines.append(f"    {L['why']}{L['sep']}{self.reasons(p)}")
             if v.tldr:
                 lines.append(f"    {L['tldr']}{L['sep']}{v.tldr}")
+            if links:
+                lines.append(f"    {L['more_like_this']}{L['sep']}{links.url(v.id, 'up')}")
+                lines.append(f"    {L['less_like_this']}{L['sep']}{links.url(v.id, 'down')}")
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
 
@@ -119,9 +124,11 @@ class DailyDigest(BaseModel):
         """Why ``paper`` was picked, in the digest's language."""
         return labels(self.lang)["reasons_sep"].join(reason_text(r, self.lang) for r in paper.why)
 
-    def html(self) -> str:
+    def html(self, links: FeedbackLinks | None = None) -> str:
         return (
-            environment(self.lang).get_template("daily.html").render(digest=self, synthesis_html=self.synthesis_html())
+            environment(self.lang)
+            .get_template("daily.html")
+            .render(digest=self, synthesis_html=self.synthesis_html(), links=links)
         )
 
     def synthesis_html(self) -> str:

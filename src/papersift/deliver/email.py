@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..curation import FeedbackLinks
 from . import ChannelConfig, DeliveryError
 
 
@@ -23,7 +24,8 @@ class EmailChannel(ChannelConfig):
     password_env: str | None = None  # the environment variable that holds the password
     timeout: float = 30.0
 
-    def message(self, digest) -> EmailMessage:
+    def message(self, digest, links: FeedbackLinks | None = None) -> EmailMessage:
+        """The mail: plain text and HTML, each pick with its signed feedback ``links`` when given."""
         msg = EmailMessage()
         msg["Subject"] = digest.subject()
         msg["From"] = self.sender
@@ -31,8 +33,8 @@ class EmailChannel(ChannelConfig):
         # The same id on every try: a message that did arrive although the server's answer was lost
         # (the one window a retry cannot close) is a duplicate mail clients recognise.
         msg["Message-ID"] = f"<papersift-daily-{digest.id}.{digest.day}@papersift.local>"
-        msg.set_content(digest.text())
-        msg.add_alternative(digest.html(), subtype="html")
+        msg.set_content(digest.text(links))
+        msg.add_alternative(digest.html(links), subtype="html")
         return msg
 
     def _password(self) -> str | None:
@@ -56,6 +58,12 @@ class EmailChannel(ChannelConfig):
                     smtp.starttls(context=tls)
                 if self.username:
                     smtp.login(self.username, password or "")
-                smtp.send_message(self.message(digest))
+                smtp.send_message(self.message(digest, feedback_links(context)))
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"email via {self.host}:{self.port}: {exc}") from exc
+
+
+def feedback_links(context) -> FeedbackLinks | None:
+    """The reader's own mail carries signed feedback links, where the config says the web app is (``web_url``)."""
+    url = context.settings.web_url
+    return FeedbackLinks.of(context.store, url) if url else None

@@ -1,14 +1,16 @@
 """Curation: what a reader marks on papers.
 
-Owns ``curation``: one row a paper, made on its first change (starred, hidden, read, a note).
+Owns ``curation``: one row a paper, made on its first change (starred, hidden, read, a note); and
+``signing_keys``: the random keys that sign the links acting on those marks from outside the app.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from .base import Connection
+from .base import Connection, now
 
 MARKS = ("starred", "hidden", "read", "note", "updated_at")
 
@@ -46,3 +48,13 @@ class CurationTables(Connection):
 
     def hidden_papers(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT paper_id FROM curation WHERE hidden = 1")]
+
+    def signing_key(self, name: str) -> bytes:
+        """The store's key called ``name``: 32 random bytes, made the first time it is asked for and
+        kept, so a link signed by one run is still good for the web app of the same store."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO signing_keys (name, key, created_at) VALUES (?, ?, ?)",
+                (name, secrets.token_bytes(32), now()),
+            )
+            return bytes(db.execute("SELECT key FROM signing_keys WHERE name = ?", (name,)).fetchone()[0])

@@ -274,6 +274,10 @@ MIGRATIONS: list[str] = [
     );
     UPDATE change_counters SET n = n + 1 WHERE part = 'enrichments';
     """,
+    # 8: the store's own signing keys (the daily email's feedback links), made on first use
+    """
+    CREATE TABLE signing_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -243,6 +243,52 @@ def _local(url: str) -> str:
     return url if url.startswith("/") and not url.startswith(("//", "/\\")) else "/"
 
 
+@router.get("/feedback/{verdict}", response_class=HTMLResponse)
+def feedback_page(
+    request: Request,
+    verdict: str,
+    store: StoreDep,
+    labeller: LabellerDep,
+    paper: str = "",
+    until: int = 0,
+    sig: str = "",  # a link cut short by a mail client is refused like a forged one, on a page that says so
+) -> HTMLResponse:
+    """Where a signed "more / less like this" link of the daily email lands: the paper and one button.
+    Opening the link changes nothing, because mail scanners open every link of a message."""
+    return _feedback(request, store, labeller, verdict, paper, until, sig, act=False)
+
+
+@router.post("/feedback/{verdict}", response_class=HTMLResponse)
+def feedback_form(
+    request: Request,
+    verdict: str,
+    store: StoreDep,
+    labeller: LabellerDep,
+    paper: Annotated[str, Form()] = "",
+    until: Annotated[int, Form()] = 0,
+    sig: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """The confirmation: records the verdict as ``papersift feedback`` does, for the next ranking."""
+    return _feedback(request, store, labeller, verdict, paper, until, sig, act=True)
+
+
+def _feedback(
+    request: Request, store: Store, labeller: Labeller, verdict: str, paper: str, until: int, sig: str, *, act: bool
+) -> HTMLResponse:
+    try:
+        curation.FeedbackLinks.of(store).check(paper, verdict, until, sig)
+    except curation.LinkRefused as exc:  # checked before the paper is looked up: a bad link learns nothing
+        response = render(request, "web_feedback.html", refused=exc.reason, verdict=verdict)
+        response.status_code = 403
+        return response
+    paper_id = require_paper(store, paper)
+    if act:
+        curation.feedback(store, paper_id, verdict)
+    (item,) = web_papers(store, [store.get(paper_id)], request.app.state.lang, labeller)
+    link = {"paper": paper, "until": until, "sig": sig}
+    return render(request, "web_feedback.html", refused=None, verdict=verdict, done=act, p=item.view, link=link)
+
+
 @router.get("/ask", response_class=HTMLResponse)
 def ask_page(request: Request, store: StoreDep, settings: SettingsDep, q: str = "", paper: str = "") -> HTMLResponse:
     """The question box and, once asked, the answer with its citations linked to the papers."""

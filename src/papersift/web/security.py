@@ -14,6 +14,8 @@
   ``Sec-Fetch-Site: same-origin``) whose ``X-CSRF-Token`` header or
   ``csrf_token`` form field equals the cookie (double submit). Clients that authenticate with the
   token in a header are not browsers riding on cookies, so they skip the CSRF check.
+- Signed links: ``/feedback/…`` carries an HMAC for one paper and one verdict, made with the store's
+  own key and dated; it needs neither the access token nor the CSRF token, and acts only when valid.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PREFIXES = ("/static/",)
+# A signed feedback link (papersift.curation.FeedbackLinks) is its own credential, for one paper and
+# one verdict: the reader opens it from their mail, on a phone without the app's cookie.
+SIGNED_PREFIXES = ("/feedback/",)
 # Scripts only from this origin: a paper title that smuggles in <script> or a javascript: link
 # is inert even if some template forgot to escape it.
 CSP = (
@@ -95,7 +100,7 @@ class Guard:
                 "papersift: this server has no access token, so it serves only this machine", status_code=403
             )(scope, receive, send)
             return
-        if self.token and not request.url.path.startswith(PUBLIC_PREFIXES):
+        if self.token and not request.url.path.startswith(PUBLIC_PREFIXES + SIGNED_PREFIXES):
             refused = self._check_token(request, state)
             if refused is not None:
                 await refused(scope, receive, send)
@@ -150,7 +155,7 @@ def _origin_of(url: str) -> str:
 
 async def csrf_guard(request: Request) -> None:
     """App-wide dependency: a request that may change state must be same-origin and carry the CSRF token."""
-    if request.method in SAFE_METHODS or request.state.token_header:
+    if request.method in SAFE_METHODS or request.state.token_header or request.url.path.startswith(SIGNED_PREFIXES):
         return
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site.lower() != "same-origin":
