@@ -13,10 +13,13 @@ from datetime import date
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import sparse
 
 from papersift.daily.rank import Interests, rank
-from papersift.daily.reader import ReaderModel
-from papersift.models import Paper
+from papersift.daily.reader import ReaderModel, side_by_side
+from papersift.models import Paper, Topic
 
 TODAY = date(2026, 11, 29)
 TOPICS = {
@@ -193,3 +196,36 @@ def test_a_store_without_an_english_word_still_gives_a_model():
     ]
     model = ReaderModel.train(corpus, {}, ["zh-0"])
     assert model is not None and model.scores(corpus, {})[0] == max(model.scores(corpus, {}))
+
+
+def test_a_paper_s_sub_area_counts_where_its_words_say_nothing():
+    """Two sub-areas written in the same words: only the classifier's sub-area tells them apart."""
+    same = [
+        p.model_copy(update={"id": f"{p.id}-{s}", "topic": Topic(subarea=s, origin="model")})
+        for s in ("rl-alignment", "rl-robotics")
+        for p in papers_of("rl", 20, seed=0)
+    ]
+    library = {p.id for p in same if p.topic.subarea == "rl-alignment"}
+    model = ReaderModel.train(same, {}, list(library)[:10])
+    scores = model.scores(same, {})
+    liked = [s for p, s in zip(same, scores) if p.topic.subarea == "rl-alignment"]
+    other = [s for p, s in zip(same, scores) if p.topic.subarea == "rl-robotics"]
+    assert min(liked) > max(other)
+    blind = ReaderModel.train(same, {}, list(library)[:10], topic_weight=0.0)
+    assert not min(blind.scores(same, {})[:20]) > max(blind.scores(same, {})[20:])  # the words alone cannot
+
+
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.lists(st.floats(0.125, 1, width=32), min_size=5, max_size=5), min_size=n, max_size=n),
+            st.lists(st.lists(st.floats(-1, 1, width=32), min_size=3, max_size=3), min_size=n, max_size=n),
+        )
+    )
+)
+def test_the_blocks_side_by_side_are_what_scipy_s_hstack_builds(blocks):
+    words, dense = blocks
+    sparse_words = sparse.csr_matrix(np.array(words, dtype=np.float32) * (np.arange(5) % 2))  # some zeros
+    built = side_by_side(sparse_words, [np.array(dense, dtype=np.float32)])
+    expected = sparse.hstack([sparse_words, sparse.csr_matrix(np.array(dense, dtype=np.float32))])
+    assert np.array_equal(built.toarray(), expected.toarray())

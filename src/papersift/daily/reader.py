@@ -5,7 +5,9 @@ positives and every other paper as negatives. papersift trains the same kind of 
 
 - **features**: the TF-IDF of words and bigrams (arxiv-sanity-lite's settings) of title, abstract
   and author keywords, beside the multilingual embedding, so that a library in Chinese still
-  finds English papers and a paper that says the same thing in other words is still found;
+  finds English papers and a paper that says the same thing in other words is still found, and
+  beside the paper's sub-area (the classifier's, or its source's), so that what the reader
+  follows as a field counts as well as its words;
 - **examples**: the library and the stars are positives; the papers the reader hid are
   negatives that count ``HIDDEN_WEIGHT`` times; every other paper of the store is a weak negative
   (what the reader did not choose, not what they refused).
@@ -17,6 +19,7 @@ model are highest, so each one named occurs in the paper.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -25,9 +28,12 @@ from sklearn.svm import LinearSVC
 
 from ..models import Paper
 
+csr = sparse.csr_matrix
+
 C = 0.1  # the regularisation: looser than arxiv-sanity-lite's 0.01, chosen on bench/rank.py (see RESULTS)
 HIDDEN_WEIGHT = 3.0  # a hide is a stronger "no" than a paper merely not chosen
 EMBEDDING_WEIGHT = 0.5  # the embedding block's length beside the TF-IDF block's (unit): chosen on bench/rank.py
+TOPIC_WEIGHT = 0.5  # the sub-area's one-hot block beside them: set, not searched (see bench/rank.py)
 MIN_DF, MAX_DF = 2, 0.5  # a term in one paper only says nothing of a reader; one in half of them neither
 
 
@@ -37,10 +43,11 @@ def paper_document(paper: Paper) -> str:
 
 def tfidf(min_df: int = MIN_DF) -> TfidfVectorizer:
     """arxiv-sanity-lite's vectoriser (its compute.py): ASCII words and bigrams, English stop words,
-    sublinear tf. bench/rank.py's arxiv-sanity-lite anchor is this with compute.py's min_df of 5:
-    keep it compute.py's."""
+    sublinear tf; but for min_df and max_df, and accents folded by the codec (``ascii``) rather than
+    character by character (``unicode``): the token pattern keeps ASCII words only either way, and
+    this is a fifth of the time of fitting it on a daily run's 6,000 papers."""
     return TfidfVectorizer(
-        strip_accents="unicode",
+        strip_accents="ascii",
         lowercase=True,
         stop_words="english",
         token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
@@ -53,22 +60,79 @@ def tfidf(min_df: int = MIN_DF) -> TfidfVectorizer:
     )
 
 
+@dataclass
+class Features:
+    """How a paper becomes the model's row: its TF-IDF, its embedding and its sub-area, side by side."""
+
+    vectorizer: TfidfVectorizer
+    dim: int  # the embedding's length (0: none)
+    subareas: list[str]  # the one-hot block's columns
+    embedding_weight: float = EMBEDDING_WEIGHT
+    topic_weight: float = TOPIC_WEIGHT
+
+    @classmethod
+    def fit(cls, corpus: Sequence[Paper], vectors: dict[str, np.ndarray], **weights: float) -> tuple[Features, csr]:
+        """Features fitted on ``corpus``, and its rows."""
+        vectorizer = tfidf(min_df=MIN_DF if len(corpus) >= 50 else 1)
+        try:
+            words = vectorizer.fit_transform(paper_document(p) for p in corpus)
+        except ValueError:  # no English term in the corpus (all Chinese, say): any run of letters, kept or not
+            vectorizer = TfidfVectorizer(token_pattern=r"(?u)\b\w+\b", sublinear_tf=True, dtype=np.float32)
+            words = vectorizer.fit_transform(f"{paper_document(p)} _" for p in corpus)
+        dim = next((len(v) for v in vectors.values()), 0)
+        subareas = sorted({s for p in corpus if (s := subarea_of(p))})
+        features = cls(vectorizer, dim, subareas, **weights)
+        return features, features.rows(corpus, vectors, words)
+
+    def rows(self, papers: Sequence[Paper], vectors: dict[str, np.ndarray], words: csr | None = None) -> csr:
+        if words is None:
+            words = self.vectorizer.transform(paper_document(p) for p in papers)
+        blocks = [words.astype(np.float32)]
+        if self.dim and self.embedding_weight:
+            zeros = np.zeros(self.dim, dtype=np.float32)  # a paper without an embedding is judged by the rest
+            blocks.append(
+                np.stack([vectors.get(p.id, zeros) for p in papers]).astype(np.float32) * self.embedding_weight
+            )
+        if self.subareas and self.topic_weight:
+            column = {s: i for i, s in enumerate(self.subareas)}
+            onehot = np.zeros((len(papers), len(self.subareas)), dtype=np.float32)
+            for row, paper in enumerate(papers):
+                if (s := subarea_of(paper)) in column:
+                    onehot[row, column[s]] = self.topic_weight
+            blocks.append(onehot)
+        return side_by_side(blocks[0], blocks[1:])
+
+
+def subarea_of(paper: Paper) -> str | None:
+    return paper.topic.subarea if paper.topic else None
+
+
+def side_by_side(words: csr, dense: list[np.ndarray]) -> csr:
+    """``words`` with the ``dense`` blocks appended to each row, built directly as CSR: scipy's
+    hstack goes through COO and took a third of the training time."""
+    if not dense:
+        return words
+    block = np.hstack(dense)
+    n, width = block.shape
+    per_row = np.diff(words.indptr)
+    indptr = np.concatenate([[0], np.cumsum(per_row + width)])
+    data = np.empty(indptr[-1], dtype=np.float32)
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    word_rows = np.repeat(np.arange(n), per_row)
+    word_slots = indptr[word_rows] + np.arange(words.nnz) - words.indptr[word_rows]
+    data[word_slots], indices[word_slots] = words.data, words.indices
+    dense_slots = (indptr[:-1] + per_row)[:, None] + np.arange(width)
+    data[dense_slots], indices[dense_slots] = block, words.shape[1] + np.arange(width)
+    return sparse.csr_matrix((data, indices, indptr), shape=(n, words.shape[1] + width))
+
+
 class ReaderModel:
     """A trained model of one reader: :meth:`scores` for candidates, :meth:`lifts` for reasons."""
 
-    def __init__(
-        self,
-        vectorizer: TfidfVectorizer,
-        svm: LinearSVC,
-        embedding_weight: float,
-        dim: int,
-        trained_on: dict[str, float],
-    ):
-        self.vectorizer = vectorizer
+    def __init__(self, features: Features, svm: LinearSVC, trained_on: dict[str, float]):
+        self.features = features
         self.svm = svm
-        self.embedding_weight = embedding_weight
-        self.dim = dim
-        self.vocabulary = vectorizer.get_feature_names_out()
+        self.vocabulary = features.vectorizer.get_feature_names_out()
         self.trained_on = trained_on  # the decision value of every paper it learnt from, by id
 
     @classmethod
@@ -79,29 +143,22 @@ class ReaderModel:
         positives: Iterable[str],
         hidden: Iterable[str] = (),
         *,
-        embedding_weight: float = EMBEDDING_WEIGHT,
         c: float = C,
+        **weights: float,
     ) -> ReaderModel | None:
         """Train on ``corpus`` (the store's papers and the library's), or None without a positive
-        and a negative to learn from. ``vectors``: embeddings by paper id (a paper without one gets
-        zeros there and is judged by its words)."""
+        and a negative to learn from. ``vectors``: embeddings by paper id; ``weights``: the
+        embedding's and the sub-area's (``embedding_weight``, ``topic_weight``)."""
         positives, hidden = set(positives), set(hidden)
         labels = np.array([p.id in positives for p in corpus])
         if labels.all() or not labels.any():
             return None
-        vectorizer = tfidf(min_df=MIN_DF if len(corpus) >= 50 else 1)
-        try:
-            words = vectorizer.fit_transform(paper_document(p) for p in corpus)
-        except ValueError:  # no English term in the corpus (all Chinese, say): any run of letters, kept or not
-            vectorizer = TfidfVectorizer(token_pattern=r"(?u)\b\w+\b", sublinear_tf=True, dtype=np.float32)
-            words = vectorizer.fit_transform(f"{paper_document(p)} _" for p in corpus)
-        dim = next((len(v) for v in vectors.values()), 0)
-        features = _stack(words, corpus, vectors, dim, embedding_weight)
-        weights = np.array([HIDDEN_WEIGHT if p.id in hidden else 1.0 for p in corpus])
-        svm = LinearSVC(class_weight="balanced", C=c, max_iter=10_000, tol=1e-6)
-        svm.fit(features, labels, sample_weight=weights)
-        trained_on = dict(zip((p.id for p in corpus), svm.decision_function(features).tolist()))
-        return cls(vectorizer, svm, embedding_weight, dim, trained_on)
+        features, rows = Features.fit(corpus, vectors, **weights)
+        importance = np.array([HIDDEN_WEIGHT if p.id in hidden else 1.0 for p in corpus])
+        svm = LinearSVC(class_weight="balanced", C=c, max_iter=10_000)
+        svm.fit(rows, labels, sample_weight=importance)
+        trained_on = dict(zip((p.id for p in corpus), svm.decision_function(rows).tolist()))
+        return cls(features, svm, trained_on)
 
     def scores(self, papers: Sequence[Paper], vectors: dict[str, np.ndarray]) -> np.ndarray:
         """The SVM's decision value of each paper: above 0, on the reader's side. The day's papers
@@ -109,27 +166,15 @@ class ReaderModel:
         values = np.array([self.trained_on.get(p.id, np.nan) for p in papers], dtype=float)
         unseen = [i for i in range(len(papers)) if np.isnan(values[i])]
         if unseen:
-            fresh = [papers[i] for i in unseen]
-            words = self.vectorizer.transform(paper_document(p) for p in fresh)
-            values[unseen] = self.svm.decision_function(_stack(words, fresh, vectors, self.dim, self.embedding_weight))
+            values[unseen] = self.svm.decision_function(self.features.rows([papers[i] for i in unseen], vectors))
         return values
 
     def lifts(self, paper: Paper, n: int = 3) -> list[tuple[str, float]]:
         """The paper's ``n`` terms that lift it most in this model, with what each adds to its
         decision value (its TF-IDF weight times the model's); each term occurs in the paper."""
-        row = self.vectorizer.transform([paper_document(paper)]).tocoo()
+        row = self.features.vectorizer.transform([paper_document(paper)]).tocoo()
         weights = self.svm.coef_[0][: len(self.vocabulary)]
         lift = sorted(
             ((float(value * weights[col]), self.vocabulary[col]) for col, value in zip(row.col, row.data)), reverse=True
         )
         return [(term, value) for value, term in lift[:n] if value > 0]
-
-
-def _stack(
-    words: sparse.csr_matrix, papers: Sequence[Paper], vectors: dict[str, np.ndarray], dim: int, weight: float
-) -> sparse.csr_matrix:
-    if not dim or not weight:
-        return words
-    zeros = np.zeros(dim, dtype=np.float32)
-    meaning = np.stack([vectors.get(p.id, zeros) for p in papers]).astype(np.float32) * weight
-    return sparse.hstack([words, sparse.csr_matrix(meaning)], format="csr")
