@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import sparse
 
+from papersift.daily.picks_digest import reason_text
 from papersift.daily.rank import Interests, rank
 from papersift.daily.reader import ReaderModel, side_by_side
 from papersift.models import Paper, Topic
@@ -229,3 +230,15 @@ def test_the_blocks_side_by_side_are_what_scipy_s_hstack_builds(blocks):
     built = side_by_side(sparse_words, [np.array(dense, dtype=np.float32)])
     expected = sparse.hstack([sparse_words, sparse.csr_matrix(np.array(dense, dtype=np.float32))])
     assert np.array_equal(built.toarray(), expected.toarray())
+
+
+def test_a_pick_lifted_by_its_sub_area_says_so_in_the_reader_s_words():
+    same = [
+        p.model_copy(update={"id": f"{p.id}-{s}", "topic": Topic(subarea=s, origin="model")})
+        for s in ("rl-alignment", "rl-robotics")
+        for p in papers_of("rl", 20, seed=0)
+    ]
+    model = ReaderModel.train(same, {}, [p.id for p in same[:10]])
+    (pick,) = rank(same[10:], {}, Interests(vectors=np.zeros((0, 1)), labels=[]), top=1, today=TODAY, model=model)
+    assert "sub-area rl-alignment" in pick.why and pick.evidence["subarea"]["rl-alignment"] > 0
+    assert reason_text("sub-area rl-alignment", "zh", "对齐与指令微调") == "你常读的子领域 对齐与指令微调"

@@ -36,9 +36,12 @@ REASON_PREFIXES = (
 )
 
 
-def reason_text(reason: str, lang: str) -> str:
-    """One stored reason in ``lang``'s words (names, terms and titles stay as written)."""
+def reason_text(reason: str, lang: str, subarea_label: str | None = None) -> str:
+    """One stored reason in ``lang``'s words (names, terms and titles stay as written; a sub-area is
+    named by ``subarea_label``, the paper's, when given)."""
     L = labels(lang)
+    if reason.startswith("sub-area "):
+        return L["why_subarea"] + (subarea_label or reason.removeprefix("sub-area "))
     if reason == "new since the last run":
         return L["why_new"]
     if reason.startswith("close to "):
@@ -122,7 +125,8 @@ class DailyDigest(BaseModel):
 
     def reasons(self, paper: DigestPaper) -> str:
         """Why ``paper`` was picked, in the digest's language."""
-        return labels(self.lang)["reasons_sep"].join(reason_text(r, self.lang) for r in paper.why)
+        label = paper.view.subarea_label
+        return labels(self.lang)["reasons_sep"].join(reason_text(r, self.lang, label) for r in paper.why)
 
     def html(self, links: FeedbackLinks | None = None) -> str:
         return (

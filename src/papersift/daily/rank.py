@@ -173,6 +173,9 @@ def rank(
             if lifts := model.lifts(papers[i]):
                 reasons[i].insert(0, "terms " + ", ".join(term for term, _ in lifts))
                 evidence[i]["terms"] = {term: round(lift, 4) for term, lift in lifts}
+            if topic := model.topic_lift(papers[i]):
+                reasons[i].append(f"sub-area {topic[0]}")
+                evidence[i]["subarea"] = {topic[0]: round(topic[1], 4)}
     return [
         Pick(
             paper_id=papers[i].id,

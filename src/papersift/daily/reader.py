@@ -169,6 +169,16 @@ class ReaderModel:
             values[unseen] = self.svm.decision_function(self.features.rows([papers[i] for i in unseen], vectors))
         return values
 
+    def topic_lift(self, paper: Paper) -> tuple[str, float] | None:
+        """The paper's sub-area and what it adds to its decision value, when it lifts it."""
+        features, subarea = self.features, subarea_of(paper)
+        if subarea not in features.subareas or not features.topic_weight:
+            return None
+        embedding = features.dim if features.embedding_weight else 0
+        column = len(self.vocabulary) + embedding + features.subareas.index(subarea)
+        value = float(self.svm.coef_[0][column]) * features.topic_weight
+        return (subarea, value) if value > 0 else None
+
     def lifts(self, paper: Paper, n: int = 3) -> list[tuple[str, float]]:
         """The paper's ``n`` terms that lift it most in this model, with what each adds to its
         decision value (its TF-IDF weight times the model's); each term occurs in the paper."""
