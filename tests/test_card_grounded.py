@@ -500,3 +500,22 @@ def test_a_field_that_keeps_talking_about_its_text_is_its_sentences_translated(s
 
     observation = stored(store, paper_id).card.reading.observation
     assert observation.startswith("这部分原文被完整译出") and "这段文本" not in observation
+
+
+def test_a_translation_that_writes_a_figure_its_sentences_lack_is_asked_again(store):
+    """The 1.5B model once wrote the system prompt's example figure into a paper that never had it."""
+    paper_id = store.upsert(THINKLESS)[0]
+    first = split_sentences(THINKLESS.abstract)[0]
+
+    def copies_a_figure(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if asked.startswith("把这段原文") and first[:40] in text_of(body) and "没有通过" not in asked:
+            return good_reply(body).rstrip("。") + "，涵盖从 5 个数量级到 2350亿 的模型。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=copies_a_figure) as server:
+        report = enrich_papers(store, grounded_settings(server, store.path))
+        again = [r.messages[-1]["content"] for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
+
+    assert any("it says" in a and "2350亿" in a for a in again)
+    assert report.ok == 1 and "2350亿" not in stored(store, paper_id).card.digest

@@ -26,7 +26,7 @@ from collections import Counter
 from typing import Any
 
 from ..checks.glossary import ACRONYM, Glossary, Term
-from ..checks.guard import has_name_shape, is_generic
+from ..checks.guard import check, has_name_shape, is_generic
 from ..checks.language import Language, language
 from ..checks.quality import ABOUT_THE_TEXT, STUTTER, foreign_words, is_truncated, length, length_band, title_names
 from ..llm.templates import environment
@@ -333,8 +333,15 @@ class GroundedWriter:
         return reply, cut
 
     def unfaithful(self, text: str, reply: str, names: list[str]) -> bool:
-        """Whether the reply writes a glossary term its text holds in no form, or lost one of its names."""
-        return bool(self.invented(text, reply) or self.lost_names(reply, names))
+        """Whether the reply writes a glossary term its text holds in no form, a number or name the
+        guard finds nowhere in it, or lost one of its names."""
+        return bool(self.invented(text, reply) or self.unsupported(text, reply) or self.lost_names(reply, names))
+
+    @staticmethod
+    def unsupported(text: str, reply: str) -> list[str]:
+        """The numbers and names of the reply that the card's guard would refuse against its own
+        sentences: a 1.5B model copied a prompt's example figure (2350亿) into a paper without it."""
+        return [v.value for v in check(reply, text).violations]
 
     def problems(self, task: str, text: str, reply: str, was_cut: bool, names: list[str]) -> list[str]:
         problems = []
@@ -348,8 +355,9 @@ class GroundedWriter:
             problems.append(TOO_LONG.format(limit=MAX_CHARACTERS[task] * 2 // 3))
         if lost:
             problems.append(DROPPED.format(quantities=", ".join(lost)))
-        if invented := self.invented(text, reply):
-            problems.append(INVENTED.format(terms="、".join(t.translation for t in invented)))
+        invented = [t.translation for t in self.invented(text, reply)] + self.unsupported(text, reply)
+        if invented:
+            problems.append(INVENTED.format(terms="、".join(dict.fromkeys(invented))))
         if task != "sentence" and ABOUT_THE_TEXT.search(reply):
             problems.append(ABOUT_TEXT_FIX)
         return problems
