@@ -570,3 +570,16 @@ def test_serve_refuses_a_public_address_without_a_token(monkeypatch, tmp_path):
     monkeypatch.setenv("PAPERSIFT_WEB_TOKEN", "long-enough-token")
     assert CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "0"]).exit_code == 0
     assert runs == ["127.0.0.1", "0.0.0.0"]
+
+
+def test_a_day_s_digest_has_star_and_hide_on_each_paper_and_they_stick(client, ids):
+    day = client.get("/digests/2025-05-02").text
+    assert day.count('class="curation"') == 2 and f'action="/papers/{ids["sparse"]}/curation"' in day
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', day)[1]
+    starred = client.post(
+        f"/papers/{ids['sparse']}/curation",
+        data={"starred": "true", "csrf_token": csrf, "next": "/digests/2025-05-02"},
+        headers={"Origin": "http://127.0.0.1"},
+        follow_redirects=True,
+    )
+    assert starred.url.path == "/digests/2025-05-02" and 'aria-pressed="true"' in starred.text

@@ -132,6 +132,18 @@ def test_star_and_hide_with_the_buttons(page, server):
     assert paper_id not in page.locator(".item").evaluate_all("els => els.map(e => e.dataset.id)")
 
 
+def test_star_a_paper_on_a_day_s_digest_and_find_it_starred_after_reload(page, server):
+    page.goto("/digests/2025-05-02")
+    first = page.locator(".item").first
+    with page.expect_response(lambda r: r.url.endswith("/curation")):
+        first.locator('button[data-flag="starred"]').click()
+    page.wait_for_function("() => document.querySelector('.item').classList.contains('is-starred')")
+    page.reload()
+    assert page.locator(".item").first.locator('button[data-flag="starred"]').get_attribute("aria-pressed") == "true"
+    with page.expect_response(lambda r: r.url.endswith("/curation")):  # and off again, for the tests after it
+        first.locator('button[data-flag="starred"]').click()
+
+
 def test_export_the_selection(page):
     page.goto("/?subarea=agents-tools")
     with page.expect_download() as download:

@@ -337,7 +337,15 @@ def digest_day_page(request: Request, day: date, store: StoreDep, settings: Sett
     digest = build_digest(store, request.app.state.lang, on=day, settings=settings, href=paper_href)
     if not digest.days:
         raise HTTPException(404, f"no papers on {day}")
-    return render(request, "web_digest_day.html", day=digest.days[0], index_url="/digests")
+    ids = [p.id for group in digest.days[0].groups for p in group.papers]
+    marks = curation.get_many(store, ids)
+    return render(
+        request,
+        "web_digest_day.html",
+        day=digest.days[0],
+        index_url="/digests",
+        marks={i: marks.get(i) or curation.Curation(paper_id=i) for i in ids},
+    )
 
 
 @router.get("/stats", response_class=HTMLResponse)

@@ -49,10 +49,10 @@
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("form.curation button[data-flag]");
-    if (!button) return;
+    var item = button && button.closest(".item[data-id]");
+    if (!item) return;  // a form of its own: it posts and comes back
     event.preventDefault();
-    var item = button.closest(".item[data-id]");
-    if (item) toggle(item, button.dataset.flag).catch(function () { button.form.submit(); });
+    toggle(item, button.dataset.flag).catch(function () { button.form.submit(); });
   });
 
   document.addEventListener("keydown", function (event) {
