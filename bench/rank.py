@@ -381,7 +381,8 @@ def markdown(result: dict) -> str:
     lines += [
         "",
         f"Best there: C, sub-area weight, embedding weight = {chosen.replace('|', ', ')}. Shipped: C {READER_C},"
-        f" sub-area weight {READER_TOPIC}, embedding weight {READER_WEIGHT}. The readers of the tables share the"
+        f" sub-area weight {READER_TOPIC}, embedding weight {READER_WEIGHT} (why, where they differ: the comment"
+        " above them in papersift/daily/reader.py). The readers of the tables share the"
         " file with the grid's, so this protects against fitting the tables' libraries, not the file; weight 0 for"
         " the embedding (TF-IDF alone) would leave a library in another language with nothing to match, which is why"
         " it stays in.",

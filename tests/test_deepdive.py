@@ -290,7 +290,7 @@ def test_an_invented_number_that_stays_is_published_flagged_with_the_reason(stor
     dive = run_deepdive(store, server, tmp_path, make_pdf(tmp_path / "p.pdf"))
     assert dive.status == "flagged" and any(PLANTED in r for r in dive.reasons)
     text = to_markdown(dive)
-    assert "> ⚠️ 忠实性检查未通过" in text and f"{PLANTED}" in text.split("## 1.")[0]
+    assert "> 忠实性检查未通过" in text and f"{PLANTED}" in text.split("## 1.")[0]
     assert to_html(dive).count("note-flagged") == 1
 
 
