@@ -221,7 +221,12 @@ def good_reply(body: dict) -> str:
             r"\d+(?:\.\d+)?(?:万亿|亿|万)?%?|[A-Z][\w\-]*[A-Z0-9][\w\-]*|Thinkless|<\w+>|[\u4e00-\u9fff]+", text
         )
         filler = (FILLER * len(text.split()))[: 2 * len(text.split())]  # as long as Chinese renders it
-        return "这部分原文被完整译出" + "、".join(kept) + "，" + filler + "。"
+        said = [
+            zh
+            for en, zh in (("when", "何时"), ("whether", "是否"), ("not", "不"))
+            if re.search(rf"\b{en}\b", text, re.I)
+        ]
+        return "这部分原文被完整译出" + "、".join(kept + said) + "，" + filler + "。"
     role = re.search(r"论文的(\S+?)。", asked)
     return ROLE_TEXT[role[1]] if role else "原始"
 
@@ -519,3 +524,22 @@ def test_a_translation_that_writes_a_figure_its_sentences_lack_is_asked_again(st
 
     assert any("it says" in a and "2350亿" in a for a in again)
     assert report.ok == 1 and "2350亿" not in stored(store, paper_id).card.digest
+
+
+def test_a_title_that_drops_when_is_asked_again_naming_it(store):
+    """ "LLM Learns When to Think" as LLM学会思考 says another thing: no number or name is lost, yet
+    a reader would refuse it."""
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def drops_when(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if asked.startswith("把这个论文标题") and "没有通过" not in asked:
+            return "大语言模型学会思考"
+        return good_reply(body)
+
+    with ScriptedServer(responder=drops_when) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        again = [r.messages[-1]["content"] for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
+
+    assert any(a.startswith("把这个论文标题") and 'leaves out "when"' in a for a in again)
+    assert stored(store, paper_id).card.title == "Thinkless：大语言模型学习何时思考"

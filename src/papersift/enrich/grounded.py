@@ -59,6 +59,17 @@ MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up ti
 FEEDBACK = re.compile(r"没有通过|你上次写的是|请改正|not accepted|your answer was", re.I)  # the re-ask's own words
 REPEATS = re.compile(r"\brepeats\b")  # the gate's words for a field that says what another says
 INVENTED = "it says {terms}, which the text does not say: say only what the text says"
+LEFT_OUT = 'it leaves out "{words}", which changes what the text says: translate every word'
+# English words whose loss turns a translation into another claim ("LLM Learns When to Think" as
+# LLM学会思考), each with the Chinese that renders it: a translation (title, sentence) keeps them.
+MEANING_WORDS = {
+    "zh": {
+        re.compile(r"\bwhen\b", re.I): re.compile("何时|什么时候|时机|当|时"),
+        re.compile(r"\bwhether\b", re.I): re.compile("是否|能否|可否|会否|有没有|能不能"),
+        re.compile(r"\b(?:not|cannot)\b|n't\b", re.I): re.compile("不|没|未|无|非|否|难以|缺|忽"),
+        re.compile(r"\bwithout\b", re.I): re.compile("无|不|没|未|免|脱离"),
+    }
+}
 ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says: write the content itself"
 
 
@@ -360,7 +371,17 @@ class GroundedWriter:
             problems.append(INVENTED.format(terms="、".join(dict.fromkeys(invented))))
         if task != "sentence" and ABOUT_THE_TEXT.search(reply):
             problems.append(ABOUT_TEXT_FIX)
+        if task in ("title", "sentence") and (left_out := self.left_out(text, reply)):
+            problems.append(LEFT_OUT.format(words=", ".join(left_out)))
         return problems
+
+    def left_out(self, text: str, reply: str) -> list[str]:
+        """The meaning words of the text (when, whether, not, without) that the reply renders nowhere."""
+        return [
+            found[0].lower()
+            for english, rendered in MEANING_WORDS.get(self.language.code, {}).items()
+            if (found := english.search(text)) and not rendered.search(reply)
+        ]
 
     async def title(self, paper: Paper, plan: Plan, previous: str | None, fix: str | None) -> tuple[str, bool]:
         """The title translated; a one-word lead before a colon ("Thinkless: …") is the paper's name,
