@@ -543,3 +543,20 @@ def test_a_title_that_drops_when_is_asked_again_naming_it(store):
 
     assert any(a.startswith("把这个论文标题") and 'leaves out "when"' in a for a in again)
     assert stored(store, paper_id).card.title == "Thinkless：大语言模型学习何时思考"
+
+
+def test_a_compound_half_left_in_english_is_translated_and_joined(store):
+    """ "长度-aware" passes the gate's word count (a word joined to others), yet a reader sees English."""
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def half(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的研究动机" in asked:
+            return ROLE_TEXT["研究动机"].replace("可观的", "长度-aware的")
+        if '"aware"' in asked:
+            return "感知"
+        return good_reply(body)
+
+    with ScriptedServer(responder=half) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+    assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "长度感知的")

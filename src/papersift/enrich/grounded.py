@@ -59,6 +59,10 @@ MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up ti
 FEEDBACK = re.compile(r"没有通过|你上次写的是|请改正|not accepted|your answer was", re.I)  # the re-ask's own words
 REPEATS = re.compile(r"\brepeats\b")  # the gate's words for a field that says what another says
 INVENTED = "it says {terms}, which the text does not say: say only what the text says"
+# "长度-aware": half of a compound translated, the rest left in English, which the gate's word count
+# does not see (it skips words joined to others); the English half is translated like any word left.
+HALF_TRANSLATED = re.compile(r"(?<=[\u4e00-\u9fff])-([a-z]{3,})(?![A-Za-z])")
+HAN_HYPHEN = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])-(?=[\u4e00-\u9fff])")  # 长度-感知, LLM-驱动: one word
 LEFT_OUT = 'it leaves out "{words}", which changes what the text says: translate every word'
 # English words whose loss turns a translation into another claim ("LLM Learns When to Think" as
 # LLM学会思考), each with the Chinese that renders it: a translation (title, sentence) keeps them.
@@ -294,7 +298,7 @@ class GroundedWriter:
         context of the source: asked again, the 1.5B model keeps "proprietary模型" as it was, yet
         asked for the one word it answers 专有的."""
         system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
-        for word in dict.fromkeys(foreign_words(reply, self.language)):
+        for word in dict.fromkeys([*foreign_words(reply, self.language), *HALF_TRANSLATED.findall(reply)]):
             pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", re.I)
             # the source's sentence with the word, or with its stem: the model wrote "admits" for "admit"
             stem = re.compile(rf"(?<![A-Za-z]){re.escape(word[: max(4, len(word) - 2)])}", re.I)
@@ -312,7 +316,7 @@ class GroundedWriter:
             translation = cleaned(result.text).rstrip("。.")
             if 0 < len(translation) <= MAX_WORD_TRANSLATION and not re.search(r"[A-Za-z]", translation):
                 reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
-        return reply
+        return HAN_HYPHEN.sub("", reply)
 
     async def _request(
         self,
