@@ -198,11 +198,9 @@ class GroundedWriter:
             elif field == "title":
                 values[field], was_cut = await self.title(paper, plan, previous, fix)
             elif field == "tldr":
-                title = values.get("title") or paper.title or ""
-                source = self.tldr_source(paper, plan, title)
-                names = self.kept_names(paper, source)
-                tldr, was_cut = await self.ask(paper, "tldr", source, previous, fix, names=names)
-                values[field] = headed(tldr, title, self.language)
+                values[field], was_cut = await self.tldr(
+                    paper, plan, values.get("title") or paper.title or "", previous, fix
+                )
             else:
                 name = field.removeprefix("reading.")
                 avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
@@ -429,6 +427,24 @@ class GroundedWriter:
 
     def field_text(self, paper: Paper, plan: Plan, name: str) -> str:
         return " ".join(plan.units[u] for u in self.field_units(paper, plan, name))
+
+    async def tldr(
+        self, paper: Paper, plan: Plan, title: str, previous: str | None, fix: str | None
+    ) -> tuple[str, bool]:
+        """The translated title, then its headline result sentence translated, not retold: asked to
+        say "what the paper does and its main result", the 1.5B model added claims the paper does not
+        make ("并且能够进行复杂的逻辑推理" for Thinkless) or wrote the title alone. An author's TL;DR,
+        or an abstract with no result sentence, is still condensed by the model."""
+        unit = self.tldr_unit(paper, plan)
+        if unit is None:
+            source = self.tldr_source(paper, plan, title)
+            tldr, was_cut = await self.ask(paper, "tldr", source, previous, fix, names=self.kept_names(paper, source))
+            return headed(tldr, title, self.language), was_cut
+        source = self.source(plan.units[unit])
+        if previous and title:
+            previous = previous.removeprefix(title).lstrip(":： ")
+        result, was_cut = await self.ask(paper, "sentence", source, previous, fix, names=self.kept_names(paper, source))
+        return headed(f"{title}。{result}" if title else result, title, self.language), was_cut
 
     def tldr_source(self, paper: Paper, plan: Plan, title: str) -> str:
         """The author TL;DR where there is one; else the translated title and the result sentence
