@@ -238,7 +238,10 @@ def markdown(rows: list[dict]) -> str:
         " Synthetic 512-d unit vectors with the real USE vectors' cosine statistics (module docstring); 200 new"
         " vectors as queries, one at a time; recall@10 against exact float32 search of the same matrix; memory is"
         " what the method holds in RAM (a file read on demand is not counted); ANN indexes only where installed and"
-        f" up to {ANN_LIMIT:,} vectors.",
+        f" up to {ANN_LIMIT:,} vectors. The float32 file the rescoring reads was written just before, so its reads"
+        " came from the page cache: from a cold disk each query reads its candidates' rows (2 KiB each) at random."
+        " hnswlib (an sdist that needs a compiler) and sqlite-vec (measured slower than numpy here before, see"
+        " Search) are not in the table.",
         "",
         "| vectors | method | recall@10 | p50 ms | p95 ms | memory MiB | build s |",
         "|---|---|---|---|---|---|---|",
