@@ -121,6 +121,7 @@ FORGERIES = {
     "a later expiry": lambda q, ids: {**q, "until": str(int(q["until"]) + 86400)},
     "a made-up signature": lambda q, ids: {**q, "sig": "A" * len(q["sig"])},
     "no signature": lambda q, ids: {**q, "sig": ""},
+    "a signature of other characters": lambda q, ids: {**q, "sig": "签名" + q["sig"][2:]},
 }
 
 

@@ -153,7 +153,8 @@ class FeedbackLinks:
     def check(self, paper_id: str, verdict: str, until: int, sig: str) -> None:
         """Raise :class:`CurationError` unless the link was signed here for this paper and verdict and
         has not expired."""
-        if verdict not in FEEDBACK or not hmac.compare_digest(sig, self.signature(paper_id, verdict, until)):
+        expected = self.signature(paper_id, verdict, until).encode()
+        if verdict not in FEEDBACK or not hmac.compare_digest(sig.encode(), expected):  # bytes: any text compares
             raise LinkRefused("forged", "this feedback link was not made by this papersift, or was changed")
         if until < self.clock():
             raise LinkRefused("expired", "this feedback link has expired: mark the paper in the app instead")
