@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from papersift.config import cache_dir
 from papersift.store import Store
+
+# The cache as this session found it (PAPERSIFT_CACHE_DIR, else XDG_CACHE_HOME, else ~/.cache), where
+# `make setup` put the embedded model: every test uses it, whatever a test does to HOME or XDG later.
+CACHE = cache_dir()
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -55,7 +60,7 @@ def _isolated(tmp_path, monkeypatch):
     config.touch()
     monkeypatch.setenv("PAPERSIFT_CONFIG", str(config))
     monkeypatch.setenv("PAPERSIFT_DB", str(tmp_path / "default.db"))
-    monkeypatch.setenv("PAPERSIFT_CACHE_DIR", str(Path.home() / ".cache" / "papersift"))
+    monkeypatch.setenv("PAPERSIFT_CACHE_DIR", str(CACHE))
     for var in ("PAPERSIFT_LLM_BASE_URL", "PAPERSIFT_LLM_MODEL", "PAPERSIFT_LLM_API_KEY", "PAPERSIFT_LLM_BACKEND"):
         monkeypatch.delenv(var, raising=False)
 
