@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from papersift.config import cache_dir
 from papersift.search import embed_store
 from papersift.search.embeddings import USEEmbedder
 from papersift.sources.base import ingest
@@ -26,7 +27,7 @@ def cached_store(source: Path, path: Path) -> Store:
     481 shared papers takes 15 s to minutes on a busy 2-core machine; only changes are redone)."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
     schema = len(MIGRATIONS)  # a store built by an older schema is rebuilt, not trusted
-    cache = Path.home() / ".cache" / "papersift" / "test-stores" / f"{source.stem}-{digest}-v{schema}.db"
+    cache = cache_dir() / "test-stores" / f"{source.stem}-{digest}-v{schema}.db"  # the session's (conftest)
     with build_store(cache, source) as built, Store(path) as copy:
         built.conn.backup(copy.conn)
     return Store(path)
