@@ -437,7 +437,7 @@ class GroundedWriter:
         or an abstract with no result sentence, is still condensed by the model."""
         unit = self.tldr_unit(paper, plan)
         if unit is None:
-            source = self.tldr_source(paper, plan, title)
+            source = self.tldr_source(paper, title)
             tldr, was_cut = await self.ask(paper, "tldr", source, previous, fix, names=self.kept_names(paper, source))
             return headed(tldr, title, self.language), was_cut
         source = self.source(plan.units[unit])
@@ -446,14 +446,12 @@ class GroundedWriter:
         result, was_cut = await self.ask(paper, "sentence", source, previous, fix, names=self.kept_names(paper, source))
         return headed(f"{title}。{result}" if title else result, title, self.language), was_cut
 
-    def tldr_source(self, paper: Paper, plan: Plan, title: str) -> str:
-        """The author TL;DR where there is one; else the translated title and the result sentence
-        that :meth:`tldr_unit` chose."""
+    def tldr_source(self, paper: Paper, title: str) -> str:
+        """What the model condenses into a TL;DR where no result sentence is taken: the author's
+        TL;DR, else the translated title."""
         if paper.tldr:
             return self.source(paper.tldr)
-        unit = self.tldr_unit(paper, plan)
-        parts = [title, self.source(plan.units[unit]) if unit is not None else ""]
-        return "。".join(p.rstrip("。.") for p in parts if p) + "。"
+        return title.rstrip("。.") + "。"
 
     async def digest(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
         """The abstract translated a sentence or two at a time, joined. Asked again, only the parts
