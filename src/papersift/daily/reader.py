@@ -106,6 +106,14 @@ class Features:
             blocks.append(onehot)
         return side_by_side(blocks[0], blocks[1:])
 
+    def topic_column(self, subarea: str | None) -> int | None:
+        """The row's column of ``subarea`` (after the TF-IDF and embedding blocks), or None where
+        the block is off or the sub-area was not seen in the corpus."""
+        if subarea not in self.subareas or not self.topic_weight:
+            return None
+        embedding = self.dim if self.embedding_weight else 0
+        return len(self.vectorizer.vocabulary_) + embedding + self.subareas.index(subarea)
+
 
 def subarea_of(paper: Paper) -> str | None:
     return paper.topic.subarea if paper.topic else None
@@ -175,12 +183,11 @@ class ReaderModel:
 
     def topic_lift(self, paper: Paper) -> tuple[str, float] | None:
         """The paper's sub-area and what it adds to its decision value, when it lifts it."""
-        features, subarea = self.features, subarea_of(paper)
-        if subarea not in features.subareas or not features.topic_weight:
+        subarea = subarea_of(paper)
+        column = self.features.topic_column(subarea)
+        if column is None:
             return None
-        embedding = features.dim if features.embedding_weight else 0
-        column = len(self.vocabulary) + embedding + features.subareas.index(subarea)
-        value = float(self.svm.coef_[0][column]) * features.topic_weight
+        value = float(self.svm.coef_[0][column]) * self.features.topic_weight
         return (subarea, value) if value > 0 else None
 
     def lifts(self, paper: Paper, n: int = 3) -> list[tuple[str, float]]:
