@@ -22,7 +22,8 @@ from support.llm_server import ScriptedServer
 from papersift.checks.glossary import Glossary, Term
 from papersift.checks.language import language
 from papersift.config import Settings
-from papersift.enrich.grounded import chunks, headed, keywords, with_glossary, without_echo
+from papersift.demo import PAPERS as DEMO_PAPERS
+from papersift.enrich.grounded import GroundedWriter, chunks, headed, keywords, with_glossary, without_echo
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.roles import assign, clauses
 from papersift.enrich.sentences import split_sentences
@@ -562,3 +563,62 @@ def test_a_compound_half_left_in_english_is_translated_and_joined(store):
     with ScriptedServer(responder=half) as server:
         enrich_papers(store, grounded_settings(server, store.path))
     assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "长度感知的")
+
+
+def test_a_field_that_renders_the_papers_name_as_words_is_asked_again(store):
+    """ "无思考能力（Thinkless）": the name is written, yet glossed as a phrase that says another thing."""
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def glosses(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的主要方法" in asked and "没有通过" not in asked:
+            return ROLE_TEXT["主要方法"].replace("Thinkless", "无思考能力（Thinkless）")
+        return good_reply(body)
+
+    with ScriptedServer(responder=glosses) as server:
+        report = enrich_papers(store, grounded_settings(server, store.path))
+        again = [r.messages[-1]["content"] for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
+
+    assert any("论文的主要方法" in a and "renders the name Thinkless as words" in a for a in again)
+    assert report.ok == 1 and stored(store, paper_id).card.reading.method == ROLE_TEXT["主要方法"]
+
+
+@pytest.mark.parametrize(
+    "text, reply, objection",
+    [
+        (  # the number kept, what it counts lost: cost became performance
+            "We achieve 10.9 points better performance, in 10 less cost compared to GPT-4o-mini.",
+            "实现了 10.9 分的性能提升，比 GPT-4o-mini 的性能降低了 10 分。",
+            'leaves out "cost"',
+        ),
+        ("It cuts latency by 3x.", "它把速度提高了 3 倍。", 'leaves out "latency"'),
+        ("We propose NoThinking, which skips thinking.", "我们提出不思考（NoThinking），跳过思考。", "NoThinking"),
+    ],
+)
+def test_a_reply_that_loses_what_a_number_measures_or_glosses_a_name_is_objected_to(text, reply, objection):
+    writer = GroundedWriter(None, "zh", None, "card")
+    assert any(objection in p for p in writer.problems("experiments", text, reply, False, []))
+
+
+@pytest.mark.parametrize(
+    "text, reply",
+    [
+        ("We achieve 10.9 points better performance, in 10 less cost.", "性能提升 10.9 分，成本只有十分之一。"),
+        ("Reinforcement learning (RL) helps.", "强化学习（RL）有帮助。"),  # an acronym's gloss is right
+        ("We propose NoThinking (NT).", "我们提出 NoThinking（NT）。"),
+        ("Costs fall.", "开销下降了。"),  # no number kept: not a measured result
+    ],
+)
+def test_a_faithful_reply_meets_no_such_objection(text, reply):
+    writer = GroundedWriter(None, "zh", None, "card")
+    assert writer.problems("experiments", text, reply, False, []) == []
+
+
+def test_the_tldr_never_takes_the_background_before_the_papers_own_problem():
+    """Thinkless's real abstract opens with "Reasoning Language Models … have demonstrated remarkable
+    performance": result-like words, but the field's, not the paper's finding (the TL;DR took it)."""
+    record = next(json.loads(line) for line in DEMO_PAPERS.open() if '"2505.13379"' in line)
+    thinkless = Paper(source="arxiv", source_id=record["arxiv_id"], title=record["title"], abstract=record["abstract"])
+    plan = assign(split_sentences(thinkless.abstract))
+    first_own = min(u for f in ("problem", "method") for u in plan.fields[f].units)
+    assert GroundedWriter.tldr_unit(thinkless, plan) >= first_own > 0

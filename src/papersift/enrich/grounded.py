@@ -74,6 +74,18 @@ MEANING_WORDS = {
         re.compile(r"\bwithout\b", re.I): re.compile("无|不|没|未|免|脱离"),
     }
 }
+# What a result measures: a reply that keeps a sentence's number but not what it counts says
+# another claim ("in 10 less cost" became 性能降低了 10 分, performance 10 points lower).
+MEASURED_WORDS = {
+    "zh": {
+        re.compile(r"\bcosts?\b", re.I): re.compile("成本|开销|代价|费用|花费|耗费"),
+        re.compile(r"\blatency\b", re.I): re.compile("延迟|时延|耗时"),
+        re.compile(r"\bmemory\b", re.I): re.compile("内存|显存|存储|记忆"),
+        re.compile(r"\baccuracy\b", re.I): re.compile("准确|精度|精确|正确率"),
+        re.compile(r"\bthroughput\b", re.I): re.compile("吞吐"),
+    }
+}
+GLOSSED = "it renders the name {names} as words beside it: write {names} as it is, with no translation"
 ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says: write the content itself"
 
 
@@ -113,6 +125,20 @@ def keywords(paper: Paper) -> list[str]:
 def is_name(word: str) -> bool:
     plural_acronym = len(word) > 2 and word.endswith("s") and word[:-1].isupper()
     return has_name_shape(word) and not is_generic(word) and not plural_acronym
+
+
+def glossed_names(text: str, reply: str, names: list[str] = ()) -> list[str]:
+    """The coined names of the text (the given names, the paper's own, and its name-shaped words:
+    Thinkless, NoThinking; not acronyms, which a gloss may expand) that the reply writes in brackets
+    after words of its own, as if translating them: 无思考能力（Thinkless）."""
+    shaped = [m[0] for m in _NAME.finditer(text) if is_name(m[0])]
+    coined = {n for n in [*names, *shaped] if any(c.islower() for c in n) and not ACRONYM.fullmatch(n)}
+    return [
+        name
+        for name in sorted(coined)
+        if re.search(rf"[\u4e00-\u9fff]\s*[（(]{re.escape(name)}[)）]", reply)
+        and not re.search(rf"\({re.escape(name)}\)", text)
+    ]
 
 
 def definition(long_form: str, short: str) -> str | None:
@@ -347,8 +373,13 @@ class GroundedWriter:
 
     def unfaithful(self, text: str, reply: str, names: list[str]) -> bool:
         """Whether the reply writes a glossary term its text holds in no form, a number or name the
-        guard finds nowhere in it, or lost one of its names."""
-        return bool(self.invented(text, reply) or self.unsupported(text, reply) or self.lost_names(reply, names))
+        guard finds nowhere in it, lost one of its names, or glossed one."""
+        return bool(
+            self.invented(text, reply)
+            or self.unsupported(text, reply)
+            or self.lost_names(reply, names)
+            or glossed_names(text, reply, names)
+        )
 
     @staticmethod
     def unsupported(text: str, reply: str) -> list[str]:
@@ -373,15 +404,20 @@ class GroundedWriter:
             problems.append(INVENTED.format(terms="、".join(dict.fromkeys(invented))))
         if task != "sentence" and ABOUT_THE_TEXT.search(reply):
             problems.append(ABOUT_TEXT_FIX)
-        if task in ("title", "sentence") and (left_out := self.left_out(text, reply)):
+        if task in ("title", "sentence") and (left_out := self.left_out(text, reply, MEANING_WORDS)):
             problems.append(LEFT_OUT.format(words=", ".join(left_out)))
+        if _DIGITS.search(reply) and (left_out := self.left_out(text, reply, MEASURED_WORDS)):
+            problems.append(LEFT_OUT.format(words=", ".join(left_out)))
+        if glossed := glossed_names(text, reply, names):
+            problems.append(GLOSSED.format(names=", ".join(glossed)))
         return problems
 
-    def left_out(self, text: str, reply: str) -> list[str]:
-        """The meaning words of the text (when, whether, not, without) that the reply renders nowhere."""
+    def left_out(self, text: str, reply: str, words: dict[str, dict[re.Pattern, re.Pattern]]) -> list[str]:
+        """The words of the text (meaning words: when, whether, not, without; measured words: cost,
+        latency) that the reply renders nowhere."""
         return [
             found[0].lower()
-            for english, rendered in MEANING_WORDS.get(self.language.code, {}).items()
+            for english, rendered in words.get(self.language.code, {}).items()
             if (found := english.search(text)) and not rendered.search(reply)
         ]
 
@@ -404,8 +440,9 @@ class GroundedWriter:
         """The sentence the TL;DR takes its result from, chosen so that no reading field is left
         saying the same (the gate would hold the card back): the headline result (the most result-like
         experiments sentence with a number) where the experiments field keeps another experiments
-        sentence; else a result-like sentence no field is written from; else the second sentence of
-        a two-sentence field; else the headline all the same. None where the author wrote a TL;DR."""
+        sentence; else a result-like sentence no field is written from, or the second sentence of a
+        two-sentence field, from the paper's problem on; else the headline all the same. None where
+        the author wrote a TL;DR."""
         results = plan.fields["experiments"].units
         if paper.tldr or not plan.units:
             return None
@@ -415,6 +452,10 @@ class GroundedWriter:
         used = {u for source in plan.fields.values() for u in source.units}
         spare = [u for u in range(len(plan.units)) if u not in used and plan.scores[u].max() >= LEFTOVER_MIN]
         spare += [u for source in plan.fields.values() if len(source.units) > 1 for u in source.units]
+        # What comes before the paper's own problem and method is the field's background ("Reasoning
+        # models have demonstrated remarkable performance"), however result-like it reads.
+        proposal = min((u for f in ("problem", "method") for u in plan.fields[f].units), default=0)
+        spare = [u for u in spare if u >= proposal]
         if spare:
             return max(spare, key=plan.result_score)
         return headline
