@@ -189,6 +189,7 @@ CHECK_PAGE = """() => ({
   embedded: document.querySelectorAll('iframe, object, embed, frame').length,
   scripts: [...document.scripts].filter(s => /__pwned|alert\\(/.test(s.text)).length,
   cards: document.querySelectorAll('.card').length,
+  results: document.querySelectorAll('#search-results li').length,
 })"""
 
 
@@ -244,17 +245,23 @@ def assert_inert(found: dict[str, dict]) -> None:
 @pytest.mark.browser
 def test_the_static_site_runs_no_payload_and_links_no_script(browser, published):
     site = published[1]
+    topics = sorted((site / "topics").glob("*.html"))
     pages = [
         site / "index.html",
         site / "catalog.html",
         site / "digest" / "index.html",
         *sorted((site / "digest").glob("2025-*.html")),
         *sorted((site / "papers").glob("*.html")),
+        *topics,
     ]
-    found = visit_all(browser, [p.as_uri() for p in pages])
-    assert len(found) == len(pages) + 1 and len(pages) >= len(hostile_records()) + 4
+    # the site's search writes every payload title into its results
+    searches = [(site / "search.html").as_uri() + f"?q={q}" for q in ("hostile", "", "script")]
+    found = visit_all(browser, [p.as_uri() for p in pages] + searches)
+    assert len(found) == len(pages) + len(searches) + 1 and len(pages) >= len(hostile_records()) + 4
     assert_inert(found)
-    assert found[(site / "catalog.html").as_uri()]["cards"] == len(hostile_records())  # no payload broke the page
+    # no payload broke a page: every card is on its topic's page, every paper among the results
+    assert sum(found[p.as_uri()]["cards"] for p in topics) == len(hostile_records())
+    assert found[searches[1]]["results"] == len(hostile_records()) and found[searches[0]]["results"] > 0
 
 
 @pytest.mark.browser

@@ -330,7 +330,7 @@ def test_site_links_resolve_on_a_plain_file_server(fixed, tmp_path):
     store, ids = fixed
     report = site.build_site(store, tmp_path / "site", "zh")
     out = tmp_path / "site"
-    assert report.papers == len(PAPERS) and report.days == 3
+    assert report.papers == len(PAPERS) and report.days == 2  # the undated paper is under its own heading
     for name in (
         "index.html",
         "catalog.html",
@@ -341,6 +341,10 @@ def test_site_links_resolve_on_a_plain_file_server(fixed, tmp_path):
         "digest/index.html",
         "digest/2025-05-20.html",
         "digest/2025-05-20.md",
+        "digest/undated.html",
+        "search.html",
+        "search-index.js",
+        "static/search.js",
         f"papers/{ids['ok']}.html",
         "static/katex/katex.min.js",
         "static/katex/fonts/KaTeX_Main-Regular.woff2",
@@ -348,7 +352,10 @@ def test_site_links_resolve_on_a_plain_file_server(fixed, tmp_path):
         assert (out / name).is_file(), name
     assert not list(out.rglob("*.part"))
     pages = list(out.rglob("*.html"))
-    assert len(pages) == 2 + 1 + 3 + len(PAPERS)  # index, catalog; digest index and days; papers
+    topics = list((out / "topics").glob("*.html"))
+    assert topics  # one page a sub-area: fewer than a page of cards each
+    # index, catalog, search; digest index, days and undated; topics; papers
+    assert len(pages) == 3 + 1 + 2 + 1 + len(topics) + len(PAPERS)
     for page in pages:
         html = page.read_text(encoding="utf-8")
         assert_clean_html(html)
@@ -362,12 +369,13 @@ def test_site_links_resolve_on_a_plain_file_server(fixed, tmp_path):
 
 def test_the_site_feed_carries_only_the_newest_papers(fixed, tmp_path):
     store, _ = fixed
-    everything = digest.build_digest(store, "zh", everything=True)
+    everything, undated = site.dated(digest.build_digest(store, "zh", everything=True))
     site.build_site(store, tmp_path / "site", "zh", feed_items=2)
     entries = feedparser.parse((tmp_path / "site" / "feed.xml").read_bytes()).entries
     assert [e.id for e in entries] == [p.guid for p in everything.papers[:2]]
-    assert len(everything.papers) > 2 and everything.days[0].day == TODAY
-    assert len(list((tmp_path / "site" / "digest").glob("*.html"))) == 1 + len(everything.days)  # pages keep every day
+    assert len(everything.papers) > 2 and undated and all(p.published for p in everything.papers)
+    pages = list((tmp_path / "site" / "digest").glob("*.html"))
+    assert len(pages) == 1 + len(everything.days) + 1  # the index, every day kept, the undated papers
 
 
 # --- command line ---------------------------------------------------------------------------

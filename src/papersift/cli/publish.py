@@ -142,7 +142,7 @@ def publish_site(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Write the catalog, daily digests, paper pages, deep-dives, feeds and assets: a site for any file server."""
+    """Write the catalog by topic, daily digests, paper pages, deep-dives, a search page, feeds and assets: a site for any file server."""
     from ..publish.digest import ORDERS
     from ..publish.site import build_site
 
@@ -169,6 +169,12 @@ def publish_site(
             f"wrote {report.files} files ({report.papers} papers, {report.days} days, {report.deepdives} deep-dives) to {out}",
             highlight=False,
         )
+        if not (site_url or common.settings().site_url):
+            common.console.print(
+                "the feeds link to a placeholder address: set --site-url, or site_url in the config "
+                "(PAPERSIFT_SITE_URL), to where this site is served",
+                highlight=False,
+            )
 
 
 def deepdive(

@@ -213,9 +213,9 @@ def to_feed(digest: Digest, *, kind: str = "rss", site_url: str | None = None, s
     fg = FeedGenerator()
     fg.id(site)
     fg.title(f"papersift · {L['digest']}")
-    fg.link(href=site, rel="alternate")
     if self_url:
         fg.link(href=self_url, rel="self")
+    fg.link(href=site, rel="alternate")  # last: feedgen makes the last link RSS's channel link
     fg.description(L["digest"])
     fg.language(digest.lang)
     newest = None

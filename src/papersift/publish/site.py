@@ -1,17 +1,26 @@
-"""The static site: catalog, one digest page a day plus an index, a page per paper, feeds and
-the static assets, all linked relatively so that it works from a plain file server.
+"""The static site: a catalog by topic, one digest page a day plus an index, a page per paper, a
+search page over an index shipped with the site, feeds and the static assets, all linked
+relatively so that it works from a plain file server or straight from the disk.
 
 Layout of ``out``::
 
-    index.html  catalog.html  catalog.md  catalog.json  feed.xml (RSS 2.0)  atom.xml
-    digest/index.html  digest/<YYYY-MM-DD>.html  digest/<YYYY-MM-DD>.md
+    index.html  catalog.html (the contents)  catalog.md  catalog.json  feed.xml (RSS 2.0)  atom.xml
+    topics/<sub-area>.html  topics/<sub-area>-<n>.html   (its cards, ``TOPIC_PAGE`` a page)
+    search.html  search-index.js   (titles, keywords, topic, day and popularity of every paper)
+    digest/index.html  digest/<YYYY-MM-DD>.html  digest/<YYYY-MM-DD>.md  digest/undated.html
     papers/<paper id>.html
     deepdives/<paper id>.html  deepdives/<paper id>.md   (the deep-dives kept in the store)
-    static/ (papersift.css, papersift.js, katex/)
+    static/ (papersift.css, papersift.js, search.js, katex/)
+
+A site of 100,000 papers is browsed by its pages, never one page of every card: the catalog is a
+contents page, each topic is paged, and search runs in the browser over the index. Papers whose
+source gave no date are listed under their own heading, never as the day they were stored.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +36,8 @@ from .render import STATIC_DIR, environment
 from .view import PaperView
 
 FEED_ITEMS = 100  # the newest papers in feed.xml and atom.xml; the digest pages keep every day
+TOPIC_PAGE = 100  # cards a topic page: a page a phone loads at once
+UNDATED = "undated.html"
 
 
 class SiteReport(BaseModel):
@@ -38,7 +49,13 @@ class SiteReport(BaseModel):
 
 
 def _page(root: str) -> dict:
-    return {"static_url": f"{root}static", "root_url": root, "site_nav": True}
+    return {
+        "static_url": f"{root}static",
+        "root_url": root,
+        "site_nav": True,
+        "topic_url": topic_url,
+        "topic_slug": topic_slug,
+    }
 
 
 def _from(prefix: str, p: PaperView) -> PaperView:
@@ -60,7 +77,9 @@ def build_site(
     out = Path(out)
     page_of = lambda paper: f"papers/{paper.id}.html"  # noqa: E731 - relative to the site's root
     catalog = catalog_fmt.build_catalog(store, lang, settings=settings, order=order, href=page_of)
-    digest = digest_fmt.build_digest(store, lang, everything=True, order=digest_order, settings=settings, href=page_of)
+    digest, undated = dated(
+        digest_fmt.build_digest(store, lang, everything=True, order=digest_order, settings=settings, href=page_of)
+    )
     dives = stored_deepdives(store, lang)
     env = environment(lang)
     written = 0
@@ -76,9 +95,15 @@ def build_site(
     write(
         "index.html", env.get_template("index.html").render(catalog=catalog, days=digest.days, dives=dives, **_page(""))
     )
-    write("catalog.html", catalog_fmt.to_html(catalog, **_page("")))
+    write("catalog.html", env.get_template("site_catalog.html").render(catalog=catalog, **_page("")))
     write("catalog.md", catalog_fmt.to_markdown(catalog))
     write("catalog.json", catalog_fmt.to_json(catalog))
+    write("search.html", env.get_template("search.html").render(catalog=catalog, **_page("")))
+    write("search-index.js", search_index(catalog))
+    for area in catalog.areas:
+        for sub in area.subareas:
+            for name, html in topic_pages(env, area, sub):
+                write(name, html)
 
     day_url = lambda day: f"{day.day}.html"  # noqa: E731
     for day in digest.days:
@@ -93,7 +118,19 @@ def build_site(
         )
         one_day = digest_fmt.Digest(lang=lang, order=digest.order, days=[day])
         write(f"digest/{day.day}.md", digest_fmt.to_markdown(one_day))
-    write("digest/index.html", digest_fmt.index_html(digest.days, lang, day_url=day_url, **_page("../")))
+    if undated:
+        write(
+            f"digest/{UNDATED}",
+            env.get_template("digest_undated.html").render(
+                papers=[_from("../", p) for p in undated], index_url="index.html", **_page("../")
+            ),
+        )
+    write(
+        "digest/index.html",
+        digest_fmt.index_html(
+            digest.days, lang, day_url=day_url, undated=len(undated), undated_url=UNDATED, **_page("../")
+        ),
+    )
 
     feed_links = digest_fmt.Digest(
         lang=lang,
@@ -128,6 +165,73 @@ def build_site(
         )
         write(f"deepdives/{paper_id}.md", deepdive_fmt.to_markdown(dive))
     return SiteReport(out=out, papers=catalog.count, days=len(digest.days), deepdives=len(dives), files=written)
+
+
+def dated(digest: digest_fmt.Digest) -> tuple[digest_fmt.Digest, list[PaperView]]:
+    """The digest of the papers whose source dated them, and those it did not: a backlog imported
+    from a BibTeX file is not "today's" 481 papers."""
+    undated = [p for p in digest.papers if p.published is None]
+    days = []
+    for day in digest.days:
+        groups = [g.model_copy(update={"papers": [p for p in g.papers if p.published]}) for g in day.groups]
+        groups = [g for g in groups if g.papers]
+        if groups:
+            days.append(day.model_copy(update={"groups": groups, "count": sum(len(g.papers) for g in groups)}))
+    return digest.model_copy(update={"days": days}), undated
+
+
+def topic_slug(sub: catalog_fmt.SubareaGroup) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", sub.key or "uncategorised")
+
+
+def topic_url(sub: catalog_fmt.SubareaGroup, page: int = 1) -> str:
+    """A topic's page, relative to the site's root."""
+    return f"topics/{topic_slug(sub)}{'' if page == 1 else f'-{page}'}.html"
+
+
+def topic_pages(env, area: catalog_fmt.AreaGroup, sub: catalog_fmt.SubareaGroup) -> list[tuple[str, str]]:
+    """A topic's cards, ``TOPIC_PAGE`` a page, each page linking to the one before and after."""
+    pages = max(1, -(-len(sub.papers) // TOPIC_PAGE))
+    template = env.get_template("topic.html")
+    page_url = lambda n: topic_url(sub, n).removeprefix("topics/")  # noqa: E731 - from a topic page
+    return [
+        (
+            topic_url(sub, n),
+            template.render(
+                area=area,
+                sub=sub,
+                papers=[_from("../", p) for p in sub.papers[(n - 1) * TOPIC_PAGE : n * TOPIC_PAGE]],
+                page=n,
+                pages=pages,
+                page_url=page_url,
+                **_page("../"),
+            ),
+        )
+        for n in range(1, pages + 1)
+    ]
+
+
+def search_index(catalog: catalog_fmt.Catalog) -> str:
+    """What search.html searches, as a script (a page opened from the disk may not fetch a JSON
+    file): per paper its page, titles (the translation only from a card that passed its checks),
+    keywords, topic, day and popularity; and the topics' names."""
+    papers = [
+        {
+            "h": p.href,
+            "t": p.title,
+            "z": None if p.refused else p.translated_title,
+            "k": " ".join(p.keywords),
+            "s": topic_slug(sub),
+            "d": p.published.isoformat() if p.published else None,
+            "r": p.score,
+        }
+        for area in catalog.areas
+        for sub in area.subareas
+        for p in sub.papers
+    ]
+    topics = {topic_slug(sub): sub.label for area in catalog.areas for sub in area.subareas}
+    data = json.dumps({"topics": topics, "papers": papers}, ensure_ascii=False, separators=(",", ":"))
+    return f"window.PAPERSIFT_INDEX = {data};\n"
 
 
 def _absolute(p: PaperView, site_url: str | None) -> PaperView:
