@@ -24,7 +24,7 @@ CACHE := $(or $(PAPERSIFT_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pape
 ENGINE_TAG := $(shell printf '%s %s' '$(LLAMA_CPP)' '$(ENGINE_FLAGS)' | sha256sum | cut -c1-12)
 WHEELS := $(CACHE)/wheels/$(ARCH)-$(ENGINE_TAG)
 
-.PHONY: demo test setup engine apt-build apt-browser bench clean
+.PHONY: demo test setup engine apt-build apt-browser bench screenshots clean
 
 # The compiler llama.cpp's sdist needs, and venv support on a bare Debian/Ubuntu.
 apt-build:
@@ -75,6 +75,11 @@ test: setup apt-browser
 
 bench: setup
 	$(BIN)/python bench/ingest.py --write
+
+# The README's screenshots: the bundled day, read by the scripted server, drawn at desktop and phone
+# widths into docs/screenshots/. Run it again when a page changes.
+screenshots: setup apt-browser
+	$(BIN)/python tests/support/screenshots.py docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,6 +1,7 @@
 """The command line: thin over the library, clear errors, docs that cannot drift."""
 
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -133,3 +134,9 @@ def test_help_lists_the_commands_in_the_order_of_a_days_work():
     order = [text.index(f"\n  {name} ") for name in ("ingest", "enrich", "search", "publish", "serve", "daily")]
     assert order == sorted(order)
     assert "<bool>" not in text + run("papers", "list", "--help").stdout  # a flag takes no value
+
+
+def test_the_readme_shows_only_screenshots_that_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"\]\((docs/screenshots/[^)]+\.png)\)", readme)
+    assert shown and [s for s in shown if not (ROOT / s).is_file()] == []

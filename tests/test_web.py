@@ -233,6 +233,8 @@ def test_search_is_hybrid_once_the_store_has_vectors(db, ids):
         found = api(client, "/api/search?q=稀疏注意力")
         assert found["mode"] == "hybrid" and found["papers"][0]["view"]["id"] == ids["sparse"]
         assert api(client, "/api/search?q=sparse+attention&mode=lexical")["mode"] == "lexical"
+        page = client.get("/search", params={"q": "稀疏注意力"}).text
+        assert "检索方式：字词与语义结合" in page and "hybrid" not in page.split("<main", 1)[1]  # in the reader's words
         similar = api(client, f"/api/papers/{ids['filler3']}/similar?limit=3")
         assert {p["view"]["subarea"] for p in similar} == {"multimodal-foundation"}
 

@@ -148,6 +148,9 @@ LABELS: dict[str, dict[str, str]] = {
         "costs": "运行成本",
         "runs": "最近的运行",
         "mode": "检索方式",
+        "mode_hybrid": "字词与语义结合",
+        "mode_lexical": "按字词",
+        "mode_vector": "按语义",
         "without_vectors": "{n} / {total} 篇论文还没有 {model} 向量：检索只能按字词找到它们（不按语义，也不跨语言）。运行 papersift embed 补上。",
     },
     "en": {
@@ -293,6 +296,9 @@ LABELS: dict[str, dict[str, str]] = {
         "costs": "Run costs",
         "runs": "Recent runs",
         "mode": "Search mode",
+        "mode_hybrid": "words and meaning",
+        "mode_lexical": "words",
+        "mode_vector": "meaning",
         "without_vectors": "{n} of {total} papers have no {model} vectors: search finds them by their words only (not by meaning, not across languages). Run papersift embed to add them.",
     },
 }
