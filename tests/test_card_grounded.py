@@ -622,3 +622,18 @@ def test_the_tldr_never_takes_the_background_before_the_papers_own_problem():
     plan = assign(split_sentences(thinkless.abstract))
     first_own = min(u for f in ("problem", "method") for u in plan.fields[f].units)
     assert GroundedWriter.tldr_unit(thinkless, plan) >= first_own > 0
+
+
+def test_a_models_special_tokens_are_names_a_field_keeps_as_written():
+    """ "<short> for concise responses and <think> for detailed reasoning" came back as <简短> and <思考>."""
+    writer = GroundedWriter(None, "zh", None, "card")
+    text = "Thinkless employs two control tokens, <short> for concise responses and <think> for detailed reasoning."
+    assert writer.kept_names(THINKLESS, text)[:3] == ["Thinkless", "<short>", "<think>"]
+    assert writer.lost_names("它使用两个控制令牌：<简短> 和 <思考>。", ["<short>", "<think>"]) == ["<short>", "<think>"]
+
+
+def test_a_field_that_still_loses_what_its_number_measures_is_its_sentence_translated():
+    writer = GroundedWriter(None, "zh", None, "card")
+    text = "We achieve 10.9 points better performance, in 10 less cost compared to GPT-4o-mini."
+    assert writer.unfaithful(text, "性能提升 10.9 分，比 GPT-4o-mini 的性能降低了 10 分。", [])
+    assert not writer.unfaithful(text, "性能提升 10.9 分，成本只有 GPT-4o-mini 的十分之一（10）。", [])
