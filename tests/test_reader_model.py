@@ -242,3 +242,35 @@ def test_a_pick_lifted_by_its_sub_area_says_so_in_the_reader_s_words():
     (pick,) = rank(same[10:], {}, Interests(vectors=np.zeros((0, 1)), labels=[]), top=1, today=TODAY, model=model)
     assert "sub-area rl-alignment" in pick.why and pick.evidence["subarea"]["rl-alignment"] > 0
     assert reason_text("sub-area rl-alignment", "zh", "对齐与指令微调") == "你常读的子领域 对齐与指令微调"
+
+
+def test_picks_passed_over_push_their_topic_down_less_than_hides(store):
+    rl, graphs, speech = ([p.id for p in store if p.id.startswith(t)] for t in ("rl", "graphs", "speech"))
+    library = rl[:10] + graphs[:3] + speech[:3]
+    before = ranked(ReaderModel.train(store, {}, library), day())
+    dismissed = ranked(ReaderModel.train(store, {}, library, dismissed=graphs[10:20]), day())
+    hidden = ranked(ReaderModel.train(store, {}, library, hidden=graphs[10:20]), day())
+    assert mean_place(before, "graphs") < mean_place(dismissed, "graphs") <= mean_place(hidden, "graphs")
+
+
+def test_the_picks_of_earlier_digests_the_reader_did_not_touch_are_the_dismissed_ones(tmp_path, store):
+    """Starred, read or hidden, a pick was acted on; the others were shown and passed over."""
+    from papersift import curation
+    from papersift.daily.picks_digest import DailyDigest, DigestPaper
+    from papersift.daily.run import dismissed_picks
+    from papersift.daily.synthesis import Synthesis
+    from papersift.publish.view import view_of
+    from papersift.store import Store
+
+    with Store(tmp_path / "papers.db") as saved:
+        ids = [saved.upsert(p.model_copy(update={"id": None}))[0] for p in store[:5]]
+        assert dismissed_picks(saved) == []  # no digest yet
+        shown = [DigestPaper(rank=i, score=1.0, why=[], view=view_of(saved, pid, "zh")) for i, pid in enumerate(ids)]
+        digest = DailyDigest(day=TODAY, lang="zh", considered=5, synthesis=Synthesis(status="off"), papers=shown)
+        saved.set_digest_data(saved.add_digest(TODAY.isoformat(), 0, []), digest.model_dump_json())
+        saved.add_digest(TODAY.isoformat(), 0, [])  # a run that stopped before writing its digest
+        curation.star(saved, ids[0])
+        curation.mark_read(saved, ids[1])
+        curation.hide(saved, ids[2])
+        assert dismissed_picks(saved) == ids[3:]
+        assert saved.read_papers() == [ids[1]]

@@ -191,4 +191,5 @@ def digest_by_id(store: Store, digest_id: int) -> DailyDigest:
 
 
 def recent_digests(store: Store, limit: int = 30) -> list[DailyDigest]:
-    return [DailyDigest.model_validate_json(data) for data in store.recent_digest_data(limit)]
+    """The latest digests composed, newest first; one whose run stopped before it was written is not one."""
+    return [DailyDigest.model_validate_json(data) for data in store.recent_digest_data(limit) if data != "{}"]

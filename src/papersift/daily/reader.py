@@ -8,9 +8,10 @@ positives and every other paper as negatives. papersift trains the same kind of 
   finds English papers and a paper that says the same thing in other words is still found, and
   beside the paper's sub-area (the classifier's, or its source's), so that what the reader
   follows as a field counts as well as its words;
-- **examples**: the library and the stars are positives; the papers the reader hid are
-  negatives that count ``HIDDEN_WEIGHT`` times; every other paper of the store is a weak negative
-  (what the reader did not choose, not what they refused).
+- **examples**: the library, the stars and the papers read are positives; the papers the reader
+  hid are negatives that count ``HIDDEN_WEIGHT`` times, the picks of earlier days they passed over
+  (neither starred, read nor hidden) ``DISMISSED_WEIGHT`` times; every other paper of the store is
+  a weak negative (what the reader did not choose, not what they refused).
 
 A pick's reasons name the terms that lifted it most: the words of the paper whose weights in the
 model are highest, so each one named occurs in the paper.
@@ -38,6 +39,9 @@ C = 0.1  # the regularisation: looser than arxiv-sanity-lite's 0.01
 EMBEDDING_WEIGHT = 0.5  # the embedding block's length beside the TF-IDF block's (unit)
 TOPIC_WEIGHT = 0.5  # the sub-area's one-hot block's
 HIDDEN_WEIGHT = 3.0  # a hide is a stronger "no" than a paper merely not chosen
+# A pick shown and passed over says "no" more than a paper never shown, less than a hide (it may
+# have been skimmed in the email): between the two, a choice no bench can measure without readers.
+DISMISSED_WEIGHT = 2.0
 MIN_DF, MAX_DF = 2, 0.5  # a term in one paper only says nothing of a reader; one in half of them neither
 
 
@@ -154,19 +158,24 @@ class ReaderModel:
         vectors: dict[str, np.ndarray],
         positives: Iterable[str],
         hidden: Iterable[str] = (),
+        dismissed: Iterable[str] = (),
         *,
         c: float = C,
         **weights: float,
     ) -> ReaderModel | None:
         """Train on ``corpus`` (the store's papers and the library's), or None without a positive
-        and a negative to learn from. ``vectors``: embeddings by paper id; ``weights``: the
-        embedding's and the sub-area's (``embedding_weight``, ``topic_weight``)."""
+        and a negative to learn from. ``vectors``: embeddings by paper id; ``hidden`` and
+        ``dismissed``: the negatives that count more; ``weights``: the embedding's and the sub-area's
+        (``embedding_weight``, ``topic_weight``)."""
         positives, hidden = set(positives), set(hidden)
+        dismissed = set(dismissed) - positives - hidden
         labels = np.array([p.id in positives for p in corpus])
         if labels.all() or not labels.any():
             return None
         features, rows = Features.fit(corpus, vectors, **weights)
-        importance = np.array([HIDDEN_WEIGHT if p.id in hidden else 1.0 for p in corpus])
+        importance = np.array(
+            [HIDDEN_WEIGHT if p.id in hidden else DISMISSED_WEIGHT if p.id in dismissed else 1.0 for p in corpus]
+        )
         svm = LinearSVC(class_weight="balanced", C=c, max_iter=10_000)
         svm.fit(rows, labels, sample_weight=importance)
         trained_on = dict(zip((p.id for p in corpus), svm.decision_function(rows).tolist()))

@@ -61,6 +61,7 @@ COLD_START = (
     " or star 5 papers (papersift feedback REF up, or the star in the web app)"
 )
 BACKGROUND = 5_000  # the newest papers of the store a reader model learns "not chosen" from
+DISMISS_WINDOW = 14  # the latest digests whose picks, passed over, the reader model learns from
 LIBRARY_PREFIX = "library:"  # embeddings rows of library papers, keyed by their text's hash
 
 Progress = Callable[[str], None]
@@ -152,19 +153,30 @@ def reader_model(
     papers: list[Paper],
     vectors: dict[str, np.ndarray],
 ) -> ReaderModel | None:
-    """This run's model of the reader (:mod:`.reader`): the library (files and stored papers) and
-    the stars as positives, the hides as negatives, and the newest ``BACKGROUND`` papers of the
-    store with today's as the papers not chosen. None while there is nothing to learn from."""
+    """This run's model of the reader (:mod:`.reader`): the library (files and stored papers), the
+    stars and the papers read as positives, the hides and the earlier picks passed over as
+    negatives, and the newest ``BACKGROUND`` papers of the store with today's as the papers not
+    chosen. None while there is nothing to learn from."""
     from_files = {LIBRARY_PREFIX + content_hash(paper_text(p)): p for p in library.papers}
-    kept, hidden = interests.kept_ids, interests.hidden_ids
+    kept, hidden = [*interests.kept_ids, *store.read_papers()], interests.hidden_ids
+    today = {p.id for p in papers}
+    dismissed = [pid for pid in dismissed_picks(store) if pid not in today]
     corpus = {p.id: p for p in store.iter_papers(order="rowid DESC", limit=BACKGROUND)}
     corpus.update({p.id: p for p in papers})
-    for paper_id in [*kept, *hidden]:
-        if paper_id not in corpus:
+    for paper_id in [*kept, *hidden, *dismissed]:
+        if paper_id not in corpus and store.has_paper(paper_id):
             corpus[paper_id] = store.get(paper_id)
     corpus.update({key: p.model_copy(update={"id": key}) for key, p in from_files.items()})
     known = vectors_for(store, [i for i in corpus if i not in vectors], embedder.name)
-    return ReaderModel.train(list(corpus.values()), {**known, **vectors}, [*from_files, *kept], hidden)
+    return ReaderModel.train(list(corpus.values()), {**known, **vectors}, [*from_files, *kept], hidden, dismissed)
+
+
+def dismissed_picks(store: Store) -> list[str]:
+    """The picks of the latest ``DISMISS_WINDOW`` digests that the reader neither starred, read nor
+    hid: shown, and passed over."""
+    shown = list(dict.fromkeys(p.view.id for d in digests.recent_digests(store, DISMISS_WINDOW) for p in d.papers))
+    marks = store.marks_of(shown)
+    return [pid for pid in shown if not any(marks.get(pid, {}).get(k) for k in ("starred", "read", "hidden"))]
 
 
 def interests_for(

@@ -49,6 +49,10 @@ class CurationTables(Connection):
     def hidden_papers(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT paper_id FROM curation WHERE hidden = 1")]
 
+    def read_papers(self) -> list[str]:
+        """The papers marked read and not hidden: opened and kept."""
+        return [r[0] for r in self.conn.execute("SELECT paper_id FROM curation WHERE read = 1 AND hidden = 0")]
+
     def signing_key(self, name: str) -> bytes:
         """The store's key called ``name``: 32 random bytes, made the first time it is asked for and
         kept, so a link signed by one run is still good for the web app of the same store."""
