@@ -42,7 +42,7 @@ def test_the_catalog_is_a_contents_page_linking_every_topic_with_its_count(built
 
 def test_a_topic_larger_than_a_page_is_paged_each_page_linking_the_next(built, monkeypatch):
     store, _, out = built
-    monkeypatch.setattr(site, "TOPIC_PAGE", 3)
+    monkeypatch.setattr(site, "PAGE", 3)
     site.build_site(store, out, "zh")
     pages = sorted((out / "topics").glob("reasoning-cot*.html"))
     assert [p.name for p in pages] == ["reasoning-cot-2.html", "reasoning-cot.html"]
@@ -97,3 +97,33 @@ def test_publish_site_says_when_the_feeds_have_no_address_of_the_readers(built, 
     assert said.exit_code == 0 and "wrote" in said.output and "site-url" not in said.output
     for feed in ("feed.xml", "atom.xml"):  # the channel's link is the site, not the feed itself
         assert feedparser.parse((out / feed).read_bytes()).feed.link == "https://papers.example.org/", feed
+
+
+def test_a_day_larger_than_a_page_is_paged_its_groups_cut_where_a_page_ends(built, monkeypatch):
+    store, _, out = built
+    monkeypatch.setattr(site, "PAGE", 3)
+    site.build_site(store, out, "zh", digest_order="category")
+    first, second = out / "digest" / "2025-05-21.html", out / "digest" / "2025-05-21-2.html"
+    html = first.read_text(encoding="utf-8"), second.read_text(encoding="utf-8")
+    assert [h.count('class="entry') for h in html] == [3, 1]  # the day's 4 dated papers
+    assert all("<h1>每日速递 · 2025-05-21 · 4 篇</h1>" in h for h in html)  # the whole day's count
+    assert "2025-05-21-2.html" in links(first) and "2025-05-21.html" in links(second)
+    assert not (out / "digest" / "2025-05-20-2.html").exists()  # 2 papers: one page
+    groups = [re.findall(r'<h2 class="group">([^<]+)</h2>', h) for h in html]
+    assert sum(len(g) for g in groups) >= 2 and groups[1]  # a page opens with its group's heading
+
+
+def test_paging_keeps_every_paper_once_in_order():
+    from papersift.publish.digest import DigestDay, DigestGroup
+
+    groups = [
+        DigestGroup.model_construct(key=k, label=k, papers=[f"{k}{i}" for i in range(n)])
+        for k, n in (("a", 5), ("b", 2))
+    ]
+    pages = site.paged(DigestDay.model_construct(day=None, count=7, groups=groups), 3)
+    assert [[p for g in page.groups for p in g.papers] for page in pages] == [
+        ["a0", "a1", "a2"],
+        ["a3", "a4", "b0"],
+        ["b1"],
+    ]
+    assert [[g.key for g in page.groups] for page in pages] == [["a"], ["a", "b"], ["b"]]

@@ -5,15 +5,16 @@ relatively so that it works from a plain file server or straight from the disk.
 Layout of ``out``::
 
     index.html  catalog.html (the contents)  catalog.md  catalog.json  feed.xml (RSS 2.0)  atom.xml
-    topics/<sub-area>.html  topics/<sub-area>-<n>.html   (its cards, ``TOPIC_PAGE`` a page)
+    topics/<sub-area>.html  topics/<sub-area>-<n>.html   (its cards, ``PAGE`` a page)
     search.html  search-index.js   (titles, keywords, topic, day and popularity of every paper)
-    digest/index.html  digest/<YYYY-MM-DD>.html  digest/<YYYY-MM-DD>.md  digest/undated.html
+    digest/index.html  digest/<YYYY-MM-DD>.html  digest/<YYYY-MM-DD>-<n>.html  digest/<YYYY-MM-DD>.md
+    digest/undated.html
     papers/<paper id>.html
     deepdives/<paper id>.html  deepdives/<paper id>.md   (the deep-dives kept in the store)
     static/ (papersift.css, papersift.js, search.js, katex/)
 
 A site of 100,000 papers is browsed by its pages, never one page of every card: the catalog is a
-contents page, each topic is paged, and search runs in the browser over the index. Papers whose
+contents page, each topic and each day is paged, and search runs in the browser over the index. Papers whose
 source gave no date are listed under their own heading, never as the day they were stored.
 """
 
@@ -36,7 +37,7 @@ from .render import STATIC_DIR, environment
 from .view import PaperView
 
 FEED_ITEMS = 100  # the newest papers in feed.xml and atom.xml; the digest pages keep every day
-TOPIC_PAGE = 100  # cards a topic page: a page a phone loads at once
+PAGE = 100  # cards a topic page, papers a day's page: what a phone loads at once
 UNDATED = "undated.html"
 
 
@@ -105,17 +106,27 @@ def build_site(
             for name, html in topic_pages(env, area, sub):
                 write(name, html)
 
-    day_url = lambda day: f"{day.day}.html"  # noqa: E731
+    day_url = lambda day, n=1: f"{day.day}{'' if n == 1 else f'-{n}'}.html"  # noqa: E731
     for day in digest.days:
         seen_from_digest = day.model_copy(
             update={
                 "groups": [g.model_copy(update={"papers": [_from("../", p) for p in g.papers]}) for g in day.groups]
             }
         )
-        write(
-            f"digest/{day.day}.html",
-            digest_fmt.day_html(seen_from_digest, lang, index_url="index.html", **_page("../")),
-        )
+        pages = paged(seen_from_digest, PAGE)
+        for n, part in enumerate(pages, start=1):
+            write(
+                f"digest/{day_url(day, n)}",
+                digest_fmt.day_html(
+                    part,
+                    lang,
+                    index_url="index.html",
+                    page=n,
+                    pages=len(pages),
+                    page_url=lambda m, day=day: day_url(day, m),
+                    **_page("../"),
+                ),
+            )
         one_day = digest_fmt.Digest(lang=lang, order=digest.order, days=[day])
         write(f"digest/{day.day}.md", digest_fmt.to_markdown(one_day))
     if undated:
@@ -180,6 +191,22 @@ def dated(digest: digest_fmt.Digest) -> tuple[digest_fmt.Digest, list[PaperView]
     return digest.model_copy(update={"days": days}), undated
 
 
+def paged(day: digest_fmt.DigestDay, size: int) -> list[digest_fmt.DigestDay]:
+    """A day's digest cut into pages of ``size`` papers, its groups cut where a page ends; each page
+    still says how many papers the whole day has."""
+    pages: list[list[digest_fmt.DigestGroup]] = [[]]
+    room = size
+    for group in day.groups:
+        papers = group.papers
+        while papers:
+            if room == 0:
+                pages.append([])
+                room = size
+            pages[-1].append(group.model_copy(update={"papers": papers[:room]}))
+            papers, room = papers[room:], room - len(papers[:room])
+    return [day.model_copy(update={"groups": groups}) for groups in pages]
+
+
 def topic_slug(sub: catalog_fmt.SubareaGroup) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", sub.key or "uncategorised")
 
@@ -190,8 +217,8 @@ def topic_url(sub: catalog_fmt.SubareaGroup, page: int = 1) -> str:
 
 
 def topic_pages(env, area: catalog_fmt.AreaGroup, sub: catalog_fmt.SubareaGroup) -> list[tuple[str, str]]:
-    """A topic's cards, ``TOPIC_PAGE`` a page, each page linking to the one before and after."""
-    pages = max(1, -(-len(sub.papers) // TOPIC_PAGE))
+    """A topic's cards, ``PAGE`` a page, each page linking to the one before and after."""
+    pages = max(1, -(-len(sub.papers) // PAGE))
     template = env.get_template("topic.html")
     page_url = lambda n: topic_url(sub, n).removeprefix("topics/")  # noqa: E731 - from a topic page
     return [
@@ -200,7 +227,7 @@ def topic_pages(env, area: catalog_fmt.AreaGroup, sub: catalog_fmt.SubareaGroup)
             template.render(
                 area=area,
                 sub=sub,
-                papers=[_from("../", p) for p in sub.papers[(n - 1) * TOPIC_PAGE : n * TOPIC_PAGE]],
+                papers=[_from("../", p) for p in sub.papers[(n - 1) * PAGE : n * PAGE]],
                 page=n,
                 pages=pages,
                 page_url=page_url,
