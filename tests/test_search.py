@@ -380,3 +380,19 @@ def test_user_topic_changes_the_subarea_filter(sample_store):
         }
     finally:
         sample_store.set_topic(paper.id, paper.topic)
+
+
+@pytest.mark.parametrize(
+    "query, leads",
+    [
+        ("稀疏注意力如何减少长上下文的显存", "vector"),  # Chinese over English papers: few words to match
+        ("GRPO 的奖励是怎么设计的", "lexical"),  # a name in Latin letters: words find it exactly
+        ("Qwen3 的思考预算", "lexical"),
+        ("sparse attention for long context", "lexical"),
+    ],
+)
+def test_the_fusion_leans_on_vectors_for_a_chinese_query_that_names_nothing(query, leads):
+    from papersift.search.hybrid import fusion_weights
+
+    weights = fusion_weights(query)
+    assert max(weights, key=weights.get) == leads
