@@ -23,7 +23,15 @@ from papersift.checks.glossary import Glossary, Term
 from papersift.checks.language import language
 from papersift.config import Settings
 from papersift.demo import PAPERS as DEMO_PAPERS
-from papersift.enrich.grounded import GroundedWriter, chunks, headed, keywords, with_glossary, without_echo
+from papersift.enrich.grounded import (
+    GroundedWriter,
+    chunks,
+    headed,
+    keywords,
+    restore_tokens,
+    with_glossary,
+    without_echo,
+)
 from papersift.enrich.pipeline import enrich_papers
 from papersift.enrich.roles import assign, clauses
 from papersift.enrich.sentences import split_sentences
@@ -637,3 +645,60 @@ def test_a_field_that_still_loses_what_its_number_measures_is_its_sentence_trans
     text = "We achieve 10.9 points better performance, in 10 less cost compared to GPT-4o-mini."
     assert writer.unfaithful(text, "性能提升 10.9 分，比 GPT-4o-mini 的性能降低了 10 分。", [])
     assert not writer.unfaithful(text, "性能提升 10.9 分，成本只有 GPT-4o-mini 的十分之一（10）。", [])
+
+
+def test_a_word_answered_with_itself_in_its_context_is_asked_alone(store):
+    """ "impressive性能": asked in its sentence, the 1.5B model answered "impressive"."""
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def stubborn(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的研究动机" in asked:
+            return ROLE_TEXT["研究动机"].replace("可观的", "remarkable ")
+        if '"remarkable"' in asked:
+            return "remarkable" if "In this sentence" in asked else "显著的"
+        return good_reply(body)
+
+    with ScriptedServer(responder=stubborn) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        words = [r.messages[-1]["content"] for r in server.chat_requests if '"remarkable"' in r.messages[-1]["content"]]
+
+    assert len(words) == 2 and "In this sentence" in words[0] and "In this sentence" not in words[1]
+    assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "显著的")
+
+
+@pytest.mark.parametrize(
+    "reply, restored",
+    [
+        (
+            "使用两个控制令牌：<简短> 用于简洁回答，<思考> 用于详细推理。",
+            "使用两个控制令牌：<short> 用于简洁回答，<think> 用于详细推理。",
+        ),
+        ("使用两个控制令牌：<short> 和 <think>。", "使用两个控制令牌：<short> 和 <think>。"),
+        ("使用控制令牌 <简短>。", "使用控制令牌 <简短>。"),  # one written for two: which is which is unknown
+    ],
+)
+def test_special_tokens_the_model_translated_are_written_back_in_their_place(reply, restored):
+    text = "It employs two control tokens, <short> for concise responses and <think> for detailed reasoning."
+    assert restore_tokens(text, reply) == restored
+
+
+def test_a_fields_translation_that_still_loses_a_name_is_asked_again_once(store):
+    """The field's sentences translated are checked like any translation, and asked again once."""
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def drops_the_name(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的主要方法" in asked:  # the field, asked and asked again, renders the name
+            return ROLE_TEXT["主要方法"].replace("Thinkless", "无思考")
+        if asked.startswith("把这段原文") and "没有通过" not in asked and "learnable framework" in asked:
+            return good_reply(body).replace("Thinkless", "无思考")  # so does its first translation
+        return good_reply(body)
+
+    with ScriptedServer(responder=drops_the_name) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        again = [r.messages[-1]["content"] for r in server.chat_requests if "没有通过" in r.messages[-1]["content"]]
+
+    assert any(a.startswith("把这段原文") and "learnable framework" in a and "Thinkless" in a for a in again)
+    method = stored(store, paper_id).card.reading.method
+    assert method.startswith("这部分原文被完整译出") and "Thinkless" in method and "无思考" not in method

@@ -51,6 +51,7 @@ _DEFINED = re.compile(r"((?:[A-Za-z][\w\-]*\s+){0,4}[A-Za-z][\w\-]*)\s+\(([A-Z][
 _NAME = re.compile(r"(?<![\w\-/.])[A-Za-z][\w\-.]*[A-Za-z0-9](?![\w/])")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _TOKEN = re.compile(r"</?[A-Za-z_|][\w|]*>")  # a model's special tokens, written as they are: <think>, </s>
+_BRACKETED = re.compile(r"</?[^<>\s，。、；：]{1,20}>")  # a token as a reply writes it, translated or not
 _QUOTED = re.compile(r'"([^"]+)"')
 _SPACES = re.compile(r"\s+")
 DROPPED = "it dropped or changed {quantities}: write each exactly as given"
@@ -126,6 +127,19 @@ def keywords(paper: Paper) -> list[str]:
 def is_name(word: str) -> bool:
     plural_acronym = len(word) > 2 and word.endswith("s") and word[:-1].isupper()
     return has_name_shape(word) and not is_generic(word) and not plural_acronym
+
+
+def restore_tokens(text: str, reply: str) -> str:
+    """The reply with the text's special tokens written back where it translated them: asked again,
+    the 1.5B model still wrote <short> and <think> as <简短> and <思考>. Only when the reply has as
+    many bracketed words as the text has tokens, so each takes the token in its place."""
+    tokens = _TOKEN.findall(text)
+    written = list(_BRACKETED.finditer(reply))
+    if not tokens or len(written) != len(tokens):
+        return reply
+    for match, token in zip(reversed(written), reversed(tokens)):
+        reply = reply[: match.start()] + token + reply[match.end() :]
+    return reply
 
 
 def glossed_names(text: str, reply: str, names: list[str] = ()) -> list[str]:
@@ -304,9 +318,12 @@ class GroundedWriter:
         if task in READING_FIELDS and (ABOUT_THE_TEXT.search(reply) or self.unfaithful(text, reply, names)):
             # Still talking about its text, or still writing a term its sentences do not hold or
             # losing one of their names ("无监督学习方法“无思考”" for Thinkless, trained with RL):
-            # the field's own sentences translated say what they say.
+            # the field's own sentences translated say what they say, asked again once like any
+            # translation ("in 10 less cost" came back as 性能降低了 10 分 from the translation too).
             reply, was_cut = await self._request(paper, "sentence", text, None, None, names, None)
-        reply = await self.translate_words(paper, self.with_terms(reply, text), text)
+            if problems := self.problems("sentence", text, reply, was_cut, names):
+                reply, was_cut = await self._request(paper, "sentence", text, reply, "; ".join(problems), names, None)
+        reply = await self.translate_words(paper, self.with_terms(restore_tokens(text, reply), text), text)
         # "进行思考思考": the model's slip, or a word translated next to its own translation, mended by code
         return STUTTER.sub(r"\1", reply), was_cut
 
@@ -333,17 +350,26 @@ class GroundedWriter:
             context = next((s for s in sentences if pattern.search(s)), None) or next(
                 (s for s in sentences if stem.search(s)), reply
             )
-            prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
-            result = await self.client.chat(
-                [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
-                max_tokens=MAX_TOKENS["word"],
-                paper_id=paper.id,
-                template=self.template,
-            )
-            translation = cleaned(result.text).rstrip("。.")
-            if 0 < len(translation) <= MAX_WORD_TRANSLATION and not re.search(r"[A-Za-z]", translation):
+            translation = await self.word(paper, system, word, context)
+            if translation is None:  # "impressive" answered with "impressive": asked alone, it is translated
+                translation = await self.word(paper, system, word, None)
+            if translation is not None:
                 reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
         return HAN_HYPHEN.sub("", reply)
+
+    async def word(self, paper: Paper, system: str, word: str, context: str | None) -> str | None:
+        """The word's translation, in the context of its sentence where one is given; None when the
+        answer is not a short text in the target's script."""
+        prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
+        result = await self.client.chat(
+            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
+            max_tokens=MAX_TOKENS["word"],
+            paper_id=paper.id,
+            template=self.template,
+        )
+        translation = cleaned(result.text).rstrip("。.")
+        ok = 0 < len(translation) <= MAX_WORD_TRANSLATION and not re.search(r"[A-Za-z]", translation)
+        return translation if ok else None
 
     async def _request(
         self,
