@@ -370,20 +370,28 @@ def test_a_word_the_model_inflected_is_asked_in_the_sentence_of_its_stem(store):
     assert "many problems admit straightforward solutions" in word  # the English sentence, not the reply
 
 
-def test_a_field_too_short_to_keep_is_its_sentence_translated_after_the_papers_name(store):
+@pytest.mark.parametrize(
+    "field, role, led_by_the_name",
+    [("contribution", "主要贡献", True), ("motivation", "研究动机", False)],  # the background is not Thinkless's
+)
+def test_a_field_too_short_to_keep_is_its_sentence_translated_after_the_papers_name(
+    store, field, role, led_by_the_name
+):
     paper_id = store.upsert(THINKLESS)[0]
+    ending = assign(split_sentences(THINKLESS.abstract)).text(field).split()[-2:]  # past any glossary term
 
     def terse(body: dict) -> str:
         asked = body["messages"][-1]["content"]
-        if "论文的主要贡献" in asked:
+        if f"论文的{role}" in asked:
             return "DeGRPO 表现出色。"  # what "Extensive experiments demonstrate …" gives: too little for a field
         return good_reply(body)
 
     with ScriptedServer(responder=terse) as server:
         enrich_papers(store, grounded_settings(server, store.path))
-        again = [r for r in server.chat_requests if text_of(r.body).startswith("Thinkless: ")]
-    [request] = again  # the paper's name and the field's sentence, translated
+        again = [r for r in server.chat_requests if text_of(r.body).endswith(" ".join(ending))]
+    request = again[-1]  # the field's sentence, translated
     assert request.messages[-1]["content"].startswith("把这段原文译成")
+    assert text_of(request.body).startswith("Thinkless: ") == led_by_the_name
     assert stored(store, paper_id).status == "ok", stored(store, paper_id).reasons
 
 
@@ -702,3 +710,38 @@ def test_a_fields_translation_that_still_loses_a_name_is_asked_again_once(store)
     assert any(a.startswith("把这段原文") and "learnable framework" in a and "Thinkless" in a for a in again)
     method = stored(store, paper_id).card.reading.method
     assert method.startswith("这部分原文被完整译出") and "Thinkless" in method and "无思考" not in method
+
+
+def test_a_word_answered_with_itself_alone_too_is_left_to_its_sentences_translated_whole(store):
+    """ "取得了 impressive性能": asked alone as well, the 1.5B model answered "impressive"; translating
+    the sentence whole, it wrote 令人瞩目的."""
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def stubborn(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的研究动机" in asked:
+            return ROLE_TEXT["研究动机"].replace("可观的", "remarkable ")
+        if '"remarkable"' in asked:
+            return "remarkable"
+        return good_reply(body)
+
+    with ScriptedServer(responder=stubborn) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+    enrichment = stored(store, paper_id)
+    assert enrichment.card.reading.motivation.startswith("这部分原文被完整译出")
+    assert "remarkable" not in enrichment.card.reading.motivation and enrichment.status == "ok"
+
+
+def test_a_special_token_is_no_english_word_to_translate(store):
+    """<short> and <think> came back right, then "short" and "think" inside them were translated."""
+    paper_id = store.upsert(THINKLESS)[0]
+    method = "提出可学习框架 Thinkless，用 <short> 与 <think> 两个控制标记在强化学习中区分长短两种推理模式。"
+
+    def with_tokens(body: dict) -> str:
+        return method if "论文的主要方法" in body["messages"][-1]["content"] else good_reply(body)
+
+    with ScriptedServer(responder=with_tokens) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        asked = [r.messages[-1]["content"] for r in server.chat_requests]
+    assert not any('"short"' in a or '"think"' in a for a in asked)
+    assert stored(store, paper_id).card.reading.method == method

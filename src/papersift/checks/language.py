@@ -28,7 +28,9 @@ SCRIPTS = {
     "latin": re.compile(r"[A-Za-zÀ-ÖØ-öø-ɏ]+"),
     "cyrillic": re.compile(r"[\u0400-\u04ff]+"),
 }
-NOT_PROSE = re.compile(r"https?://\S+|\$\$.*?\$\$|\$[^$]*\$|\\[a-zA-Z]+(\{[^}]*\})?", re.S)
+SPECIAL_TOKEN = re.compile(r"</?[A-Za-z_|][\w|]*>")  # a model's special tokens, written as they are: <think>, </s>
+# Links, LaTeX and special tokens: written as they are in any language.
+NOT_PROSE = re.compile(rf"https?://\S+|\$\$.*?\$\$|\$[^$]*\$|\\[a-zA-Z]+(\{{[^}}]*\}})?|{SPECIAL_TOKEN.pattern}", re.S)
 
 # A prose field must be at least this share in the target script; the card as a whole too.
 MIN_SHARE = 0.4

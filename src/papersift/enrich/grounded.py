@@ -27,8 +27,17 @@ from typing import Any
 
 from ..checks.glossary import ACRONYM, Glossary, Term
 from ..checks.guard import check, has_name_shape, is_generic
-from ..checks.language import Language, language
-from ..checks.quality import ABOUT_THE_TEXT, STUTTER, foreign_words, is_truncated, length, length_band, title_names
+from ..checks.language import SPECIAL_TOKEN, Language, language
+from ..checks.quality import (
+    ABOUT_THE_TEXT,
+    STUTTER,
+    foreign_words,
+    is_truncated,
+    length,
+    length_band,
+    lost_measures,
+    title_names,
+)
 from ..llm.templates import environment
 from ..models import READING_FIELDS, Paper
 from .fieldwise import cleaned, keywords_of
@@ -50,13 +59,15 @@ _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _DEFINED = re.compile(r"((?:[A-Za-z][\w\-]*\s+){0,4}[A-Za-z][\w\-]*)\s+\(([A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9\-]*)\)")
 _NAME = re.compile(r"(?<![\w\-/.])[A-Za-z][\w\-.]*[A-Za-z0-9](?![\w/])")
 _URL = re.compile(r"https?://\S+|www\.\S+")
-_TOKEN = re.compile(r"</?[A-Za-z_|][\w|]*>")  # a model's special tokens, written as they are: <think>, </s>
 _BRACKETED = re.compile(r"</?[^<>\s，。、；：]{1,20}>")  # a token as a reply writes it, translated or not
 _QUOTED = re.compile(r'"([^"]+)"')
 _SPACES = re.compile(r"\s+")
 DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
 TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
+# Fields whose subject is the paper itself, which a sentence led by its name says: not the
+# motivation or an observation ("Thinkless：具备推理能力的语言模型…" reads as if Thinkless were the model).
+SUBJECT_FIELDS = ("problem", "method", "experiments", "contribution")
 MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up title is asked again, shorter
 FEEDBACK = re.compile(r"没有通过|你上次写的是|请改正|not accepted|your answer was", re.I)  # the re-ask's own words
 REPEATS = re.compile(r"\brepeats\b")  # the gate's words for a field that says what another says
@@ -74,17 +85,6 @@ MEANING_WORDS = {
         re.compile(r"\bwhether\b", re.I): re.compile("是否|能否|可否|会否|有没有|能不能"),
         re.compile(r"\b(?:not|cannot)\b|n't\b", re.I): re.compile("不|没|未|无|非|否|难以|缺|忽"),
         re.compile(r"\bwithout\b", re.I): re.compile("无|不|没|未|免|脱离"),
-    }
-}
-# What a result measures: a reply that keeps a sentence's number but not what it counts says
-# another claim ("in 10 less cost" became 性能降低了 10 分, performance 10 points lower).
-MEASURED_WORDS = {
-    "zh": {
-        re.compile(r"\bcosts?\b", re.I): re.compile("成本|开销|代价|费用|花费|耗费"),
-        re.compile(r"\blatency\b", re.I): re.compile("延迟|时延|耗时"),
-        re.compile(r"\bmemory\b", re.I): re.compile("内存|显存|存储|记忆"),
-        re.compile(r"\baccuracy\b", re.I): re.compile("准确|精度|精确|正确率"),
-        re.compile(r"\bthroughput\b", re.I): re.compile("吞吐"),
     }
 }
 GLOSSED = "it renders the name {names} as words beside it: write {names} as it is, with no translation"
@@ -133,7 +133,7 @@ def restore_tokens(text: str, reply: str) -> str:
     """The reply with the text's special tokens written back where it translated them: asked again,
     the 1.5B model still wrote <short> and <think> as <简短> and <思考>. Only when the reply has as
     many bracketed words as the text has tokens, so each takes the token in its place."""
-    tokens = _TOKEN.findall(text)
+    tokens = SPECIAL_TOKEN.findall(text)
     written = list(_BRACKETED.finditer(reply))
     if not tokens or len(written) != len(tokens):
         return reply
@@ -248,17 +248,15 @@ class GroundedWriter:
                 if fix and previous and REPEATS.search(fix):
                     avoid = previous  # it said what another field says: that is what to avoid now
                 text = self.field_text(paper, plan, name)
-                if (
-                    previous is not None
-                    and paper.title
-                    and length(previous, self.language) < length_band(self.language)[0]
-                ):
+                if previous is not None and length(previous, self.language) < length_band(self.language)[0]:
                     # Its sentence says too little for a field ("Extensive experiments demonstrate the
                     # superiority of our model."), and asked to say more the model condenses it again:
-                    # the sentence translated, after the paper's name (its title where it has none),
-                    # which a translation of a sentence or two keeps at a field's length.
-                    lead = (title_names(paper.title) or [paper.title.rstrip(".")])[0]
-                    text, name, previous, fix = f"{lead}: {text}", "sentence", None, None
+                    # the sentence translated, which a translation of a sentence or two keeps at a
+                    # field's length; after the paper's name (its title where it has none) where the
+                    # paper is the field's subject.
+                    if name in SUBJECT_FIELDS and paper.title:
+                        text = f"{(title_names(paper.title) or [paper.title.rstrip('.')])[0]}: {text}"
+                    name, previous, fix = "sentence", None, None
                 source = self.source(text)
                 values[field], was_cut = await self.ask(
                     paper, name, source, previous, fix, names=self.kept_names(paper, source), avoid=avoid
@@ -272,7 +270,7 @@ class GroundedWriter:
         1.5B model rendered 无思考), its literal tokens (<short>, which it wrote <简短>) and its
         acronyms (SFT, which it glossed 序列到序列)."""
         own = [n for n in title_names(paper.title or "") if n in text]
-        found = [*own, *_TOKEN.findall(text), *ACRONYM.findall(_URL.sub(" ", text))]
+        found = [*own, *SPECIAL_TOKEN.findall(text), *ACRONYM.findall(_URL.sub(" ", text))]
         return list(dict.fromkeys(found))[:MAX_KEPT_NAMES]
 
     def keeps(self, name: str, reply: str) -> bool:
@@ -323,9 +321,22 @@ class GroundedWriter:
             reply, was_cut = await self._request(paper, "sentence", text, None, None, names, None)
             if problems := self.problems("sentence", text, reply, was_cut, names):
                 reply, was_cut = await self._request(paper, "sentence", text, reply, "; ".join(problems), names, None)
+        reply = await self.finished(paper, text, reply)
+        if task in READING_FIELDS and foreign_words(reply, self.language):
+            # "取得了 impressive性能": the word asked alone came back as itself, in its sentence and
+            # without; the sentences translated whole wrote it (令人瞩目的), as the digest does.
+            translated, cut_too = await self._request(paper, "sentence", text, None, None, names, None)
+            translated = await self.finished(paper, text, translated)
+            if not foreign_words(translated, self.language) and not self.unfaithful(text, translated, names):
+                reply, was_cut = translated, cut_too
+        return reply, was_cut
+
+    async def finished(self, paper: Paper, text: str, reply: str) -> str:
+        """The reply with what code can mend mended: tokens and glossary terms written back, English
+        words left inside it translated one by one, a word written twice in a row ("进行思考思考", the
+        model's slip or a word translated next to its own translation) written once."""
         reply = await self.translate_words(paper, self.with_terms(restore_tokens(text, reply), text), text)
-        # "进行思考思考": the model's slip, or a word translated next to its own translation, mended by code
-        return STUTTER.sub(r"\1", reply), was_cut
+        return STUTTER.sub(r"\1", reply)
 
     def with_terms(self, reply: str, source: str) -> str:
         """The reply with each glossary term its source holds written as the glossary writes it, and
@@ -343,7 +354,7 @@ class GroundedWriter:
         asked for the one word it answers 专有的."""
         system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
         for word in dict.fromkeys([*foreign_words(reply, self.language), *HALF_TRANSLATED.findall(reply)]):
-            pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", re.I)
+            pattern = re.compile(rf"(?<![A-Za-z</]){re.escape(word)}(?![A-Za-z>])", re.I)  # not inside <think>
             # the source's sentence with the word, or with its stem: the model wrote "admits" for "admit"
             stem = re.compile(rf"(?<![A-Za-z]){re.escape(word[: max(4, len(word) - 2)])}", re.I)
             sentences = split_sentences(source)
@@ -409,7 +420,7 @@ class GroundedWriter:
             or self.unsupported(text, reply)
             or self.lost_names(reply, names)
             or glossed_names(text, reply, names)
-            or (_DIGITS.search(reply) and self.left_out(text, reply, MEASURED_WORDS))
+            or lost_measures(reply, text, self.language.code)
         )
 
     @staticmethod
@@ -437,15 +448,14 @@ class GroundedWriter:
             problems.append(ABOUT_TEXT_FIX)
         if task in ("title", "sentence") and (left_out := self.left_out(text, reply, MEANING_WORDS)):
             problems.append(LEFT_OUT.format(words=", ".join(left_out)))
-        if _DIGITS.search(reply) and (left_out := self.left_out(text, reply, MEASURED_WORDS)):
-            problems.append(LEFT_OUT.format(words=", ".join(left_out)))
+        if lost := lost_measures(reply, text, self.language.code):
+            problems.append(LEFT_OUT.format(words=", ".join(lost)))
         if glossed := glossed_names(text, reply, names):
             problems.append(GLOSSED.format(names=", ".join(glossed)))
         return problems
 
     def left_out(self, text: str, reply: str, words: dict[str, dict[re.Pattern, re.Pattern]]) -> list[str]:
-        """The words of the text (meaning words: when, whether, not, without; measured words: cost,
-        latency) that the reply renders nowhere."""
+        """The meaning words of the text (when, whether, not, without) that the reply renders nowhere."""
         return [
             found[0].lower()
             for english, rendered in words.get(self.language.code, {}).items()
@@ -530,7 +540,7 @@ class GroundedWriter:
         whose translation holds what the fix quotes are redone (all if it quotes none of them)."""
         sources = [self.source(chunk) for chunk in chunks(split_sentences(paper.abstract or ""))]
         own_names = title_names(paper.title or "")
-        names = [[*(n for n in own_names if n in source), *_TOKEN.findall(source)] for source in sources]
+        names = [[*(n for n in own_names if n in source), *SPECIAL_TOKEN.findall(source)] for source in sources]
         rendered = [await self.ask(paper, "sentence", source, names=kept) for source, kept in zip(sources, names)]
         if previous is not None and fix:
             quoted = [q for q in _QUOTED.findall(fix) if q.strip()]
