@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 from papersift.cli import app
 from papersift.models import Card, Enrichment, Reading, Topic
 from papersift.search import Filters, SearchError, embed_store, more_like, search, similar
-from papersift.search.embeddings import OpenAIEmbedder, USEEmbedder, load_matrix
+from papersift.search.embeddings import OpenAIEmbedder, USEEmbedder
 from papersift.search.hybrid import fts_query, reciprocal_rank_fusion
+from papersift.search.index import vector_searcher
 from papersift.store import Store
 
 runner = CliRunner()
@@ -249,9 +250,9 @@ def test_only_new_or_changed_papers_are_embedded_again_and_the_matrix_follows(st
         store.upsert(paper_from_mapping(raw))
     embedder = USEEmbedder.shared()
     assert embed_store(store, embedder).embedded == 4
-    before = load_matrix(store, embedder.name)
+    before = vector_searcher(store, embedder.name)
     assert embed_store(store, embedder).as_dict() == {"model": "use-m3", "embedded": 0, "unchanged": 4, "errors": []}
-    assert load_matrix(store, embedder.name) is before  # cached while nothing changed
+    assert vector_searcher(store, embedder.name) is before  # cached while nothing changed
     # an enrichment adds the translated title and TL;DR to the embedded text
     paper = next(store.iter_papers())
     reading = Reading(**sample_records[0]["summary_zh"])
@@ -264,7 +265,7 @@ def test_only_new_or_changed_papers_are_embedded_again_and_the_matrix_follows(st
     )
     store.save_enrichment(Enrichment(paper_id=paper.id, lang="zh", status="ok", card=card))
     assert embed_store(store, embedder).embedded == 1
-    after = load_matrix(store, embedder.name)
+    after = vector_searcher(store, embedder.name)
     assert after is not before and after.vectors.shape == (4, 512)
     # and its Chinese text is searchable by words too
     assert search(store, "临床", mode="lexical")[0].paper.id == paper.id

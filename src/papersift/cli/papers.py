@@ -97,9 +97,12 @@ def show_paper(
 
 
 def stats(as_json: bool = common.JSON_OPTION) -> None:
-    """Counts by source, label and month."""
+    """Counts by source, label and month, and what holds the vectors for search, with its memory."""
+    from ..search.embeddings import embedder_name
+    from ..search.index import index_summary
+
     with common.open_store() as store:
-        data = store.stats()
+        data = store.stats() | {"vectors": index_summary(store, embedder_name(common.settings()))}
     if as_json:
         common.print_json(data)
         return
@@ -111,6 +114,11 @@ def stats(as_json: bool = common.JSON_OPTION) -> None:
             for key, n in data[name].items():
                 table.add_row(key, str(n))
             out.print(table)
+    vectors = data["vectors"]
+    memory = f", {vectors['memory_mib']} MiB in memory" if vectors.get("memory_mib") is not None else ""
+    how = {"exact": "searched exactly", "index": "searched through the index beside the store"}
+    search = how.get(vectors["search"], f"searched by the {vectors['search']}")
+    out.print(f"{vectors['vectors']} {vectors['model']} vectors, {search}{memory}", highlight=False)
 
 
 def export(

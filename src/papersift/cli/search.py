@@ -77,6 +77,9 @@ def search_command(
     ),
     starred: bool = typer.Option(None, "--starred/--not-starred", help="Only starred (or only unstarred) papers."),
     hidden: bool = typer.Option(False, "--hidden", help="Only the papers hidden in the web app (left out otherwise)."),
+    exact: bool = typer.Option(
+        False, "--exact", help="Scan every vector exactly, not through the vector index (used from 20,000 vectors)."
+    ),
     as_json: bool = common.JSON_OPTION,
 ) -> None:
     """Search papers by words and meaning; prints hits best first, and how many papers it could match by words only (no vector yet: run `papersift embed`).
@@ -112,7 +115,9 @@ def search_command(
         )
     with common.open_store() as store:
         try:
-            result = search_papers(store, query, filters=filters, mode=mode, limit=limit, settings=common.settings())
+            result = search_papers(
+                store, query, filters=filters, mode=mode, limit=limit, settings=common.settings(), exact=exact or None
+            )
         except SearchError as exc:
             common.fail(str(exc))
         titles = common.shown_titles(store, [hit.paper for hit in result.hits])
@@ -145,14 +150,24 @@ def similar_command(
 
 
 def embed_command(as_json: bool = common.JSON_OPTION) -> None:
-    """Embed new and changed papers for vector search (the rest keep their vectors)."""
+    """Embed new and changed papers for vector search (the rest keep their vectors), and bring the
+    vector index beside the store up to date (from 20,000 vectors; rebuilt where it is missing or behind)."""
     from ..search.embeddings import embed_store
+    from ..search.index import ensure_index
 
     embedder = _embedder()
     with common.open_store() as store, store.job("embed"), common.progress_bar() as bar:
         task = bar.add_task(f"embed ({embedder.name})", total=None)
         report = embed_store(
             store, embedder, on_total=lambda n: bar.update(task, total=n), on_progress=lambda n: bar.advance(task, n)
+        )
+        index = bar.add_task("vector index", total=None, visible=False)
+        ensure_index(
+            store,
+            embedder.name,
+            on_build=lambda: bar.update(index, visible=True),
+            on_total=lambda n: bar.update(index, total=n),
+            on_progress=lambda n: bar.advance(index, n),
         )
     print_embed_report(report, as_json)
 

@@ -322,14 +322,22 @@ class GroundedWriter:
             if problems := self.problems("sentence", text, reply, was_cut, names):
                 reply, was_cut = await self._request(paper, "sentence", text, reply, "; ".join(problems), names, None)
         reply = await self.finished(paper, text, reply)
-        if task in READING_FIELDS and foreign_words(reply, self.language):
+        if (task in READING_FIELDS or task == "tldr") and foreign_words(reply, self.language):
             # "取得了 impressive性能": the word asked alone came back as itself, in its sentence and
             # without; the sentences translated whole wrote it (令人瞩目的), as the digest does.
             translated, cut_too = await self._request(paper, "sentence", text, None, None, names, None)
             translated = await self.finished(paper, text, translated)
-            if not foreign_words(translated, self.language) and not self.unfaithful(text, translated, names):
+            if self.fits(task, translated) and not self.unfaithful(text, translated, names):
                 reply, was_cut = translated, cut_too
         return reply, was_cut
+
+    def fits(self, task: str, translation: str) -> bool:
+        """Whether a translation can stand for the field: no English word left, and as long as a
+        field must be (a question of four words translated is too short), a TL;DR no longer than one."""
+        n = length(translation, self.language)
+        low = length_band(self.language)[0]
+        high = MAX_CHARACTERS["tldr"] if task == "tldr" else length_band(self.language)[1]
+        return not foreign_words(translation, self.language) and low <= n <= high
 
     async def finished(self, paper: Paper, text: str, reply: str) -> str:
         """The reply with what code can mend mended: tokens and glossary terms written back, English

@@ -32,11 +32,11 @@ from ..config import EmbeddingSettings
 from ..models import Paper
 from ..plugins import PluginError, Registry
 from ..store import Store
+from .index import STATE_SOURCE, UPDATE_MOST, indexed_generation, update_index
 
 if TYPE_CHECKING:
     from ..config import EmbeddingSettings, Settings
 
-STATE_SOURCE = "embeddings"  # sync_state row whose value changes whenever a model's vectors do
 BATCH = 32
 
 
@@ -198,12 +198,15 @@ class EmbedReport:
         return {"model": self.model, "embedded": self.embedded, "unchanged": self.unchanged, "errors": self.errors}
 
 
-def save_vectors(store: Store, model: str, rows: list[tuple[str, str, np.ndarray]]) -> None:
-    """Store (paper_id, content hash, vector) rows of one model in one transaction, and tell the
-    search's cached matrix that the model's vectors changed."""
+def save_vectors(store: Store, model: str, rows: list[tuple[str, str, np.ndarray]]) -> str:
+    """Store (paper_id, content hash, vector) rows of one model in one transaction, with a new
+    generation of the model's vectors (what search's cache and index are checked against); the
+    generation returned."""
+    generation = uuid.uuid4().hex
     with store.transaction():
         store.save_vectors(model, [(pid, digest, to_blob(vec)) for pid, digest, vec in rows])
-        store.set_state(STATE_SOURCE, model, uuid.uuid4().hex)
+        store.set_state(STATE_SOURCE, model, generation)
+    return generation
 
 
 def stale_papers(store: Store, model: str) -> Iterator[tuple[str, str, str]]:
@@ -226,6 +229,10 @@ def embed_store(
 ) -> EmbedReport:
     """Embed every new or changed paper, a batch per transaction; a failed batch is reported, not fatal."""
     report = EmbedReport(embedder.name)
+    before = generation = store.get_state(STATE_SOURCE, embedder.name)
+    # What this run writes, for the index to take at the end: only where an index holds the
+    # vectors as they were, and not a bulk run's, which a rebuild reads faster than it would hold
+    written: dict[int, np.ndarray] | None = {} if indexed_generation(store, embedder.name) == before else None
     stale = list(stale_papers(store, embedder.name))
     report.unchanged = store.count() - len(stale)
     if on_total:
@@ -237,10 +244,23 @@ def embed_store(
         except EmbeddingError as exc:
             report.errors.append(f"papers {batch[0][0]}…{batch[-1][0]}: {exc}")
             continue
-        save_vectors(store, embedder.name, [(pid, digest, vec) for (pid, _, digest), vec in zip(batch, vectors)])
+        if written is not None and (
+            store.get_state(STATE_SOURCE, embedder.name) != generation or len(written) > UPDATE_MOST
+        ):
+            written = None  # another process wrote vectors too, or a bulk run: the index is rebuilt
+        generation = save_vectors(
+            store, embedder.name, [(pid, digest, vec) for (pid, _, digest), vec in zip(batch, vectors)]
+        )
+        if written is not None:
+            written.update((store.rowid_of(pid), vec) for (pid, _, _), vec in zip(batch, vectors))
         report.embedded += len(batch)
         if on_progress:
             on_progress(len(batch))
+    if written:
+        try:
+            update_index(store, embedder.name, before, written)
+        except OSError:  # the vectors are stored; an index left without its meta.json is rebuilt
+            pass
     return report
 
 
@@ -262,50 +282,24 @@ class VectorCoverage(BaseModel):
         )
 
 
+_coverage: dict[tuple[str, str], tuple[tuple, VectorCoverage]] = {}
+
+
 def vector_coverage(store: Store, model: str) -> VectorCoverage:
-    """How many of the store's papers have no vector of ``model`` (never embedded since ingest)."""
-    return VectorCoverage(model=model, papers=store.count(), without_vectors=store.papers_without_vectors(model))
+    """How many of the store's papers have no vector of ``model`` (never embedded since ingest).
+    Counted again only when the papers or the model's vectors changed: every search reports it,
+    and the count reads every paper (40 ms at 8,000 papers, seconds at a million)."""
+    key = (str(store.path.resolve()), model)
+    version = (store.change_counters().get("papers"), store.get_state(STATE_SOURCE, model))
+    cached = _coverage.get(key)
+    if cached is None or cached[0] != version:
+        coverage = VectorCoverage(
+            model=model, papers=store.count(), without_vectors=store.papers_without_vectors(model)
+        )
+        _coverage[key] = cached = (version, coverage)
+    return cached[1]
 
 
 def vectors_for(store: Store, paper_ids: list[str], model: str) -> dict[str, np.ndarray]:
     """Stored vectors of these papers (those that have one)."""
     return {pid: from_blob(blob) for pid, blob in store.vector_blobs(model, paper_ids)}
-
-
-# --- the in-memory matrix that vector search scans ------------------------------------------
-
-
-@dataclass(frozen=True)
-class VectorMatrix:
-    """Every stored vector of one model, keyed by the papers' rowids (as FTS5 is)."""
-
-    rowids: np.ndarray  # int64, sorted
-    vectors: np.ndarray  # float32 (n, dim)
-    generation: str | None
-
-    def row_of(self, rowid: int) -> int | None:
-        i = int(np.searchsorted(self.rowids, rowid))
-        return i if i < len(self.rowids) and self.rowids[i] == rowid else None
-
-
-_matrices: dict[tuple[str, str], VectorMatrix] = {}
-_matrices_lock = threading.Lock()
-
-
-def load_matrix(store: Store, model: str) -> VectorMatrix:
-    """The model's vectors as one matrix, cached per database until an embed run changes them."""
-    generation = store.get_state(STATE_SOURCE, model)
-    key = (str(store.path.resolve()), model)
-    with _matrices_lock:
-        cached = _matrices.get(key)
-        if cached is not None and cached.generation == generation:
-            return cached
-        rows = store.vectors_by_rowid(model)
-        if rows:
-            rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-        else:
-            rowids, vectors = np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        matrix = VectorMatrix(rowids, vectors, generation)
-        _matrices[key] = matrix
-        return matrix

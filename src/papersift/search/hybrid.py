@@ -5,9 +5,9 @@ segmented with :func:`papersift.text.segment` on both sides. A user's query is n
 FTS5 as syntax: it is cut into words and each is quoted, so unbalanced quotes, ``AND``/``NEAR``,
 ``*`` or ``col:`` are searched as the words they contain. A balanced ``"..."`` stays a phrase.
 
-Vector: exact brute force, ``vectors @ q`` over the matrix of :func:`load_matrix` (cached in
-memory, reloaded when an embed run changes it). At 100,000 × 512 this is a few milliseconds;
-see bench/search.py for the measurement against an SQLite extension index.
+Vector: the vector searcher of :mod:`.index`: exact brute force over the float32 matrix below
+``INDEX_FROM`` vectors (or with ``exact``), the bit-code index with exact rescoring from it on.
+Both are cached per database and follow every embed run; see bench/search.py and bench/vectors.py.
 
 Filters: both rankers rank only the papers the catalog (:mod:`papersift.search.selection`) lets
 through, so a filtered search ranks as if the store held only those papers. :func:`search_papers` is
@@ -30,14 +30,14 @@ from .embeddings import (
     Embedder,
     EmbeddingError,
     VectorCoverage,
-    VectorMatrix,
     embedder_name,
     get_embedder,
-    load_matrix,
     paper_text,
     vector_coverage,
+    vectors_for,
 )
 from .filters import Filters
+from .index import vector_searcher
 from .selection import EVERY_PAPER, Catalog, Selection, papers_by_id, shared_catalog
 
 if TYPE_CHECKING:
@@ -134,32 +134,21 @@ def lexical_ranking(store: Store, query: str, depth: int, allowed: Selection = E
     return store.bm25_ranking(match, depth, BM25_WEIGHTS, allowed.rowids, allowed_is_most=allowed.most)
 
 
-def _top(
-    matrix: VectorMatrix, query: np.ndarray, depth: int, allowed: np.ndarray | None, exclude: set[int] = frozenset()
-) -> list[tuple[int, float]]:
-    if len(matrix.rowids) == 0:
-        return []
-    scores = matrix.vectors @ query.astype(np.float32)
-    if allowed is not None:
-        scores = np.where(np.isin(matrix.rowids, allowed, assume_unique=True), scores, -np.inf)
-    for rowid in exclude:
-        row = matrix.row_of(rowid)
-        if row is not None:
-            scores[row] = -np.inf
-    depth = min(depth, len(scores))
-    top = np.argpartition(-scores, depth - 1)[:depth]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [(int(matrix.rowids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
-
-
 def vector_ranking(
-    store: Store, query: str, depth: int, embedder: Embedder, allowed: Selection = EVERY_PAPER
+    store: Store,
+    query: str,
+    depth: int,
+    embedder: Embedder,
+    allowed: Selection = EVERY_PAPER,
+    exact: bool | None = None,
 ) -> list[tuple[int, float]]:
-    """(rowid, cosine) best first, among the ``allowed`` papers."""
-    matrix = load_matrix(store, embedder.name)
-    if len(matrix.rowids) == 0 or (allowed.rowids is not None and len(allowed.rowids) == 0):
+    """(rowid, cosine) best first, among the ``allowed`` papers; ``exact`` as in :func:`search_papers`."""
+    if allowed.rowids is not None and len(allowed.rowids) == 0:
         return []
-    return _top(matrix, embedder.embed([query])[0], depth, allowed.rowids)
+    searcher = vector_searcher(store, embedder.name, exact)
+    if len(searcher.rowids) == 0:
+        return []
+    return searcher.nearest(embedder.embed([query])[0], depth, allowed.rowids)
 
 
 def reciprocal_rank_fusion(
@@ -199,6 +188,7 @@ def search_papers(
     embedder: Embedder | None = None,
     settings: Settings | None = None,
     catalog: Catalog | None = None,
+    exact: bool | None = None,
 ) -> SearchResult:
     """The one search behind ``papersift search``, the web's search page and ``/api/search``: papers
     for a query, best first, among those that pass ``filters``.
@@ -210,7 +200,8 @@ def search_papers(
     that pass ``filters``, newest first; with no filter either, it is a :class:`SearchError`.
     ``catalog`` decides which papers pass (the web app's own, kept warm); by default one shared
     per database. Unless words only were asked for (``lexical``), the result says how many
-    papers have no vector (search finds those by their words only).
+    papers have no vector (search finds those by their words only). ``exact``: vectors scanned
+    exactly (True) or through the index (False); by default the index from ``INDEX_FROM`` vectors.
     """
     if mode not in MODES:
         raise SearchError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
@@ -230,7 +221,7 @@ def search_papers(
     if mode == "vector" and not has_vectors:
         raise SearchError(f"no {model} embeddings in {store.path}: run `papersift embed` first")
     embedder = (embedder or _embedder(settings)) if has_vectors and mode != "lexical" else None
-    scored = _ranked(store, query, mode, max(depth, limit), catalog.allowed(store, filters), embedder)
+    scored = _ranked(store, query, mode, max(depth, limit), catalog.allowed(store, filters), embedder, exact)
     id_of = store.ids_by_rowid([r for r, _, _ in scored])
     scored = [s for s in scored if s[0] in id_of]  # a paper deleted since it was ranked
     start = (page - 1) * limit
@@ -245,14 +236,20 @@ def search_papers(
 
 
 def _ranked(
-    store: Store, query: str, mode: str, depth: int, allowed: Selection, embedder: Embedder | None
+    store: Store,
+    query: str,
+    mode: str,
+    depth: int,
+    allowed: Selection,
+    embedder: Embedder | None,
+    exact: bool | None = None,
 ) -> list[tuple[int, float, dict[str, int]]]:
     """(rowid, score, rank per method) best first; ``embedder`` None: no vectors to rank by."""
     rankings: dict[str, list[tuple[int, float]]] = {}
     if mode in ("hybrid", "lexical"):
         rankings["lexical"] = lexical_ranking(store, query, depth, allowed)
     if mode in ("hybrid", "vector") and embedder is not None:  # hybrid over a store with no vectors yet: words alone
-        rankings["vector"] = vector_ranking(store, query, depth, embedder, allowed)
+        rankings["vector"] = vector_ranking(store, query, depth, embedder, allowed, exact)
     if mode == "hybrid":
         return reciprocal_rank_fusion(rankings)[:depth]
     ((method, ranking),) = rankings.items()
@@ -281,22 +278,18 @@ def _embedder(settings: Settings) -> Embedder:
 
 def _query_vector(store: Store, paper_ids: list[str], embedder: Embedder) -> tuple[np.ndarray, set[int]]:
     """Mean vector of these papers (embedding any that have none yet), and their rowids."""
-    matrix = load_matrix(store, embedder.name)
-    vectors, rowids = [], set()
+    resolved = []
     for paper_id in paper_ids:
         try:
-            paper_id = store.resolve(paper_id)
+            resolved.append(store.resolve(paper_id))
         except KeyError:
             raise SearchError(f"no paper {paper_id!r} in {store.path}") from None
-        rowid = store.rowid_of(paper_id)
-        rowids.add(rowid)
-        row = matrix.row_of(rowid)
-        if row is not None:
-            vectors.append(matrix.vectors[row])
-        else:
-            vectors.append(embedder.embed([paper_text(store.get(paper_id))])[0])
-    mean = np.mean(vectors, axis=0)
-    return mean / (np.linalg.norm(mean) or 1.0), rowids
+    stored = vectors_for(store, resolved, embedder.name)
+    missing = [pid for pid in resolved if pid not in stored]
+    if missing:
+        stored |= dict(zip(missing, embedder.embed([paper_text(store.get(pid)) for pid in missing])))
+    mean = np.mean([stored[pid] for pid in resolved], axis=0)
+    return mean / (np.linalg.norm(mean) or 1.0), {store.rowid_of(pid) for pid in resolved}
 
 
 def more_like(
@@ -314,9 +307,8 @@ def more_like(
         raise SearchError("more like what? give at least one paper")
     embedder = embedder or _embedder(settings or _default_settings())
     query, exclude = _query_vector(store, paper_ids, embedder)
-    matrix = load_matrix(store, embedder.name)
     allowed = shared_catalog(store, settings or _default_settings()).allowed(store, filters).rowids if filters else None
-    ranking = _top(matrix, query, limit, allowed, exclude)
+    ranking = vector_searcher(store, embedder.name).nearest(query, limit, allowed, exclude)
     return _hits(store, [(rowid, score, {"vector": rank}) for rank, (rowid, score) in enumerate(ranking, start=1)])
 
 

@@ -36,12 +36,21 @@ class VectorTables(Connection):
                 f"SELECT paper_id, vector FROM embeddings WHERE model = ? AND paper_id IN ({marks})", [model, *chunk]
             )
 
-    def vectors_by_rowid(self, model: str) -> list[tuple[int, bytes]]:
-        """(paper rowid, vector blob) of every stored paper with a vector of ``model``, by rowid."""
-        return self.conn.execute(
+    def vector_chunks(self, model: str, size: int) -> Iterator[tuple[list[int], list[bytes]]]:
+        """(paper rowids, vector blobs) of every stored paper with a vector of ``model``, by rowid,
+        ``size`` at a time: a million vectors are read without holding them all."""
+        cursor = self.conn.execute(
             "SELECT p.rowid, e.vector FROM embeddings e JOIN papers p ON p.id = e.paper_id WHERE e.model = ? ORDER BY p.rowid",
             (model,),
-        ).fetchall()
+        )
+        while rows := cursor.fetchmany(size):
+            yield [r[0] for r in rows], [r[1] for r in rows]
+
+    def vector_count(self, model: str) -> int:
+        """How many stored papers have a vector of ``model`` (library rows not counted)."""
+        return self.conn.execute(
+            "SELECT count(*) FROM embeddings e JOIN papers p ON p.id = e.paper_id WHERE e.model = ?", (model,)
+        ).fetchone()[0]
 
     def papers_without_vectors(self, model: str) -> int:
         """How many stored papers have no vector of ``model``."""
