@@ -130,6 +130,11 @@ def test_a_number_kept_without_what_it_measures_is_caught():
         GOOD, contribution="性能提升 10.9 分，成本只有 GPT-4o-mini 的十分之一（10），在多个基准上保持准确。"
     )
     assert quality.check_card(kept, paper, "zh").ok
+    named = "A redesigned memory-layer architecture, UltraMemV2, closes the gap."  # the 2 is a name's
+    paper = THINKLESS.model_copy(update={"abstract": f"{THINKLESS.abstract} {named}"})
+    assert quality.check_card(
+        with_reading(GOOD, contribution=GOOD.reading.contribution + "UltraMemV2 缩小差距。"), paper, "zh"
+    ).ok
 
 
 def test_a_translated_title_must_keep_the_papers_name():

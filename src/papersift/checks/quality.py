@@ -303,8 +303,9 @@ def lost_measures(text: str, source: str, lang_code: str) -> list[str]:
         if rendered.search(text):
             continue
         for number in dict.fromkeys(_NUMBER.findall(text)):
-            at = rf"(?<![\d.]){re.escape(number)}(?!\.?\d)"
-            near = rf"{at}(?:\W+\w+){{0,3}}?\W+{english.pattern}|{english.pattern}(?:\W+\w+){{0,3}}?\W+{at}"
+            at = rf"(?<![A-Za-z0-9.]){re.escape(number)}(?!\.?\d)"
+            gap = r"[^\w.!?;]+"  # within a sentence: not across its end
+            near = rf"{at}(?:{gap}\w+){{0,3}}?{gap}{english.pattern}|{english.pattern}(?:{gap}\w+){{0,3}}?{gap}{at}"
             if found := re.search(near, source, re.I):
                 lost.append(english.search(found[0])[0].lower())
                 break
@@ -346,7 +347,7 @@ MEASURED_WORDS = {
         re.compile(r"\bthroughput\b", re.I): re.compile("吞吐"),
     }
 }
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:\.\d+)?")  # not the 2 of UltraMemV2, a name's
 
 # A word written twice in a row ("进行思考思考"): a small model's slip, which a reader stops at. 2 of
 # the 2,886 reference fields have one (推理推理, 优化优化), slips of their own.
@@ -436,7 +437,7 @@ def check_card(
         *check_title(card, paper.title),
         *check_texts(card_texts(card), lang_code),
         *check_digest(card, abstract, lang),
-        *check_measures(card_texts(card), source, lang_code),
+        *check_measures(card_texts(card), abstract, lang_code),  # results are the abstract's, not the title's
         *check_glossary(card, source, glossary),
     ]
     return QualityResult(issues=issues)
