@@ -745,3 +745,11 @@ def test_a_special_token_is_no_english_word_to_translate(store):
         asked = [r.messages[-1]["content"] for r in server.chat_requests]
     assert not any('"short"' in a or '"think"' in a for a in asked)
     assert stored(store, paper_id).card.reading.method == method
+
+
+def test_a_question_answered_instead_of_translated_is_asked_again():
+    """Asked to translate "Can LLMs learn when to think?", a small model may answer it."""
+    writer = GroundedWriter(None, "zh", None, "card")
+    text = "This motivates an open question: can LLMs learn when to think?"
+    assert any("answer no question" in p for p in writer.problems("sentence", text, "可以的。", False, []))
+    assert writer.problems("sentence", text, "这引出了一个开放问题：LLMs 能否学会何时思考？", False, []) == []

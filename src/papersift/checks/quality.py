@@ -376,14 +376,23 @@ def check_texts(texts: dict[str, str], lang_code: str) -> list[QualityIssue]:
     ]
 
 
+def expected_length(english: str, lang: Language) -> float:
+    """How long a faithful rendering of the English text runs in ``lang``'s units."""
+    return EXPECTED_PER_SOURCE_WORD[unit_name(lang)] * len(english.split())
+
+
+def renders_too_little(english: str, text: str, lang: Language) -> bool:
+    """Whether ``text`` is under half the length a rendering of ``english`` takes: a part left out,
+    or a question answered instead of translated ("Can LLMs learn when to think?" as 可以的。)."""
+    return length(text, lang) < DIGEST_MIN_SHARE * expected_length(english, lang)
+
+
 def check_digest(card: Card, abstract: str, lang: Language) -> list[QualityIssue]:
     source_words = len(abstract.split())
-    if source_words < MIN_SOURCE_WORDS:
+    if source_words < MIN_SOURCE_WORDS or not renders_too_little(abstract, card.digest, lang):
         return []
-    expected = EXPECTED_PER_SOURCE_WORD[unit_name(lang)] * source_words
+    expected = expected_length(abstract, lang)
     n = length(card.digest, lang)
-    if n >= DIGEST_MIN_SHARE * expected:
-        return []
     return [
         QualityIssue(
             rule="digest_short",

@@ -36,6 +36,7 @@ from ..checks.quality import (
     length,
     length_band,
     lost_measures,
+    renders_too_little,
     title_names,
 )
 from ..llm.templates import environment
@@ -64,6 +65,7 @@ _QUOTED = re.compile(r'"([^"]+)"')
 _SPACES = re.compile(r"\s+")
 DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
+TOO_LITTLE = "it is far shorter than the text: translate every sentence of it; answer no question it asks"
 TOO_LONG = "it is too long: write one sentence of at most {limit} characters"
 # Fields whose subject is the paper itself, which a sentence led by its name says: not the
 # motivation or an observation ("Thinkless：具备推理能力的语言模型…" reads as if Thinkless were the model).
@@ -445,6 +447,8 @@ class GroundedWriter:
         lost = self.lost_names(reply, names)
         if task == "sentence":
             lost = [*missing(numbers_in(text), reply), *lost, *(t for t in terms if t not in reply)]
+            if renders_too_little(text, reply, self.language):
+                problems.append(TOO_LITTLE)
         if task in ("tldr", "name") and len(reply) > MAX_CHARACTERS[task]:
             problems.append(TOO_LONG.format(limit=MAX_CHARACTERS[task] * 2 // 3))
         if lost:
