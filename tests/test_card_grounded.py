@@ -753,3 +753,24 @@ def test_a_question_answered_instead_of_translated_is_asked_again():
     text = "This motivates an open question: can LLMs learn when to think?"
     assert any("answer no question" in p for p in writer.problems("sentence", text, "可以的。", False, []))
     assert writer.problems("sentence", text, "这引出了一个开放问题：LLMs 能否学会何时思考？", False, []) == []
+
+
+def test_a_translation_that_answers_its_text_does_not_replace_the_field(store):
+    """Thinkless's motivation lost "LLMs"; its sentences, ending in "Can LLMs learn when to think?",
+    translated came back 可以吗？ twice. The field stays as the model wrote it, for the checks to judge."""
+    paper_id = store.upsert(THINKLESS)[0]
+    field = ROLE_TEXT["研究动机"].replace("推理模型", "语言模型")
+
+    def answers(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的研究动机" in asked:
+            return field
+        if asked.startswith("把这段原文") and "remarkable performance" in asked:
+            return "可以吗？"
+        return good_reply(body)
+
+    with ScriptedServer(responder=answers) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        again = [r.messages[-1]["content"] for r in server.chat_requests if "可以吗" in r.messages[-1]["content"]]
+    assert any("answer no question" in a for a in again)
+    assert stored(store, paper_id).card.reading.motivation == field

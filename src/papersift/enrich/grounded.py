@@ -320,9 +320,15 @@ class GroundedWriter:
             # losing one of their names ("无监督学习方法“无思考”" for Thinkless, trained with RL):
             # the field's own sentences translated say what they say, asked again once like any
             # translation ("in 10 less cost" came back as 性能降低了 10 分 from the translation too).
-            reply, was_cut = await self._request(paper, "sentence", text, None, None, names, None)
-            if problems := self.problems("sentence", text, reply, was_cut, names):
-                reply, was_cut = await self._request(paper, "sentence", text, reply, "; ".join(problems), names, None)
+            # A translation that is no rendering ("Can LLMs learn when to think?" answered 可以吗？,
+            # asked again and answered again) does not replace the field: the checks judge that.
+            translated, cut_too = await self._request(paper, "sentence", text, None, None, names, None)
+            if problems := self.problems("sentence", text, translated, cut_too, names):
+                translated, cut_too = await self._request(
+                    paper, "sentence", text, translated, "; ".join(problems), names, None
+                )
+            if not renders_too_little(text, translated, self.language):
+                reply, was_cut = translated, cut_too
         reply = await self.finished(paper, text, reply)
         if (task in READING_FIELDS or task == "tldr") and foreign_words(reply, self.language):
             # "取得了 impressive性能": the word asked alone came back as itself, in its sentence and
