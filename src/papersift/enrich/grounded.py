@@ -464,7 +464,7 @@ class GroundedWriter:
             problems.append(INVENTED.format(terms="、".join(dict.fromkeys(invented))))
         if task != "sentence" and ABOUT_THE_TEXT.search(reply):
             problems.append(ABOUT_TEXT_FIX)
-        if task in ("title", "sentence") and (left_out := self.left_out(text, reply, MEANING_WORDS)):
+        if task in ("title", "sentence") and (left_out := self.left_out(text, reply)):
             problems.append(LEFT_OUT.format(words=", ".join(left_out)))
         if lost := lost_measures(reply, text, self.language.code):
             problems.append(LEFT_OUT.format(words=", ".join(lost)))
@@ -472,11 +472,11 @@ class GroundedWriter:
             problems.append(GLOSSED.format(names=", ".join(glossed)))
         return problems
 
-    def left_out(self, text: str, reply: str, words: dict[str, dict[re.Pattern, re.Pattern]]) -> list[str]:
+    def left_out(self, text: str, reply: str) -> list[str]:
         """The meaning words of the text (when, whether, not, without) that the reply renders nowhere."""
         return [
             found[0].lower()
-            for english, rendered in words.get(self.language.code, {}).items()
+            for english, rendered in MEANING_WORDS.get(self.language.code, {}).items()
             if (found := english.search(text)) and not rendered.search(reply)
         ]
 

@@ -113,7 +113,12 @@ class VectorIndex:
     @property
     def memory_bytes(self) -> int:
         """What the index holds in memory; the mapped rows are the page cache's, a few pages a query."""
-        return self.rowids.nbytes + self.columns.nbytes + self.centre.nbytes
+        return held_bytes(len(self.rowids), len(self.centre))
+
+
+def held_bytes(count: int, dim: int) -> int:
+    """Memory an index of ``count`` vectors of ``dim`` holds: rowids, codes and the centre."""
+    return count * 8 + count * -(-dim // 64) * 8 + dim * 4
 
 
 def _mask(rowids: np.ndarray, allowed: np.ndarray | None, exclude: Iterable[int]) -> np.ndarray | None:
@@ -165,8 +170,9 @@ def indexed_generation(store: Store, model: str) -> str | None:
     return meta.get("generation") if meta else None
 
 
-def open_index(store: Store, model: str) -> VectorIndex | None:
-    """The model's index, or None when it is missing, damaged or not the store's vectors."""
+def open_index(store: Store, model: str, vectors: int | None = None) -> VectorIndex | None:
+    """The model's index, or None when it is missing, damaged or not the store's vectors;
+    ``vectors``: the store's count of them, where the caller has it (the count reads them all)."""
     folder = index_folder(store.path, model)
     meta = _meta(folder)
     if meta is None or meta.get("generation") != store.get_state(STATE_SOURCE, model):
@@ -177,7 +183,7 @@ def open_index(store: Store, model: str) -> VectorIndex | None:
         sizes = {"rowids": count * 8, "codes": count * words * 8, "rows": count * dim * 2}
         if any((folder / FILES[k][0]).stat().st_size != size for k, size in sizes.items()):
             return None
-        if count != store.vector_count(model):
+        if count != (store.vector_count(model) if vectors is None else vectors):
             return None
         rowids = np.fromfile(folder / FILES["rowids"][0], dtype=np.int64)
         codes = np.fromfile(folder / FILES["codes"][0], dtype=np.uint64).reshape(count, words)
@@ -222,7 +228,7 @@ def build_index(
             handle.close()
     centre = centre if centre is not None else np.zeros(0, dtype=np.float32)
     _write_meta(folder, model, generation, count, dim, centre)
-    index = open_index(store, model)
+    index = open_index(store, model, count)
     if index is None:
         raise OSError(f"the vector index in {folder} could not be read back after building it")
     return index
@@ -250,9 +256,8 @@ def update_index(store: Store, model: str, before: str | None, rows: dict[int, n
     order = np.argsort(rowids)
     new = np.fromiter(rows, dtype=np.int64)
     matrix = np.stack([rows[r] for r in new]).astype(np.float32)
-    at = np.searchsorted(rowids, new, sorter=order).clip(max=max(count - 1, 0))
-    positions = order[at] if count else np.zeros(0, dtype=np.int64)
-    known = rowids[positions] == new if count else np.zeros(len(new), dtype=bool)
+    positions = order[np.searchsorted(rowids, new, sorter=order).clip(max=count - 1)]  # count > 0: checked above
+    known = rowids[positions] == new
     if known.any():
         codes = np.memmap(folder / FILES["codes"][0], dtype=np.uint64, mode="r+", shape=(count, -(-dim // 64)))
         stored = np.memmap(folder / FILES["rows"][0], dtype=np.float16, mode="r+", shape=(count, dim))
@@ -318,9 +323,10 @@ def ensure_index(
 ) -> VectorIndex | None:
     """The model's index, built first where it is missing or behind the store; None below
     ``INDEX_FROM`` vectors unless ``force``d, where the exact matrix serves."""
-    if not force and store.vector_count(model) < INDEX_FROM:
+    vectors = store.vector_count(model)
+    if not force and vectors < INDEX_FROM:
         return None
-    index = open_index(store, model)
+    index = open_index(store, model, vectors)
     if index is None:
         if on_build:
             on_build()
@@ -342,6 +348,6 @@ def index_summary(store: Store, model: str) -> dict:
     if meta is None or meta.get("generation") != store.get_state(STATE_SOURCE, model):
         return summary | {"search": "index, rebuilt at the next search or embed", "memory_mib": None}
     count, dim = int(meta["count"]), int(meta["dim"])
-    memory = count * 8 + count * -(-dim // 64) * 8 + dim * 4
+    memory = held_bytes(count, dim)
     files = sum((folder / name).stat().st_size for name, _ in FILES.values() if (folder / name).exists())
     return summary | {"search": "index", "memory_mib": round(memory / 2**20, 1), "file_mib": round(files / 2**20, 1)}
