@@ -26,6 +26,7 @@ from support.llm_server import ScriptedServer  # noqa: E402
 
 from papersift.cli import app  # noqa: E402
 from papersift.config import Settings  # noqa: E402
+from papersift.enrich.pipeline import RunReport  # noqa: E402
 from papersift.models import Enrichment, Paper  # noqa: E402
 from papersift.scale.parquet import ParquetFolderError, enrich_parquet, export_pending, import_cards  # noqa: E402
 from papersift.scale.ray_embed import embed_on_ray  # noqa: E402
@@ -290,6 +291,29 @@ def test_the_parquet_path_enriches_on_the_cluster_alone_and_importing_twice_chan
     assert enrichment_rows(db) == stored  # not a byte changed, not even the stored time
     again = json.loads(cli("scale", "export-pending", "--out", pending, "--lang", "zh", "--json", db=db).stdout)
     assert again["papers"] == 0 and not list(pending.glob("*.parquet"))  # nothing left to do, the old export gone
+
+
+def test_what_ray_prints_while_it_works_goes_to_stderr_so_json_stays_the_only_stdout(local_ray, tmp_path, monkeypatch):
+    def enrich_while_ray_talks(settings, *args, **kwargs):
+        # Ray's own threads print the raylet's warnings to whatever sys.stdout is at the time.
+        print("(raylet) WARNING: 8 PYTHON worker processes have been started on node")
+        return RunReport(run_id=0, lang="zh", model="scripted", ok=3)
+
+    monkeypatch.setattr("papersift.scale.parquet.enrich_parquet", enrich_while_ray_talks)
+    run = cli(
+        "scale",
+        "enrich",
+        "--input",
+        tmp_path,
+        "--output",
+        tmp_path / "cards",
+        "--server",
+        "http://127.0.0.1:1/v1",
+        "--json",
+        db=tmp_path / "no.db",
+    )
+    assert json.loads(run.stdout)["ok"] == 3
+    assert "(raylet) WARNING" in run.stderr
 
 
 def test_a_failed_result_does_not_replace_a_card_on_import(store, tmp_path, sample_records):

@@ -3,6 +3,10 @@ store on this machine or, for a cluster that cannot reach it, through Parquet fi
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+
 import typer
 
 from . import common
@@ -11,13 +15,18 @@ from .search import print_embed_report
 app = typer.Typer(cls=common.Commands, help="Run the long jobs on a Ray cluster.", no_args_is_help=True)
 
 
-def _ray(address: str | None):
+@contextlib.contextmanager
+def _on_ray(address: str | None) -> Iterator[None]:
+    """Join the cluster (or start a local Ray) for the work inside, with stdout sent to stderr
+    meanwhile: Ray's background threads print its raylet's warnings and workers' lines to the
+    driver's stdout, where they would break the JSON of --json, the only thing stdout carries."""
     try:
         import ray
     except ImportError:
         common.fail("Ray is not installed: pip install 'papersift[scale]'", code=common.ENVIRONMENT)
-    ray.init(address=address, ignore_reinit_error=True)
-    return ray
+    with contextlib.redirect_stdout(sys.stderr):
+        ray.init(address=address, ignore_reinit_error=True)
+        yield
 
 
 def _summary(report) -> str:
@@ -63,17 +72,16 @@ def scale_enrich(
     if input_dir is not None:
         from ..scale.parquet import ParquetFolderError, enrich_parquet
 
-        _ray(address)
-        try:
-            report = enrich_parquet(settings, input_dir, output_dir, base_urls=server, actors=actors)
-        except (ParquetFolderError, ServersDown, ValueError) as exc:
-            common.fail(str(exc))
+        with _on_ray(address):
+            try:
+                report = enrich_parquet(settings, input_dir, output_dir, base_urls=server, actors=actors)
+            except (ParquetFolderError, ServersDown, ValueError) as exc:
+                common.fail(str(exc))
     else:
         from ..enrich.pipeline import Selection
         from ..scale.ray_enrich import enrich_on_ray
 
-        _ray(address)
-        with common.open_store() as store:
+        with _on_ray(address), common.open_store() as store:
             try:
                 report = enrich_on_ray(
                     store,
@@ -105,8 +113,7 @@ def scale_embed(
     from ..search.embeddings import EmbeddingError
 
     settings = common.settings()
-    _ray(address)
-    with common.open_store() as store:
+    with _on_ray(address), common.open_store() as store:
         try:
             report = embed_on_ray(store, settings, actors=actors)
         except EmbeddingError as exc:
