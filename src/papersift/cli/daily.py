@@ -30,6 +30,8 @@ def daily(
     from ..store import JobRunning
 
     settings = common.settings()
+    if not dry_run:
+        common.ready_embedded_model(settings)
     with common.console.status("starting", spinner="dots") as status:
 
         def progress(message: str) -> None:

@@ -18,6 +18,8 @@ def demo(
     from ..demo import run_demo
 
     settings = common.settings()
+    if enrich:
+        common.ready_embedded_model(settings)
     report = run_demo(
         out,
         settings,

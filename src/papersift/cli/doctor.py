@@ -21,9 +21,17 @@ def doctor(
     (the model generates a few tokens; a server serves the configured model), the embedder and
     the sources' URLs. Prints what is wrong and how to fix it; exits 1 when something is broken
     (an unreachable source is only a warning: papersift runs offline)."""
+    from ..config import load_settings
     from ..doctor import CHECKS, diagnose, healthy
 
     names = [name.strip() for name in only.split(",") if name.strip()] if only else list(CHECKS)
+    if "llm" in names:
+        try:
+            settings = load_settings(db=common.invocation().db)
+        except ValueError:
+            settings = None  # the config check says what is wrong with it
+        if settings:
+            common.ready_embedded_model(settings)
     try:
         results = diagnose(names, db=common.invocation().db)
     except ValueError as exc:

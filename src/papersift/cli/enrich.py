@@ -104,6 +104,7 @@ def enrich(
         concurrency=concurrency,
         thinking=thinking,
     )
+    common.ready_embedded_model(settings)
     with common.open_store() as store:
         paper_ids = None
         if ids:

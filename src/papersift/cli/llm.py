@@ -103,6 +103,7 @@ def chat(
     from ..llm.client import LLMClient
 
     settings = _settings(backend, base_url, model)
+    common.ready_embedded_model(settings)
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     try:
         mode = Thinking.parse(thinking) if thinking else None

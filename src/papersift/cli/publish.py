@@ -206,6 +206,7 @@ def deepdive(
     from ..llm.base import LLMError
 
     _check_format(fmt, "deepdive")
+    common.ready_embedded_model(common.settings())
     try:
         settings, options, notes = dd.plan(
             common.settings(), lang=_lang(lang), thinking_budget=thinking_budget, context=context

@@ -212,6 +212,7 @@ def ask_command(
     settings = common.settings()
     if thinking:
         settings = settings.model_copy(update={"llm": settings.llm.model_copy(update={"thinking": thinking})})
+    common.ready_embedded_model(settings)
     with common.open_store() as store:
         try:
             answer = ask(store, question, settings, paper=paper, limit=limit, lang=lang)

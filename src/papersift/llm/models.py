@@ -98,10 +98,15 @@ def assembled_path(model: PackagedModel) -> Path:
     return cache_dir() / "models" / model.filename
 
 
+def is_assembled(model: PackagedModel) -> bool:
+    target = assembled_path(model)
+    return target.is_file() and target.stat().st_size == model.size
+
+
 def assemble(model: PackagedModel, progress: Callable[[int, int], None] | None = None) -> Path:
     """The model's GGUF file, concatenated from its parts on first use and verified."""
     target = assembled_path(model)
-    if target.is_file() and target.stat().st_size == model.size:
+    if is_assembled(model):
         return target
     pieces = part_paths(model)
     target.parent.mkdir(parents=True, exist_ok=True)
