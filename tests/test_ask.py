@@ -109,6 +109,22 @@ def test_an_invented_number_is_asked_about_once_then_dropped_and_the_answer_is_p
     assert [c.paper_id for c in answer.citations] == [ids["sparse"]]
 
 
+def test_an_english_word_left_inside_a_chinese_answer_is_translated_and_the_citation_kept(library, server):
+    store, ids = library
+
+    def half_english(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if 'Translate the English word "kernel"' in asked:
+            return "内核"
+        return f"一种稀疏注意力 kernel 在 LongBench 上把长上下文推理的成本降低了 3 倍 [{numbered(body)[SPARSE]}]。"
+
+    server.responder = half_english
+    answer = ask(store, "哪篇论文降低了长上下文推理的成本？", settings_for(server, store.path))
+    assert answer.status == "ok"
+    assert "kernel" not in answer.answer and "稀疏注意力内核在 LongBench" in answer.answer
+    assert [c.paper_id for c in answer.citations] == [ids["sparse"]]
+
+
 def test_an_instruction_inside_a_paper_is_data_and_changes_nothing(store, server):
     store.upsert(
         Paper(

@@ -15,7 +15,8 @@ it rests on and checked against them.
    Each sentence meets the faithfulness guard against the passages it cites: a number
    or name they do not hold, a sentence that cites nothing or cites no passage, and an answer in
    another language are asked about once; a sentence still failing is dropped, and the answer
-   says so (``partial``).
+   says so (``partial``). English words left inside a sentence of another language are
+   translated one by one, as in cards.
 
 Calls are logged and cached like every other (the prompt holds the passages and their papers'
 ids), so an answer can be traced and replayed.
@@ -34,9 +35,11 @@ from pydantic import BaseModel, Field
 from .checks import guard
 from .checks.guard import CITATION
 from .checks.language import language, wrong_language
+from .checks.quality import foreign_words
 from .config import Settings
 from .enrich.sections import APPENDIX, fitting_prefix, is_heading
 from .enrich.sentences import split_sentences
+from .enrich.words import WordTranslator
 from .llm.base import LLMError
 from .llm.client import LLMClient
 from .llm.templates import as_data, environment
@@ -321,6 +324,19 @@ def review(
     return kept, failing, wrong_language(answer, lang, "The answer")
 
 
+async def in_reader_words(sentence: str, passages: list[Passage], words: WordTranslator) -> str:
+    """The sentence with the English words the model left inside it translated one by one, in the
+    context of the passages it cites (the 1.5B model answered a Chinese question with "principled",
+    "parity" and "extensive evaluation" inside its sentences); as it was where the mended sentence
+    would no longer pass the guard."""
+    if not foreign_words(CITATION.sub(" ", sentence), words.language):
+        return sentence
+    cited_passages = dict.fromkeys(int(n) for n in CITATION.findall(sentence))
+    source = "\n\n".join(passages[n - 1].text for n in cited_passages if 1 <= n <= len(passages))
+    mended = await words.mend(sentence, source)
+    return sentence if sentence_problem(mended, passages) else mended
+
+
 def messages_for(question: str, passages: list[Passage], lang: str) -> list[dict[str, str]]:
     env, target = environment(), language(lang)
     return [
@@ -350,6 +366,8 @@ async def answer_question(
         if NOT_FOUND.match(reply):
             return "not_found", "", [], "the model found no answer in the passages"
         kept, failing, _ = review(reply, passages, lang, judge)
+    words = WordTranslator(client, language(lang), "ask")
+    kept = [await in_reader_words(sentence, passages, words) for sentence in kept]
     dropped = [f"{sentence} — {why}" for sentence, why in failing]
     if not kept:
         return "not_found", "", dropped, "no sentence of the answer was supported by the passages it cites"

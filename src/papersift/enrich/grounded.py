@@ -45,12 +45,11 @@ from .fieldwise import cleaned, keywords_of
 from .roles import LEFTOVER_MIN, Plan, assign
 from .sentences import split_sentences
 from .units import missing, numbers_in, rewrite_quantities
+from .words import WordTranslator
 
 SYSTEM_TEMPLATE = "card_grounded_system.jinja"
 TASK_TEMPLATE = "card_grounded_task.jinja"
-WORD_TEMPLATE = "card_grounded_word.jinja"
-MAX_TOKENS = {"title": 100, "sentence": 300, "tldr": 160, "field": 180, "word": 16}
-MAX_WORD_TRANSLATION = 10
+MAX_TOKENS = {"title": 100, "sentence": 300, "tldr": 160, "field": 180}
 MAX_KEYWORDS = 6
 MAX_KEPT_NAMES = 3  # a field of ~65 characters keeps this many of its sentences' names, not a list of ten
 MIN_KEYWORDS = 3
@@ -74,10 +73,6 @@ MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up ti
 FEEDBACK = re.compile(r"没有通过|你上次写的是|请改正|not accepted|your answer was", re.I)  # the re-ask's own words
 REPEATS = re.compile(r"\brepeats\b")  # the gate's words for a field that says what another says
 INVENTED = "it says {terms}, which the text does not say: say only what the text says"
-# "长度-aware": half of a compound translated, the rest left in English, which the gate's word count
-# does not see (it skips words joined to others); the English half is translated like any word left.
-HALF_TRANSLATED = re.compile(r"(?<=[\u4e00-\u9fff])-([a-z]{3,})(?![A-Za-z])")
-HAN_HYPHEN = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])-(?=[\u4e00-\u9fff])")  # 长度-感知, LLM-驱动: one word
 LEFT_OUT = 'it leaves out "{words}", which changes what the text says: translate every word'
 # English words whose loss turns a translation into another claim ("LLM Learns When to Think" as
 # LLM学会思考), each with the Chinese that renders it: a translation (title, sentence) keeps them.
@@ -224,6 +219,7 @@ class GroundedWriter:
         self.language: Language = language(lang)
         self.glossary = glossary
         self.template = template
+        self.words = WordTranslator(client, self.language, template)
 
     async def write(self, paper: Paper, fields: dict[str, tuple[str, str] | None]) -> tuple[dict[str, str], set[str]]:
         """The text of each field asked, and those still cut off; ``(previous, fix)`` asks again."""
@@ -351,7 +347,7 @@ class GroundedWriter:
         """The reply with what code can mend mended: tokens and glossary terms written back, English
         words left inside it translated one by one, a word written twice in a row ("进行思考思考", the
         model's slip or a word translated next to its own translation) written once."""
-        reply = await self.translate_words(paper, self.with_terms(restore_tokens(text, reply), text), text)
+        reply = await self.words.mend(self.with_terms(restore_tokens(text, reply), text), text, paper.id)
         return STUTTER.sub(r"\1", reply)
 
     def with_terms(self, reply: str, source: str) -> str:
@@ -363,40 +359,6 @@ class GroundedWriter:
             if term.abbreviated_in(source):
                 reply = term.glossed(reply)
         return reply
-
-    async def translate_words(self, paper: Paper, reply: str, source: str) -> str:
-        """The reply with each English word it left inside its sentences translated alone, in the
-        context of the source: asked again, the 1.5B model keeps "proprietary模型" as it was, yet
-        asked for the one word it answers 专有的."""
-        system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
-        for word in dict.fromkeys([*foreign_words(reply, self.language), *HALF_TRANSLATED.findall(reply)]):
-            pattern = re.compile(rf"(?<![A-Za-z</]){re.escape(word)}(?![A-Za-z>])", re.I)  # not inside <think>
-            # the source's sentence with the word, or with its stem: the model wrote "admits" for "admit"
-            stem = re.compile(rf"(?<![A-Za-z]){re.escape(word[: max(4, len(word) - 2)])}", re.I)
-            sentences = split_sentences(source)
-            context = next((s for s in sentences if pattern.search(s)), None) or next(
-                (s for s in sentences if stem.search(s)), reply
-            )
-            translation = await self.word(paper, system, word, context)
-            if translation is None:  # "impressive" answered with "impressive": asked alone, it is translated
-                translation = await self.word(paper, system, word, None)
-            if translation is not None:
-                reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
-        return HAN_HYPHEN.sub("", reply)
-
-    async def word(self, paper: Paper, system: str, word: str, context: str | None) -> str | None:
-        """The word's translation, in the context of its sentence where one is given; None when the
-        answer is not a short text in the target's script."""
-        prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
-        result = await self.client.chat(
-            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
-            max_tokens=MAX_TOKENS["word"],
-            paper_id=paper.id,
-            template=self.template,
-        )
-        translation = cleaned(result.text).rstrip("。.")
-        ok = 0 < len(translation) <= MAX_WORD_TRANSLATION and not re.search(r"[A-Za-z]", translation)
-        return translation if ok else None
 
     async def _request(
         self,

@@ -1,0 +1,68 @@
+"""English words a small model leaves inside a sentence of the target language, translated one
+by one in the context of their source sentence: asked again for the whole sentence, the 1.5B model
+keeps "proprietary模型" as it was, yet asked for the one word it answers 专有的. Cards and answers
+to questions both mend their replies this way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..checks.language import Language
+from ..checks.quality import foreign_words
+from ..llm.templates import environment
+from .fieldwise import cleaned
+from .sentences import split_sentences
+
+SYSTEM_TEMPLATE = "card_grounded_system.jinja"
+WORD_TEMPLATE = "card_grounded_word.jinja"
+MAX_TOKENS = 16
+MAX_TRANSLATION = 10  # characters: longer is an explanation, not a word
+# "长度-aware": half of a compound translated, the rest left in English, which the gate's word count
+# does not see (it skips words joined to others); the English half is translated like any word left.
+HALF_TRANSLATED = re.compile(r"(?<=[\u4e00-\u9fff])-([a-z]{3,})(?![A-Za-z])")
+HAN_HYPHEN = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])-(?=[\u4e00-\u9fff])")  # 长度-感知, LLM-驱动: one word
+
+
+class WordTranslator:
+    """Translates the words an LLM ``client`` left in English, into ``lang``; its calls are logged
+    under ``template`` (the task they mend)."""
+
+    def __init__(self, client: Any, lang: Language, template: str):
+        self.client = client
+        self.language = lang
+        self.template = template
+
+    async def mend(self, reply: str, source: str, paper_id: str | None = None) -> str:
+        """The reply with each English word it left inside its sentences translated alone, in the
+        context of the source sentence that holds it."""
+        system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
+        for word in dict.fromkeys([*foreign_words(reply, self.language), *HALF_TRANSLATED.findall(reply)]):
+            pattern = re.compile(rf"(?<![A-Za-z</]){re.escape(word)}(?![A-Za-z>])", re.I)  # not inside <think>
+            # the source's sentence with the word, or with its stem: the model wrote "admits" for "admit"
+            stem = re.compile(rf"(?<![A-Za-z]){re.escape(word[: max(4, len(word) - 2)])}", re.I)
+            sentences = split_sentences(source)
+            context = next((s for s in sentences if pattern.search(s)), None) or next(
+                (s for s in sentences if stem.search(s)), reply
+            )
+            translation = await self.word(system, word, context, paper_id)
+            if translation is None:  # "impressive" answered with "impressive": asked alone, it is translated
+                translation = await self.word(system, word, None, paper_id)
+            if translation is not None:
+                reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
+        return HAN_HYPHEN.sub("", reply)
+
+    async def word(self, system: str, word: str, context: str | None, paper_id: str | None) -> str | None:
+        """The word's translation, in the context of its sentence where one is given; None when the
+        answer is not a short text in the target's script."""
+        prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
+        result = await self.client.chat(
+            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
+            max_tokens=MAX_TOKENS,
+            paper_id=paper_id,
+            template=self.template,
+        )
+        translation = cleaned(result.text).rstrip("。.")
+        ok = 0 < len(translation) <= MAX_TRANSLATION and not re.search(r"[A-Za-z]", translation)
+        return translation if ok else None
