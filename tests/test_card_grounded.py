@@ -505,6 +505,22 @@ def test_a_tldr_that_opens_with_the_title_reads_as_a_headline_and_its_result():
     assert headed("Qwen3 统一了两种模式。", "Qwen3 技术报告", zh) == "Qwen3 统一了两种模式。"
 
 
+def test_a_record_without_a_title_has_a_tldr_of_its_result_not_of_the_name_made_up_for_it(store):
+    paper_id = store.upsert(THINKLESS.model_copy(update={"title": None, "arxiv_id": None, "source_id": "untitled"}))[0]
+
+    def names_it(body: dict) -> str:
+        if body["messages"][-1]["content"].startswith("用不超过"):  # the title made up from the method's sentences
+            return "可学习的混合推理框架 Thinkless"
+        return good_reply(body)
+
+    with ScriptedServer(responder=names_it) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+
+    card = stored(store, paper_id).card
+    assert card.title == "可学习的混合推理框架 Thinkless"
+    assert card.tldr.startswith("这部分原文被完整译出") and "混合推理框架" not in card.tldr
+
+
 def test_an_instruction_written_back_inside_the_answer_is_taken_off_too():
     asked = "这段原文讲的是论文的主要方法。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。\n<text>\nX\n</text>"
     reply = "提出一种方法。这段原文讲的是论文的主要方法。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。它分两步。"

@@ -493,7 +493,8 @@ class GroundedWriter:
     async def tldr(
         self, paper: Paper, plan: Plan, title: str, previous: str | None, fix: str | None
     ) -> tuple[str, bool]:
-        """The translated title, then its headline result sentence translated, not retold: asked to
+        """The translated title, then its headline result sentence translated, not retold (the result
+        alone for a record without a title of its own): asked to
         say "what the paper does and its main result", the 1.5B model added claims the paper does not
         make ("并且能够进行复杂的逻辑推理" for Thinkless) or wrote the title alone. An author's TL;DR,
         or an abstract with no result sentence, is still condensed by the model."""
@@ -503,10 +504,13 @@ class GroundedWriter:
             tldr, was_cut = await self.ask(paper, "tldr", source, previous, fix, names=self.kept_names(paper, source))
             return headed(tldr, title, self.language), was_cut
         source = self.source(plan.units[unit])
-        if previous and title:
-            previous = previous.removeprefix(title).lstrip(":： ")
+        # A title made up for a record without one is named from the method's sentences: before the
+        # result it would only say again what the method field says (the gate held such cards back).
+        lead = title if paper.title else ""
+        if previous and lead:
+            previous = previous.removeprefix(lead).lstrip(":： ")
         result, was_cut = await self.ask(paper, "sentence", source, previous, fix, names=self.kept_names(paper, source))
-        return headed(f"{title}。{result}" if title else result, title, self.language), was_cut
+        return headed(f"{lead}。{result}" if lead else result, lead, self.language), was_cut
 
     def tldr_source(self, paper: Paper, title: str) -> str:
         """What the model condenses into a TL;DR where no result sentence is taken: the author's
