@@ -521,44 +521,6 @@ def test_a_record_without_a_title_has_a_tldr_of_its_result_not_of_the_name_made_
     assert card.tldr.startswith("这部分原文被完整译出") and "混合推理框架" not in card.tldr
 
 
-SIX_SENTENCES = (  # one sentence a field: the result sentence is the experiments field's only one
-    "Large language models are widely used for dialogue, yet their outputs grow less diverse after "
-    "reinforcement learning. We ask whether the loss of diversity can be measured and prevented during "
-    "training. We find that the policy's support contracts as rewards rise. We propose Contraction-Aware "
-    "PPO (CaPPO), which optimizes reward and entropy together. On three benchmarks with four models, CaPPO "
-    "increases win rate by 12 points. Our analysis makes diversity a first-class training objective."
-)
-
-
-def test_a_field_found_repeating_the_tldr_is_kept_and_the_tldr_condensed_from_the_method_and_the_result(store):
-    paper = Paper(source="arxiv", arxiv_id="2601.00001", title="Contraction-Aware PPO", abstract=SIX_SENTENCES)
-    paper_id = store.upsert(paper)[0]
-    experiments = "CaPPO 在三个基准和四个模型上把胜率提高了 12 个点。"
-    condensed = "CaPPO 同时优化奖励与熵，以保持输出的多样性。"
-
-    def repeats_itself(body: dict) -> str:
-        asked = body["messages"][-1]["content"]
-        if "论文做了什么" in asked:
-            return condensed
-        if asked.startswith("把这个论文标题"):
-            return "收缩感知的 PPO"
-        if "数据与实验" in asked or asked.startswith("把这段原文") and "win rate" in text_of(body):
-            return experiments  # the field and the TL;DR's translation of the same, only sentence
-        return good_reply(body)
-
-    with ScriptedServer(responder=repeats_itself) as server:
-        enrich_papers(store, grounded_settings(server, store.path))
-        asked = [r.messages[-1]["content"] for r in server.chat_requests]
-
-    enrichment = stored(store, paper_id)
-    assert enrichment.status == "ok", enrichment.reasons
-    assert enrichment.card.reading.experiments == experiments  # asked once, kept
-    assert sum("数据与实验" in a for a in asked) == 1
-    [condensing] = [a for a in asked if "论文做了什么" in a]
-    assert "We propose Contraction-Aware PPO (CaPPO)" in condensing and "win rate by 12 points" in condensing
-    assert enrichment.card.tldr == condensed
-
-
 def test_an_instruction_written_back_inside_the_answer_is_taken_off_too():
     asked = "这段原文讲的是论文的主要方法。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。\n<text>\nX\n</text>"
     reply = "提出一种方法。这段原文讲的是论文的主要方法。用一句约 55–70 字的中文把它写出来，只根据这段原文，直接写内容。它分两步。"

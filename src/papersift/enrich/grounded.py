@@ -72,7 +72,6 @@ SUBJECT_FIELDS = ("problem", "method", "experiments", "contribution")
 MAX_CHARACTERS = {"tldr": 100, "name": 30}  # past these a TL;DR or a made-up title is asked again, shorter
 FEEDBACK = re.compile(r"没有通过|你上次写的是|请改正|not accepted|your answer was", re.I)  # the re-ask's own words
 REPEATS = re.compile(r"\brepeats\b")  # the gate's words for a field that says what another says
-REPEATS_TLDR = re.compile(r"\brepeats tldr \([^)]*\)(?:; make each field say something of its own)?")
 INVENTED = "it says {terms}, which the text does not say: say only what the text says"
 LEFT_OUT = 'it leaves out "{words}", which changes what the text says: translate every word'
 # English words whose loss turns a translation into another claim ("LLM Learns When to Think" as
@@ -227,16 +226,6 @@ class GroundedWriter:
         plan = assign(split_sentences(paper.abstract or ""))
         values: dict[str, str] = {}
         cut: set[str] = set()
-        # A reading field the gate found saying what the TL;DR says: the TL;DR, a translation of the
-        # same sentence (a result sentence that is the field's only one), is what repeats. It is
-        # condensed anew from the method's sentences and the result's; the field, written from its
-        # own sentence, is kept where that was all that was wrong with it.
-        condense = self.tldr_unit(paper, plan) is not None and any(
-            f.startswith("reading.") and asked and asked[1] and REPEATS_TLDR.search(asked[1])
-            for f, asked in fields.items()
-        )
-        if condense:
-            fields = {**fields, "tldr": fields.get("tldr")}
         later = [f for f in fields if f == "tldr" or f.startswith("reading.") and plan.fields[f[8:]].shared]
         for field in [*(f for f in fields if f not in later), *later]:  # written last, avoiding what the others say
             previous, fix = fields[field] or (None, None)
@@ -249,10 +238,8 @@ class GroundedWriter:
                 values[field], was_cut = await self.title(paper, plan, previous, fix)
             elif field == "tldr":
                 values[field], was_cut = await self.tldr(
-                    paper, plan, values.get("title") or paper.title or "", previous, fix, condense=condense
+                    paper, plan, values.get("title") or paper.title or "", previous, fix
                 )
-            elif condense and previous and not REPEATS_TLDR.sub("", fix or "").strip(" ;"):
-                values[field], was_cut = previous, False
             else:
                 name = field.removeprefix("reading.")
                 avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
@@ -504,7 +491,7 @@ class GroundedWriter:
         return " ".join(plan.units[u] for u in self.field_units(paper, plan, name))
 
     async def tldr(
-        self, paper: Paper, plan: Plan, title: str, previous: str | None, fix: str | None, *, condense: bool = False
+        self, paper: Paper, plan: Plan, title: str, previous: str | None, fix: str | None
     ) -> tuple[str, bool]:
         """The translated title, then its headline result sentence translated, not retold (the result
         alone for a record without a title of its own): asked to
@@ -515,10 +502,6 @@ class GroundedWriter:
         if unit is None:
             source = self.tldr_source(paper, title)
             tldr, was_cut = await self.ask(paper, "tldr", source, previous, fix, names=self.kept_names(paper, source))
-            return headed(tldr, title, self.language), was_cut
-        if condense:  # its translation repeated a field: what the paper does and finds, in other words
-            text = self.source(" ".join(plan.units[u] for u in dict.fromkeys((*plan.fields["method"].units, unit))))
-            tldr, was_cut = await self.ask(paper, "tldr", text, None, None, names=self.kept_names(paper, text))
             return headed(tldr, title, self.language), was_cut
         source = self.source(plan.units[unit])
         # A title made up for a record without one is named from the method's sentences: before the
