@@ -338,6 +338,20 @@ def test_an_english_word_left_in_a_field_is_translated_alone_in_its_context(stor
     assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "原始")
 
 
+def test_an_english_word_glued_to_chinese_by_an_underscore_is_translated_too(store):
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def glue(body: dict) -> str:
+        if "论文的研究动机" in body["messages"][-1]["content"]:
+            return ROLE_TEXT["研究动机"].replace("可观的", "_remarkable")
+        return good_reply(body)
+
+    with ScriptedServer(responder=glue) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+
+    assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "原始")
+
+
 def test_a_word_translated_next_to_its_own_translation_is_written_once(store):
     paper_id = store.upsert(THINKLESS)[0]
 

@@ -22,6 +22,9 @@ MAX_TRANSLATION = 10  # characters: longer is an explanation, not a word
 # "长度-aware": half of a compound translated, the rest left in English, which the gate's word count
 # does not see (it skips words joined to others); the English half is translated like any word left.
 HALF_TRANSLATED = re.compile(r"(?<=[\u4e00-\u9fff])-([a-z]{3,})(?![A-Za-z])")
+# "允许_agents自主": an underscore the model glued before an English word (no identifier there), which
+# hid the word from the checks; taken off, the word is translated like any other.
+GLUED_UNDERSCORE = re.compile(r"(?<=[\u4e00-\u9fff，。、；：])_(?=[A-Za-z])")
 HAN_HYPHEN = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])-(?=[\u4e00-\u9fff])")  # 长度-感知, LLM-驱动: one word
 
 
@@ -38,6 +41,7 @@ class WordTranslator:
         """The reply with each English word it left inside its sentences translated alone, in the
         context of the source sentence that holds it."""
         system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
+        reply = GLUED_UNDERSCORE.sub("", reply)
         for word in dict.fromkeys([*foreign_words(reply, self.language), *HALF_TRANSLATED.findall(reply)]):
             pattern = re.compile(rf"(?<![A-Za-z</]){re.escape(word)}(?![A-Za-z>])", re.I)  # not inside <think>
             # the source's sentence with the word, or with its stem: the model wrote "admits" for "admit"
