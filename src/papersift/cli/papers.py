@@ -97,12 +97,17 @@ def show_paper(
 
 
 def stats(as_json: bool = common.JSON_OPTION) -> None:
-    """Counts by source, label and month, and what holds the vectors for search, with its memory."""
+    """Counts by source, label and month, what holds the vectors for search (with its memory) and
+    what answers the words of a query (FTS5, or the lexical index beside a large store)."""
     from ..search.embeddings import embedder_name
     from ..search.index import index_summary
+    from ..search.lexical import lexical_summary
 
     with common.open_store() as store:
-        data = store.stats() | {"vectors": index_summary(store, embedder_name(common.settings()))}
+        data = store.stats() | {
+            "vectors": index_summary(store, embedder_name(common.settings())),
+            "lexical": lexical_summary(store),
+        }
     if as_json:
         common.print_json(data)
         return
@@ -119,6 +124,13 @@ def stats(as_json: bool = common.JSON_OPTION) -> None:
     how = {"exact": "searched exactly", "index": "searched through the index beside the store"}
     search = how.get(vectors["search"], f"searched by the {vectors['search']}")
     out.print(f"{vectors['vectors']} {vectors['model']} vectors, {search}{memory}", highlight=False)
+    lexical = data["lexical"]
+    if lexical["engine"] == "tantivy":
+        out.print(
+            f"words searched through the lexical index beside the store ({lexical['bytes'] / 2**20:.0f} MiB on disk)"
+        )
+    else:
+        out.print(f"words searched by SQLite FTS5 (a lexical index is kept from {lexical['index_from']:,} papers)")
 
 
 def export(

@@ -38,6 +38,7 @@ from .embeddings import (
 )
 from .filters import Filters
 from .index import vector_searcher
+from .lexical import lexical_index
 from .selection import EVERY_PAPER, Catalog, Selection, papers_by_id, shared_catalog
 
 if TYPE_CHECKING:
@@ -127,10 +128,13 @@ def has_words(text: str) -> bool:
 
 
 def lexical_ranking(store: Store, query: str, depth: int, allowed: Selection = EVERY_PAPER) -> list[tuple[int, float]]:
-    """(rowid, -bm25) best first, among the ``allowed`` papers."""
+    """(rowid, BM25 score) best first, among the ``allowed`` papers: from the lexical index beside a
+    large store, else from FTS5."""
     match = fts_query(query)
     if match is None or (allowed.rowids is not None and len(allowed.rowids) == 0):
         return []
+    if index := lexical_index(store):
+        return index.ranking(match, depth, allowed)
     return store.bm25_ranking(match, depth, BM25_WEIGHTS, allowed.rowids, allowed_is_most=allowed.most)
 
 

@@ -191,6 +191,7 @@ class PaperTables(Connection):
             "INSERT INTO papers_fts (rowid, title, abstract, keywords, translated) VALUES (?, ?, ?, ?, '')",
             [(rowid, *self._fts_columns(paper)) for rowid, paper in zip(rowids, papers)],
         )
+        self.log_lexical_changes(rowids)
         return ids
 
     def _find_by_keys(self, keys: list[str]) -> str | None:
@@ -251,6 +252,7 @@ class PaperTables(Connection):
             "INSERT INTO papers_fts (rowid, title, abstract, keywords, translated) VALUES (?, ?, ?, ?, ?)",
             (rowid, *self._fts_columns(paper), translated),
         )
+        self.log_lexical_changes([rowid])
 
     @staticmethod
     def _fts_columns(paper: Paper) -> tuple[str, str, str]:

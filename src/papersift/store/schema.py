@@ -278,6 +278,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE signing_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;
     """,
+    # 9: the papers whose full-text row was written, in order, while a lexical index is kept beside
+    # the store (search/lexical.py): the index applies them and trims what it applied. AUTOINCREMENT:
+    # a number is never given twice, even after the rows below it are trimmed.
+    """
+    CREATE TABLE lexical_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, paper_rowid INTEGER NOT NULL);
+    """,
 ]
 
 

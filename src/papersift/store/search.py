@@ -1,6 +1,7 @@
-"""Search's reads: BM25 over the full-text index, papers by rowid, and whether a model has vectors.
+"""Search's reads: BM25 over the full-text index, papers by rowid, and whether a model has vectors;
+and the log of full-text rows written, which a lexical index beside the store follows.
 
-Nothing here writes. The query text given to :meth:`SearchQueries.bm25_ranking` must already be a safe FTS5 expression (see ``papersift.search.hybrid.fts_query``).
+Nothing here writes but that log. The query text given to :meth:`SearchQueries.bm25_ranking` must already be a safe FTS5 expression (see ``papersift.search.hybrid.fts_query``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import json
 
 import numpy as np
 
-from .base import Connection
+from .base import Connection, now
 
 
 def _ranked(rows) -> list[tuple[int, float]]:
@@ -21,8 +22,50 @@ def _member(sorted_rowids: np.ndarray, rowid: int) -> bool:
     return i < len(sorted_rowids) and sorted_rowids[i] == rowid
 
 
+LEXICAL_STATE = ("lexical", "index")  # the sync_state row that says a lexical index is kept
+
+
 class SearchQueries(Connection):
-    """Search's reads (nothing here writes)."""
+    """Search's reads, and the lexical change log."""
+
+    def log_lexical_changes(self, rowids: list[int]) -> None:
+        """Note the papers whose full-text row was just written, where a lexical index is kept (one
+        statement: nothing is noted for a store without one)."""
+        self.conn.execute(
+            "INSERT INTO lexical_changes (paper_rowid) SELECT value FROM json_each(?)"
+            " WHERE EXISTS (SELECT 1 FROM sync_state WHERE source = ? AND key = ?)",
+            (json.dumps(list(rowids)), *LEXICAL_STATE),
+        )
+
+    def keep_lexical_log(self) -> int:
+        """Start noting full-text writes for a lexical index; the last change noted so far, which
+        an index built from the rows read after this already holds."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sync_state (source, key, value, updated_at) VALUES (?, ?, '', ?)",
+                (*LEXICAL_STATE, now()),
+            )
+            return self.last_lexical_change()
+
+    def last_lexical_change(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(seq), 0) FROM lexical_changes").fetchone()[0]
+
+    def lexical_changes_after(self, seq: int) -> tuple[list[int], int]:
+        """The papers whose full-text row was written after change ``seq``, and the last change."""
+        rows = self.conn.execute("SELECT seq, paper_rowid FROM lexical_changes WHERE seq > ?", (seq,)).fetchall()
+        return list(dict.fromkeys(r[1] for r in rows)), max((r[0] for r in rows), default=seq)
+
+    def trim_lexical_changes(self, through: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM lexical_changes WHERE seq <= ?", (through,))
+
+    def fulltext_rows(self, rowids: list[int] | None = None):
+        """(rowid, title, abstract, keywords, translated) of the full-text index, as it holds them
+        (words already segmented): every row, or those of ``rowids``."""
+        columns = "SELECT rowid, title, abstract, keywords, translated FROM papers_fts"
+        if rowids is None:
+            return self.conn.execute(columns)
+        return self.conn.execute(f"{columns} WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(rowids),))
 
     def bm25_ranking(
         self,
