@@ -3,13 +3,15 @@ every write of the full-text rows, is rebuilt when missing or damaged, and leave
 
 from __future__ import annotations
 
+import fcntl
+
 import numpy as np
 import pytest
 
 from papersift.models import Paper
 from papersift.search import lexical, search
 from papersift.search.hybrid import fts_query, lexical_ranking
-from papersift.search.selection import Selection
+from papersift.search.selection import EVERY_PAPER, Selection
 
 TOPICS = ["speculative decoding", "reward models", "sparse attention", "protein folding", "tool agents"]
 
@@ -41,7 +43,7 @@ def fts5(store, query: str, depth: int = 10) -> list[int]:
     return [r for r, _ in store.bm25_ranking(fts_query(query), depth, (3.0, 1.0, 2.0, 1.0))]
 
 
-def ranked(store, query: str, depth: int = 10, allowed: Selection = Selection(None)) -> list[int]:
+def ranked(store, query: str, depth: int = 10, allowed: Selection = EVERY_PAPER) -> list[int]:
     return [r for r, _ in lexical_ranking(store, query, depth, allowed)]
 
 
@@ -64,7 +66,9 @@ def test_the_index_follows_new_papers_and_translations_and_the_store_trims_what_
     assert ranked(large, "quokka") == [large.rowid_of(new_id)]
     assert ranked(large, "奖励") == [large.rowid_of(old_id)]
     assert large.conn.execute("SELECT count(*) FROM lexical_changes").fetchone()[0] == 0
-    assert ranked(large, "reward") == fts5(large, "reward") or set(ranked(large, "reward")) == set(fts5(large, "reward"))
+    assert ranked(large, "reward") == fts5(large, "reward") or set(ranked(large, "reward")) == set(
+        fts5(large, "reward")
+    )
 
 
 def test_a_filter_is_answered_by_the_index_for_a_few_papers_and_for_most(large):
@@ -88,6 +92,14 @@ def test_a_missing_or_damaged_index_is_rebuilt(large):
             f.unlink()
     assert lexical.open_index(large) is None
     assert set(ranked(large, "agents")) == set(fts5(large, "agents"))
+
+
+def test_while_another_process_builds_the_index_fts5_answers_and_nothing_waits(large):
+    with open(large.path.with_name(large.path.name + ".lexical.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other process, building
+        assert lexical.lexical_index(large) is None
+        assert ranked(large, "protein") == fts5(large, "protein") != []
+    assert lexical.lexical_index(large) is not None
 
 
 def test_while_another_process_writes_the_index_fts5_answers(large):

@@ -20,10 +20,12 @@ from ``papers_fts``; while another process holds its writer, the search uses FTS
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,14 +194,32 @@ def lexical_index(store: Store, *, force: bool = False) -> LexicalIndex | None:
     if not force and store.max_rowid() < INDEX_FROM:  # papers are never deleted: the count, without counting
         return None
     key = str(store.path.resolve())
-    with _cache_lock:
+    with _cache_lock, _writing(store) as ours:
+        if not ours:  # another process builds or updates it just now
+            return None
         lexical = _cache.get(key) or open_index(store)
         try:
             lexical = build_index(store) if lexical is None else update_index(store, lexical)
-        except ValueError:  # its writer is another process's just now
+        except ValueError:  # its writer is another's just now (Tantivy's own lock)
             return None
         _cache[key] = lexical
         return lexical
+
+
+@contextlib.contextmanager
+def _writing(store: Store) -> Iterator[bool]:
+    """Whether this process may build or update the index: a lock file beside it, not waited for
+    (a search does not wait on another process's build; FTS5 answers it meanwhile)."""
+    with open(store.path.with_name(store.path.name + ".lexical.lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def lexical_summary(store: Store) -> dict:
