@@ -39,8 +39,8 @@ def rowid(store, source_id: str) -> int:
     return store.conn.execute("SELECT rowid FROM papers WHERE data ->> '$.source_id' = ?", (source_id,)).fetchone()[0]
 
 
-def fts5(store, query: str, depth: int = 10) -> list[int]:
-    return [r for r, _ in store.bm25_ranking(fts_query(query), depth, (3.0, 1.0, 2.0, 1.0))]
+def fts5(store, query: str, depth: int = 10, allowed: Selection = EVERY_PAPER) -> list[int]:
+    return [r for r, _ in store.bm25_ranking(fts_query(query), depth, (3.0, 1.0, 2.0, 1.0), allowed.rowids)]
 
 
 def ranked(store, query: str, depth: int = 10, allowed: Selection = EVERY_PAPER) -> list[int]:
@@ -78,6 +78,16 @@ def test_a_filter_is_answered_by_the_index_for_a_few_papers_and_for_most(large):
     found = ranked(large, "sparse attention", depth=40, allowed=Selection(most, most=True))
     assert found and not set(found) & set(rowids.tolist())
     assert set(found) == set(fts5(large, "sparse attention", 40)) - set(rowids.tolist())
+
+
+@pytest.mark.parametrize("every", [2, 9])
+def test_a_filter_passing_more_papers_than_it_names_is_read_deeper_and_finds_what_fts5_finds(large, monkeypatch, every):
+    monkeypatch.setattr(lexical, "NAMED_MOST", 3)
+    passing = np.array([rowid(large, f"p{i}") for i in range(0, 40, every)], dtype=np.int64)
+    passing.sort()
+    for query in ["sparse attention", "reward models experiments"]:
+        expected = fts5(large, query, 5, allowed=Selection(passing))
+        assert ranked(large, query, depth=5, allowed=Selection(passing)) == [r for r in expected], query
 
 
 def test_a_missing_or_damaged_index_is_rebuilt(large):
