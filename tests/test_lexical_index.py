@@ -90,6 +90,14 @@ def test_a_filter_passing_more_papers_than_it_names_is_read_deeper_and_finds_wha
         assert ranked(large, query, depth=5, allowed=Selection(passing)) == [r for r in expected], query
 
 
+def test_what_another_process_applied_to_the_index_is_seen_here(large):
+    ranked(large, "reward")  # this process's index, held
+    numbat = large.upsert(Paper(source="jsonl", source_id="numbat", title="Numbat sampling", abstract="Numbat."))[0]
+    lexical.update_index(large, lexical.open_index(large))  # the other process applies the change, trims it
+    assert large.conn.execute("SELECT count(*) FROM lexical_changes").fetchone()[0] == 0
+    assert ranked(large, "numbat") == [large.rowid_of(numbat)]
+
+
 def test_a_missing_or_damaged_index_is_rebuilt(large):
     ranked(large, "agents")
     folder = lexical.index_folder(large.path)

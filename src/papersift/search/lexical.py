@@ -26,7 +26,7 @@ import json
 import math
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,6 @@ INDEX_FROM = 100_000  # papers: below, FTS5 (its p95 at 100,000 papers is tens o
 WEIGHTS = (3, 1, 2, 1)  # title, abstract, keywords, translated: hybrid.BM25_WEIGHTS as repetitions
 VERSION = 1
 WRITER_HEAP = 128 * 2**20
-BUILD_BATCH = 10_000
 NAMED_MOST = 2_000  # allowed papers named to the index (a term set); more are read deeper and dropped
 
 
@@ -127,9 +126,7 @@ def _read_meta(folder: Path) -> dict | None:
     return meta if meta.get("version") == VERSION else None
 
 
-def build_index(
-    store: Store, on_total: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None
-) -> LexicalIndex:
+def build_index(store: Store) -> LexicalIndex:
     """A new index of every full-text row, replacing whatever the folder held."""
     import tantivy
 
@@ -140,12 +137,8 @@ def build_index(
     schema = _schema()
     index = tantivy.Index(schema, path=str(folder))
     writer = index.writer(WRITER_HEAP, 1)
-    if on_total:
-        on_total(store.count())
-    for done, row in enumerate(store.fulltext_rows(), start=1):
+    for row in store.fulltext_rows():
         writer.add_document(_document(row))
-        if on_progress and done % BUILD_BATCH == 0:
-            on_progress(BUILD_BATCH)
     writer.commit()
     writer.wait_merging_threads()
     index.reload()
@@ -191,21 +184,24 @@ _cache: dict[str, LexicalIndex] = {}
 _cache_lock = threading.Lock()
 
 
-def lexical_index(store: Store, *, force: bool = False) -> LexicalIndex | None:
+def lexical_index(store: Store) -> LexicalIndex | None:
     """The up-to-date index for the store's searches, built or brought up to date first; None below
-    ``INDEX_FROM`` papers (unless ``force``d), without Tantivy installed, or while another process
-    writes the index, where FTS5 answers."""
+    ``INDEX_FROM`` papers, without Tantivy installed, or while another process writes the index,
+    where FTS5 answers."""
     try:
         import tantivy  # noqa: F401  (optional: FTS5 answers without it)
     except ImportError:
         return None
-    if not force and store.max_rowid() < INDEX_FROM:  # papers are never deleted: the count, without counting
+    if store.max_rowid() < INDEX_FROM:  # papers are never deleted: the count, without counting
         return None
     key = str(store.path.resolve())
     with _cache_lock, _writing(store) as ours:
         if not ours:  # another process builds or updates it just now
             return None
-        lexical = _cache.get(key) or open_index(store)
+        lexical = _cache.get(key)
+        meta = _read_meta(index_folder(store.path))
+        if lexical is None or meta is None or meta["through"] != lexical.through:
+            lexical = open_index(store)  # opened afresh: it sees what another process committed
         try:
             lexical = build_index(store) if lexical is None else update_index(store, lexical)
         except ValueError:  # its writer is another's just now (Tantivy's own lock)
