@@ -154,7 +154,7 @@ def markdown(r: dict, n_queries: int) -> str:
         "as papersift's search makes them. Latency p50 / p95 in ms, in the same run; the filter is a",
         "sub-area and a date range (about a fortieth of the store).",
         "",
-        "| | SQLite FTS5 (papersift today) | Tantivy (block-max WAND) |",
+        "| | SQLite FTS5 (papersift below 100,000 papers) | the lexical index, Tantivy (from 100,000) |",
         "|---|---|---|",
         f"| top {DEPTH} (hybrid search's lexical side) | {pair(f'fts5_{DEPTH}')} | {pair(f'tantivy_{DEPTH}')} |",
         f"| top 10 | {pair('fts5_10')} | {pair('tantivy_10')} |",
