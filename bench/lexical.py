@@ -148,6 +148,8 @@ def markdown(r: dict, n_queries: int) -> str:
         return f"{r[key][0]:.1f} / {r[key][1]:.1f}"
 
     lines = [
+        "## Lexical search at scale",
+        "",
         run_line(),
         "",
         f"{r['papers']:,} synthetic papers (`bench/search.py`'s generator), {n_queries} queries of 2-4 words OR-ed,",
