@@ -1,10 +1,11 @@
 """The lexical index beside a large store: BM25 top-k with block-max WAND, where FTS5 scores every match.
 
 papersift's queries are words OR-ed, and FTS5 scores every row a query matches, with no top-k
-pruning: at a million papers, 2-4 common words match most of them and a query took 339 ms at p95
+pruning: at a million papers, 2-4 common words match most of them and a query took 311 ms at p95
 (bench/lexical.py, "Lexical search at scale" in bench/RESULTS.md). Tantivy, an on-disk engine with
-block-max WAND, answered the same queries in 5 ms from an index a sixth of FTS5's size. Below
-``INDEX_FROM`` papers FTS5 is fast enough and stays the one engine; from there, this index.
+block-max WAND, answered the same queries in 3.3 ms (filtered: 6.9 ms against 417) from an index a
+sixth of FTS5's size. Below ``INDEX_FROM`` papers FTS5 is fast enough and stays the one engine;
+from there, this index.
 
 It indexes exactly what FTS5 holds (the ``papers_fts`` rows, words already segmented) as one field
 in which each column is written as many times as its BM25 weight: FTS5 weighs a column's term
