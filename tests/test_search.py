@@ -300,6 +300,14 @@ def test_vector_mode_without_embeddings_says_what_to_run(store, sample_records):
     assert search(store, "clinical", mode="hybrid", embedder=USEEmbedder.shared())  # falls back to words
 
 
+def test_a_search_by_words_only_never_looks_at_the_vectors(sample_store, monkeypatch):
+    def scan(model):  # a scan of the whole embeddings table where the model has no vector
+        raise AssertionError("the vectors were looked at")
+
+    monkeypatch.setattr(sample_store, "has_vectors", scan)
+    assert search(sample_store, "reasoning", mode="lexical")
+
+
 def test_cli_search_prints_json_hits_best_first(tmp_path, sample_store):
     db = str(sample_store.path)
     result = runner.invoke(
