@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 
 from results import run_line, write_section
-from search import SEVEN, TERMS, fill, percentiles, vocabulary
+from search import SEVEN, TERMS, fill, timed, vocabulary
 
 from papersift.search import Filters
 from papersift.search.hybrid import BM25_WEIGHTS, DEPTH, fts_query
@@ -66,15 +66,6 @@ def agreeing(fts: list[tuple[int, float]], deep: list[tuple[int, float]]) -> int
     scores = dict(deep)
     tenth = deep[min(9, len(deep) - 1)][1] if deep else 0.0
     return sum(scores.get(r, -1.0) >= tenth - 1e-4 for r, _ in fts[:10])
-
-
-def timed(fn, queries: list[str]) -> tuple[float, float]:
-    samples = []
-    for q in queries:
-        t = time.perf_counter()
-        fn(q)
-        samples.append(time.perf_counter() - t)
-    return percentiles(samples)
 
 
 def run(n: int, n_queries: int, directory: Path) -> dict:
