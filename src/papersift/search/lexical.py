@@ -31,10 +31,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..atomic import write_atomic
 from ..store import Store
+from ..store.search import best_allowed
 from .selection import Selection
 
 INDEX_FROM = 100_000  # papers: below, FTS5 (its p95 at 100,000 papers is tens of milliseconds)
@@ -78,14 +77,7 @@ class LexicalIndex:
             return self._best(searcher, both, depth)
         share = len(allowed.rowids) / max(1, searcher.num_docs)
         fetch = min(searcher.num_docs, math.ceil(depth / share * 1.5))
-        while True:
-            ranked = self._best(searcher, query, fetch)
-            found = np.array([r for r, _ in ranked], dtype=np.int64)
-            position = np.searchsorted(allowed.rowids, found).clip(max=len(allowed.rowids) - 1)
-            kept = [pair for pair, ok in zip(ranked, allowed.rowids[position] == found) if ok]
-            if len(kept) >= depth or len(ranked) < fetch:
-                return kept[:depth]
-            fetch *= 4
+        return best_allowed(lambda n: self._best(searcher, query, n), allowed.rowids, depth, fetch)
 
     @staticmethod
     def _best(searcher, query, depth: int) -> list[tuple[int, float]]:
@@ -96,7 +88,11 @@ class LexicalIndex:
 
     @property
     def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file())
+        return _bytes_in(self.folder)
+
+
+def _bytes_in(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _schema():
@@ -233,5 +229,4 @@ def lexical_summary(store: Store) -> dict:
     meta = _read_meta(folder)
     if meta is None:
         return {"engine": "fts5", "index_from": INDEX_FROM}
-    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    return {"engine": "tantivy", "folder": str(folder), "bytes": size, "through": meta["through"]}
+    return {"engine": "tantivy", "folder": str(folder), "bytes": _bytes_in(folder), "through": meta["through"]}

@@ -7,6 +7,7 @@ Nothing here writes but that log. The query text given to :meth:`SearchQueries.b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,9 +18,23 @@ def _ranked(rows) -> list[tuple[int, float]]:
     return [(r[0], float(r[1])) for r in rows]
 
 
-def _member(sorted_rowids: np.ndarray, rowid: int) -> bool:
-    i = int(np.searchsorted(sorted_rowids, rowid))
-    return i < len(sorted_rowids) and sorted_rowids[i] == rowid
+def best_allowed(
+    rank: Callable[[int], list[tuple[int, float]]], allowed: np.ndarray, depth: int, fetch: int
+) -> list[tuple[int, float]]:
+    """The ``depth`` best of a ranking among the sorted rowids ``allowed``, read from the unfiltered
+    ranking (``rank(n)``: its ``n`` best, from ``fetch`` on): the others dropped, four times deeper
+    until ``depth`` are left or the ranking runs out. The same list as the filtered ranking, without
+    naming every allowed rowid to the engine."""
+    if len(allowed) == 0:
+        return []
+    while True:
+        ranked = rank(fetch)
+        found = np.fromiter((rowid for rowid, _ in ranked), dtype=np.int64, count=len(ranked))
+        position = np.searchsorted(allowed, found).clip(max=len(allowed) - 1)
+        kept = [pair for pair, ok in zip(ranked, allowed[position] == found) if ok]
+        if len(kept) >= depth or len(ranked) < fetch:
+            return kept[:depth]
+        fetch *= 4
 
 
 LEXICAL_STATE = ("lexical", "index")  # the sync_state row that says a lexical index is kept
@@ -88,13 +103,12 @@ class SearchQueries(Connection):
         if allowed is None:
             return _ranked(self.conn.execute(f"{matches} ORDER BY score DESC LIMIT ?", (match, depth)))
         if allowed_is_most:
-            fetch = 2 * depth
-            while True:
-                ranked = _ranked(self.conn.execute(f"{matches} ORDER BY score DESC LIMIT ?", (match, fetch)))
-                kept = [(rowid, score) for rowid, score in ranked if _member(allowed, rowid)]
-                if len(kept) >= depth or len(ranked) < fetch:
-                    return kept[:depth]
-                fetch *= 4
+            return best_allowed(
+                lambda n: _ranked(self.conn.execute(f"{matches} ORDER BY score DESC LIMIT ?", (match, n))),
+                allowed,
+                depth,
+                2 * depth,
+            )
         # FTS5 first (materialised), then membership: SQLite would otherwise run MATCH once per allowed rowid
         return _ranked(
             self.conn.execute(
