@@ -28,6 +28,7 @@ from papersift.enrich.grounded import (
     chunks,
     headed,
     keywords,
+    method_name,
     restore_tokens,
     with_glossary,
     without_echo,
@@ -533,6 +534,37 @@ def test_a_record_without_a_title_has_a_tldr_of_its_result_not_of_the_name_made_
     card = stored(store, paper_id).card
     assert card.title == "可学习的混合推理框架 Thinkless"
     assert card.tldr.startswith("这部分原文被完整译出") and "混合推理框架" not in card.tldr
+
+
+def test_a_made_up_title_that_stays_a_sentence_gives_way_to_the_name_the_abstract_gives(store):
+    paper_id = store.upsert(THINKLESS.model_copy(update={"title": None, "arxiv_id": None, "source_id": "untitled"}))[0]
+    asked_for_a_name = []
+
+    def writes_a_sentence(body: dict) -> str:
+        if body["messages"][-1]["content"].startswith("用不超过"):
+            asked_for_a_name.append(body["messages"][-1]["content"])
+            return "我们提出了一种可学习的框架，让大语言模型依据任务的复杂度与自身能力在长短推理之间自适应地选择"
+        return good_reply(body)
+
+    with ScriptedServer(responder=writes_a_sentence) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+
+    assert "reads as a sentence" in asked_for_a_name[1]  # asked again with the objection first
+    assert stored(store, paper_id).card.title == "Thinkless"
+
+
+@pytest.mark.parametrize(
+    "abstract, name",
+    [
+        ("We propose Contraction-Aware PPO (CaPPO), a minimum-norm update.", "CaPPO"),
+        ("Unlike LLMs trained with RL, we introduce CoMAS, a co-evolving system.", "CoMAS"),
+        ("We propose a forward-KL formulation that stabilizes training.", None),
+        ("We propose ``Training with Sparsemax, Testing with Softmax (TS$^2$)''.", None),
+        ("Large models are costly. We study why.", None),
+    ],
+)
+def test_the_name_an_abstract_gives_its_method(abstract, name):
+    assert method_name(abstract) == name
 
 
 def test_an_instruction_written_back_inside_the_answer_is_taken_off_too():

@@ -146,6 +146,19 @@ def test_a_translated_title_must_keep_the_papers_name():
     assert quality.title_names("Chain-of-Model Learning for Language Model") == []
 
 
+def test_a_title_made_up_for_a_record_without_one_must_read_as_a_title():
+    untitled = THINKLESS.model_copy(update={"title": None})
+    named = GOOD.model_copy(update={"title": "可学习的混合推理框架 Thinkless"})
+    assert rules(named, untitled) == []
+    sentence = GOOD.model_copy(update={"title": "基于吸收离散扩散的推理，我们的方法在三个基准上提升了效率"})
+    assert rules(sentence, untitled) == [("title_shape", "title")]
+    too_long = GOOD.model_copy(update={"title": "可学习的混合推理框架" * 5})
+    assert [i.detail for i in quality.check_card(too_long, untitled, "zh").issues] == [
+        "is 50 characters; a title is at most 40"
+    ]
+    assert rules(too_long, THINKLESS)[:1] == [("title_name", "title")]  # a paper's own title is only translated
+
+
 def test_a_glossary_term_rendered_another_way_is_caught():
     glossary = read_glossary("zh", [STARTER_GLOSSARY])
     other_way = Card.model_validate_json(GOOD.model_dump_json().replace("思维链", "链式思维"))

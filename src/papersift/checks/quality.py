@@ -31,6 +31,10 @@ the source?), the gate asks whether the card is a reading worth having:
 - ``title_name``: the translated title drops the paper's own name: a name-shaped word of the
   English title (a capital or digit inside: MMaDA, BAGEL, Qwen3) or the single word before its
   colon (Thinkless: …) must appear in the translation as written.
+- ``title_shape``: a title made up for a record without one (the shared catalog's abstracts) must
+  read as a title: at most ``MADE_UP_TITLE_MAX`` units (the 10 reference translated titles of
+  digest-examples.jsonl run from 9 to 39 characters), no sentence punctuation, no "we" (a sentence
+  of the abstract written as its title, "…我们的方法…", is no title).
 - ``glossary``: the source uses a glossary term and the card never writes its translation.
 - ``about_the_text``: a field that talks about its source ("这段文本描述了…") instead of the paper;
   none of the reference fields or digest paragraphs does.
@@ -81,6 +85,7 @@ Rule = Literal[
     "foreign_words",
     "lost_measure",
     "title_name",
+    "title_shape",
     "glossary",
     "about_the_text",
     "stutter",
@@ -100,6 +105,8 @@ _LATIN_WORD = re.compile(
 )  # not the "o-mini" of GPT-4o-mini
 _LINK_AT_END = re.compile(r"https?://\S+$")
 _TITLE_LEAD = re.compile(r"^\s*([A-Z][\w.+\-]*)\s*[:：]")
+MADE_UP_TITLE_MAX = {"characters": 40, "words": 16}
+_NOT_IN_A_TITLE = re.compile(r"[。！？；;，]|,\s|我们|本文|\b(?:we|our|this paper)\b", re.I)
 _TITLE_WORD = re.compile(r"[A-Za-z][\w.+]*(?:-[\w.+]+)*")
 
 
@@ -404,9 +411,22 @@ def check_digest(card: Card, abstract: str, lang: Language) -> list[QualityIssue
     ]
 
 
-def check_title(card: Card, title: str | None) -> list[QualityIssue]:
+def title_shape_problems(made_up: str, lang: Language) -> list[str]:
+    """What keeps a made-up title from reading as one: its length, a sentence's marks or "we"."""
+    problems = []
+    if (n := length(made_up, lang)) > (limit := MADE_UP_TITLE_MAX[unit_name(lang)]):
+        problems.append(f"is {n} {unit_name(lang)}; a title is at most {limit}")
+    if found := _NOT_IN_A_TITLE.search(made_up):
+        problems.append(f'reads as a sentence ("{found[0].strip()}"); name the method in a short phrase')
+    return problems
+
+
+def check_title(card: Card, title: str | None, lang: Language) -> list[QualityIssue]:
     if not title:
-        return []
+        return [
+            QualityIssue(rule="title_shape", field="title", detail=problem)
+            for problem in title_shape_problems(card.title, lang)
+        ]
     kept = _squeezed(card.title)
     return [
         QualityIssue(
@@ -443,7 +463,7 @@ def check_card(
     abstract = paper.abstract or ""
     source = source if source is not None else "\n".join(filter(None, [paper.title, abstract]))
     issues = [
-        *check_title(card, paper.title),
+        *check_title(card, paper.title, lang),
         *check_texts(card_texts(card), lang_code),
         *check_digest(card, abstract, lang),
         *check_measures(card_texts(card), abstract, lang_code),  # results are the abstract's, not the title's

@@ -38,6 +38,7 @@ from ..checks.quality import (
     lost_measures,
     renders_too_little,
     title_names,
+    title_shape_problems,
 )
 from ..llm.templates import environment
 from ..models import READING_FIELDS, Paper
@@ -61,6 +62,12 @@ _NAME = re.compile(r"(?<![\w\-/.])[A-Za-z][\w\-.]*[A-Za-z0-9](?![\w/])")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _BRACKETED = re.compile(r"</?[^<>\s，。、；：]{1,20}>")  # a token as a reply writes it, translated or not
 _QUOTED = re.compile(r'"([^"]+)"')
+# Where an abstract names its method: "we propose CoMAS", "a framework called CoMAS".
+_APPOSED = re.compile(r"\s+([A-Z][\w\-]*\w)\s*(?:,|:|\()")  # "we propose Thinkless, a framework…"
+_IN_LATEX = set("$^_{")  # a name that runs on into LaTeX (TS$^2$) is not written whole
+_NAMING = re.compile(
+    r"\b(?:propose|introduce|present|develop|design|call(?:ed)?|name[ds]?|dub(?:bed)?|term(?:ed)?)\b", re.I
+)
 _SPACES = re.compile(r"\s+")
 DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
@@ -195,6 +202,23 @@ def ended(reply: str, task: str, cut: bool, lang: Language) -> str:
     if cut or task in ("title", "name") or not is_truncated(reply):
         return reply
     return reply + ("。" if lang.counts_characters else ".")
+
+
+def method_name(abstract: str) -> str | None:
+    """The name an abstract gives what it proposes, in the sentence after "we propose", "called" and
+    their like: a capitalised word set off at once ("we propose Thinkless, a framework"), the name it
+    defines in parentheses ("Contraction-Aware PPO (CaPPO)"), else its first name-shaped word
+    (CoMAS, not LLMs); None if it names none."""
+    for cue in _NAMING.finditer(abstract):
+        following = re.split(r"\.\s", abstract[cue.end() :])[0]
+        defined = [m[2] for m in _DEFINED.finditer(following)]
+        if apposed := _APPOSED.match(following):
+            return apposed[1]
+        plain = [m[0] for m in _NAME.finditer(following) if following[m.end() : m.end() + 1] not in _IN_LATEX]
+        for word in [*defined, *plain]:
+            if is_name(word) and (word[0].isupper() or has_name_shape(re.split(r"[-_]", word)[0])):
+                return word  # not "forward-KL" (a word before a name) nor "TS" of TS$^2$
+    return None
 
 
 def chunks(sentences: list[str]) -> list[str]:
@@ -419,6 +443,8 @@ class GroundedWriter:
                 problems.append(TOO_LITTLE)
         if task in ("tldr", "name") and len(reply) > MAX_CHARACTERS[task]:
             problems.append(TOO_LONG.format(limit=MAX_CHARACTERS[task] * 2 // 3))
+        if task == "name":
+            problems.extend(f"it {problem}" for problem in title_shape_problems(reply, self.language))
         if lost:
             problems.append(DROPPED.format(quantities=", ".join(lost)))
         invented = [t.translation for t in self.invented(text, reply)] + self.unsupported(text, reply)
@@ -446,7 +472,13 @@ class GroundedWriter:
         """The title translated; a one-word lead before a colon ("Thinkless: …") is the paper's name,
         kept by code while the rest is translated."""
         if not paper.title:  # a record with an abstract only: a short title named from what it proposes
-            return await self.ask(paper, "name", self.source(self.field_text(paper, plan, "method")), previous, fix)
+            text = self.field_text(paper, plan, "method")
+            made_up, was_cut = await self.ask(paper, "name", self.source(text), previous, fix)
+            if title_shape_problems(made_up, self.language) and (name := method_name(paper.abstract or "")):
+                # Asked twice and still a sentence ("基于吸收离散扩散…我们的方法…") or sixty
+                # characters: the name the abstract gives its method is a title a reader accepts.
+                return name, False
+            return made_up, was_cut
         title = paper.title
         lead = _LEAD.match(title)
         if not lead:
