@@ -159,6 +159,17 @@ def test_a_title_made_up_for_a_record_without_one_must_read_as_a_title():
     assert rules(too_long, THINKLESS)[:1] == [("title_name", "title")]  # a paper's own title is only translated
 
 
+def test_a_glossary_term_inside_a_name_the_card_keeps_as_written_needs_no_translation():
+    glossary = read_glossary("zh", [STARTER_GLOSSARY])
+    source = "We introduce Co-Evolving Multi-Agent Systems (CoMAS), a framework for agents."
+    kept = "我们提出 Co-Evolving Multi-Agent Systems（CoMAS），一个让智能体协同进化的框架。"
+    assert [t.english for t in glossary.missing(source, kept)] == []
+    # the name translated, or the term used on its own as well: its translation is asked for
+    assert [t.english for t in glossary.missing(source, "我们提出协同进化系统（CoMAS）。")] == ["multi-agent"]
+    also_alone = source + " Multi-agent debate is costly."
+    assert [t.english for t in glossary.missing(also_alone, kept)] == ["multi-agent"]
+
+
 def test_a_glossary_term_rendered_another_way_is_caught():
     glossary = read_glossary("zh", [STARTER_GLOSSARY])
     other_way = Card.model_validate_json(GOOD.model_dump_json().replace("思维链", "链式思维"))

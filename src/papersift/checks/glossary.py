@@ -102,6 +102,9 @@ class Term:
         return text
 
 
+_CAPITALISED_RUN = re.compile(
+    r"[A-Z][\w]*(?:-[\w]+)*(?:[ \t]+[A-Z][\w]*(?:-[\w]+)*)+"
+)  # Co-Evolving Multi-Agent Systems
 ACRONYM = re.compile(r"(?<![\w\-])(?:[A-Z][a-z]?){1,5}[A-Z]s?(?![\w\-])")  # SFT, RL, MoE, LLMs, RLHF, CoT
 
 
@@ -142,8 +145,25 @@ class Glossary:
         return [t for t in invented if not any(t.translation in o.translation for o in invented if o is not t)]
 
     def missing(self, source: str, text: str) -> list[Term]:
-        """The terms the source uses whose translation the text never writes."""
-        return [t for t in self.used_terms(source) if not t.rendered_in(text)]
+        """The terms the source uses whose translation the text never writes, but for a term used
+        only inside names the text keeps as written (see :func:`kept_in_names`)."""
+        return [t for t in self.used_terms(source) if not t.rendered_in(text) and not kept_in_names(t, source, text)]
+
+
+def kept_in_names(term: Term, source: str, text: str) -> bool:
+    """Whether every use of the term in the source is inside a longer capitalised name that the text
+    writes as the source does: "Co-Evolving Multi-Agent Systems (CoMAS)" kept in English holds
+    "multi-agent" as the name's, not as a term left untranslated."""
+    names = list(_CAPITALISED_RUN.finditer(source))
+    uses = list(term.pattern.finditer(source))
+
+    def kept(use: re.Match[str]) -> bool:
+        return any(
+            n.start() <= use.start() and use.end() <= n.end() and n[0] != use[0] and _squeeze(n[0]) in _squeeze(text)
+            for n in names
+        )
+
+    return bool(uses) and all(kept(use) for use in uses)
 
 
 def _read(path: Path) -> dict[str, dict[str, str]]:
