@@ -12,6 +12,7 @@ import json
 import re
 import zlib
 
+import numpy as np
 import pytest
 from examples import THINKLESS
 from hypothesis import given
@@ -188,6 +189,31 @@ def test_a_short_abstract_is_cut_at_its_clauses_and_a_field_left_over_shares_a_n
     shared = [f for f in READING_FIELDS if plan.fields[f].shared]
     assert len(shared) == 2  # four units for six fields
     assert all(plan.neighbour(f) and plan.neighbour(f) not in shared for f in shared)
+
+
+class Scores:
+    """A role model whose scores are given: which sentence each field wants, and how much."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def scores(self, units):
+        return np.array(self.rows[: len(units)], dtype=float)
+
+
+def test_a_sentence_no_field_wanted_is_written_before_two_fields_share_one_but_never_a_code_link():
+    sentences = [f"Sentence {i} says something of its own about the paper." for i in range(5)] + [
+        "This achieves improvements with lower training cost.",
+        "Code is available at https://github.com/x/y.",
+    ]
+    wants = np.full((7, 6), 0.01)
+    wants[:5, :5] += np.eye(5) * 0.8  # five sentences, each wanted by one of the first five fields
+    wants[5, 5] = 0.04  # barely wanted by the contribution, under LEFTOVER_MIN
+    plan = assign(sentences, Scores(wants))
+    assert plan.fields["contribution"].units == (5,) and not plan.fields["contribution"].shared
+    assert all(6 not in plan.fields[f].units for f in READING_FIELDS)  # the link stays in the digest only
+    linkless = assign(sentences[:5] + sentences[6:], Scores(np.delete(wants, 5, axis=0)))
+    assert linkless.fields["contribution"].shared  # nothing left to write it from but a neighbour's sentence
 
 
 def test_keywords_come_from_the_source():

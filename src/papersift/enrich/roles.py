@@ -10,9 +10,11 @@ multilingual sentence encoder, and measured there on papers held out of training
 :func:`assign` turns the scores into a plan: every field gets a sentence of its own (the best
 one-to-one matching), then the sentences left over join the field that wants them most, two a
 field at most, in the abstract's order (a unit no field wants, such as a code link, only in the digest). An abstract of fewer than six sentences is first cut at
-its clauses (";", ", while", ", which"); a field still left without a sentence of its own is
-written from the sentence that suits it best, and marked ``shared``, so that its request asks
-for what its neighbour does not say.
+its clauses (";", ", while", ", which"); a field still left without a sentence of its own takes the
+sentence no field wanted that suits it best ("This achieves performance improvements with
+substantially lower training cost.", never a code link), else is written from the sentence that
+suits it best, and marked ``shared``, so that its request asks for what its neighbour does not
+say: two fields of one sentence came back word for word the same from the 1.5B model.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ MIN_FIELD_WORDS = 15  # a field written from less (a one-line question) takes a 
 # A leftover unit that no field wants this much (a code link, "code will be released") stays in the
 # digest only: on the trending day such units score 0.03 at most, real second sentences 0.1 and up.
 LEFTOVER_MIN = 0.05
+# A unit that says where the code is, not what the paper does: no field is written from it.
+NO_CONTENT = re.compile(
+    r"https?://|\bgithub\b|\b(?:code|data|models?|weights|datasets?)\b[^.]{0,40}\b(?:available|released?|public)\b",
+    re.I,
+)
 POSITION_BINS = 5
 _WORD = re.compile(r"[a-z]+")
 _DIGIT = re.compile(r"\d")
@@ -188,6 +195,10 @@ def assign(sentences: list[str], model: RoleModel | None = None) -> Plan:
         return Plan(units, {f: FieldSource(()) for f in fields}, np.zeros((0, len(fields))))
     scores = (model or role_model()).scores(units)
     wanted = [u for u in range(len(units)) if scores[u].max() >= LEFTOVER_MIN] or list(range(len(units)))
+    spare = [u for u in range(len(units)) if u not in wanted and not NO_CONTENT.search(units[u])]
+    for u in sorted(spare, key=lambda u: -scores[u].max())[: len(fields) - len(wanted)]:
+        wanted.append(u)  # fewer wanted units than fields: a sentence no field wanted before two fields share one
+    wanted.sort()
     cost = -np.log(np.clip(scores[wanted], 1e-9, 1))
     rows, cols = linear_sum_assignment(cost)  # one unit a field, each unit at most once
     chosen: dict[str, list[int]] = {fields[c]: [wanted[r]] for r, c in zip(rows, cols)}
