@@ -159,6 +159,10 @@ def test_labels_and_quotes_a_small_model_adds_are_taken_off_and_keywords_split()
         == "推理模型对所有问题都进行冗长的思维链推理。"
     )
     assert cleaned("“Thinkless：大语言模型学习何时思考”") == "Thinkless：大语言模型学习何时思考"
+    assert cleaned("**CGPO：基于曲率的多域推理优化框架**") == "CGPO：基于曲率的多域推理优化框架"
+    assert cleaned("我们引入了 **时间注意力模式预测分析 (TAPPA)**，一个统一的框架。") == (
+        "我们引入了 时间注意力模式预测分析 (TAPPA)，一个统一的框架。"
+    )
     assert cleaned("Thinkless: LLM 学习何时思考") == "Thinkless: LLM 学习何时思考"  # the paper's name is no label
     assert keywords_of("1. Thinkless\n2. DeGRPO、adaptive reasoning；RL.") == [
         "Thinkless",

@@ -32,6 +32,7 @@ FIELDS = ("title", "tldr", *(f"reading.{name}" for name in READING_FIELDS), "key
 MAX_TOKENS = {"title": 100, "tldr": 160, "keywords": 80, "digest": 1000}
 READING_MAX_TOKENS = 220
 HEADING = re.compile(r"^\s*#{1,6}\s")
+BOLD = re.compile(r"\*\*([^*\n]+)\*\*")  # "**CGPO：…**": Markdown a card's prose would show as asterisks
 CUT_OFF = "it ran on past the length limit and was cut off: write it much shorter"
 KEYWORD_SEPARATORS = re.compile(r"[,，、;；\n]+")
 MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)、])\s+")
@@ -74,10 +75,10 @@ def field_messages(
 
 
 def cleaned(text: str) -> str:
-    """The reply without the label, list marker, Markdown headings or quotes a small model puts
-    around its answer (the prompt asks for none of them)."""
+    """The reply without the label, list marker, Markdown headings, bold or quotes a small model
+    puts around its answer or a term in it (the prompt asks for none of them)."""
     text = "\n".join(line for line in text.strip().splitlines() if not HEADING.match(line))
-    text = LABEL.sub("", MARKER.sub("", text.strip(), count=1), count=1)
+    text = BOLD.sub(r"\1", LABEL.sub("", MARKER.sub("", text.strip(), count=1), count=1))
     return text.strip().strip('"“”「」').strip()
 
 
