@@ -326,6 +326,30 @@ def test_the_model_sees_2350_yi_and_a_reply_that_slips_on_it_is_asked_again(stor
     assert "2350亿" in stored(store, paper_id).card.digest
 
 
+def test_two_sentences_of_the_digest_that_keep_losing_a_number_are_translated_one_at_a_time(store):
+    two = (
+        "Compared to its predecessor, Qwen3 expands multilingual support from 29 to 119 languages. "
+        "All Qwen3 models are publicly accessible under Apache 2.0."
+    )
+    paper_id = store.upsert(Paper(source="arxiv", arxiv_id="2505.09388", title="Qwen3 Technical Report", abstract=two))[
+        0
+    ]
+
+    def loses_119_with_two(body: dict) -> str:
+        text = text_of(body)
+        if body["messages"][-1]["content"].startswith("把这段原文") and "119" in text and "Apache" in text:
+            return "与前代相比，Qwen3 将多语言支持扩展了 29 个语言。所有 Qwen3 模型都以 Apache 2.0 公开。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=loses_119_with_two) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        texts = [text_of(r.body) for r in server.chat_requests if "<text>" in r.messages[-1]["content"]]
+
+    digest = stored(store, paper_id).card.digest
+    assert "29" in digest and "119" in digest and "2.0" in digest  # both sentences, every number
+    assert any(t.startswith("Compared") and "Apache" not in t for t in texts)  # the first sentence asked alone
+
+
 def test_a_reply_that_translates_the_objection_instead_of_fixing_the_answer_is_not_kept(store):
     qwen = Paper(source="arxiv", arxiv_id="2505.09388", title="Qwen3 Technical Report", abstract=QWEN3_TWO_SENTENCES)
     paper_id = store.upsert(qwen)[0]
