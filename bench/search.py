@@ -200,6 +200,18 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def memory_now() -> dict[str, float]:
+    """The peak so far, and the resident memory now split as Linux counts it: anonymous (the
+    process's own: arrays, heaps, SQLite's cache) and file-backed (mapped files, such as the lexical
+    index and the float16 vectors, which the kernel can drop and read again)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) / 1024
+    return {"peak": peak_rss_mib(), "anon": fields.get("RssAnon", 0.0), "file": fields.get("RssFile", 0.0)}
+
+
 def latencies(store: Store, queries: list[str], hashed, use_priced, filters: Filters, exact: bool | None) -> dict:
     return {
         "vector": timed(lambda q: search(store, q, limit=10, mode="vector", embedder=hashed, exact=exact), queries),
@@ -222,16 +234,20 @@ def run(n: int, n_queries: int, directory: Path, with_exact: bool) -> dict:
     t = time.perf_counter()
     fill(store, n, words, p)
     result["ingest_s"] = time.perf_counter() - t  # papers, their records and keys, the FTS5 index
+    memory = result["memory_mib"] = {"ingest": memory_now()}  # where the peak is reached, phase by phase
     t = time.perf_counter()
     embed_range(store, hashed, 0)
     result["vectors_s"] = time.perf_counter() - t
+    memory["vectors"] = memory_now()
     t = time.perf_counter()
     index = ensure_index(store, hashed.name, force=True)
     result["index_s"] = time.perf_counter() - t
+    memory["vector index"] = memory_now()
     t = time.perf_counter()
     lexical_index(store)  # from INDEX_FROM papers; a search would otherwise build it first
     result["lexical_index_s"] = time.perf_counter() - t
     result["lexical_engine"] = lexical_summary(store)["engine"]
+    memory["lexical index"] = memory_now()
     result["build_s"] = result["ingest_s"] + result["vectors_s"] + result["index_s"] + result["lexical_index_s"]
 
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -249,11 +265,13 @@ def run(n: int, n_queries: int, directory: Path, with_exact: bool) -> dict:
     result["lexical"] = timed(lambda q: search(store, q, limit=10, mode="lexical"), queries)
     result["use_query"] = timed(lambda q: use.embed([q]), queries)
     result["index"] = latencies(store, queries, hashed, use_priced, filters, exact=False)
+    memory["queries"] = memory_now()
 
     qv = hashed.embed(queries)
     truth = exact_top(store, hashed.name, qv)
     found = [{r for r, _ in index.nearest(q, 10)} for q in qv]
     result["vector_recall_at_10"] = sum(len(f & t) for f, t in zip(found, truth)) / (10 * len(queries))
+    memory["exact top 10s for recall"] = memory_now()
 
     # a day's growth: 10,000 more papers with their vectors, and the index brought up to date
     extra = synthetic_papers(10_000, words, p, seed=n + 1, first=n)
@@ -264,6 +282,7 @@ def run(n: int, n_queries: int, directory: Path, with_exact: bool) -> dict:
     written = embed_range(store, hashed, last)  # the hashed embedding is a sparse product: ~1 s of it
     update_index(store, hashed.name, before, written)
     result["add_10k_s"] = time.perf_counter() - t
+    memory["10,000 added"] = memory_now()
     result["peak_rss_mib"] = peak_rss_mib()
 
     if with_exact:  # today's brute force, side by side: loads the float32 matrix, so last
@@ -330,7 +349,20 @@ the exact column is taken last, after the 10,000 papers of the growth row were a
 | build: the lexical index ({r["lexical_engine"]}), read from FTS5 | {r["lexical_index_s"]:.1f} s |
 | 10,000 papers added with their vectors, index updated in place | {r["add_10k_s"]:.1f} s |
 | store on disk | {r["size_mb"]:,.0f} MB |
+
+Memory after each step, MiB: the process's peak so far, then what is resident at that moment,
+anonymous (its own) and file-backed (mapped files the kernel can drop):
+
+| after | peak | anonymous | file-backed |
+|---|---|---|---|
+{memory_rows(r)}
 """
+
+
+def memory_rows(r: dict) -> str:
+    return "\n".join(
+        f"| {phase} | {m['peak']:.0f} | {m['anon']:.0f} | {m['file']:.0f} |" for phase, m in r["memory_mib"].items()
+    )
 
 
 def main() -> None:
