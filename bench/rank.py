@@ -7,8 +7,9 @@ Each day paper gets a random date in the last week. The store is the whole file.
 over every sub-area and three seeds (21 readers), in one run:
 
 - papersift's ranking with its reader model (``papersift.daily.reader``: a linear SVM on TF-IDF,
-  the multilingual embedding and the sub-area, trained on the store), with and without MMR
-  diversity, and without the sub-area;
+  the multilingual embedding and the sub-area weighed by the classifier's confidence, trained on
+  the store), with and without MMR diversity, without the sub-area, and with the sub-area at full
+  weight (as before);
 - the anchors: arxiv-sanity-lite's TF-IDF + linear SVM as it ships; the cosine to the library's
   centroid (zotero-arxiv-daily's idea); BM25 (the store's FTS5) with the library's 30 most
   frequent author keywords as the query; recency; and papersift's ranking before the reader
@@ -207,6 +208,11 @@ def learned_order(
     return [pick.paper_id for pick in picks]
 
 
+def sure_of_every_subarea(store: list[Paper]) -> list[Paper]:
+    """The papers with their sub-areas as a source would give them: no confidence to weigh them by."""
+    return [p.model_copy(update={"topic": p.topic.model_copy(update={"confidence": None})}) for p in store]
+
+
 def orders(
     library: list[Paper], day: list[Paper], store: list[Paper], vectors: dict[str, np.ndarray], tmp: Path
 ) -> dict[str, list[str]]:
@@ -215,6 +221,7 @@ def orders(
         LEARNED: learned_order(day, library, store, vectors, diversity=0.3),
         "papersift reader model, without diversity": learned_order(day, library, store, vectors, diversity=0.0),
         WITHOUT_TOPIC: learned_order(day, library, store, vectors, diversity=0.3, topic_weight=0.0),
+        FULL_TOPIC: learned_order(day, library, sure_of_every_subarea(store), vectors, diversity=0.3),
         ARXIV_SANITY: arxiv_sanity_order(day, library, store),
         CENTROID: centroid_order(day, library, vectors),
         "papersift before: likeness + recency + MMR 0.3": [
@@ -225,7 +232,10 @@ def orders(
     }
 
 
-LEARNED = "papersift: reader model (SVM on TF-IDF + embedding + sub-area) + recency + MMR 0.3"
+LEARNED = (
+    "papersift: reader model (SVM on TF-IDF + embedding + sub-area by the classifier's confidence) + recency + MMR 0.3"
+)
+FULL_TOPIC = "papersift before: the same, the sub-area at full weight whatever the classifier's confidence"
 WITHOUT_TOPIC = "papersift reader model without the sub-area (TF-IDF + embedding) + recency + MMR 0.3"
 ARXIV_SANITY = "arxiv-sanity-lite: TF-IDF + linear SVM"
 CENTROID = "centroid cosine (zotero-arxiv-daily's idea)"

@@ -216,6 +216,27 @@ def test_a_paper_s_sub_area_counts_where_its_words_say_nothing():
     assert not min(blind.scores(same, {})[:20]) > max(blind.scores(same, {})[20:])  # the words alone cannot
 
 
+def test_a_sub_area_the_classifier_was_unsure_of_lifts_a_paper_less():
+    """Same words, same sub-area: the paper the classifier placed there at 0.9 stands above the one
+    it placed there at 0.3."""
+    same = [
+        p.model_copy(update={"id": f"{p.id}-{s}", "topic": Topic(subarea=s, origin="model", confidence=0.9)})
+        for s in ("rl-alignment", "rl-robotics")
+        for p in papers_of("rl", 20, seed=0)
+    ]
+    library = [p.id for p in same if p.topic.subarea == "rl-alignment"][:10]
+    new = papers_of("rl", 1, seed=5)[0]
+    sure, unsure = (
+        new.model_copy(update={"id": f"day-{c}", "topic": Topic(subarea="rl-alignment", origin="model", confidence=c)})
+        for c in (0.9, 0.3)
+    )
+    model = ReaderModel.train([*same, sure, unsure], {}, library)
+    assert model.scores([sure], {})[0] > model.scores([unsure], {})[0]
+    assert model.topic_lift(sure)[1] == pytest.approx(3 * model.topic_lift(unsure)[1])
+    told = unsure.model_copy(update={"topic": Topic(subarea="rl-alignment", origin="source", confidence=0.3)})
+    assert model.topic_lift(told)[1] > model.topic_lift(sure)[1]  # a source's sub-area is no guess
+
+
 @given(
     st.integers(1, 6).flatmap(
         lambda n: st.tuples(
