@@ -324,8 +324,9 @@ class _Writer:
     def string(self, name: str, schema: dict[str, Any]) -> str:
         if "enum" in schema:
             return schema["enum"][0]
-        if name == "title" and self.title:
-            text = _SENTENCES[self.lang][2].format(title=self.title)
+        if name == "title" and self.lang in _SENTENCES:
+            # a record without a title (an abstract only) is named after its first fact, as a title
+            text = _SENTENCES[self.lang][2].format(title=self.title or self.keywords(1)[0])
         elif name == "digest" and self.lang in _FIELDS:
             text = self.digest(schema.get("maxLength", 1500))
         elif name in _FIELDS.get(self.lang, {}) and name not in ("terms", "no_facts"):
