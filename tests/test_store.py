@@ -290,8 +290,12 @@ def test_a_refused_card_lends_no_keyword_facet_and_no_searchable_text(store):
         phrase = f'translated : "{segment(word)}"'  # as the store segments Chinese for FTS5
         return bool(store.conn.execute("SELECT 1 FROM papers_fts WHERE papers_fts MATCH ?", (phrase,)).fetchone())
 
+    def keyword_rows() -> list[tuple[int, str]]:
+        return [row for rows in store.keyword_rows("zh") for row in rows]
+
     save("ok", "稀疏注意力")
-    assert (rowid, "稀疏注意力") in store.keyword_rows("zh") and indexed("稀疏注意力")
+    assert (rowid, "稀疏注意力") in keyword_rows() and indexed("稀疏注意力")
+    assert store.keyword_totals("zh")["稀疏注意力"] == 1
     save("poor", "这段文本描述了方法")  # a rejected card's sentence as a "keyword"
-    assert [k for r, k in store.keyword_rows("zh") if r == rowid] == []
+    assert [k for r, k in keyword_rows() if r == rowid] == []
     assert not indexed("稀疏注意力") and not indexed("这段文本描述了方法")

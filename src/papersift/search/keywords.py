@@ -53,10 +53,11 @@ def keyword_key(keyword: str, lang: str) -> str:
     return _aliases(lang).get(words, words)
 
 
-def facet_labels(keywords: list[str], lang: str) -> dict[str, str]:
-    """Each keyword's facet value: the spelling its key's papers use most (the first seen on a tie)."""
+def facet_labels(papers_with: dict[str, int], lang: str) -> dict[str, str]:
+    """Each keyword's facet value, from how many papers give each spelling: the spelling its key's
+    papers use most (the first given on a tie)."""
     spellings: dict[str, Counter[str]] = {}
-    for keyword in keywords:
-        spellings.setdefault(keyword_key(keyword, lang), Counter())[keyword] += 1
+    for keyword, n in papers_with.items():
+        spellings.setdefault(keyword_key(keyword, lang), Counter())[keyword] += n
     label = {key: counts.most_common(1)[0][0] for key, counts in spellings.items()}
-    return {keyword: label[keyword_key(keyword, lang)] for keyword in set(keywords)}
+    return {keyword: label[keyword_key(keyword, lang)] for keyword in papers_with}

@@ -87,11 +87,15 @@ class Column:
 
     @classmethod
     def of(cls, raw: list[str | None]) -> Column:
-        index: dict[str, int] = {}
-        codes = np.fromiter(
-            (-1 if v is None else index.setdefault(v, len(index)) for v in raw), dtype=np.int32, count=len(raw)
-        )
-        return cls(codes, list(index), index)
+        return Codes().add(raw).column()
+
+    def mapped(self, value_of: Callable[[str], str | None], order: np.ndarray | None = None) -> Column:
+        """This column with each value replaced by ``value_of`` it (a day by its month), once per
+        distinct value, its papers in ``order`` where given."""
+        other = Column.of([value_of(v) for v in self.values])
+        recode = np.append(other.codes, -1)  # code -1 (no value) indexes the last slot
+        codes = recode[self.codes]
+        return Column(codes if order is None else codes[order], other.values, other.index)
 
     def ranks(self) -> np.ndarray:
         """Each paper's value's place in sorted order (-1 for none): ISO dates sort by time."""
@@ -120,6 +124,25 @@ class Column:
         return [FacetValue(value=self.values[i], count=int(counts[i])) for i in ranked]
 
 
+class Codes:
+    """A column's codes built a chunk of rows at a time: the index of values grows as they come."""
+
+    def __init__(self) -> None:
+        self.index: dict = {}
+        self.parts: list[np.ndarray] = []
+
+    def add(self, raw: list) -> Codes:
+        index = self.index
+        self.parts.append(
+            np.fromiter((-1 if v is None else index.setdefault(v, len(index)) for v in raw), np.int32, len(raw))
+        )
+        return self
+
+    def column(self, order: np.ndarray | None = None) -> Column:
+        codes = np.concatenate(self.parts) if self.parts else np.empty(0, dtype=np.int32)
+        return Column(codes if order is None else codes[order], list(self.index), self.index)
+
+
 class Snapshot:
     """The catalog's columns, position 0 the newest paper (published descending, then rowid)."""
 
@@ -131,33 +154,43 @@ class Snapshot:
         self._load_curation(store)
 
     def _load_papers(self, store: Store) -> None:
-        rows = store.facet_rows()
-        rowids = _rowids(rows)
-        day = Column.of([r[5] for r in rows])
+        rowids: list[np.ndarray] = []
+        columns = {name: Codes() for name in ("areas", "source", "venue", "day")}
+        for rows in store.facet_rows():  # a chunk at a time, each column kept as codes
+            rowids.append(_rowids(rows))
+            columns["areas"].add([(r[1], r[2]) for r in rows])
+            for name, i in (("source", 3), ("venue", 4), ("day", 5)):
+                columns[name].add([r[i] for r in rows])
+        self.rowids = np.concatenate(rowids) if rowids else np.empty(0, dtype=np.int64)
+        day = columns["day"].column()
         # newest first (no date last), then the later rowid: sorted here, cheaper than ORDER BY
-        order = np.lexsort((rowids, day.ranks()))[::-1]
-        self.rowids = rowids[order]
+        order = np.lexsort((self.rowids, day.ranks()))[::-1]
+        self.rowids = self.rowids[order]
         self._by_rowid = np.argsort(self.rowids)
         self._sorted_rowids = self.rowids[self._by_rowid]
+        areas = columns["areas"].column()
+        # a source may give an area's label (the shared catalog does), the classifier its key:
+        # one facet value per area either way
+        area_of = (lambda pair: self._area_key(*pair)) if self._area_key else (lambda pair: pair[0])
         self.columns = {
-            name: Column.of([rows[i][column] for i in order])
-            for column, name in enumerate(("area", "subarea", "source", "venue"), 1)
+            "area": areas.mapped(area_of, order),
+            "subarea": areas.mapped(lambda pair: pair[1], order),
+            "source": columns["source"].column(order),
+            "venue": columns["venue"].column(order),
+            "day": Column(day.codes[order], day.values, day.index),
+            "month": day.mapped(lambda value: value[:7], order),
         }
-        if self._area_key:
-            # a source may give an area's label (the shared catalog does), the classifier its key:
-            # one facet value per area either way
-            keys = {pair: self._area_key(*pair) for pair in {(r[1], r[2]) for r in rows}}
-            self.columns["area"] = Column.of([keys[rows[i][1], rows[i][2]] for i in order])
-        self.columns["day"] = Column(day.codes[order], day.values, day.index)
-        self.columns["month"] = Column.of([rows[i][5][:7] if rows[i][5] else None for i in order])
         self._load_keywords(store)
 
     def _load_keywords(self, store: Store) -> None:
-        rows = store.keyword_rows(self.lang)
-        labels = facet_labels([r[1] for r in rows], self.lang)  # LLM, LLMs, Large Language Models: one value
-        positions = self.positions(_rowids(rows))
-        column = Column.of([labels[r[1]] for r in rows])
-        pairs = np.unique(np.stack([positions, column.codes]), axis=1) if len(rows) else np.empty((2, 0), np.int64)
+        labels = facet_labels(store.keyword_totals(self.lang), self.lang)  # LLM, LLMs, Large Language Models: one value
+        positions, labelled = [], Codes()
+        for rows in store.keyword_rows(self.lang):
+            positions.append(self.positions(_rowids(rows)))
+            labelled.add([labels[r[1]] for r in rows])
+        column = labelled.column()
+        positions = np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)
+        pairs = np.unique(np.stack([positions, column.codes]), axis=1) if len(positions) else np.empty((2, 0), np.int64)
         keep = pairs[0] >= 0  # a paper with two spellings of one keyword counts once
         codes = pairs[1][keep].astype(column.codes.dtype)
         self.keyword_paper, self.keywords = pairs[0][keep], Column(codes, column.values, column.index)

@@ -6,7 +6,17 @@ Nothing here writes: the tables belong to the other modules; these are the catal
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from sqlite3 import Cursor
+
 from .base import Connection
+
+ROWS_A_CHUNK = 100_000
+
+
+def _chunks(cursor: Cursor) -> Iterator[list]:
+    while rows := cursor.fetchmany(ROWS_A_CHUNK):
+        yield rows
 
 
 class CatalogQueries(Connection):
@@ -14,15 +24,25 @@ class CatalogQueries(Connection):
 
     # --- the catalog's columns -------------------------------------------------------------------------
 
-    def facet_rows(self) -> list[tuple[int, str | None, str | None, str | None, str | None, str | None]]:
-        """(rowid, area, subarea, source, venue, published) of every paper, from the narrow ``paper_facets``."""
-        return self.conn.execute("SELECT rowid, area, subarea, source, venue, published FROM paper_facets").fetchall()
+    def facet_rows(self) -> Iterator[list[tuple[int, str | None, str | None, str | None, str | None, str | None]]]:
+        """(rowid, area, subarea, source, venue, published) of every paper, from the narrow
+        ``paper_facets``, ``ROWS_A_CHUNK`` at a time: a million papers as one list of tuples took
+        more memory than all the catalog's arrays."""
+        yield from _chunks(self.conn.execute("SELECT rowid, area, subarea, source, venue, published FROM paper_facets"))
 
-    def keyword_rows(self, lang: str) -> list[tuple[int, str]]:
-        """(paper rowid, keyword): the source's keywords and the cards' in ``lang``."""
-        return self.conn.execute(
-            "SELECT paper_rowid, keyword FROM paper_keywords WHERE origin IN ('source', ?)", (lang,)
-        ).fetchall()
+    def keyword_rows(self, lang: str) -> Iterator[list[tuple[int, str]]]:
+        """(paper rowid, keyword): the source's keywords and the cards' in ``lang``, ``ROWS_A_CHUNK`` at a time."""
+        yield from _chunks(
+            self.conn.execute("SELECT paper_rowid, keyword FROM paper_keywords WHERE origin IN ('source', ?)", (lang,))
+        )
+
+    def keyword_totals(self, lang: str) -> dict[str, int]:
+        """How many papers give each keyword, of those :meth:`keyword_rows` reads."""
+        return dict(
+            self.conn.execute(
+                "SELECT keyword, count(*) FROM paper_keywords WHERE origin IN ('source', ?) GROUP BY keyword", (lang,)
+            )
+        )
 
     def enrichment_status_rows(self, lang: str) -> list[tuple[int, str]]:
         """(paper rowid, enrichment status) of the papers enriched in ``lang``."""
