@@ -154,7 +154,7 @@ def markdown(found: dict, seconds: list[float], answers: list, off_topic: list[b
         "",
         f"Off-topic questions (baking, football, a cat, sun cream, geography, a bicycle, wine, an eclipse) with no "
         f"passage near enough to go to the model, so `not_found` without asking it: {rate(off_topic)}. Those that "
-        "reach the model depend on it saying NOT_FOUND (not measured here).",
+        "reach the model depend on it saying NOT_FOUND (measured with the model below, where `--answers` asks it).",
     ]
     for question, answer, paper_id in answers[:3]:  # the first three in full, to be read
         cited = [c.paper_id for c in answer.citations]
