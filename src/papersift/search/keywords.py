@@ -55,7 +55,7 @@ def keyword_key(keyword: str, lang: str) -> str:
 
 def facet_labels(papers_with: dict[str, int], lang: str) -> dict[str, str]:
     """Each keyword's facet value, from how many papers give each spelling: the spelling its key's
-    papers use most (the first given on a tie)."""
+    papers use most (the first seen on a tie)."""
     spellings: dict[str, Counter[str]] = {}
     for keyword, n in papers_with.items():
         spellings.setdefault(keyword_key(keyword, lang), Counter())[keyword] += n

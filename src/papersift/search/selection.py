@@ -154,18 +154,18 @@ class Snapshot:
         self._load_curation(store)
 
     def _load_papers(self, store: Store) -> None:
-        rowids: list[np.ndarray] = []
+        chunks: list[np.ndarray] = []
         columns = {name: Codes() for name in ("areas", "source", "venue", "day")}
         for rows in store.facet_rows():  # a chunk at a time, each column kept as codes
-            rowids.append(_rowids(rows))
+            chunks.append(_rowids(rows))
             columns["areas"].add([(r[1], r[2]) for r in rows])
             for name, i in (("source", 3), ("venue", 4), ("day", 5)):
                 columns[name].add([r[i] for r in rows])
-        self.rowids = np.concatenate(rowids) if rowids else np.empty(0, dtype=np.int64)
+        rowids = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
         day = columns["day"].column()
         # newest first (no date last), then the later rowid: sorted here, cheaper than ORDER BY
-        order = np.lexsort((self.rowids, day.ranks()))[::-1]
-        self.rowids = self.rowids[order]
+        order = np.lexsort((rowids, day.ranks()))[::-1]
+        self.rowids = rowids[order]
         self._by_rowid = np.argsort(self.rowids)
         self._sorted_rowids = self.rowids[self._by_rowid]
         areas = columns["areas"].column()
@@ -183,12 +183,14 @@ class Snapshot:
         self._load_keywords(store)
 
     def _load_keywords(self, store: Store) -> None:
-        labels = facet_labels(store.keyword_totals(self.lang), self.lang)  # LLM, LLMs, Large Language Models: one value
-        positions, labelled = [], Codes()
+        positions, spelled = [], Codes()
         for rows in store.keyword_rows(self.lang):
             positions.append(self.positions(_rowids(rows)))
-            labelled.add([labels[r[1]] for r in rows])
-        column = labelled.column()
+            spelled.add([r[1] for r in rows])
+        spellings = spelled.column()
+        papers_with = np.bincount(spellings.codes, minlength=len(spellings.values))
+        labels = facet_labels(dict(zip(spellings.values, papers_with.tolist())), self.lang)
+        column = spellings.mapped(labels.__getitem__)  # LLM, LLMs, Large Language Models: one value
         positions = np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)
         pairs = np.unique(np.stack([positions, column.codes]), axis=1) if len(positions) else np.empty((2, 0), np.int64)
         keep = pairs[0] >= 0  # a paper with two spellings of one keyword counts once

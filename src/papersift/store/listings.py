@@ -36,14 +36,6 @@ class CatalogQueries(Connection):
             self.conn.execute("SELECT paper_rowid, keyword FROM paper_keywords WHERE origin IN ('source', ?)", (lang,))
         )
 
-    def keyword_totals(self, lang: str) -> dict[str, int]:
-        """How many papers give each keyword, of those :meth:`keyword_rows` reads."""
-        return dict(
-            self.conn.execute(
-                "SELECT keyword, count(*) FROM paper_keywords WHERE origin IN ('source', ?) GROUP BY keyword", (lang,)
-            )
-        )
-
     def enrichment_status_rows(self, lang: str) -> list[tuple[int, str]]:
         """(paper rowid, enrichment status) of the papers enriched in ``lang``."""
         return self.conn.execute(
