@@ -63,11 +63,11 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 _BRACKETED = re.compile(r"</?[^<>\s，。、；：]{1,20}>")  # a token as a reply writes it, translated or not
 _QUOTED = re.compile(r'"([^"]+)"')
 # Where an abstract names its method: "we propose CoMAS", "a framework called CoMAS".
-_APPOSED = re.compile(r"\s+([A-Z][\w\-]*\w)\s*(?:,|:|\()")  # "we propose Thinkless, a framework…"
-_IN_LATEX = set("$^_{")  # a name that runs on into LaTeX (TS$^2$) is not written whole
 _NAMING = re.compile(
     r"\b(?:propose|introduce|present|develop|design|call(?:ed)?|name[ds]?|dub(?:bed)?|term(?:ed)?)\b", re.I
 )
+_APPOSED = re.compile(r"\s+([A-Z][\w\-]*\w)\s*(?:,|:|\()")  # "we propose Thinkless, a framework…"
+_IN_LATEX = set("$^_{")  # a name that runs on into LaTeX (TS$^2$) is not written whole
 _SPACES = re.compile(r"\s+")
 DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
@@ -211,9 +211,9 @@ def method_name(abstract: str) -> str | None:
     (CoMAS, not LLMs); None if it names none."""
     for cue in _NAMING.finditer(abstract):
         following = re.split(r"\.\s", abstract[cue.end() :])[0]
-        defined = [m[2] for m in _DEFINED.finditer(following)]
         if apposed := _APPOSED.match(following):
             return apposed[1]
+        defined = [m[2] for m in _DEFINED.finditer(following)]
         plain = [m[0] for m in _NAME.finditer(following) if following[m.end() : m.end() + 1] not in _IN_LATEX]
         for word in [*defined, *plain]:
             if is_name(word) and (word[0].isupper() or has_name_shape(re.split(r"[-_]", word)[0])):
@@ -558,13 +558,13 @@ class GroundedWriter:
         number after it was asked again ("扩展了 29 个语言" for "from 29 to 119 languages"), each
         sentence alone, as a reading field's is, if that loses fewer."""
         reply, was_cut = await self.ask(paper, "sentence", source, previous, fix, names=names)
-        parts = split_sentences(source)
-        lost = missing(numbers_in(source), reply)
+        parts, numbers = split_sentences(source), numbers_in(source)
+        lost = missing(numbers, reply)
         if len(parts) < 2 or not lost:
             return reply, was_cut
         alone = [await self.ask(paper, "sentence", part, names=[n for n in names if n in part]) for part in parts]
         joined = ("" if self.language.counts_characters else " ").join(text for text, _ in alone)
-        if len(missing(numbers_in(source), joined)) < len(lost):
+        if len(missing(numbers, joined)) < len(lost):
             return joined, any(cut for _, cut in alone)
         return reply, was_cut
 
