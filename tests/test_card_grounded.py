@@ -8,6 +8,7 @@ request with a Chinese text of the right kind, or with what the test wants it to
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import zlib
@@ -586,21 +587,55 @@ def test_a_record_without_a_title_has_a_tldr_of_its_result_not_of_the_name_made_
     assert card.tldr.startswith("这部分原文被完整译出") and "混合推理框架" not in card.tldr
 
 
-def test_a_made_up_title_that_stays_a_sentence_gives_way_to_the_name_the_abstract_gives(store):
+@pytest.mark.parametrize(
+    "made_up, objection",
+    [
+        (
+            "我们提出了一种可学习的框架，让大语言模型依据任务的复杂度与自身能力在长短推理之间自适应地选择",
+            "reads as a sentence",
+        ),
+        ("混合专家推理框架", "which the text does not say"),  # CLUE's "混合专家框架": no mixture of experts in it
+    ],
+)
+def test_a_made_up_title_that_stays_wrong_gives_way_to_the_name_the_abstract_gives(store, made_up, objection):
     paper_id = store.upsert(THINKLESS.model_copy(update={"title": None, "arxiv_id": None, "source_id": "untitled"}))[0]
     asked_for_a_name = []
 
-    def writes_a_sentence(body: dict) -> str:
+    def stays_wrong(body: dict) -> str:
         if body["messages"][-1]["content"].startswith("用不超过"):
             asked_for_a_name.append(body["messages"][-1]["content"])
-            return "我们提出了一种可学习的框架，让大语言模型依据任务的复杂度与自身能力在长短推理之间自适应地选择"
+            return made_up
         return good_reply(body)
 
-    with ScriptedServer(responder=writes_a_sentence) as server:
+    with ScriptedServer(responder=stays_wrong) as server:
         enrich_papers(store, grounded_settings(server, store.path))
 
-    assert "reads as a sentence" in asked_for_a_name[1]  # asked again with the objection first
+    assert objection in asked_for_a_name[1]  # asked again with the objection first
     assert stored(store, paper_id).card.title == "Thinkless"
+
+
+def test_a_reask_answered_with_the_right_line_of_its_previous_answer_keeps_that_line(store):
+    """DreamOn's observation translated: "这段原文的中文翻译如下：" before the translation, asked
+    again, came back as the translation alone, which the echo filter took for the quoted answer."""
+    paper_id = store.upsert(THINKLESS)[0]
+    motivation = ROLE_TEXT["研究动机"]
+
+    def talks_about_the_text(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的研究动机" in asked:
+            return "这段原文讲的是推理模型的表现。"
+        if (
+            asked.startswith("把这段原文")
+            and "remarkable performance" in text_of(body)
+            and "However" not in text_of(body)
+        ):
+            return motivation if "没有通过" in asked else f"这段原文的中文翻译如下：\n\n{motivation}"
+        return good_reply(body)
+
+    with ScriptedServer(responder=talks_about_the_text) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+
+    assert stored(store, paper_id).card.reading.motivation == motivation
 
 
 @pytest.mark.parametrize(
@@ -842,6 +877,106 @@ def test_a_word_answered_with_itself_alone_too_is_left_to_its_sentences_translat
     enrichment = stored(store, paper_id)
     assert enrichment.card.reading.motivation.startswith("这部分原文被完整译出")
     assert "remarkable" not in enrichment.card.reading.motivation and enrichment.status == "ok"
+
+
+def held_translation(body: dict) -> str | None:
+    """The pattern a request holds its answer to, where it holds one."""
+    schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+    return schema.get("properties", {}).get("translation", {}).get("pattern")
+
+
+@pytest.mark.parametrize("holds_to_the_pattern", [True, False])
+def test_a_word_answered_with_itself_however_asked_is_rendered_in_chinese_letters_with_the_word_beside_it(
+    store, holds_to_the_pattern
+):
+    """ "rollout", "desirable": the 1.5B model answered each with itself in its sentence, alone, and
+    in the sentence translated whole; held to Han letters by the engine's grammar, it renders them."""
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def stubborn(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if '"remarkable"' in asked and held_translation(body):
+            return json.dumps({"translation": "显著的" if holds_to_the_pattern else "remarkable"})
+        if '"remarkable"' in asked:
+            return "remarkable"
+        if "论文的研究动机" in asked:
+            return ROLE_TEXT["研究动机"].replace("可观的", "remarkable ")
+        if asked.startswith("把这段原文") and "remarkable" in text_of(body):
+            return ROLE_TEXT["研究动机"].replace("可观的", "remarkable ")  # the whole sentence keeps it too
+        return good_reply(body)
+
+    with ScriptedServer(responder=stubborn) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        held = [held_translation(r.body) for r in server.chat_requests if held_translation(r.body)]
+
+    assert held and all(re.fullmatch(pattern[1:-1], "显著的") for pattern in held)
+    assert not any(re.fullmatch(pattern[1:-1], "remarkable") for pattern in held)
+    enrichment = stored(store, paper_id)
+    if holds_to_the_pattern:
+        assert enrichment.card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "显著的（remarkable）")
+        assert enrichment.status == "ok"
+    else:  # a server that does not hold its answer: the word stays, and the gate holds the card back
+        assert "remarkable" in enrichment.card.reading.motivation and enrichment.status == "poor"
+
+
+def test_a_joining_word_is_held_to_two_characters_and_written_without_the_english():
+    """ "shares across all chains": held only to ten characters, the model wrote 在所有链之间."""
+
+    class Client:
+        def __init__(self):
+            self.patterns = []
+
+        async def chat(self, messages, **options):
+            from papersift.llm.base import ChatResult
+
+            pattern = options.get("schema", {}).get("properties", {}).get("translation", {}).get("pattern")
+            self.patterns.append(pattern)
+            answer = json.dumps({"translation": "跨越"}) if pattern else "across"
+            return ChatResult(text=answer, model="scripted")
+
+    from papersift.enrich.words import WordTranslator
+
+    client = Client()
+    words = WordTranslator(client, language("zh"), "card")
+    mended = asyncio.run(words.mend("然后将键值共享 across 所有链。", "then shares across all chains.", held=True))
+    assert mended == "然后将键值共享跨越所有链。"
+    assert client.patterns[:2] == [None, None] and client.patterns[2].endswith("{1,2}$")
+
+
+def test_a_field_asked_as_its_sentence_translated_must_not_talk_about_the_text_either():
+    """DreamOn's observation, too short, was asked as its sentence translated and came back as
+    "这段原文讲的是…"; a sentence that itself speaks of a text may be translated so."""
+    writer = GroundedWriter(None, "zh", None, "card")
+    text = "This constraint severely degrades code infilling performance."
+    assert any(
+        "talks about the text" in p
+        for p in writer.problems("sentence", text, "这段原文讲的是代码填充性能下降。", False, [])
+    )
+    about = "We detect whether this text was written by a model."
+    assert writer.problems("sentence", about, "我们检测这段文本是否由模型写成。", False, []) == []
+
+
+def test_a_tldr_asked_again_alone_is_headed_by_the_translated_title(store):
+    """CoM's TL;DR, asked again for an English word, came back headed by its English title."""
+    paper_id = store.upsert(THINKLESS)[0]
+    plan = assign(split_sentences(THINKLESS.abstract))
+    result = plan.units[GroundedWriter.tldr_unit(THINKLESS, plan)]
+    assert result.startswith("On several benchmarks")
+    asked_for_result = []
+
+    def invents_then_mends(body: dict) -> str:  # the digest asks for that sentence after another
+        if body["messages"][-1]["content"].startswith("把这段原文") and text_of(body).startswith("On several"):
+            asked_for_result.append(body)
+            if len(asked_for_result) <= 2:  # the first answer and its own re-ask: a number of its own
+                return "Thinkless 把长链推理的使用降低了 95%。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=invents_then_mends) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+
+    assert len(asked_for_result) >= 3  # asked again by the checks, alone
+    tldr = stored(store, paper_id).card.tldr
+    assert tldr.startswith("Thinkless：大语言模型学习何时思考：") and "95%" not in tldr
 
 
 def test_a_special_token_is_no_english_word_to_translate(store):

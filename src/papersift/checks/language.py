@@ -21,13 +21,15 @@ from ..models import READING_FIELDS, Card
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 KANA = "\u3040-\u30ff\u31f0-\u31ff"
 HANGUL = "\uac00-\ud7af\u1100-\u11ff"
+CYRILLIC = "\u0400-\u04ff"
 SCRIPTS = {
     "han": re.compile(f"[{HAN}]"),
     "kana": re.compile(f"[{KANA}]"),
     "hangul": re.compile(f"[{HANGUL}]"),
     "latin": re.compile(r"[A-Za-zÀ-ÖØ-öø-ɏ]+"),
-    "cyrillic": re.compile(r"[\u0400-\u04ff]+"),
+    "cyrillic": re.compile(f"[{CYRILLIC}]+"),
 }
+OWN_LETTERS = {"han": HAN, "kana": KANA, "hangul": HANGUL, "cyrillic": CYRILLIC}  # scripts no English word is in
 SPECIAL_TOKEN = re.compile(r"</?[A-Za-z_|][\w|]*>")  # a model's special tokens, written as they are: <think>, </s>
 # Links, LaTeX and special tokens: written as they are in any language.
 NOT_PROSE = re.compile(rf"https?://\S+|\$\$.*?\$\$|\$[^$]*\$|\\[a-zA-Z]+(\{{[^}}]*\}})?|{SPECIAL_TOKEN.pattern}", re.S)
@@ -56,6 +58,18 @@ class Language:
     def counts_characters(self) -> bool:
         """Whether length is counted in characters (Han, kana, Hangul prose) rather than words."""
         return bool(CHARACTER_SCRIPTS & set(self.scripts))
+
+    @property
+    def own_letters(self) -> str | None:
+        """A character class of the letters only this language's prose uses (Han and kana for
+        Japanese); None for a language written in Latin letters."""
+        if "latin" in self.scripts or not self.scripts:
+            return None
+        return "".join(OWN_LETTERS[s] for s in self.scripts) + (" " if not self.counts_characters else "")
+
+    def parenthesised(self, term: str) -> str:
+        """A term in parentheses after a word, as this language writes them: "（oracle）", " (oracle)"."""
+        return f"（{term}）" if self.counts_characters else f" ({term})"
 
     @property
     def length_hint(self) -> str:

@@ -244,6 +244,9 @@ class GroundedWriter:
         self.glossary = glossary
         self.template = template
         self.words = WordTranslator(client, self.language, template)
+        # Each paper's title as last written: a TL;DR asked again alone is headed by it, not by the
+        # English title (CoM's read "Chain-of-Model Learning for Language Model：…", held back).
+        self.titles: dict[str, str] = {}
 
     async def write(self, paper: Paper, fields: dict[str, tuple[str, str] | None]) -> tuple[dict[str, str], set[str]]:
         """The text of each field asked, and those still cut off; ``(previous, fix)`` asks again."""
@@ -260,10 +263,10 @@ class GroundedWriter:
                 values[field], was_cut = await self.digest(paper, previous, fix)
             elif field == "title":
                 values[field], was_cut = await self.title(paper, plan, previous, fix)
+                self.titles[paper.id] = values[field]
             elif field == "tldr":
-                values[field], was_cut = await self.tldr(
-                    paper, plan, values.get("title") or paper.title or "", previous, fix
-                )
+                title = values.get("title") or self.titles.get(paper.id) or paper.title or ""
+                values[field], was_cut = await self.tldr(paper, plan, title, previous, fix)
             else:
                 name = field.removeprefix("reading.")
                 avoid = values.get(f"reading.{plan.neighbour(name)}") if plan.fields[name].shared else None
@@ -357,6 +360,10 @@ class GroundedWriter:
             translated = await self.finished(paper, text, translated)
             if self.fits(task, translated) and not self.unfaithful(text, translated, names):
                 reply, was_cut = translated, cut_too
+        if foreign_words(reply, self.language):
+            # Answered with itself in its sentence, alone, and in the sentence translated whole
+            # ("rollout", "desirable"): rendered in the target's letters, the word beside it.
+            reply = await self.words.mend(reply, text, paper.id, held=True)
         return reply, was_cut
 
     def fits(self, task: str, translation: str) -> bool:
@@ -396,9 +403,11 @@ class GroundedWriter:
     ) -> tuple[str, bool]:
         env = environment()
         system = env.get_template(SYSTEM_TEMPLATE).render(lang=self.language)
-        prompt = env.get_template(TASK_TEMPLATE).render(
-            lang=self.language, task=task, text=text, names=list(names), avoid=avoid, previous=previous, fix=fix
-        )
+        request = dict(lang=self.language, task=task, text=text, names=list(names), avoid=avoid)
+        prompt = env.get_template(TASK_TEMPLATE).render(**request, previous=previous, fix=fix)
+        # What an echo repeats is the request, not the answer it quotes back: a re-ask answered with
+        # the line of its previous answer that was right lost that line (DreamOn's observation: '').
+        asked = env.get_template(TASK_TEMPLATE).render(**request, previous=None, fix=None)
         result = await self.client.chat(
             [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
             max_tokens=MAX_TOKENS.get(task, MAX_TOKENS["field"]),
@@ -406,7 +415,7 @@ class GroundedWriter:
             template=self.template,
         )
         cut = result.finish_reason == "length"
-        reply = ended(cleaned(without_echo(result.text, prompt)), task, cut, self.language)
+        reply = ended(cleaned(without_echo(result.text, asked)), task, cut, self.language)
         if previous is not None and FEEDBACK.search(reply):
             # It translated the objection ("没有通过，因为：它丢失了 2024.10…") instead of fixing the
             # answer: the answer it was asked to fix stands, and the checks judge that.
@@ -450,7 +459,9 @@ class GroundedWriter:
         invented = [t.translation for t in self.invented(text, reply)] + self.unsupported(text, reply)
         if invented:
             problems.append(INVENTED.format(terms="、".join(dict.fromkeys(invented))))
-        if task != "sentence" and ABOUT_THE_TEXT.search(reply):
+        if ABOUT_THE_TEXT.search(reply) and not (task == "sentence" and ABOUT_THE_TEXT.search(text)):
+            # A translation too: a field too short, asked as its sentence translated, came back as
+            # "这段原文讲的是…" (DreamOn's observation), unless its sentence itself speaks of a text.
             problems.append(ABOUT_TEXT_FIX)
         if task in ("title", "sentence") and (left_out := self.left_out(text, reply)):
             problems.append(LEFT_OUT.format(words=", ".join(left_out)))
@@ -473,10 +484,13 @@ class GroundedWriter:
         kept by code while the rest is translated."""
         if not paper.title:  # a record with an abstract only: a short title named from what it proposes
             text = self.field_text(paper, plan, "method")
-            made_up, was_cut = await self.ask(paper, "name", self.source(text), previous, fix)
-            if title_shape_problems(made_up, self.language) and (name := method_name(paper.abstract or "")):
-                # Asked twice and still a sentence ("基于吸收离散扩散…我们的方法…") or sixty
-                # characters: the name the abstract gives its method is a title a reader accepts.
+            source = self.source(text)
+            made_up, was_cut = await self.ask(paper, "name", source, previous, fix)
+            wrong = title_shape_problems(made_up, self.language) or self.unfaithful(source, made_up, [])
+            if wrong and (name := method_name(paper.abstract or "")):
+                # Asked twice and still a sentence ("基于吸收离散扩散…我们的方法…"), sixty characters,
+                # or a term its sentences never use (CLUE's "混合专家框架", no mixture of experts in
+                # it): the name the abstract gives its method is a title a reader accepts.
                 return name, False
             return made_up, was_cut
         title = paper.title

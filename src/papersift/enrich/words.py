@@ -2,6 +2,13 @@
 by one in the context of their source sentence: asked again for the whole sentence, the 1.5B model
 keeps "proprietary模型" as it was, yet asked for the one word it answers 专有的. Cards and answers
 to questions both mend their replies this way.
+
+A word the model answers with itself however it is asked ("rollout", "desirable", "oracle" from
+the 1.5B model, in its sentence, alone, and in the sentence translated whole) can be asked once
+more with its answer held to the target's own letters (a JSON schema whose pattern the engine's
+grammar, or a server's structured output, enforces): such a rendering is the model's best guess
+(it gave 可取的 for desirable, but 数据库 for oracle), so the English word stays beside it in
+parentheses, where a reader can check it.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from typing import Any
 
 from ..checks.language import Language
 from ..checks.quality import foreign_words
+from ..llm.client import parse_json
 from ..llm.templates import environment
 from .fieldwise import cleaned
 from .sentences import split_sentences
@@ -26,6 +34,14 @@ HALF_TRANSLATED = re.compile(r"(?<=[\u4e00-\u9fff])-([a-z]{3,})(?![A-Za-z])")
 # hid the word from the checks; taken off, the word is translated like any other.
 GLUED_UNDERSCORE = re.compile(r"(?<=[\u4e00-\u9fff，。、；：])_(?=[A-Za-z])")
 HAN_HYPHEN = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])-(?=[\u4e00-\u9fff])")  # 长度-感知, LLM-驱动: one word
+# Words that only join others ("shares across all chains"): rendered held to two characters and
+# without the English beside them; held only to ten, "across" came back as 在所有链之间, which
+# says the sentence's next words again.
+JOINING_WORDS = frozenset(
+    "across along among around between beyond for from into onto over through throughout toward towards "
+    "under upon via versus with within".split()
+)
+JOINING_TRANSLATION = 2
 
 
 class WordTranslator:
@@ -37,9 +53,10 @@ class WordTranslator:
         self.language = lang
         self.template = template
 
-    async def mend(self, reply: str, source: str, paper_id: str | None = None) -> str:
+    async def mend(self, reply: str, source: str, paper_id: str | None = None, *, held: bool = False) -> str:
         """The reply with each English word it left inside its sentences translated alone, in the
-        context of the source sentence that holds it."""
+        context of the source sentence that holds it; ``held``: a word still answered with itself
+        is asked once more, held to the target's letters (see the module)."""
         system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
         reply = GLUED_UNDERSCORE.sub("", reply)
         for word in dict.fromkeys([*foreign_words(reply, self.language), *HALF_TRANSLATED.findall(reply)]):
@@ -53,6 +70,8 @@ class WordTranslator:
             translation = await self.word(system, word, context, paper_id)
             if translation is None:  # "impressive" answered with "impressive": asked alone, it is translated
                 translation = await self.word(system, word, None, paper_id)
+            if translation is None and held:
+                translation = await self.held_word(system, word, context, paper_id)
             if translation is not None:
                 reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
         return HAN_HYPHEN.sub("", reply)
@@ -70,3 +89,34 @@ class WordTranslator:
         translation = cleaned(result.text).rstrip("。.")
         ok = 0 < len(translation) <= MAX_TRANSLATION and not re.search(r"[A-Za-z]", translation)
         return translation if ok else None
+
+    async def held_word(self, system: str, word: str, context: str | None, paper_id: str | None) -> str | None:
+        """The word rendered in the target's own letters, where the engine or server holds the
+        answer to them, with the word after it: "可取的（desirable）"; None where no such answer came."""
+        letters = self.language.own_letters
+        if letters is None:
+            return None
+        joining = word.lower() in JOINING_WORDS
+        bound = JOINING_TRANSLATION if joining else MAX_TRANSLATION
+        schema = {
+            "type": "object",
+            "properties": {"translation": {"type": "string", "pattern": f"^[{letters}]{{1,{bound}}}$"}},
+            "required": ["translation"],
+            "additionalProperties": False,
+        }
+        prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
+        result = await self.client.chat(
+            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
+            max_tokens=MAX_TOKENS * 2,  # the JSON around the word
+            schema=schema,
+            schema_name="translation",
+            paper_id=paper_id,
+            template=self.template,
+        )
+        try:
+            translation = str(parse_json(result.text).get("translation", "")).strip()
+        except (ValueError, AttributeError):
+            return None
+        if not re.fullmatch(f"[{letters}]{{1,{bound}}}", translation):
+            return None  # a server that does not hold its answer to the pattern
+        return translation if joining else f"{translation}{self.language.parenthesised(word)}"
