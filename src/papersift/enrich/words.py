@@ -34,14 +34,13 @@ HALF_TRANSLATED = re.compile(r"(?<=[\u4e00-\u9fff])-([a-z]{3,})(?![A-Za-z])")
 # hid the word from the checks; taken off, the word is translated like any other.
 GLUED_UNDERSCORE = re.compile(r"(?<=[\u4e00-\u9fff，。、；：])_(?=[A-Za-z])")
 HAN_HYPHEN = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])-(?=[\u4e00-\u9fff])")  # 长度-感知, LLM-驱动: one word
-# Words that only join others ("shares across all chains"): rendered held to two characters and
-# without the English beside them; held only to ten, "across" came back as 在所有链之间, which
-# says the sentence's next words again.
+# Words that only join others ("shares across all chains") are not held: held to ten characters,
+# "across" came back as 在所有链之间, which says the sentence's next words again; held to two, as
+# 在本 ("共享在本所有链"), a phrase no reader accepts. Left in English, the gate holds the card back.
 JOINING_WORDS = frozenset(
     "across along among around between beyond for from into onto over through throughout toward towards "
     "under upon via versus with within".split()
 )
-JOINING_TRANSLATION = 2
 
 
 class WordTranslator:
@@ -94,13 +93,11 @@ class WordTranslator:
         """The word rendered in the target's own letters, where the engine or server holds the
         answer to them, with the word after it: "可取的（desirable）"; None where no such answer came."""
         letters = self.language.own_letters
-        if letters is None:
+        if letters is None or word.lower() in JOINING_WORDS:
             return None
-        joining = word.lower() in JOINING_WORDS
-        bound = JOINING_TRANSLATION if joining else MAX_TRANSLATION
         schema = {
             "type": "object",
-            "properties": {"translation": {"type": "string", "pattern": f"^[{letters}]{{1,{bound}}}$"}},
+            "properties": {"translation": {"type": "string", "pattern": f"^[{letters}]{{1,{MAX_TRANSLATION}}}$"}},
             "required": ["translation"],
             "additionalProperties": False,
         }
@@ -117,6 +114,6 @@ class WordTranslator:
             translation = str(parse_json(result.text).get("translation", "")).strip()
         except (ValueError, AttributeError):
             return None
-        if not re.fullmatch(f"[{letters}]{{1,{bound}}}", translation):
+        if not re.fullmatch(f"[{letters}]{{1,{MAX_TRANSLATION}}}", translation):
             return None  # a server that does not hold its answer to the pattern
-        return translation if joining else f"{translation}{self.language.parenthesised(word)}"
+        return f"{translation}{self.language.parenthesised(word)}"
