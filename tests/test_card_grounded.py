@@ -942,6 +942,19 @@ def test_a_joining_word_is_not_held_and_stays_for_the_gate_to_see():
     assert client.asked == [None, None]  # in its sentence, then alone; never held
 
 
+def test_a_comparison_the_text_does_not_make_is_asked_again_and_the_field_falls_back_to_its_sentence():
+    """AdaptThink: "NoThinking … is a better choice for relatively simple tasks" came back as
+    "…优于不思考" (better than not thinking), every number and name kept."""
+    writer = GroundedWriter(None, "zh", None, "card")
+    text = "We show that NoThinking is a better choice for relatively simple tasks in terms of efficiency."
+    invented = "NoThinking 在相对简单的任务中，效率上优于不思考。"
+    assert any("does not compare with" in p for p in writer.problems("problem", text, invented, False, []))
+    assert writer.unfaithful(text, invented, [])
+    assert not writer.unfaithful(text, "NoThinking 在相对简单的任务中是效率更高的选择。", [])
+    compared = "NoThinking outperforms Thinking on simple tasks."
+    assert not writer.unfaithful(compared, "NoThinking 在简单任务上优于 Thinking。", [])
+
+
 def test_a_field_asked_as_its_sentence_translated_must_not_talk_about_the_text_either():
     """DreamOn's observation, too short, was asked as its sentence translated and came back as
     "这段原文讲的是…"; a sentence that itself speaks of a text may be translated so."""

@@ -91,6 +91,17 @@ MEANING_WORDS = {
         re.compile(r"\bwithout\b", re.I): re.compile("无|不|没|未|免|脱离"),
     }
 }
+# "Better than" where the text compares nothing: AdaptThink's "NoThinking … is a better choice for
+# relatively simple tasks" came back as NoThinking …优于不思考 ("better than not thinking"), a claim
+# with every number and name kept. A reply that compares, where its text has no word that compares,
+# is asked again, and a field that still does is its sentences translated.
+COMPARES = re.compile(
+    r"\b(?:than|outperform\w*|surpass\w*|exceed\w*|beat\w*|superior|inferior|compar\w+|relative to|versus|vs\.?|"
+    r"over|against|improv\w*|gain\w*|advantage\w*)\b",
+    re.I,
+)
+COMPARISONS = {"zh": re.compile("优于|胜过|好于|强于|劣于|不如|超过|超越|高于|低于")}
+COMPARED = "it compares with something the text does not compare with: say only what the text says"
 GLOSSED = "it renders the name {names} as words beside it: write {names} as it is, with no translation"
 ABOUT_TEXT_FIX = "it talks about the text instead of saying what the paper says: write the content itself"
 
@@ -424,14 +435,15 @@ class GroundedWriter:
 
     def unfaithful(self, text: str, reply: str, names: list[str]) -> bool:
         """Whether the reply writes a glossary term its text holds in no form, a number or name the
-        guard finds nowhere in it, lost one of its names, glossed one, or kept a number but not what
-        it measures (asked again, the 1.5B model still wrote "in 10 less cost" as 性能降低了 10 分)."""
+        guard finds nowhere in it, lost one of its names, glossed one, compares where its text does
+        not, or kept a number but not what it measures (asked again, the 1.5B model still wrote "in 10 less cost" as 性能降低了 10 分)."""
         return bool(
             self.invented(text, reply)
             or self.unsupported(text, reply)
             or self.lost_names(reply, names)
             or glossed_names(text, reply, names)
             or lost_measures(reply, text, self.language.code)
+            or self.compares(text, reply)
         )
 
     @staticmethod
@@ -467,9 +479,16 @@ class GroundedWriter:
             problems.append(LEFT_OUT.format(words=", ".join(left_out)))
         if lost := lost_measures(reply, text, self.language.code):
             problems.append(LEFT_OUT.format(words=", ".join(lost)))
+        if self.compares(text, reply):
+            problems.append(COMPARED)
         if glossed := glossed_names(text, reply, names):
             problems.append(GLOSSED.format(names=", ".join(glossed)))
         return problems
+
+    def compares(self, text: str, reply: str) -> bool:
+        """Whether the reply says "better than" where its text compares nothing (see COMPARISONS)."""
+        comparison = COMPARISONS.get(self.language.code)
+        return bool(comparison and comparison.search(reply) and not COMPARES.search(text))
 
     def left_out(self, text: str, reply: str) -> list[str]:
         """The meaning words of the text (when, whether, not, without) that the reply renders nowhere."""
