@@ -885,16 +885,22 @@ def held_translation(body: dict) -> str | None:
     return schema.get("properties", {}).get("translation", {}).get("pattern")
 
 
-@pytest.mark.parametrize("holds_to_the_pattern", [True, False])
+@pytest.mark.parametrize(
+    "holds_to_the_pattern, back", [(True, "Remarkable"), (False, "Remarkable"), (True, "database")]
+)
 def test_a_word_answered_with_itself_however_asked_is_rendered_in_chinese_letters_with_the_word_beside_it(
-    store, holds_to_the_pattern
+    store, holds_to_the_pattern, back
 ):
     """ "rollout", "desirable": the 1.5B model answered each with itself in its sentence, alone, and
-    in the sentence translated whole; held to Han letters by the engine's grammar, it renders them."""
+    in the sentence translated whole; held to Han letters by the engine's grammar, it renders them,
+    and the rendering stands where translated back it gives the word (oracle came back 数据库,
+    "database")."""
     paper_id = store.upsert(THINKLESS)[0]
 
     def stubborn(body: dict) -> str:
         asked = body["messages"][-1]["content"]
+        if 'word "显著的" into English' in asked:
+            return back
         if '"remarkable"' in asked and held_translation(body):
             return json.dumps({"translation": "显著的" if holds_to_the_pattern else "remarkable"})
         if '"remarkable"' in asked:
@@ -912,11 +918,13 @@ def test_a_word_answered_with_itself_however_asked_is_rendered_in_chinese_letter
     assert held and all(re.fullmatch(pattern[1:-1], "显著的") for pattern in held)
     assert not any(re.fullmatch(pattern[1:-1], "remarkable") for pattern in held)
     enrichment = stored(store, paper_id)
-    if holds_to_the_pattern:
+    if holds_to_the_pattern and back == "Remarkable":
         assert enrichment.card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "显著的（remarkable）")
         assert enrichment.status == "ok"
-    else:  # a server that does not hold its answer: the word stays, and the gate holds the card back
-        assert "remarkable" in enrichment.card.reading.motivation and enrichment.status == "poor"
+    else:  # a server that does not hold its answer, or a rendering that means another word: the
+        # English word stays, and the gate holds the card back
+        assert "remarkable" in enrichment.card.reading.motivation and "显著的" not in enrichment.card.reading.motivation
+        assert enrichment.status == "poor"
 
 
 def test_a_joining_word_is_not_held_and_stays_for_the_gate_to_see():

@@ -6,9 +6,10 @@ to questions both mend their replies this way.
 A word the model answers with itself however it is asked ("rollout", "desirable", "oracle" from
 the 1.5B model, in its sentence, alone, and in the sentence translated whole) can be asked once
 more with its answer held to the target's own letters (a JSON schema whose pattern the engine's
-grammar, or a server's structured output, enforces): such a rendering is the model's best guess
-(it gave 可取的 for desirable, but 数据库 for oracle), so the English word stays beside it in
-parentheses, where a reader can check it.
+grammar, or a server's structured output, enforces). Such a rendering is the model's best guess:
+it gave 可取的 for desirable, but 数据库 (database) for oracle and 部署 (deployment) for rollout, which
+a reader refuses. So it stands only where the model, asked to translate it back, answers with the
+English word, and then with the word beside it in parentheses: 可取的（desirable）.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .sentences import split_sentences
 
 SYSTEM_TEMPLATE = "card_grounded_system.jinja"
 WORD_TEMPLATE = "card_grounded_word.jinja"
+BACK_TEMPLATE = "card_grounded_word_back.jinja"
 MAX_TOKENS = 16
 MAX_TRANSLATION = 10  # characters: longer is an explanation, not a word
 # "长度-aware": half of a compound translated, the rest left in English, which the gate's word count
@@ -116,4 +118,19 @@ class WordTranslator:
             return None
         if not re.fullmatch(f"[{letters}]{{1,{MAX_TRANSLATION}}}", translation):
             return None  # a server that does not hold its answer to the pattern
+        if not await self.means(system, translation, word, paper_id):
+            return None
         return f"{translation}{self.language.parenthesised(word)}"
+
+    async def means(self, system: str, translation: str, word: str, paper_id: str | None) -> bool:
+        """Whether the model, asked to translate ``translation`` back into English, answers with
+        the word (its stem: "desirability" for desirable will do)."""
+        prompt = environment().get_template(BACK_TEMPLATE).render(lang=self.language, word=translation)
+        result = await self.client.chat(
+            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
+            max_tokens=MAX_TOKENS,
+            paper_id=paper_id,
+            template=self.template,
+        )
+        stem = word.lower()[: max(4, len(word) - 3)]
+        return stem in result.text.lower()
