@@ -80,14 +80,8 @@ class WordTranslator:
     async def word(self, system: str, word: str, context: str | None, paper_id: str | None) -> str | None:
         """The word's translation, in the context of its sentence where one is given; None when the
         answer is not a short text in the target's script."""
-        prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
-        result = await self.client.chat(
-            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
-            max_tokens=MAX_TOKENS,
-            paper_id=paper_id,
-            template=self.template,
-        )
-        translation = cleaned(result.text).rstrip("。.")
+        reply = await self._ask(system, WORD_TEMPLATE, paper_id, word=word, context=context)
+        translation = cleaned(reply).rstrip("。.")
         ok = 0 < len(translation) <= MAX_TRANSLATION and not re.search(r"[A-Za-z]", translation)
         return translation if ok else None
 
@@ -97,26 +91,19 @@ class WordTranslator:
         letters = self.language.own_letters
         if letters is None or word.lower() in JOINING_WORDS:
             return None
+        pattern = f"^[{letters}]{{1,{MAX_TRANSLATION}}}$"
         schema = {
             "type": "object",
-            "properties": {"translation": {"type": "string", "pattern": f"^[{letters}]{{1,{MAX_TRANSLATION}}}$"}},
+            "properties": {"translation": {"type": "string", "pattern": pattern}},
             "required": ["translation"],
             "additionalProperties": False,
         }
-        prompt = environment().get_template(WORD_TEMPLATE).render(lang=self.language, word=word, context=context)
-        result = await self.client.chat(
-            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
-            max_tokens=MAX_TOKENS * 2,  # the JSON around the word
-            schema=schema,
-            schema_name="translation",
-            paper_id=paper_id,
-            template=self.template,
-        )
+        reply = await self._ask(system, WORD_TEMPLATE, paper_id, schema=schema, word=word, context=context)
         try:
-            translation = str(parse_json(result.text).get("translation", "")).strip()
+            translation = str(parse_json(reply).get("translation", "")).strip()
         except (ValueError, AttributeError):
             return None
-        if not re.fullmatch(f"[{letters}]{{1,{MAX_TRANSLATION}}}", translation):
+        if not re.fullmatch(pattern, translation):
             return None  # a server that does not hold its answer to the pattern
         if not await self.means(system, translation, word, paper_id):
             return None
@@ -125,12 +112,19 @@ class WordTranslator:
     async def means(self, system: str, translation: str, word: str, paper_id: str | None) -> bool:
         """Whether the model, asked to translate ``translation`` back into English, answers with
         the word (its stem: "desirability" for desirable will do)."""
-        prompt = environment().get_template(BACK_TEMPLATE).render(lang=self.language, word=translation)
+        reply = await self._ask(system, BACK_TEMPLATE, paper_id, word=translation)
+        stem = word.lower()[: max(4, len(word) - 3)]
+        return stem in reply.lower()
+
+    async def _ask(self, system: str, template: str, paper_id: str | None, schema: dict | None = None, **values) -> str:
+        """One short request of ``template`` rendered with ``values``; ``schema``: the JSON the
+        answer is held to (the JSON around a word takes twice the tokens)."""
+        prompt = environment().get_template(template).render(lang=self.language, **values)
         result = await self.client.chat(
             [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
-            max_tokens=MAX_TOKENS,
+            max_tokens=MAX_TOKENS * (2 if schema else 1),
+            **({"schema": schema, "schema_name": "translation"} if schema else {}),
             paper_id=paper_id,
             template=self.template,
         )
-        stem = word.lower()[: max(4, len(word) - 3)]
-        return stem in result.text.lower()
+        return result.text
