@@ -32,6 +32,7 @@ from papersift.enrich.grounded import (
     keywords,
     method_name,
     restore_tokens,
+    with_definitions,
     with_glossary,
     without_echo,
 )
@@ -122,6 +123,21 @@ def test_a_term_that_opens_a_capitalised_name_is_left_to_the_model():
     assert with_glossary("Reasoning Language Models think.", glossary) == "Reasoning Language Models think."
     assert with_glossary("Group Relative Policy Optimization", glossary) == "Group Relative 策略优化"  # its head
     assert with_glossary("Reasoning helps. So does policy optimization.", glossary) == "推理 helps. So does 策略优化."
+
+
+def test_an_acronym_the_abstract_defines_elsewhere_reaches_the_model_spelled_out_at_its_first_use():
+    abstract = (
+        "Diffusion Language Models (DLMs) infill code. We propose DreamOn. "
+        "Our work removes a barrier to the deployment of DLMs, as DLMs need a fixed length."
+    )
+    last = split_sentences(abstract)[-1]
+    assert with_definitions(last, abstract, None) == (
+        "Our work removes a barrier to the deployment of Diffusion Language Models (DLMs), as DLMs need a fixed length."
+    )
+    assert with_definitions(split_sentences(abstract)[0], abstract, None) == split_sentences(abstract)[0]
+    glossary = Glossary("zh", (Term("diffusion language model", "扩散语言模型"),))
+    assert with_definitions(last, abstract, glossary) == last  # the glossary glosses its own acronyms
+    assert with_definitions("Plain DLMsX and CoDLMs stay.", abstract, None) == "Plain DLMsX and CoDLMs stay."
 
 
 def test_a_models_gloss_of_a_glossary_acronym_is_written_as_the_glossary_writes_the_term():
@@ -303,6 +319,62 @@ def test_no_request_holds_the_whole_abstract_and_the_card_passes_the_checks(stor
     assert card.digest.count("这部分原文被完整译出") == len(chunks(sentences))
 
 
+DREAMON = Paper(
+    source="arxiv",
+    arxiv_id="2602.00001",
+    title="DreamOn: Diffusion Language Models For Code Infilling Beyond Fixed-size Canvas",
+    abstract=(
+        "Diffusion Language Models (DLMs) offer flexible infilling. However, they need a fixed-length mask. "
+        "We propose DreamOn, a diffusion framework with two length control states. "
+        "DreamOn matches autoregressive models on HumanEval-Infilling. "
+        "Our work removes a fundamental barrier to the practical deployment of DLMs."
+    ),
+)
+
+
+def test_the_model_never_sees_a_defined_acronym_alone_without_its_definition(store):
+    store.upsert(DREAMON)
+    with ScriptedServer(responder=good_reply) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        texts = [text_of(r.body) for r in server.chat_requests if "<text>" in r.messages[-1]["content"]]
+
+    last = [t for t in texts if "practical deployment" in t]
+    assert last and all("deployment of Diffusion Language Models (DLMs)" in t for t in last)
+
+
+@pytest.mark.parametrize(
+    "back, written",
+    [
+        ("Diffusion Language Models", "扩散语言模型"),
+        ("Language diffusion model", "扩散语言模型"),
+        ("Deep Learning Models", None),
+    ],
+)
+def test_a_long_form_copied_in_english_is_written_in_chinese_where_the_model_translates_it_back(store, back, written):
+    """Given "deployment of Diffusion Language Models (DLMs)", the 1.5B model copied the long form
+    into the field; its rendering stands where translated back it gives the words."""
+    paper_id = store.upsert(DREAMON)[0]
+    copied = (
+        "我们的工作消除了 Diffusion Language Models（DLMs）在实际部署中的一个根本性障碍，显著提升了灵活性与适用性。"
+    )
+
+    def copies(body: dict) -> str:
+        asked = body["messages"][-1]["content"]
+        if "论文的主要贡献" in asked or asked.startswith("把这段原文") and "practical deployment" in text_of(body):
+            return copied
+        if '"Diffusion Language Models" into' in asked:
+            return "扩散语言模型"
+        if '"扩散语言模型" into English' in asked:
+            return back
+        return good_reply(body)
+
+    with ScriptedServer(responder=copies) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+
+    contribution = stored(store, paper_id).card.reading.contribution
+    assert contribution == (copied.replace(" Diffusion Language Models", written) if written else copied)
+
+
 QWEN3_TWO_SENTENCES = "We present Qwen3, a family of models. The models range from 0.6 to 235 billion parameters."
 
 
@@ -349,6 +421,29 @@ def test_two_sentences_of_the_digest_that_keep_losing_a_number_are_translated_on
     digest = stored(store, paper_id).card.digest
     assert "29" in digest and "119" in digest and "2.0" in digest  # both sentences, every number
     assert any(t.startswith("Compared") and "Apache" not in t for t in texts)  # the first sentence asked alone
+
+
+def test_two_sentences_of_the_digest_that_keep_losing_a_glossary_term_are_translated_one_at_a_time(store):
+    """CoMAS: "improve their capabilities after pretraining. Recent research…" came back as
+    不断改进其能力后 (after what?), twice, and the card never wrote 预训练."""
+    two = (
+        "Self-evolution lets agents continually improve their capabilities after pretraining. "
+        "Recent research has moved from RL-free to RL-based methods."
+    )
+    paper_id = store.upsert(Paper(source="arxiv", arxiv_id="2510.08529", title="CoMAS", abstract=two))[0]
+
+    def loses_the_term_with_two(body: dict) -> str:
+        text = text_of(body)
+        if body["messages"][-1]["content"].startswith("把这段原文") and "预训练" in text and "Recent" in text:
+            return "自我进化让智能体不断改进其能力后的研究话题。近年来的研究已经从无RL方法转向基于RL的方法。"
+        return good_reply(body)
+
+    with ScriptedServer(responder=loses_the_term_with_two) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        texts = [text_of(r.body) for r in server.chat_requests if "<text>" in r.messages[-1]["content"]]
+
+    assert "预训练" in stored(store, paper_id).card.digest
+    assert any(t.startswith("Self-evolution") and "Recent" not in t for t in texts)  # the first sentence asked alone
 
 
 def test_a_reply_that_translates_the_objection_instead_of_fixing_the_answer_is_not_kept(store):

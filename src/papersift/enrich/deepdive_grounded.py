@@ -220,7 +220,9 @@ class GroundedArticle:
             self.progress(self.done, self.total)
 
     async def heading(self, text: str) -> str:
-        reply, _ = await self.writer.ask(self.paper, "title", self.writer.source(text), names=title_names(text))
+        reply, _ = await self.writer.ask(
+            self.paper, "title", self.writer.source(text, self.paper), names=title_names(text)
+        )
         self._step()
         reply = reply.rstrip("。.")
         if len(reply) > MAX_HEADING:  # a merged heading ran long: its first part
@@ -230,7 +232,7 @@ class GroundedArticle:
     async def sentence(self, sentence: str, where: str) -> str | None:
         """The sentence translated and grounded in itself, asked again once with the guard's
         objection; None (and a warning) if it still states what the sentence does not."""
-        source = self.writer.source(sentence)
+        source = self.writer.source(sentence, self.paper)
         names = [n for n in title_names(self.paper.title or "") if n in sentence]
         reply, _ = await self.writer.ask(self.paper, "sentence", source, names=names)
         verdict = guard.check(reply, sentence)

@@ -140,8 +140,7 @@ def keywords(paper: Paper) -> list[str]:
 
 
 def is_name(word: str) -> bool:
-    plural_acronym = len(word) > 2 and word.endswith("s") and word[:-1].isupper()
-    return has_name_shape(word) and not is_generic(word) and not plural_acronym
+    return has_name_shape(word) and not is_generic(word) and not _plural_acronym(word)
 
 
 def restore_tokens(text: str, reply: str) -> str:
@@ -175,17 +174,45 @@ def definition(long_form: str, short: str) -> str | None:
     """ "Chain-of-Representation (CoR)" from "the concept of Chain-of-Representation" and "CoR": the
     fewest last words whose initials spell the acronym, else those from the first word that starts
     as the acronym does; None for a generic or plural acronym (LLMs) or no such word."""
-    if is_generic(short) or (len(short) > 2 and short.endswith("s") and short[:-1].isupper()):
+    if is_generic(short) or _plural_acronym(short):
         return None
+    if spelled := spelled_out(long_form, short):
+        return f"{spelled} ({short})"
     words = long_form.split()
-    letters = "".join(c for c in short.upper() if c.isalpha())
+    while words and words[0][0].upper() != short[:1].upper():
+        words = words[1:]
+    return f"{' '.join(words)} ({short})" if words else None
+
+
+def _plural_acronym(word: str) -> bool:
+    return len(word) > 2 and word.endswith("s") and word[:-1].isupper()
+
+
+def spelled_out(long_form: str, short: str) -> str | None:
+    """The fewest last words of ``long_form`` whose initials spell the acronym, a plural's "s" aside:
+    "Diffusion Language Models" for DLMs; None where no such words end it."""
+    words = long_form.split()
+    letters = "".join(c for c in (short[:-1] if _plural_acronym(short) else short).upper() if c.isalpha())
     for k in range(1, len(words) + 1):
         initials = "".join(part[0].upper() for w in words[-k:] for part in re.split(r"-", w) if part)
         if initials == letters:
-            return f"{' '.join(words[-k:])} ({short})"
-    while words and words[0][0].upper() != letters[:1]:
-        words = words[1:]
-    return f"{' '.join(words)} ({short})" if words else None
+            return " ".join(words[-k:])
+    return None
+
+
+def with_definitions(text: str, abstract: str, glossary: Glossary | None) -> str:
+    """The text with each acronym that the abstract defines elsewhere spelled out at its first use
+    ("deployment of DLMs" as "deployment of Diffusion Language Models (DLMs)"): given DreamOn's last
+    sentence alone, the 1.5B model glossed DLMs as 深度学习模型 (deep learning models). Acronyms of
+    glossary terms are the glossary's to gloss (:meth:`GroundedWriter.with_terms`)."""
+    terms = glossary.terms if glossary else ()
+    for match in _DEFINED.finditer(abstract):
+        long_form, short = spelled_out(match[1], match[2]), match[2]
+        if not long_form or long_form.casefold() in text.casefold() or any(t.abbreviates(short) for t in terms):
+            continue
+        spelled = f"{long_form} ({short})"
+        text = re.sub(rf"(?<![\w\-]){re.escape(short)}(?![\w\-])", lambda _, s=spelled: s, text, count=1)
+    return text
 
 
 def without_echo(reply: str, prompt: str) -> str:
@@ -293,7 +320,7 @@ class GroundedWriter:
                     if name in SUBJECT_FIELDS and paper.title:
                         text = f"{(title_names(paper.title) or [paper.title.rstrip('.')])[0]}: {text}"
                     name, previous, fix = "sentence", None, None
-                source = self.source(text)
+                source = self.source(text, paper)
                 values[field], was_cut = await self.ask(
                     paper, name, source, previous, fix, names=self.kept_names(paper, source), avoid=avoid
                 )
@@ -328,9 +355,11 @@ class GroundedWriter:
         term = next((t for t in self.glossary.terms if t.pattern.fullmatch(word)), None) if self.glossary else None
         return f"{term.translation} ({word})" if term else word
 
-    def source(self, text: str) -> str:
-        """Sentences as the model sees them: glossary terms and quantities already in the target language."""
-        return rewrite_quantities(with_glossary(text, self.glossary), self.lang).text
+    def source(self, text: str, paper: Paper) -> str:
+        """Sentences as the model sees them: acronyms defined elsewhere in the abstract spelled out,
+        glossary terms and quantities already in the target language."""
+        spelled = with_definitions(text, paper.abstract or "", self.glossary)
+        return rewrite_quantities(with_glossary(spelled, self.glossary), self.lang).text
 
     async def ask(
         self,
@@ -390,7 +419,20 @@ class GroundedWriter:
         words left inside it translated one by one, a word written twice in a row ("进行思考思考", the
         model's slip or a word translated next to its own translation) written once."""
         reply = await self.words.mend(self.with_terms(restore_tokens(text, reply), text), text, paper.id)
-        return STUTTER.sub(r"\1", reply)
+        return STUTTER.sub(r"\1", await self.long_forms_translated(paper, text, reply))
+
+    async def long_forms_translated(self, paper: Paper, text: str, reply: str) -> str:
+        """The reply with the long form of each acronym its text defines, where the reply copies it
+        in English ("解决了 Diffusion Language Models（DLMs）在实际部署中的…", from the definition
+        :func:`with_definitions` gave it), in the target's words where the model translates them there
+        and back (扩散语言模型); a name's words are not "foreign words", so the gate lets them stand."""
+        for match in _DEFINED.finditer(text):
+            long_form = spelled_out(match[1], match[2])
+            if long_form and long_form in reply and (translation := await self.words.phrase(long_form, paper.id)):
+                reply = re.sub(
+                    rf" ?{re.escape(long_form)} ?", lambda _, t=translation: t, reply
+                )  # no space left beside Chinese
+        return reply
 
     def with_terms(self, reply: str, source: str) -> str:
         """The reply with each glossary term its source holds written as the glossary writes it, and
@@ -456,10 +498,9 @@ class GroundedWriter:
         problems = []
         if was_cut:
             problems.append(CUT_OFF)
-        terms = [t.translation for t in (self.glossary.terms if self.glossary else ()) if t.translation in text]
         lost = self.lost_names(reply, names)
         if task == "sentence":
-            lost = [*missing(numbers_in(text), reply), *lost, *(t for t in terms if t not in reply)]
+            lost = list(dict.fromkeys([*self.dropped(text, reply), *lost]))
             if renders_too_little(text, reply, self.language):
                 problems.append(TOO_LITTLE)
         if task in ("tldr", "name") and len(reply) > MAX_CHARACTERS[task]:
@@ -485,6 +526,12 @@ class GroundedWriter:
             problems.append(GLOSSED.format(names=", ".join(glossed)))
         return problems
 
+    def dropped(self, text: str, reply: str) -> list[str]:
+        """What a translation of the text must write as the text gives it and the reply does not:
+        its quantities (in the target's units) and the glossary terms already in the target's words."""
+        terms = [t.translation for t in (self.glossary.terms if self.glossary else ()) if t.translation in text]
+        return list(dict.fromkeys([*missing(numbers_in(text), reply), *(t for t in terms if t not in reply)]))
+
     def compares(self, text: str, reply: str) -> bool:
         """Whether the reply says "better than" where its text compares nothing (see COMPARISONS)."""
         comparison = COMPARISONS.get(self.language.code)
@@ -503,7 +550,7 @@ class GroundedWriter:
         kept by code while the rest is translated."""
         if not paper.title:  # a record with an abstract only: a short title named from what it proposes
             text = self.field_text(paper, plan, "method")
-            source = self.source(text)
+            source = self.source(text, paper)
             made_up, was_cut = await self.ask(paper, "name", source, previous, fix)
             wrong = title_shape_problems(made_up, self.language) or self.unfaithful(source, made_up, [])
             if wrong and (name := method_name(paper.abstract or "")):
@@ -568,7 +615,7 @@ class GroundedWriter:
             source = self.tldr_source(paper, title)
             tldr, was_cut = await self.ask(paper, "tldr", source, previous, fix, names=self.kept_names(paper, source))
             return headed(tldr, title, self.language), was_cut
-        source = self.source(plan.units[unit])
+        source = self.source(plan.units[unit], paper)
         # A title made up for a record without one is named from the method's sentences: before the
         # result it would only say again what the method field says (the gate held such cards back).
         lead = title if paper.title else ""
@@ -581,30 +628,31 @@ class GroundedWriter:
         """What the model condenses into a TL;DR where no result sentence is taken: the author's
         TL;DR, else the translated title."""
         if paper.tldr:
-            return self.source(paper.tldr)
+            return self.source(paper.tldr, paper)
         return title.rstrip("。.") + "。"
 
     async def rendered(
         self, paper: Paper, source: str, names: list[str], previous: str | None = None, fix: str | None = None
     ) -> tuple[str, bool]:
         """Two sentences of the digest translated in one request; where the reply still loses a
-        number after it was asked again ("扩展了 29 个语言" for "from 29 to 119 languages"), each
+        number or a glossary term after it was asked again ("扩展了 29 个语言" for "from 29 to 119
+        languages"; CoMAS's "improve their capabilities after 预训练" as 不断改进其能力后), each
         sentence alone, as a reading field's is, if that loses fewer."""
         reply, was_cut = await self.ask(paper, "sentence", source, previous, fix, names=names)
-        parts, numbers = split_sentences(source), numbers_in(source)
-        lost = missing(numbers, reply)
+        parts = split_sentences(source)
+        lost = self.dropped(source, reply)
         if len(parts) < 2 or not lost:
             return reply, was_cut
         alone = [await self.ask(paper, "sentence", part, names=[n for n in names if n in part]) for part in parts]
         joined = ("" if self.language.counts_characters else " ").join(text for text, _ in alone)
-        if len(missing(numbers, joined)) < len(lost):
+        if len(self.dropped(source, joined)) < len(lost):
             return joined, any(cut for _, cut in alone)
         return reply, was_cut
 
     async def digest(self, paper: Paper, previous: str | None, fix: str | None) -> tuple[str, bool]:
         """The abstract translated a sentence or two at a time, joined. Asked again, only the parts
         whose translation holds what the fix quotes are redone (all if it quotes none of them)."""
-        sources = [self.source(chunk) for chunk in chunks(split_sentences(paper.abstract or ""))]
+        sources = [self.source(chunk, paper) for chunk in chunks(split_sentences(paper.abstract or ""))]
         own_names = title_names(paper.title or "")
         names = [[*(n for n in own_names if n in source), *SPECIAL_TOKEN.findall(source)] for source in sources]
         rendered = [await self.rendered(paper, source, kept) for source, kept in zip(sources, names)]

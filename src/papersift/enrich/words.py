@@ -77,6 +77,15 @@ class WordTranslator:
                 reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
         return HAN_HYPHEN.sub("", reply)
 
+    async def phrase(self, words: str, paper_id: str | None) -> str | None:
+        """A name's words (an acronym's long form: "Diffusion Language Models") translated alone,
+        where the model translates its rendering back to them; None otherwise."""
+        system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
+        translation = await self.word(system, words, None, paper_id)
+        if translation is None or not await self.means(system, translation, words, paper_id):
+            return None
+        return translation
+
     async def word(self, system: str, word: str, context: str | None, paper_id: str | None) -> str | None:
         """The word's translation, in the context of its sentence where one is given; None when the
         answer is not a short text in the target's script."""
@@ -111,10 +120,10 @@ class WordTranslator:
 
     async def means(self, system: str, translation: str, word: str, paper_id: str | None) -> bool:
         """Whether the model, asked to translate ``translation`` back into English, answers with
-        the word (its stem: "desirability" for desirable will do)."""
-        reply = await self._ask(system, BACK_TEMPLATE, paper_id, word=translation)
-        stem = word.lower()[: max(4, len(word) - 3)]
-        return stem in reply.lower()
+        the word (its stem: "desirability" for desirable will do), or with each word of a phrase in
+        any order (扩散语言模型 came back "Language diffusion model")."""
+        reply = (await self._ask(system, BACK_TEMPLATE, paper_id, word=translation)).lower()
+        return all(part[: max(4, len(part) - 3)] in reply for part in re.findall(r"[a-z]+", word.lower()))
 
     async def _ask(self, system: str, template: str, paper_id: str | None, schema: dict | None = None, **values) -> str:
         """One short request of ``template`` rendered with ``values``; ``schema``: the JSON the
