@@ -32,6 +32,7 @@ from papersift.enrich.grounded import (
     keywords,
     method_name,
     restore_tokens,
+    standalone,
     with_definitions,
     with_glossary,
     without_echo,
@@ -664,6 +665,32 @@ def test_a_tldr_that_opens_with_the_title_reads_as_a_headline_and_its_result():
         == "Qwen3 技术报告：实验表明 Qwen3 达到最佳。"
     )
     assert headed("Qwen3 统一了两种模式。", "Qwen3 技术报告", zh) == "Qwen3 统一了两种模式。"
+    assert headed("AdaptThink：何时思考。我们提出了 AdaptThink。", "AdaptThink：何时思考", zh) == (
+        "AdaptThink：何时思考。我们提出了 AdaptThink。"  # one colon is enough
+    )
+
+
+@pytest.mark.parametrize(
+    "sentence, alone",
+    [
+        ("To this end, we propose AdaptThink, a novel RL algorithm.", "We propose AdaptThink, a novel RL algorithm."),
+        ("To address these challenges, we introduce CoMAS.", "We introduce CoMAS."),
+        ("However, long thinking is costly.", "Long thinking is costly."),
+        ("Experiments show a 53% cut.", "Experiments show a 53% cut."),
+        ("Thus far, nothing works.", "Thus far, nothing works."),
+    ],
+)
+def test_a_tldr_sentence_loses_the_words_that_tie_it_to_the_one_before(sentence, alone):
+    assert standalone(sentence) == alone
+
+
+def test_the_tldr_asks_for_its_result_sentence_standing_alone(store):
+    abstract = "We present Qwen3, a family of models. As a result, the models range from 0.6 to 235 billion parameters."
+    store.upsert(Paper(source="arxiv", arxiv_id="2505.09388", title="Qwen3 Technical Report", abstract=abstract))
+    with ScriptedServer(responder=good_reply) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+        texts = [text_of(r.body) for r in server.chat_requests if "<text>" in r.messages[-1]["content"]]
+    assert "The models range from 6亿 to 2350亿 parameters." in texts
 
 
 def test_a_record_without_a_title_has_a_tldr_of_its_result_not_of_the_name_made_up_for_it(store):
@@ -1091,7 +1118,7 @@ def test_a_tldr_asked_again_alone_is_headed_by_the_translated_title(store):
 
     assert len(asked_for_result) >= 3  # asked again by the checks, alone
     tldr = stored(store, paper_id).card.tldr
-    assert tldr.startswith("Thinkless：大语言模型学习何时思考：") and "95%" not in tldr
+    assert tldr.startswith("Thinkless：大语言模型学习何时思考。") and "95%" not in tldr
 
 
 def test_a_special_token_is_no_english_word_to_translate(store):

@@ -69,6 +69,12 @@ _NAMING = re.compile(
 _APPOSED = re.compile(r"\s+([A-Z][\w\-]*\w)\s*(?:,|:|\()")  # "we propose Thinkless, a framework…"
 _IN_LATEX = set("$^_{")  # a name that runs on into LaTeX (TS$^2$) is not written whole
 _SPACES = re.compile(r"\s+")
+_BACKWARD = re.compile(
+    r"^(?:to (?:this|that) end|to (?:address|tackle|overcome|solve|achieve|bridge) (?:this|these|that|those|it)(?: \w+)?"
+    r"|to do (?:so|this)|in this (?:work|paper)|therefore|thus|hence|consequently|however|moreover|furthermore"
+    r"|additionally|specifically|as a result|in addition|in response|motivated by (?:this|these)(?: \w+)?)\s*,\s*",
+    re.I,
+)
 DROPPED = "it dropped or changed {quantities}: write each exactly as given"
 CUT_OFF = "it ran past the length limit: write it shorter"
 TOO_LITTLE = "it is far shorter than the text: translate every sentence of it; answer no question it asks"
@@ -228,10 +234,24 @@ def without_echo(reply: str, prompt: str) -> str:
 
 
 def headed(tldr: str, title: str, lang: Language) -> str:
-    """ "Qwen3 技术报告。实验表明…" reads as a headline and its result: "Qwen3 技术报告：实验表明…"."""
-    if title and tldr.startswith(title) and tldr[len(title) : len(title) + 1] in ("。", "."):
+    """ "Qwen3 技术报告。实验表明…" reads as a headline and its result: "Qwen3 技术报告：实验表明…";
+    not after a title with a colon of its own ("AdaptThink：推理模型…：为了…" read as two heads)."""
+    if (
+        title
+        and not re.search("[:：]", title)
+        and tldr.startswith(title)
+        and tldr[len(title) : len(title) + 1] in ("。", ".")
+    ):
         return f"{title}{'：' if lang.counts_characters else ': '}{tldr[len(title) + 1 :].lstrip()}"
     return tldr
+
+
+def standalone(sentence: str) -> str:
+    """The sentence without the words that tie it to the one before ("To this end, we propose…"):
+    a TL;DR's result sentence follows the title alone, where they point at nothing (AdaptThink's
+    read "为了实现这一目标，我们提出了…", to this end, with no end before it)."""
+    rest = _BACKWARD.sub("", sentence, count=1)
+    return rest[:1].upper() + rest[1:] if rest != sentence else sentence
 
 
 def ended(reply: str, task: str, cut: bool, lang: Language) -> str:
@@ -615,7 +635,7 @@ class GroundedWriter:
             source = self.tldr_source(paper, title)
             tldr, was_cut = await self.ask(paper, "tldr", source, previous, fix, names=self.kept_names(paper, source))
             return headed(tldr, title, self.language), was_cut
-        source = self.source(plan.units[unit], paper)
+        source = self.source(standalone(plan.units[unit]), paper)
         # A title made up for a record without one is named from the method's sentences: before the
         # result it would only say again what the method field says (the gate held such cards back).
         lead = title if paper.title else ""
