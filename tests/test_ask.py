@@ -38,6 +38,19 @@ def is_reask(body: dict) -> bool:
     return len(body["messages"]) > 2
 
 
+def translated(responder, english: str = "Which paper lowers the cost of long-context reasoning, and by how much?"):
+    """The responder, with the model's English for a question asked in another language."""
+
+    def respond(body: dict) -> str:
+        return english if is_translation(body) else responder(body)
+
+    return respond
+
+
+def is_translation(body: dict) -> bool:
+    return body["messages"][-1]["content"].startswith("Translate this question into English")
+
+
 @pytest.fixture
 def server():
     with ScriptedServer(responder=lambda body: "NOT_FOUND") as s:
@@ -56,16 +69,36 @@ def library(store):
 
 def test_a_chinese_question_over_english_papers_cites_the_paper_that_answers_it(library, server):
     store, ids = library
-    server.responder = lambda body: (
-        f"一种稀疏注意力内核在 LongBench 上把长上下文推理的成本降低了 3 倍 [{numbered(body)[SPARSE]}]。"
+    server.responder = translated(
+        lambda body: f"一种稀疏注意力内核在 LongBench 上把长上下文推理的成本降低了 3 倍 [{numbered(body)[SPARSE]}]。"
     )
     answer = ask(store, "哪篇论文降低了长上下文推理的成本？降低了多少？", settings_for(server, store.path))
     assert answer.status == "ok" and answer.lang == "zh" and answer.dropped == []
     assert "3 倍" in answer.answer
     [citation] = answer.citations
     assert citation.paper_id == ids["sparse"] and "3x on LongBench" in citation.passage
-    system = server.chat_requests[0].messages[0]["content"]
-    assert "NOT_FOUND" in system and "Chinese" in system
+    translation, answering = server.chat_requests
+    assert "哪篇论文降低了长上下文推理的成本" in translation.messages[-1]["content"]
+    assert "NOT_FOUND" in answering.messages[0]["content"] and "Chinese" in answering.messages[0]["content"]
+
+
+@pytest.mark.parametrize(
+    "english, finds_agents", [("Which agents solve more WebArena tasks?", True), ("哪些智能体？", False)]
+)
+def test_a_question_in_another_language_is_searched_again_in_the_models_english(library, server, english, finds_agents):
+    """BM25 finds nothing of a Chinese question in English abstracts: the question is put into
+    English by the model and searched again, its papers added; a reply that is not English is not."""
+    store, _ = library
+    shown: list[set[str]] = []
+
+    def answers(body: dict) -> str:
+        shown.append(set(numbered(body)))
+        return "NOT_FOUND"
+
+    server.responder = translated(answers, english)
+    ask(store, "哪篇论文降低了长上下文推理的成本？", settings_for(server, store.path), limit=1)
+    assert SPARSE in shown[0]
+    assert ("Tool-using agents that plan with memory" in shown[0]) is finds_agents
 
 
 def test_a_question_about_nothing_in_the_store_is_not_found_without_asking_the_model(library, server):
@@ -118,7 +151,7 @@ def test_an_english_word_left_inside_a_chinese_answer_is_translated_and_the_cita
             return "内核"
         return f"一种稀疏注意力 kernel 在 LongBench 上把长上下文推理的成本降低了 3 倍 [{numbered(body)[SPARSE]}]。"
 
-    server.responder = half_english
+    server.responder = translated(half_english)
     answer = ask(store, "哪篇论文降低了长上下文推理的成本？", settings_for(server, store.path))
     assert answer.status == "ok"
     assert "kernel" not in answer.answer and "稀疏注意力内核在 LongBench" in answer.answer

@@ -8,6 +8,9 @@ it rests on and checked against them.
    passage must be close enough in meaning (``MIN_RELEVANCE``) or hold a name the question asks
    about (GRPO, KV); where none is, the passages above a lower ``FLOOR`` go to the model, which
    says whether they answer; below it everywhere, the answer is ``not_found`` and no model is asked.
+   A question not in English is also put into English by the model and searched again, words and
+   meaning: BM25 finds nothing of a Chinese question in English abstracts, and the encoder's
+   nearness across languages is lower and looser than within one.
 2. **Answer.** One call, the passages quoted as data: the model answers in the question's
    language (or ``lang``), ending each sentence with ``[n]``, or says NOT_FOUND.
 3. **Check.** A sentence the model left uncited is given the passage nearest it in meaning, if one
@@ -25,6 +28,7 @@ ids), so an answer can be traced and replayed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from typing import Any, Literal
@@ -52,6 +56,8 @@ from .store import Store
 SYSTEM_TEMPLATE = "ask_system.jinja"
 QUESTION_TEMPLATE = "ask_question.jinja"
 REASK_TEMPLATE = "ask_reask.jinja"
+TRANSLATE_TEMPLATE = "ask_translate.jinja"
+MAX_ENGLISH = 120  # tokens: a question, not an essay
 PASSAGE_WORDS = 120
 MAX_PASSAGES = 6
 MAX_TOKENS = 512
@@ -66,6 +72,7 @@ ATTRIBUTION_MIN = 0.45
 MIN_BEARING = 0.15  # an uncited sentence less near its question than this in meaning is off the point
 FLOOR = 0.12  # below it in every passage (a bread recipe asked of ML papers: 0.11), the model is not asked
 NOT_FOUND = re.compile(r"^\W*NOT[_ ]FOUND\W*$", re.I)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # kana, Han, Hangul
 _LEADING_CITATIONS = re.compile(r"^((?:\s*\[\d{1,3}\])+)\s*")
 _ENDS_REFERENCES = re.compile(r"^(?:\d+\.?\s*)?(?:references|bibliography)$", re.I)
 _QUESTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9\-.]*[A-Z0-9][A-Za-z0-9\-]*")  # GRPO, KV, Qwen3 (ASCII: not "GRPO的")
@@ -167,21 +174,27 @@ def gather_evidence(
     limit: int = 5,
     filters: Filters | None = None,
     embedder: Embedder | None = None,
+    english: str | None = None,
 ) -> list[Passage]:
     """The passages that bear on the question, most relevant first, numbered from 1.
 
     An abstract's relevance is also read from the paper's card in the question's language, where
     one passed its checks: a Chinese question is nearer a Chinese card (same language) than an
-    English abstract (0.18-0.27 for questions about short abstracts it answers). Passages close
-    enough (``MIN_RELEVANCE``) or holding a name the question asks about bear on it; where none
-    does, those above ``FLOOR`` go to the model, which says NOT_FOUND if they do not answer.
+    English abstract (0.18-0.27 for questions about short abstracts it answers). ``english``: the
+    question in English (:func:`in_english`), whose own search adds its papers and whose nearness
+    to a passage counts where it is the greater. Passages close enough (``MIN_RELEVANCE``) or
+    holding a name the question asks about bear on it; where none does, those above ``FLOOR`` go
+    to the model, which says NOT_FOUND if they do not answer.
     """
     if paper:
         papers = [store.get(store.resolve(paper))]
     else:
-        papers = [
-            hit.paper for hit in search_papers(store, question, filters=filters, limit=limit, settings=settings).hits
-        ]
+        found = {
+            hit.paper.id: hit.paper
+            for query in filter(None, (question, english))
+            for hit in search_papers(store, query, filters=filters, limit=limit, settings=settings).hits
+        }
+        papers = list(found.values())
     candidates: list[Passage] = []
     cards: list[str] = []  # for each candidate, the text of its paper's card (abstracts only)
     for p in papers:
@@ -204,13 +217,15 @@ def gather_evidence(
     kept = {i: stored[c.paper_id] for i, c in enumerate(candidates) if c.section is None and c.paper_id in stored}
     fresh = [i for i in range(len(candidates)) if i not in kept]
     by_card = [i for i in fresh if cards[i]]
-    vectors = embedder.embed([question, *(candidates[i].text for i in fresh), *(cards[i] for i in by_card)])
+    queries = [question, english] if english else [question]
+    vectors = embedder.embed([*queries, *(candidates[i].text for i in fresh), *(cards[i] for i in by_card)])
+    asked, vectors = vectors[: len(queries)], vectors[len(queries) :]
     relevance = np.zeros(len(candidates))
     for i, vector in kept.items():
-        relevance[i] = float(vector @ vectors[0])
-    relevance[fresh] = vectors[1 : 1 + len(fresh)] @ vectors[0]
-    if by_card:
-        relevance[by_card] = np.maximum(relevance[by_card], vectors[1 + len(fresh) :] @ vectors[0])
+        relevance[i] = float((asked @ vector).max())
+    relevance[fresh] = (vectors[: len(fresh)] @ asked.T).max(axis=1)
+    if by_card:  # the card is in the question's language: its nearness is the question's own
+        relevance[by_card] = np.maximum(relevance[by_card], vectors[len(fresh) :] @ asked[0])
     for candidate, score in zip(candidates, relevance, strict=True):
         candidate.relevance = float(score)
     names = {n for n in _QUESTION_NAME.findall(question) if len(n) >= 2}
@@ -218,6 +233,18 @@ def gather_evidence(
     bearing = bearing or [c for c in candidates if c.relevance >= FLOOR]
     chosen = sorted(bearing, key=lambda c: -c.relevance)[:MAX_PASSAGES]
     return [c.model_copy(update={"n": i}) for i, c in enumerate(chosen, start=1)]
+
+
+async def in_english(client: Any, question: str) -> str | None:
+    """The question in English, from the model, for the search by words (the papers are English:
+    BM25 finds nothing of a Chinese question in them) and for nearness in one language; None where
+    the reply is no English sentence."""
+    prompt = environment().get_template(TRANSLATE_TEMPLATE).render(question=question)
+    reply = (await client.chat([{"role": "user", "content": prompt}], max_tokens=MAX_ENGLISH, template="ask")).text
+    english = " ".join(reply.strip().strip("\"'“”").split())
+    if len(english.split()) < 3 or _CJK.search(english):
+        return None  # a reply in the question's script, or none
+    return english
 
 
 def fitted(passages: list[Passage], budget: int) -> list[Passage]:
@@ -401,11 +428,18 @@ async def ask_async(
     question = " ".join(question.split())
     lang = lang or question_language(question)
     embedder = embedder or get_embedder(settings)
-    passages = gather_evidence(
-        store, question, settings, lang=lang, paper=paper, limit=limit, filters=filters, embedder=embedder
+    gather = functools.partial(
+        gather_evidence,
+        store,
+        question,
+        settings,
+        lang=lang,
+        paper=paper,
+        limit=limit,
+        filters=filters,
+        embedder=embedder,
     )
-    if (budget := context_budget(settings, question, lang)) is not None:
-        passages = fitted(passages, budget)
+    passages = gather()
     base = {"question": question, "lang": lang}
     if not passages:
         reason = "no passage of the papers found bears on the question"
@@ -415,6 +449,10 @@ async def ask_async(
     own = client is None
     client = client or LLMClient.from_settings(settings, store=store)
     try:
+        if paper is None and question_language(question) != "en" and (english := await in_english(client, question)):
+            passages = gather(english=english) or passages
+        if (budget := context_budget(settings, question, lang)) is not None:
+            passages = fitted(passages, budget)
         judge = Judge(embedder, question, passages)
         status, text, dropped, reason = await answer_question(client, question, passages, lang, judge)
     except LLMError as exc:
