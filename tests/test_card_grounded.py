@@ -850,6 +850,21 @@ def test_a_compound_half_left_in_english_is_translated_and_joined(store):
     assert stored(store, paper_id).card.reading.motivation == ROLE_TEXT["研究动机"].replace("可观的", "长度感知的")
 
 
+def test_a_space_copied_between_chinese_words_is_taken_out_and_one_beside_a_name_kept(store):
+    """ "用于教 推理模型": the source read "teach 推理 models", a glossary term inside English."""
+    paper_id = store.upsert(THINKLESS)[0]
+
+    def spaced(body: dict) -> str:
+        if "论文的研究动机" in body["messages"][-1]["content"]:
+            return ROLE_TEXT["研究动机"].replace("推理模型", "推理 模型").replace("思维链", "思维链 CoT")
+        return good_reply(body)
+
+    with ScriptedServer(responder=spaced) as server:
+        enrich_papers(store, grounded_settings(server, store.path))
+    motivation = stored(store, paper_id).card.reading.motivation
+    assert motivation == ROLE_TEXT["研究动机"].replace("思维链", "思维链 CoT")
+
+
 def test_a_field_that_renders_the_papers_name_as_words_is_asked_again(store):
     """ "无思考能力（Thinkless）": the name is written, yet glossed as a phrase that says another thing."""
     paper_id = store.upsert(THINKLESS)[0]

@@ -36,6 +36,9 @@ HALF_TRANSLATED = re.compile(r"(?<=[\u4e00-\u9fff])-([a-z]{3,})(?![A-Za-z])")
 # hid the word from the checks; taken off, the word is translated like any other.
 GLUED_UNDERSCORE = re.compile(r"(?<=[\u4e00-\u9fff，。、；：])_(?=[A-Za-z])")
 HAN_HYPHEN = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])-(?=[\u4e00-\u9fff])")  # 长度-感知, LLM-驱动: one word
+# "用于教 推理模型": a space the model copied from its source, where a glossary term stood in an
+# English sentence ("teach 推理 models"); between two Han characters no language writes one.
+HAN_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 # Words that only join others ("shares across all chains") are not held: held to ten characters,
 # "across" came back as 在所有链之间, which says the sentence's next words again; held to two, as
 # 在本 ("共享在本所有链"), a phrase no reader accepts. Left in English, the gate holds the card back.
@@ -75,7 +78,7 @@ class WordTranslator:
                 translation = await self.held_word(system, word, context, paper_id)
             if translation is not None:
                 reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
-        return HAN_HYPHEN.sub("", reply)
+        return HAN_SPACE.sub("", HAN_HYPHEN.sub("", reply))
 
     async def phrase(self, words: str, paper_id: str | None) -> str | None:
         """A name's words (an acronym's long form: "Diffusion Language Models") translated alone,
