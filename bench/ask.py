@@ -9,7 +9,9 @@ statement, and its author TL;DR (English) where it has one; a question is answer
 paper is among the passages the answer may cite, with a Chinese question also put into English by
 the configured model as ``ask`` does (and, beside it, the question alone). The anchor ranks every
 abstract by cosine with the question (exact, brute force) and keeps as many. Then ``--answers`` Chinese questions are
-asked of the embedded model with four passages, timed and printed to be read.
+asked of the embedded model with four passages, timed and printed to be read. Speed: every question
+through ``ask`` with the project's scripted server as the model (what papersift costs around the
+model), and gathering the evidence in a synthetic store of ``--scale`` papers (bench/search.py's).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import re
 import statistics
 import sys
 import tempfile
@@ -25,15 +29,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+import search as bench_search
 from results import run_line, write_section
 
 from papersift.ask import MAX_PASSAGES, ask, gather_evidence, in_english
 from papersift.config import load_settings
 from papersift.llm.client import LLMClient
-from papersift.search.embeddings import embed_store, get_embedder
+from papersift.search.embeddings import USEEmbedder, embed_store, get_embedder
+from papersift.search.index import ensure_index
+from papersift.search.lexical import lexical_index
 from papersift.sources.base import ingest
 from papersift.sources.files import read_jsonl
 from papersift.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.llm_server import ScriptedServer  # noqa: E402  the project's scripted model
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = Path(os.environ.get("PAPERSIFT_SHARED", ROOT.parent / "shared")) / "data" / "catalog-dev.jsonl"
@@ -66,6 +76,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=60, help="papers to ask about")
     parser.add_argument("--answers", type=int, default=2, help="questions asked of the embedded model")
+    parser.add_argument("--scale", type=int, default=100_000, help="papers of the synthetic store timed (0: none)")
     parser.add_argument("--write", action="store_true", help="replace '## Ask' in bench/RESULTS.md")
     args = parser.parse_args()
     if not CATALOG.exists():
@@ -110,11 +121,80 @@ def main() -> int:
                 answers.append((asked, answer, ids[catalog_id]))
             # with the model: every off-topic question, those with evidence near enough answered by it
             off_answers = [ask(store, q, settings, limit=4) for q in OFF_TOPIC] if args.answers else []
+            scripted = scripted_seconds(store, settings, [q for _, _, q in asked])
     text = markdown(found, seconds, translating, answers, off_topic) + with_the_model(answers, off_answers)
+    text += speed(scripted, retrieval_at_scale(args.scale) if args.scale else None, args.scale)
     print(text)
     if args.write:
         write_section("Ask", text)
     return 0
+
+
+def echo_first_passage(body: dict) -> str:
+    """A scripted model that answers with the first sentence of the first passage it is shown, cited;
+    asked for a question's English, a fixed one."""
+    asked = body["messages"][-1]["content"]
+    if asked.startswith("Translate this question"):
+        return "How does the proposed method work, and what does it achieve?"
+    passage = re.search(r"Text: (.+?[.!?])(?:\s|$)", asked, re.S)
+    return f"{passage[1]} [1]" if passage else "NOT_FOUND"
+
+
+def scripted_seconds(store: Store, settings, questions: list[str]) -> list[float]:
+    """Seconds each question takes through `ask` with the project's scripted server as the model
+    (no latency injected): what papersift itself costs around the model's answer."""
+    with ScriptedServer(responder=echo_first_passage) as server:
+        scripted = settings.model_copy(
+            update={
+                "llm": settings.llm.model_copy(
+                    update={"backend": "openai", "base_url": server.base_url, "model": "scripted"}
+                )
+            }
+        )
+        return [ask(store, q, scripted, limit=4).seconds for q in questions]
+
+
+def retrieval_at_scale(n: int) -> tuple[float, float]:
+    """p50 / p95 ms of gathering the evidence in a synthetic store of ``n`` papers (bench/search.py's:
+    hashed-vocabulary vectors, their index and the lexical index), paying the real USE embedding of
+    each question; 100 questions of 2-4 of its words, after one that opens the indexes."""
+    rng = random.Random(0)
+    words, p = bench_search.vocabulary(20_000, rng)
+    hashed = bench_search.HashedEmbedder(words)
+    priced = bench_search.UsePricedEmbedder(USEEmbedder.shared(), hashed)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(db=Path(tmp) / "scale.db")
+        with Store(settings.db) as store:
+            bench_search.fill(store, n, words, p)
+            bench_search.embed_range(store, hashed, 0)
+            ensure_index(store, hashed.name, force=True)
+            lexical_index(store)
+            pool = words[200:2200]
+            questions = [" ".join(rng.sample(pool, rng.randint(2, 4))) for _ in range(100)]
+            gather_evidence(store, "warm up", settings, lang="en", limit=5, embedder=priced)  # opens the indexes
+            samples = []
+            for q in questions:
+                started = time.perf_counter()
+                gather_evidence(store, q, settings, lang="en", limit=5, embedder=priced)
+                samples.append(time.perf_counter() - started)
+    return float(np.percentile(samples, 50)) * 1000, float(np.percentile(samples, 95)) * 1000
+
+
+def speed(scripted: list[float], at_scale: tuple[float, float] | None, n: int) -> str:
+    lines = [
+        "### Speed",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| seconds a question with the scripted model (evidence, one call, the checks; {len(scripted)} questions), "
+        f"median / p95 | {statistics.median(scripted):.2f} / {np.percentile(scripted, 95):.2f} |",
+    ]
+    if at_scale:
+        lines.append(
+            f"| gathering the evidence at {n:,} papers (synthetic store, real query embedding), p50 / p95 ms "
+            f"(goal < 200) | {at_scale[0]:.0f} / {at_scale[1]:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 async def in_english_all(settings, store: Store, texts: list[str]) -> tuple[dict[str, str | None], list[float]]:

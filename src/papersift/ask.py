@@ -186,13 +186,16 @@ def gather_evidence(
     holding a name the question asks about bear on it; where none does, those above ``FLOOR`` go
     to the model, which says NOT_FOUND if they do not answer.
     """
+    embedder = embedder or get_embedder(settings)
     if paper:
         papers = [store.get(store.resolve(paper))]
     else:
         found = {
             hit.paper.id: hit.paper
             for query in filter(None, (question, english))
-            for hit in search_papers(store, query, filters=filters, limit=limit, settings=settings).hits
+            for hit in search_papers(
+                store, query, filters=filters, limit=limit, embedder=embedder, settings=settings
+            ).hits
         }
         papers = list(found.values())
     candidates: list[Passage] = []
@@ -210,7 +213,6 @@ def gather_evidence(
             cards += [""] * len(passages)
     if not candidates:
         return []
-    embedder = embedder or get_embedder(settings)
     # An abstract's stored vector (title, keywords, abstract and the card's translated title and
     # TL;DR, made by `papersift embed`) stands for it; the rest are embedded now, with the question.
     stored = vectors_for(store, [c.paper_id for c in candidates if c.section is None], embedder.name)
