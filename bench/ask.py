@@ -95,11 +95,11 @@ def main() -> int:
             matrix = embedder.embed([p.abstract or "" for p in papers])
             found = {key: {"zh": [], "en": []} for key in ("papersift", "alone", "dense")}
             seconds = []
-            asked = questions(rows, args.questions)
+            known = questions(rows, args.questions)
             english, translating = asyncio.run(
-                in_english_all(settings, store, [q for _, lang, q in asked if lang != "en"])
+                in_english_all(settings, store, [q for _, lang, q in known if lang != "en"])
             )
-            for catalog_id, lang, question in asked:
+            for catalog_id, lang, question in known:
                 started = time.perf_counter()
                 passages = gather_evidence(
                     store, question, settings, lang=lang, limit=5, embedder=embedder, english=english.get(question)
@@ -121,7 +121,7 @@ def main() -> int:
                 answers.append((asked, answer, ids[catalog_id]))
             # with the model: every off-topic question, those with evidence near enough answered by it
             off_answers = [ask(store, q, settings, limit=4) for q in OFF_TOPIC] if args.answers else []
-            scripted = scripted_seconds(store, settings, [q for _, _, q in asked])
+            scripted = scripted_seconds(store, settings, [q for _, _, q in known])
     text = markdown(found, seconds, translating, answers, off_topic) + with_the_model(answers, off_answers)
     text += speed(scripted, retrieval_at_scale(args.scale) if args.scale else None, args.scale)
     print(text)

@@ -206,15 +206,19 @@ def spelled_out(long_form: str, short: str) -> str | None:
     return None
 
 
+def long_forms(text: str) -> list[tuple[str, str]]:
+    """(long form, acronym) of each acronym the text defines by the words that spell it."""
+    return [(long_form, m[2]) for m in _DEFINED.finditer(text) if (long_form := spelled_out(m[1], m[2]))]
+
+
 def with_definitions(text: str, abstract: str, glossary: Glossary | None) -> str:
     """The text with each acronym that the abstract defines elsewhere spelled out at its first use
     ("deployment of DLMs" as "deployment of Diffusion Language Models (DLMs)"): given DreamOn's last
     sentence alone, the 1.5B model glossed DLMs as 深度学习模型 (deep learning models). Acronyms of
     glossary terms are the glossary's to gloss (:meth:`GroundedWriter.with_terms`)."""
     terms = glossary.terms if glossary else ()
-    for match in _DEFINED.finditer(abstract):
-        long_form, short = spelled_out(match[1], match[2]), match[2]
-        if not long_form or long_form.casefold() in text.casefold() or any(t.abbreviates(short) for t in terms):
+    for long_form, short in long_forms(abstract):
+        if long_form.casefold() in text.casefold() or any(t.abbreviates(short) for t in terms):
             continue
         spelled = f"{long_form} ({short})"
         text = re.sub(rf"(?<![\w\-]){re.escape(short)}(?![\w\-])", lambda _, s=spelled: s, text, count=1)
@@ -446,12 +450,10 @@ class GroundedWriter:
         in English ("解决了 Diffusion Language Models（DLMs）在实际部署中的…", from the definition
         :func:`with_definitions` gave it), in the target's words where the model translates them there
         and back (扩散语言模型); a name's words are not "foreign words", so the gate lets them stand."""
-        for match in _DEFINED.finditer(text):
-            long_form = spelled_out(match[1], match[2])
-            if long_form and long_form in reply and (translation := await self.words.phrase(long_form, paper.id)):
-                reply = re.sub(
-                    rf" ?{re.escape(long_form)} ?", lambda _, t=translation: t, reply
-                )  # no space left beside Chinese
+        for long_form, _ in long_forms(text):
+            if long_form in reply and (translation := await self.words.phrase(long_form, paper.id)):
+                # with the spaces beside it, which Chinese does not write
+                reply = re.sub(rf" ?{re.escape(long_form)} ?", lambda _, t=translation: t, reply)
         return reply
 
     def with_terms(self, reply: str, source: str) -> str:
