@@ -240,6 +240,11 @@ def is_generic(word: str) -> bool:
     return bool(_GENERIC_MODEL_SUFFIX.fullmatch(bare))
 
 
+def is_plural_acronym(word: str) -> bool:
+    """LLMs, PRMs, DLMs: a term's acronym in the plural, not a name."""
+    return len(word) > 2 and word.endswith("s") and word[:-1].isupper()
+
+
 def has_name_shape(word: str) -> bool:
     """Looks like a name whatever the context: a digit, or a capital inside a part (CaPPO, HH-RLHF) —
     not the capitals of a title-case compound (Contraction-Aware)."""

@@ -65,7 +65,7 @@ from pydantic import BaseModel
 from ..llm.templates import environment
 from ..models import READING_FIELDS, Card, Paper
 from .glossary import Glossary
-from .guard import has_name_shape, is_generic
+from .guard import has_name_shape, is_generic, is_plural_acronym
 from .language import NOT_PROSE, Language, language
 
 REPEAT_LIMIT = 0.6  # n-gram containment above which two fields say the same thing
@@ -221,8 +221,7 @@ def title_names(title: str) -> list[str]:
         names.append(lead[1])
     for word in _TITLE_WORD.findall(title):
         for part in word.split("-"):
-            plural_acronym = len(part) > 2 and part.endswith("s") and part[:-1].isupper()
-            if has_name_shape(part) and not is_generic(part) and not plural_acronym and part[0].isalpha():
+            if has_name_shape(part) and not is_generic(part) and not is_plural_acronym(part) and part[0].isalpha():
                 names.append(part)
     return list(dict.fromkeys(n for n in names if not any(n != m and n in m for m in names)))
 

@@ -26,7 +26,7 @@ from collections import Counter
 from typing import Any
 
 from ..checks.glossary import ACRONYM, Glossary, Term
-from ..checks.guard import check, has_name_shape, is_generic
+from ..checks.guard import check, has_name_shape, is_generic, is_plural_acronym
 from ..checks.language import SPECIAL_TOKEN, Language, language
 from ..checks.quality import (
     ABOUT_THE_TEXT,
@@ -146,7 +146,7 @@ def keywords(paper: Paper) -> list[str]:
 
 
 def is_name(word: str) -> bool:
-    return has_name_shape(word) and not is_generic(word) and not _plural_acronym(word)
+    return has_name_shape(word) and not is_generic(word) and not is_plural_acronym(word)
 
 
 def restore_tokens(text: str, reply: str) -> str:
@@ -180,7 +180,7 @@ def definition(long_form: str, short: str) -> str | None:
     """ "Chain-of-Representation (CoR)" from "the concept of Chain-of-Representation" and "CoR": the
     fewest last words whose initials spell the acronym, else those from the first word that starts
     as the acronym does; None for a generic or plural acronym (LLMs) or no such word."""
-    if is_generic(short) or _plural_acronym(short):
+    if is_generic(short) or is_plural_acronym(short):
         return None
     if spelled := spelled_out(long_form, short):
         return f"{spelled} ({short})"
@@ -190,15 +190,11 @@ def definition(long_form: str, short: str) -> str | None:
     return f"{' '.join(words)} ({short})" if words else None
 
 
-def _plural_acronym(word: str) -> bool:
-    return len(word) > 2 and word.endswith("s") and word[:-1].isupper()
-
-
 def spelled_out(long_form: str, short: str) -> str | None:
     """The fewest last words of ``long_form`` whose initials spell the acronym, a plural's "s" aside:
     "Diffusion Language Models" for DLMs; None where no such words end it."""
     words = long_form.split()
-    letters = "".join(c for c in (short[:-1] if _plural_acronym(short) else short).upper() if c.isalpha())
+    letters = "".join(c for c in (short[:-1] if is_plural_acronym(short) else short).upper() if c.isalpha())
     for k in range(1, len(words) + 1):
         initials = "".join(part[0].upper() for w in words[-k:] for part in re.split(r"-", w) if part)
         if initials == letters:

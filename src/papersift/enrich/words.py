@@ -56,12 +56,12 @@ class WordTranslator:
         self.client = client
         self.language = lang
         self.template = template
+        self.system = environment().get_template(SYSTEM_TEMPLATE).render(lang=lang)
 
     async def mend(self, reply: str, source: str, paper_id: str | None = None, *, held: bool = False) -> str:
         """The reply with each English word it left inside its sentences translated alone, in the
         context of the source sentence that holds it; ``held``: a word still answered with itself
         is asked once more, held to the target's letters (see the module)."""
-        system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
         reply = GLUED_UNDERSCORE.sub("", reply)
         for word in dict.fromkeys([*foreign_words(reply, self.language), *HALF_TRANSLATED.findall(reply)]):
             pattern = re.compile(rf"(?<![A-Za-z</]){re.escape(word)}(?![A-Za-z>])", re.I)  # not inside <think>
@@ -71,11 +71,11 @@ class WordTranslator:
             context = next((s for s in sentences if pattern.search(s)), None) or next(
                 (s for s in sentences if stem.search(s)), reply
             )
-            translation = await self.word(system, word, context, paper_id)
+            translation = await self.word(word, context, paper_id)
             if translation is None:  # "impressive" answered with "impressive": asked alone, it is translated
-                translation = await self.word(system, word, None, paper_id)
+                translation = await self.word(word, None, paper_id)
             if translation is None and held:
-                translation = await self.held_word(system, word, context, paper_id)
+                translation = await self.held_word(word, context, paper_id)
             if translation is not None:
                 reply = re.sub(rf" ?{pattern.pattern} ?", translation, reply, flags=re.I)
         return HAN_SPACE.sub("", HAN_HYPHEN.sub("", reply))
@@ -83,21 +83,20 @@ class WordTranslator:
     async def phrase(self, words: str, paper_id: str | None) -> str | None:
         """A name's words (an acronym's long form: "Diffusion Language Models") translated alone,
         where the model translates its rendering back to them; None otherwise."""
-        system = environment().get_template(SYSTEM_TEMPLATE).render(lang=self.language)
-        translation = await self.word(system, words, None, paper_id)
-        if translation is None or not await self.means(system, translation, words, paper_id):
+        translation = await self.word(words, None, paper_id)
+        if translation is None or not await self.means(translation, words, paper_id):
             return None
         return translation
 
-    async def word(self, system: str, word: str, context: str | None, paper_id: str | None) -> str | None:
+    async def word(self, word: str, context: str | None, paper_id: str | None) -> str | None:
         """The word's translation, in the context of its sentence where one is given; None when the
         answer is not a short text in the target's script."""
-        reply = await self._ask(system, WORD_TEMPLATE, paper_id, word=word, context=context)
+        reply = await self._ask(WORD_TEMPLATE, paper_id, word=word, context=context)
         translation = cleaned(reply).rstrip("。.")
         ok = 0 < len(translation) <= MAX_TRANSLATION and not re.search(r"[A-Za-z]", translation)
         return translation if ok else None
 
-    async def held_word(self, system: str, word: str, context: str | None, paper_id: str | None) -> str | None:
+    async def held_word(self, word: str, context: str | None, paper_id: str | None) -> str | None:
         """The word rendered in the target's own letters, where the engine or server holds the
         answer to them, with the word after it: "可取的（desirable）"; None where no such answer came."""
         letters = self.language.own_letters
@@ -110,30 +109,30 @@ class WordTranslator:
             "required": ["translation"],
             "additionalProperties": False,
         }
-        reply = await self._ask(system, WORD_TEMPLATE, paper_id, schema=schema, word=word, context=context)
+        reply = await self._ask(WORD_TEMPLATE, paper_id, schema=schema, word=word, context=context)
         try:
             translation = str(parse_json(reply).get("translation", "")).strip()
         except (ValueError, AttributeError):
             return None
         if not re.fullmatch(pattern, translation):
             return None  # a server that does not hold its answer to the pattern
-        if not await self.means(system, translation, word, paper_id):
+        if not await self.means(translation, word, paper_id):
             return None
         return f"{translation}{self.language.parenthesised(word)}"
 
-    async def means(self, system: str, translation: str, word: str, paper_id: str | None) -> bool:
+    async def means(self, translation: str, word: str, paper_id: str | None) -> bool:
         """Whether the model, asked to translate ``translation`` back into English, answers with
         the word (its stem: "desirability" for desirable will do), or with each word of a phrase in
         any order (扩散语言模型 came back "Language diffusion model")."""
-        reply = (await self._ask(system, BACK_TEMPLATE, paper_id, word=translation)).lower()
+        reply = (await self._ask(BACK_TEMPLATE, paper_id, word=translation)).lower()
         return all(part[: max(4, len(part) - 3)] in reply for part in re.findall(r"[a-z]+", word.lower()))
 
-    async def _ask(self, system: str, template: str, paper_id: str | None, schema: dict | None = None, **values) -> str:
+    async def _ask(self, template: str, paper_id: str | None, schema: dict | None = None, **values) -> str:
         """One short request of ``template`` rendered with ``values``; ``schema``: the JSON the
         answer is held to (the JSON around a word takes twice the tokens)."""
         prompt = environment().get_template(template).render(lang=self.language, **values)
         result = await self.client.chat(
-            [{"role": "system", "content": system}, {"role": "user", "content": prompt.strip()}],
+            [{"role": "system", "content": self.system}, {"role": "user", "content": prompt.strip()}],
             max_tokens=MAX_TOKENS * (2 if schema else 1),
             **({"schema": schema, "schema_name": "translation"} if schema else {}),
             paper_id=paper_id,
