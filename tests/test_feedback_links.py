@@ -167,3 +167,11 @@ def test_the_store_keeps_its_key_so_a_link_outlives_the_run_that_made_it(papers)
         first = store.signing_key(curation.LINK_KEY)
     with Store(path) as store:
         assert store.signing_key(curation.LINK_KEY) == first and len(first) == 32
+
+
+def test_the_links_of_one_message_expire_together_however_long_it_takes_to_write(papers):
+    path, ids = papers
+    ticks = iter(range(1_000_000_000, 1_000_000_100))
+    with Store(path) as store:
+        links = curation.FeedbackLinks.of(store, WEB_URL, clock=lambda: float(next(ticks)))
+        assert links.url(ids["sparse"], "up") == links.url(ids["sparse"], "up")

@@ -136,6 +136,9 @@ class FeedbackLinks:
         self.key = key
         self.base_url = base_url.rstrip("/")
         self.clock = clock
+        # The links of one message expire together: each computing its own time, the plain-text and
+        # HTML parts of an email made a second apart carried different links (a test saw it).
+        self.issued: float | None = None
 
     @classmethod
     def of(cls, store: Store, base_url: str = "", clock: Callable[[], float] = time.time) -> FeedbackLinks:
@@ -146,7 +149,9 @@ class FeedbackLinks:
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def url(self, paper_id: str, verdict: str, days: float = LINK_DAYS) -> str:
-        until = int(self.clock() + days * 86400)
+        if self.issued is None:
+            self.issued = self.clock()
+        until = int(self.issued + days * 86400)
         query = urlencode({"paper": paper_id, "until": until, "sig": self.signature(paper_id, verdict, until)})
         return f"{self.base_url}/feedback/{verdict}?{query}"
 
